@@ -1,0 +1,141 @@
+/*
+ * Encoding helpers and the validator of the ratetap datagram (see
+ * include/ratetap/proto.h and docs/protocol.md).  Shared by the shim, the
+ * daemon and the test receiver; depends on libc only.
+ */
+#include <math.h>
+#include <string.h>
+
+#include "ratetap/proto.h"
+
+void
+rtp_init(struct rtp_event *ev)
+{
+	memset(ev, 0, sizeof(*ev));
+	ev->magic = RTP_MAGIC;
+	ev->version = RTP_VERSION;
+	ev->length = (uint16_t)sizeof(*ev);
+}
+
+void
+rtp_strlcpy(char *dst, const char *src, size_t dstlen)
+{
+	size_t i;
+
+	if (dstlen == 0)
+		return;
+	for (i = 0; src != NULL && src[i] != '\0' && i + 1 < dstlen; i++) {
+		unsigned char c = (unsigned char)src[i];
+
+		dst[i] = (c >= 0x20 && c < 0x7f) ? (char)c : '?';
+	}
+	dst[i] = '\0';
+}
+
+static int
+str_ok(const char *s, size_t len)
+{
+	size_t i;
+
+	for (i = 0; i < len; i++) {
+		unsigned char c = (unsigned char)s[i];
+
+		if (c == '\0')
+			break;
+		if (c < 0x20 || c >= 0x7f)
+			return 0;
+	}
+	if (i == len)		/* no terminating NUL */
+		return 0;
+	for (; i < len; i++)	/* padding after the NUL must be zero */
+		if (s[i] != '\0')
+			return 0;
+	return 1;
+}
+
+static int
+tokens_ok(int64_t v)
+{
+	return v >= 0 && v <= RTP_TOKENS_MAX;
+}
+
+int
+rtp_validate(const void *buf, size_t len, struct rtp_event *out)
+{
+	struct rtp_event ev;
+	int k;
+
+	if (buf == NULL || len != sizeof(ev))
+		return RTP_E_SIZE;
+	memcpy(&ev, buf, sizeof(ev));
+	if (ev.magic != RTP_MAGIC)
+		return RTP_E_MAGIC;
+	if (ev.version != RTP_VERSION)
+		return RTP_E_VERSION;
+	if (ev.length != sizeof(ev))
+		return RTP_E_SIZE;
+	if ((ev.flags & ~RTP_F_ALL) != 0 || ev.pid <= 0 ||
+	    ev.http_status > 999 || ev.method > RTP_M_MAX ||
+	    ev.usage_state > RTP_USAGE_MAX ||
+	    ev.unified_status > RTP_US_MAX || ev.status_5h > RTP_US_MAX ||
+	    ev.status_7d > RTP_US_MAX || ev.overage_status > RTP_US_MAX ||
+	    ev.claim > RTP_CLAIM_MAX ||
+	    ev.pad[0] != 0 || ev.pad[1] != 0 || ev.pad[2] != 0 ||
+	    (ev.present & ~RTP_PRESENT_ALL) != 0)
+		return RTP_E_FIELD;
+	if (!tokens_ok(ev.input_tokens) || !tokens_ok(ev.output_tokens) ||
+	    !tokens_ok(ev.cache_creation_input_tokens) ||
+	    !tokens_ok(ev.cache_read_input_tokens))
+		return RTP_E_FIELD;
+	if (ev.usage_state != RTP_USAGE_OK &&
+	    (ev.input_tokens | ev.output_tokens |
+	    ev.cache_creation_input_tokens | ev.cache_read_input_tokens) != 0)
+		return RTP_E_FIELD;
+	for (k = 0; k < RTP_D_COUNT; k++) {
+		double d = ev.d[k];
+
+		if (!(ev.present & RTP_PRESENT_D(k))) {
+			if (d != 0.0)
+				return RTP_E_FIELD;
+			continue;
+		}
+		/* fractions and percentages: finite, non-negative, sane */
+		if (!isfinite(d) || d < 0.0 || d > 1e6)
+			return RTP_E_FIELD;
+	}
+	for (k = 0; k < RTP_I_COUNT; k++) {
+		int64_t v = ev.i[k];
+
+		if (!(ev.present & RTP_PRESENT_I(k))) {
+			if (v != 0)
+				return RTP_E_FIELD;
+			continue;
+		}
+		/* times are unix seconds before year 10000; limits and
+		   remaining counts and retry-after are non-negative */
+		if (v < 0 || v > INT64_C(253402300799))
+			return RTP_E_FIELD;
+	}
+	if (!str_ok(ev.model, sizeof(ev.model)) ||
+	    !str_ok(ev.host, sizeof(ev.host)) ||
+	    !str_ok(ev.path, sizeof(ev.path)) ||
+	    !str_ok(ev.prog, sizeof(ev.prog)) ||
+	    !str_ok(ev.request_id, sizeof(ev.request_id)) ||
+	    !str_ok(ev.overage_reason, sizeof(ev.overage_reason)))
+		return RTP_E_STRING;
+	if (out != NULL)
+		*out = ev;
+	return RTP_OK;
+}
+
+const char *
+rtp_strerror(int err)
+{
+	static const char *const names[RTP_E_COUNT] = {
+		"ok", "size", "magic", "version", "field", "string"
+	};
+
+	if (err < 0 || err >= RTP_E_COUNT)
+		return "unknown";
+	return names[err];
+}
