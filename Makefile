@@ -89,6 +89,7 @@ include daemon/daemon.mk
 include cli/cli.mk
 include tests/tests.mk
 include $(filter-out tests/tests.mk,$(wildcard tests/*.mk))
+-include install.mk
 
 deps:
 	@sh tests/install-deps.sh
@@ -97,6 +98,20 @@ check:
 	@$(MAKE) --no-print-directory deps
 	@$(MAKE) --no-print-directory all test-progs
 	@$(MAKE) --no-print-directory unit integration
+
+# The demo: mock API + daemon in a temporary directory, real curl through
+# `ratetap run`, then `ratetap status`.
+demo:
+	@$(MAKE) --no-print-directory deps
+	@$(MAKE) --no-print-directory all test-progs
+	@sh tests/demo.sh
+
+# Benchmarks print figures (and record them in docs/benchmarks.md with
+# BENCH_RECORD=1); they never fail the build.
+bench:
+	@$(MAKE) --no-print-directory deps
+	@$(MAKE) --no-print-directory all test-progs bench-progs
+	@sh tests/bench/run
 
 clean:
 	rm -rf $(B)

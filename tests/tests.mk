@@ -29,3 +29,8 @@ unit: $(UNIT_BIN)
 
 integration: all test-progs
 	@/usr/bin/python3 tests/run-integration $(TESTS)
+
+# Benchmark programs are appended to BENCH_PROGS by the fragments.
+BENCH_PROGS ?=
+.PHONY: bench-progs
+bench-progs: $$(BENCH_PROGS)

@@ -1,0 +1,62 @@
+/*
+ * Finding the real libcurl functions behind the hooks, and making calls that
+ * plain symbol interposition cannot reach go through the hooks.
+ *
+ * A process may hold several libcurls at once (libcurl.so.4 for the program,
+ * libcurl-gnutls.so.4 loaded locally by python's pycurl, one loaded with
+ * RTLD_DEEPBIND by php's curl extension).  A hook therefore forwards to the
+ * libcurl of its caller: resolve_fns() maps the caller's return address to
+ * the loaded object it belongs to, and that object to the libcurl in its
+ * DT_NEEDED tree (an object that is itself a libcurl maps to itself, which
+ * covers libcurl's own internal calls through its PLT).  Each libcurl gets one
+ * table, resolved once; never a table whose entries point back into the shim,
+ * and never a libcurl loaded by the shim (lookups use RTLD_NOLOAD).
+ *
+ * Where interposition cannot reach (objects bound with RTLD_DEEPBIND, the
+ * shim dlopen'ed into a running process), resolve_patch_all() rewrites the
+ * GOT entries of the hooked curl_* symbols in every loaded object other than
+ * the shim and libcurl itself, read from each object's dynamic section.
+ */
+#ifndef RATETAP_RESOLVE_H
+#define RATETAP_RESOLVE_H
+
+#include <curl/curl.h>
+
+/* The real functions of one loaded libcurl.  Entries the library lacks are
+ * NULL (easy_header and easy_nextheader need libcurl >= 7.84). */
+struct curl_fns {
+	const void *lib;	/* that libcurl's link_map */
+	CURLcode (*easy_perform)(CURL *);
+	CURLcode (*easy_setopt)(CURL *, CURLoption, ...);
+	CURLcode (*easy_getinfo)(CURL *, CURLINFO, ...);
+	CURL *(*easy_duphandle)(CURL *);
+	void (*easy_reset)(CURL *);
+	void (*easy_cleanup)(CURL *);
+	CURLHcode (*easy_header)(CURL *, const char *, size_t, unsigned int,
+	    int, struct curl_header **);
+	struct curl_header *(*easy_nextheader)(CURL *, unsigned int, int,
+	    struct curl_header *);
+	CURLMcode (*multi_add_handle)(CURLM *, CURL *);
+	CURLMcode (*multi_remove_handle)(CURLM *, CURL *);
+	CURLMsg *(*multi_info_read)(CURLM *, int *);
+	CURLMcode (*multi_cleanup)(CURLM *);
+};
+
+/*
+ * The table of the libcurl used by the code at address caller (a hook's
+ * __builtin_return_address(0)).  Never NULL for a caller that uses a
+ * libcurl; NULL when none can be found (the hook then fails the call the way
+ * libcurl reports an unusable handle, and says why under RATETAP_DEBUG=1).
+ * Thread-safe; cheap after the first call for a given object.
+ */
+const struct curl_fns *resolve_fns(const void *caller);
+
+/*
+ * Patch the GOT entries for the hooked curl_* symbols of every loaded object
+ * not yet patched (skipping the shim, ld.so, the vDSO and libcurls), so that
+ * their calls reach the hooks.  Called from the shim's constructor and after
+ * every dlopen().  Thread-safe, idempotent.
+ */
+void resolve_patch_all(void);
+
+#endif /* RATETAP_RESOLVE_H */
