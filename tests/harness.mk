@@ -1,0 +1,10 @@
+# Integration-test infrastructure: the test receiver, which prints every
+# datagram that arrives on an ingest socket as one JSON line (see
+# docs/hacking.md, "The test receiver").  tests/mock_api.py, the harness
+# (tests/integration/harness.py) and tests/run-integration need no build.
+RECEIVER = $(B)/tests/rt-receiver
+TEST_PROGS += $(RECEIVER)
+
+$(RECEIVER): $(B)/obj/tests/receiver.o $(COMMON_OBJ)
+	@mkdir -p $(@D)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(CJSON_LIBS) -lm
