@@ -14,8 +14,10 @@
  *
  * Where interposition cannot reach (objects bound with RTLD_DEEPBIND, the
  * shim dlopen'ed into a running process), resolve_patch_all() rewrites the
- * GOT entries of the hooked curl_* symbols in every loaded object other than
- * the shim and libcurl itself, read from each object's dynamic section.
+ * GOT entries of the hooked curl_* symbols (and of dlopen, pointed at the
+ * dlopen hook) in every loaded object other than the shim and libcurl
+ * itself, read from each object's dynamic section.  docs/hooking.md has the
+ * details and what remains out of reach.
  */
 #ifndef RATETAP_RESOLVE_H
 #define RATETAP_RESOLVE_H
@@ -42,6 +44,16 @@ struct curl_fns {
 	CURLMcode (*multi_cleanup)(CURLM *);
 };
 
+/* A hooked symbol and the hook that replaces it.  hooks.c defines
+ * resolve_hooks[], terminated by { NULL, NULL }; resolve_patch_all() points
+ * GOT entries for these names at these addresses. */
+struct resolve_hook {
+	const char *name;	/* e.g. "curl_easy_perform" */
+	void *addr;		/* the shim's hook */
+};
+
+extern const struct resolve_hook resolve_hooks[];
+
 /*
  * The table of the libcurl used by the code at address caller (a hook's
  * __builtin_return_address(0)).  Never NULL for a caller that uses a
@@ -52,10 +64,12 @@ struct curl_fns {
 const struct curl_fns *resolve_fns(const void *caller);
 
 /*
- * Patch the GOT entries for the hooked curl_* symbols of every loaded object
- * not yet patched (skipping the shim, ld.so, the vDSO and libcurls), so that
- * their calls reach the hooks.  Called from the shim's constructor and after
- * every dlopen().  Thread-safe, idempotent.
+ * Patch the GOT entries for the hooked curl_* symbols (and dlopen) of every
+ * loaded object not yet patched (skipping the shim, ld.so, the vDSO and
+ * libcurls), so that their calls reach the hooks.  Called from the shim's
+ * constructor and after every dlopen().  Does nothing under
+ * RATETAP_DISABLE=1 or in setuid programs.  Thread-safe, idempotent, cheap
+ * when nothing was loaded since the last call.
  */
 void resolve_patch_all(void);
 

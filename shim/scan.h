@@ -25,13 +25,15 @@ enum scan_kind {
 	SCAN_SSE		/* text/event-stream */
 };
 
-/* Result of scan_finish(). */
+/* Result of scan_finish().  Token counts are 0 unless usage_ok. */
 struct scan_result {
 	int kind;		/* enum scan_kind */
-	int usage_ok;		/* 1: model and usage were read completely */
+	int usage_ok;		/* 1: the usage was read completely (the exact
+				   rules are at the top of scan.c) */
 	int is_error;		/* 1: the body is an error ({"type":"error"} or
 				   an SSE "error" event) */
-	char model[SCAN_MODEL_LEN];	/* "" when unknown; truncated if longer */
+	char model[SCAN_MODEL_LEN];	/* "" when unknown; raw (escapes not
+					   decoded), truncated if longer */
 	int64_t input_tokens;
 	int64_t output_tokens;
 	int64_t cache_creation_input_tokens;
@@ -40,10 +42,11 @@ struct scan_result {
 
 /*
  * Scanner state: opaque to users, fixed size, no pointers to free.
- * Internal fields are private to shim/scan.c.
+ * Internal fields are private to shim/scan.c (which checks at compile time
+ * that they fit); this is all the memory a transfer's scan needs.
  */
 struct scan_state {
-	unsigned char priv[1024];	/* large enough for scan.c's state */
+	_Alignas(8) unsigned char priv[512];	/* scan.c's state */
 };
 
 /* Start scanning a new body. */

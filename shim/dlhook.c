@@ -1,0 +1,283 @@
+/*
+ * The dlopen() hook: objects loaded at run time (php's curl extension,
+ * python's pycurl, a program's plugins) get their GOT entries for the
+ * hooked curl_* symbols patched as soon as they are loaded.
+ *
+ * glibc's dlopen() looks at its caller to choose the search path of a file
+ * name without '/': the calling object's DT_RPATH (when it has no
+ * DT_RUNPATH) and DT_RUNPATH, with $ORIGIN being that object's directory.
+ * Called from here it would see the shim instead, so for such names, when
+ * the calling object has an RPATH or RUNPATH, the hook searches those
+ * directories itself in glibc's order and opens the full path it finds.
+ * What remains different from a direct call (docs/hooking.md):
+ *   - an RPATH is taken from the calling object only, not from the chain of
+ *     objects that loaded it;
+ *   - directories using $LIB are not searched here (the C library's value
+ *     of $LIB is not known): the final plain dlopen() still searches the
+ *     program's RPATH, LD_LIBRARY_PATH, the cache and the system directories;
+ *   - for a caller with RUNPATH, that final dlopen() also searches the
+ *     program's RPATH, which glibc skips for such callers.
+ * In secure mode (setuid programs) no search is done here at all.
+ */
+#include <dlfcn.h>
+#include <elf.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <link.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/auxv.h>
+#include <unistd.h>
+
+#include "resolve.h"
+#include "resolve_int.h"
+
+typedef void *(*dlopen_fn)(const char *, int);
+
+static pthread_once_t real_once = PTHREAD_ONCE_INIT;
+static dlopen_fn real_dlopen;
+
+static void
+real_init(void)
+{
+	void *p;
+	Dl_info info;
+
+	p = dlsym(RTLD_NEXT, "dlopen");
+	if (p == NULL || (dladdr(p, &info) != 0 &&
+	    info.dli_fbase == resolve_self_base()))
+		p = dlsym(RTLD_DEFAULT, "dlopen");
+	if (p == NULL || (dladdr(p, &info) != 0 &&
+	    info.dli_fbase == resolve_self_base())) {
+		resolve_log("the C library's dlopen cannot be found");
+		return;
+	}
+	real_dlopen = (dlopen_fn)p;
+}
+
+void *
+dlhook_real_dlopen(const char *file, int mode)
+{
+	if (pthread_once(&real_once, real_init) != 0 || real_dlopen == NULL) {
+		errno = ENOSYS;
+		return NULL;
+	}
+	return real_dlopen(file, mode);
+}
+
+/* Open path or name in the caller's link-map namespace. */
+static void *
+open_in(Lmid_t ns, const char *file, int mode)
+{
+	if (ns != LM_ID_BASE)
+		return dlmopen(ns, file, mode);
+	return real_dlopen(file, mode);
+}
+
+/* 1 when path is a readable ELF object of this process's class, byte order
+ * and machine (what glibc checks before taking a file from a search path). */
+static int
+elf_matches(const char *path)
+{
+	const ElfW(Ehdr) *self = resolve_self_base();
+	ElfW(Ehdr) eh;
+	ssize_t n;
+	int fd;
+
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd == -1)
+		return 0;
+	n = read(fd, &eh, sizeof(eh));
+	close(fd);
+	if (n != (ssize_t)sizeof(eh) || memcmp(eh.e_ident, ELFMAG, SELFMAG))
+		return 0;
+	if (self == NULL)
+		return 1;
+	return eh.e_ident[EI_CLASS] == self->e_ident[EI_CLASS] &&
+	    eh.e_ident[EI_DATA] == self->e_ident[EI_DATA] &&
+	    eh.e_machine == self->e_machine;
+}
+
+/* The directory of the object lm ("" for the program: its executable). */
+static int
+origin_of(const struct link_map *lm, char *buf, size_t len)
+{
+	const char *slash;
+	ssize_t n;
+
+	if (lm->l_name != NULL && lm->l_name[0] != '\0') {
+		slash = strrchr(lm->l_name, '/');
+		if (slash == NULL)
+			return -1;
+		if ((size_t)(slash - lm->l_name) >= len)
+			return -1;
+		memcpy(buf, lm->l_name, (size_t)(slash - lm->l_name));
+		buf[slash - lm->l_name] = '\0';
+		return 0;
+	}
+	n = readlink("/proc/self/exe", buf, len - 1);
+	if (n <= 0)
+		return -1;
+	buf[n] = '\0';
+	slash = strrchr(buf, '/');
+	if (slash == NULL)
+		return -1;
+	buf[slash == buf ? 1 : slash - buf] = '\0';
+	return 0;
+}
+
+/*
+ * Expand one search-path element (len bytes at dir) into out: $ORIGIN and
+ * $PLATFORM (also in braces).  -1 when it cannot be expanded here ($LIB,
+ * unknown tokens, too long, or a relative result).
+ */
+static int
+expand_dir(const char *dir, size_t len, const char *origin, char *out,
+    size_t outlen)
+{
+	size_t o = 0, i = 0;
+
+	while (i < len) {
+		const char *val = NULL;
+		size_t vlen, skip = 0;
+
+		if (dir[i] == '$') {
+			const char *p = dir + i + 1;
+			size_t rest = len - i - 1;
+
+			if (rest >= 6 && memcmp(p, "ORIGIN", 6) == 0)
+				val = origin, skip = 7;
+			else if (rest >= 8 && memcmp(p, "{ORIGIN}", 8) == 0)
+				val = origin, skip = 9;
+			else if (rest >= 8 && memcmp(p, "PLATFORM", 8) == 0)
+				val = (const char *)getauxval(AT_PLATFORM),
+				    skip = 9;
+			else if (rest >= 10 && memcmp(p, "{PLATFORM}", 10) == 0)
+				val = (const char *)getauxval(AT_PLATFORM),
+				    skip = 11;
+			if (val == NULL)
+				return -1;
+			vlen = strlen(val);
+			if (o + vlen >= outlen)
+				return -1;
+			memcpy(out + o, val, vlen);
+			o += vlen;
+			i += skip;
+			continue;
+		}
+		if (o + 1 >= outlen)
+			return -1;
+		out[o++] = dir[i++];
+	}
+	out[o] = '\0';
+	return out[0] == '/' ? 0 : -1;
+}
+
+/*
+ * Look for file in each directory of the colon-separated list; on the
+ * first ELF that matches, open it and store the result in *h.  Returns 1
+ * when a file was found (even if opening it failed: glibc would not go on
+ * either), else 0.
+ */
+static int
+search_list(const char *list, const char *origin, const char *file,
+    Lmid_t ns, int mode, void **h)
+{
+	char dir[PATH_MAX], path[PATH_MAX];
+	const char *p = list, *end;
+
+	while (*p != '\0') {
+		end = p + strcspn(p, ":;");
+		if (end > p && expand_dir(p, (size_t)(end - p), origin, dir,
+		    sizeof(dir)) == 0) {
+			size_t dl = strlen(dir);
+
+			while (dl > 1 && dir[dl - 1] == '/')
+				dir[--dl] = '\0';
+			if (dl + 1 + strlen(file) < sizeof(path)) {
+				memcpy(path, dir, dl);
+				path[dl] = '/';
+				strcpy(path + dl + 1, file);
+				if (elf_matches(path)) {
+					*h = open_in(ns, path, mode);
+					return 1;
+				}
+			}
+		}
+		p = *end != '\0' ? end + 1 : end;
+	}
+	return 0;
+}
+
+/* dlopen(file) as glibc would do it for the object holding caller. */
+static void *
+open_for_caller(const void *caller, const char *file, int mode)
+{
+	struct link_map *lm = NULL;
+	struct resolve_dyn d;
+	static const struct link_map main_map = { .l_name = (char *)"" };
+	char origin[PATH_MAX], exe_origin[PATH_MAX];
+	Lmid_t ns = LM_ID_BASE;
+	const char *llp;
+	Dl_info info;
+	void *h = NULL;
+
+	if (dladdr1(caller, &info, (void **)&lm, RTLD_DL_LINKMAP) == 0 ||
+	    lm == NULL || resolve_dyn_read(lm->l_addr, lm->l_ld, &d) == -1 ||
+	    (d.rpath == NULL && d.runpath == NULL))
+		return real_dlopen(file, mode);
+	if (dlinfo(lm, RTLD_DI_LMID, &ns) != 0)
+		ns = LM_ID_BASE;
+	/* A name already loaded is taken whatever the search path says. */
+	h = open_in(ns, file, mode | RTLD_NOLOAD);
+	if (h != NULL)
+		return h;
+	(void)dlerror();
+	if (origin_of(lm, origin, sizeof(origin)) == -1)
+		origin[0] = '\0';
+	if (d.runpath != NULL) {
+		/* $ORIGIN in LD_LIBRARY_PATH is the program's directory. */
+		llp = getenv("LD_LIBRARY_PATH");
+		if (llp != NULL && origin_of(&main_map, exe_origin,
+		    sizeof(exe_origin)) == 0 &&
+		    search_list(llp, exe_origin, file, ns, mode, &h))
+			return h;
+		if (search_list(d.runpath, origin, file, ns, mode, &h))
+			return h;
+	} else if (search_list(d.rpath, origin, file, ns, mode, &h))
+		return h;
+	return open_in(ns, file, mode);
+}
+
+void *
+dlhook_dlopen(const char *file, int mode)
+{
+	const void *caller = __builtin_return_address(0);
+	void *h;
+	int saved;
+
+	if (pthread_once(&real_once, real_init) != 0 || real_dlopen == NULL) {
+		errno = ENOSYS;
+		return NULL;
+	}
+	if (file == NULL || strchr(file, '/') != NULL ||
+	    getauxval(AT_SECURE) != 0)
+		h = real_dlopen(file, mode);
+	else
+		h = open_for_caller(caller, file, mode);
+	if (h != NULL) {
+		saved = errno;
+		resolve_patch_all();
+		errno = saved;
+	}
+	return h;
+}
+
+/*
+ * The exported dlopen(): the same function as dlhook_dlopen() (an alias,
+ * so that the caller's return address is seen unchanged).
+ */
+extern __typeof__(dlhook_dlopen) dlopen
+    __attribute__((alias("dlhook_dlopen"), visibility("default")));

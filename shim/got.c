@@ -1,0 +1,535 @@
+/*
+ * GOT patching: pointing the GOT entries of the hooked curl_* symbols (and
+ * dlopen) of every loaded object at the shim's hooks, for the calls that
+ * symbol interposition cannot reach: objects loaded with RTLD_DEEPBIND
+ * (php's curl extension), and every object already bound when the shim is
+ * dlopen'ed into a running process (plugin mode).
+ *
+ * Everything is read from the objects' dynamic sections in memory: DT_JMPREL
+ * (JUMP_SLOT relocations: PLT calls) and DT_RELA / DT_REL (GLOB_DAT: calls
+ * built with -fno-plt, and function addresses taken).  A slot inside
+ * PT_GNU_RELRO (made read-only by ld.so after relocation) is made writable
+ * for the write and read-only again.  Skipped: the shim itself, ld.so, the
+ * vDSO and every libcurl (a libcurl's calls to itself stay its own business
+ * unless interposition reaches them).
+ */
+#include <dlfcn.h>
+#include <elf.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <link.h>
+#include <stdio.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/auxv.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "ratetap/paths.h"
+#include "resolve.h"
+#include "resolve_int.h"
+
+#if defined(__x86_64__)
+#define R_JUMP_SLOT	R_X86_64_JUMP_SLOT
+#define R_GLOB_DAT	R_X86_64_GLOB_DAT
+#elif defined(__aarch64__)
+#define R_JUMP_SLOT	R_AARCH64_JUMP_SLOT
+#define R_GLOB_DAT	R_AARCH64_GLOB_DAT
+#elif defined(__i386__)
+#define R_JUMP_SLOT	R_386_JMP_SLOT
+#define R_GLOB_DAT	R_386_GLOB_DAT
+#else
+#error "GOT patching: unsupported architecture"
+#endif
+
+#if __ELF_NATIVE_CLASS == 64
+#define R_SYM(i)	ELF64_R_SYM(i)
+#define R_TYPE(i)	ELF64_R_TYPE(i)
+#else
+#define R_SYM(i)	ELF32_R_SYM(i)
+#define R_TYPE(i)	ELF32_R_TYPE(i)
+#endif
+
+#define PATCH_MAX	64	/* hooked names, including dlopen */
+
+/* An object already patched: identified by load address and program
+ * headers (unique among the loaded objects at any time). */
+struct done {
+	uintptr_t base;
+	const void *phdr;
+	int seen;		/* found again in the current pass */
+};
+
+struct hook_name {
+	const char *name;
+	void *addr;
+};
+
+static pthread_mutex_t got_mu = PTHREAD_MUTEX_INITIALIZER;
+static struct done *done;		/* under got_mu */
+static size_t ndone, cdone;
+static unsigned long long last_adds, last_subs;
+static int have_last;
+static struct hook_name hooks[PATCH_MAX];
+static size_t nhooks;
+static long pagesz;
+
+struct pass {
+	unsigned long long adds, subs;
+	size_t patched;		/* slots written in this pass */
+	size_t objects;		/* objects newly patched */
+	int failed;		/* an mprotect failed */
+	int deferred;		/* an object is still being loaded */
+};
+
+/* 1 when p lies in the shim. */
+static int
+in_self(const void *p)
+{
+	Dl_info info;
+
+	return p != NULL && dladdr(p, &info) != 0 &&
+	    info.dli_fbase == resolve_self_base();
+}
+
+/*
+ * The hooks to install, each checked to lie in the shim.  An address taken
+ * of an exported function inside the shim may have been bound to another
+ * object's definition (the shim loaded RTLD_LOCAL after libcurl); then the
+ * shim's own definition is looked up in the shim itself.
+ */
+static void
+hooks_load(void)
+{
+	const struct resolve_hook *h;
+	Dl_info info;
+	void *self = NULL, *addr;
+
+	if (dladdr((const void *)(uintptr_t)hooks_load, &info) != 0 &&
+	    info.dli_fname != NULL)
+		self = dlhook_real_dlopen(info.dli_fname,
+		    RTLD_NOLOAD | RTLD_LAZY);
+	nhooks = 0;
+	for (h = resolve_hooks; h->name != NULL && nhooks < PATCH_MAX - 1;
+	    h++) {
+		addr = h->addr;
+		if (!in_self(addr) && self != NULL)
+			addr = dlsym(self, h->name);
+		if (!in_self(addr)) {
+			resolve_log("hook for %s is not inside the shim: "
+			    "not patched", h->name);
+			continue;
+		}
+		hooks[nhooks].name = h->name;
+		hooks[nhooks].addr = addr;
+		nhooks++;
+	}
+	/* Kept open: the shim pins itself anyway while its hooks are in
+	 * other objects' GOTs. */
+	hooks[nhooks].name = "dlopen";
+	hooks[nhooks].addr = (void *)(uintptr_t)dlhook_dlopen;
+	nhooks++;
+}
+
+static void *
+hook_for(const char *name)
+{
+	size_t i;
+
+	if (strncmp(name, "curl_", 5) != 0 && strcmp(name, "dlopen") != 0)
+		return NULL;
+	for (i = 0; i < nhooks; i++)
+		if (strcmp(hooks[i].name, name) == 0)
+			return hooks[i].addr;
+	return NULL;
+}
+
+/* Where the slot at addr lies: 1 when in a loadable segment that stays
+ * writable (not in PT_GNU_RELRO), 0 when in one that is read-only once
+ * loaded, -1 when outside every segment. */
+static int
+slot_writable(const struct dl_phdr_info *info, uintptr_t addr)
+{
+	int w = -1;
+	ElfW(Half) i;
+
+	for (i = 0; i < info->dlpi_phnum; i++) {
+		const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
+		uintptr_t s = info->dlpi_addr + ph->p_vaddr;
+
+		if (ph->p_type != PT_LOAD || addr < s ||
+		    addr + sizeof(void *) > s + ph->p_memsz)
+			continue;
+		w = (ph->p_flags & PF_W) ? 1 : 0;
+	}
+	if (w != 1)
+		return w;
+	for (i = 0; i < info->dlpi_phnum; i++) {
+		const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
+		uintptr_t s, e, ps = (uintptr_t)pagesz;
+
+		if (ph->p_type != PT_GNU_RELRO)
+			continue;
+		/* ld.so protects whole pages, rounding both ends down: the
+		 * page the range ends in stays writable. */
+		s = (info->dlpi_addr + ph->p_vaddr) & ~(ps - 1);
+		e = (info->dlpi_addr + ph->p_vaddr + ph->p_memsz) & ~(ps - 1);
+		if (addr >= s && addr + sizeof(void *) <= e)
+			return 0;
+	}
+	return 1;
+}
+
+/*
+ * The current protection of the page holding addr, from /proc/self/maps
+ * (the loader may not have applied RELRO yet to an object another thread
+ * is loading: restoring a guessed protection could fault it).  -1 when
+ * unknown.
+ */
+static int
+page_prot(uintptr_t addr)
+{
+	char buf[4096];
+	size_t have = 0;
+	int fd, prot = -1;
+
+	fd = open("/proc/self/maps", O_RDONLY | O_CLOEXEC);
+	if (fd == -1)
+		return -1;
+	for (;;) {
+		ssize_t n = read(fd, buf + have, sizeof(buf) - 1 - have);
+		char *line, *nl;
+
+		if (n <= 0)
+			break;
+		have += (size_t)n;
+		buf[have] = '\0';
+		line = buf;
+		while ((nl = strchr(line, '\n')) != NULL) {
+			unsigned long lo, hi;
+			char perms[5];
+
+			*nl = '\0';
+			if (sscanf(line, "%lx-%lx %4s", &lo, &hi, perms) == 3 &&
+			    addr >= lo && addr < hi) {
+				prot = (perms[0] == 'r' ? PROT_READ : 0) |
+				    (perms[1] == 'w' ? PROT_WRITE : 0) |
+				    (perms[2] == 'x' ? PROT_EXEC : 0);
+				goto out;
+			}
+			line = nl + 1;
+		}
+		have -= (size_t)(line - buf);
+		memmove(buf, line, have);
+		if (have == sizeof(buf) - 1)
+			have = 0;	/* an absurdly long line: skip it */
+	}
+out:
+	close(fd);
+	return prot;
+}
+
+static int
+write_slot(const struct dl_phdr_info *info, uintptr_t addr, void *val,
+    struct pass *ps)
+{
+	void **slot = (void **)addr;
+	uintptr_t page;
+	size_t len;
+	int w, prot;
+
+	if (__atomic_load_n(slot, __ATOMIC_RELAXED) == val)
+		return 0;
+	if ((w = slot_writable(info, addr)) == -1)
+		return -1;
+	prot = w == 1 ? PROT_READ | PROT_WRITE : page_prot(addr);
+	if (prot == -1)
+		return -1;
+	if (prot & PROT_WRITE) {
+		__atomic_store_n(slot, val, __ATOMIC_RELEASE);
+		ps->patched++;
+		return 0;
+	}
+	page = addr & ~((uintptr_t)pagesz - 1);
+	len = (addr + sizeof(void *) - page + (size_t)pagesz - 1) &
+	    ~((size_t)pagesz - 1);
+	if (mprotect((void *)page, len, prot | PROT_WRITE) == -1) {
+		ps->failed = 1;
+		return -1;
+	}
+	__atomic_store_n(slot, val, __ATOMIC_RELEASE);
+	ps->patched++;
+	if (mprotect((void *)page, len, prot) == -1)
+		ps->failed = 1;
+	return 0;
+}
+
+/* The end of the object's address span before relocation (its highest
+ * p_vaddr + p_memsz): a GOT slot still holding a value below it has not
+ * been relocated yet (another thread is loading the object). */
+static uintptr_t
+unrelocated_span(const struct dl_phdr_info *info)
+{
+	uintptr_t span = 0;
+	ElfW(Half) i;
+
+	for (i = 0; i < info->dlpi_phnum; i++) {
+		const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
+
+		if (ph->p_type == PT_LOAD && ph->p_vaddr + ph->p_memsz > span)
+			span = ph->p_vaddr + ph->p_memsz;
+	}
+	return span;
+}
+
+/* Walk one relocation table (RELA when rela, else REL). */
+static void
+patch_relocs(const struct dl_phdr_info *info, const struct resolve_dyn *d,
+    const void *tab, size_t size, int rela, struct pass *ps)
+{
+	size_t ent = rela ? sizeof(ElfW(Rela)) : sizeof(ElfW(Rel));
+	size_t n = size / ent, i;
+
+	if (tab == NULL || d->symtab == NULL)
+		return;
+	for (i = 0; i < n; i++) {
+		ElfW(Addr) off;
+		uintptr_t cur;
+		size_t info_, type, sym;
+		const char *name;
+		void *hook;
+
+		if (rela) {
+			const ElfW(Rela) *r = (const ElfW(Rela) *)tab + i;
+
+			off = r->r_offset;
+			info_ = r->r_info;
+		} else {
+			const ElfW(Rel) *r = (const ElfW(Rel) *)tab + i;
+
+			off = r->r_offset;
+			info_ = r->r_info;
+		}
+		type = R_TYPE(info_);
+		sym = R_SYM(info_);
+		if ((type != R_JUMP_SLOT && type != R_GLOB_DAT) || sym == 0)
+			continue;
+		name = resolve_dyn_str(d, d->symtab[sym].st_name);
+		if (name == NULL || (hook = hook_for(name)) == NULL)
+			continue;
+		/* A definition inside this object is its own business. */
+		if (d->symtab[sym].st_shndx != SHN_UNDEF)
+			continue;
+		cur = (uintptr_t)*(void *const *)(info->dlpi_addr + off);
+		/* An unresolved weak reference stays unresolved. */
+		if (cur == 0 && ELF32_ST_BIND(d->symtab[sym].st_info) ==
+		    STB_WEAK)
+			continue;
+		if (info->dlpi_addr != 0 && cur != (uintptr_t)hook &&
+		    cur < unrelocated_span(info)) {
+			ps->deferred = 1;
+			return;
+		}
+		if (write_slot(info, info->dlpi_addr + off, hook, ps) == -1)
+			resolve_log("%s: cannot patch %s",
+			    info->dlpi_name[0] != '\0' ? info->dlpi_name :
+			    "the program", name);
+	}
+}
+
+static int
+skip_object(const struct dl_phdr_info *info, const struct resolve_dyn *d)
+{
+	const char *name = info->dlpi_name;
+	uintptr_t vdso = (uintptr_t)getauxval(AT_SYSINFO_EHDR);
+	uintptr_t interp = (uintptr_t)getauxval(AT_BASE);
+
+	if ((const void *)info->dlpi_addr == resolve_self_base())
+		return 1;
+	if (vdso != 0 && info->dlpi_addr == vdso)
+		return 1;
+	if (interp != 0 && info->dlpi_addr == interp)
+		return 1;
+	if (strncmp(name, "linux-vdso", 10) == 0 ||
+	    strncmp(name, "linux-gate", 10) == 0 || strstr(name, "/ld-linux"))
+		return 1;
+	return resolve_is_libcurl(name, d->soname);
+}
+
+static const ElfW(Dyn) *
+dynamic_of(const struct dl_phdr_info *info)
+{
+	ElfW(Half) i;
+
+	for (i = 0; i < info->dlpi_phnum; i++)
+		if (info->dlpi_phdr[i].p_type == PT_DYNAMIC)
+			return (const ElfW(Dyn) *)(info->dlpi_addr +
+			    info->dlpi_phdr[i].p_vaddr);
+	return NULL;
+}
+
+static int
+done_find(uintptr_t base, const void *phdr)
+{
+	size_t i;
+
+	for (i = 0; i < ndone; i++)
+		if (done[i].base == base && done[i].phdr == phdr) {
+			done[i].seen = 1;
+			return 1;
+		}
+	return 0;
+}
+
+static int
+done_add(uintptr_t base, const void *phdr)
+{
+	if (ndone == cdone) {
+		size_t n = cdone ? cdone * 2 : 32;
+		struct done *nd = realloc(done, n * sizeof(*nd));
+
+		if (nd == NULL)
+			return -1;
+		done = nd;
+		cdone = n;
+	}
+	done[ndone].base = base;
+	done[ndone].phdr = phdr;
+	done[ndone].seen = 1;
+	ndone++;
+	return 0;
+}
+
+static int
+patch_cb(struct dl_phdr_info *info, size_t size, void *arg)
+{
+	struct pass *ps = arg;
+	struct resolve_dyn d;
+	size_t before;
+	int deferred;
+
+	if (size < offsetof(struct dl_phdr_info, dlpi_subs) +
+	    sizeof(info->dlpi_subs))
+		return 0;
+	ps->adds = info->dlpi_adds;
+	ps->subs = info->dlpi_subs;
+	if (done_find(info->dlpi_addr, info->dlpi_phdr))
+		return 0;
+	before = ps->patched;
+	deferred = ps->deferred;
+	ps->deferred = 0;
+	if (resolve_dyn_read(info->dlpi_addr, dynamic_of(info), &d) == 0 &&
+	    !skip_object(info, &d)) {
+		if (d.jmprel != NULL)
+			patch_relocs(info, &d, d.jmprel, d.pltrelsz,
+			    d.pltrel != DT_REL, ps);
+		patch_relocs(info, &d, d.rela, d.relasz, 1, ps);
+		patch_relocs(info, &d, d.rel, d.relsz, 0, ps);
+	}
+	if (ps->patched != before)
+		resolve_log("patched %zu GOT entries in %s",
+		    ps->patched - before, info->dlpi_name[0] != '\0' ?
+		    info->dlpi_name : "the program");
+	if (ps->deferred) {
+		/* Not relocated yet: the next pass (after that dlopen
+		 * returns) does it. */
+		resolve_log("%s is still being loaded: patched later",
+		    info->dlpi_name[0] != '\0' ? info->dlpi_name :
+		    "the program");
+		return 0;
+	}
+	ps->deferred = deferred;
+	ps->objects++;
+	/* Remembered even when skipped: nothing changes for it later. */
+	(void)done_add(info->dlpi_addr, info->dlpi_phdr);
+	return 0;
+}
+
+/* Cheap check: has any object been loaded or unloaded since last time? */
+static int
+counts_cb(struct dl_phdr_info *info, size_t size, void *arg)
+{
+	struct pass *ps = arg;
+
+	if (size >= offsetof(struct dl_phdr_info, dlpi_subs) +
+	    sizeof(info->dlpi_subs)) {
+		ps->adds = info->dlpi_adds;
+		ps->subs = info->dlpi_subs;
+	}
+	return 1;
+}
+
+/* A fork while another thread patches must not leave got_mu locked in
+ * the child. */
+static pthread_once_t got_fork_once = PTHREAD_ONCE_INIT;
+
+static void
+got_fork_prepare(void)
+{
+	(void)pthread_mutex_lock(&got_mu);
+}
+
+static void
+got_fork_release(void)
+{
+	(void)pthread_mutex_unlock(&got_mu);
+}
+
+static void
+got_fork_init(void)
+{
+	if (pthread_atfork(got_fork_prepare, got_fork_release,
+	    got_fork_release) != 0)
+		resolve_log("pthread_atfork failed");
+}
+
+void
+resolve_patch_all(void)
+{
+	struct pass ps;
+	size_t i, j;
+	int saved = errno;
+
+	if (rt_env_flag("RATETAP_DISABLE") || getauxval(AT_SECURE) != 0)
+		return;
+	if (pthread_once(&got_fork_once, got_fork_init) != 0 ||
+	    pthread_mutex_lock(&got_mu) != 0)
+		return;
+	memset(&ps, 0, sizeof(ps));
+	if (pagesz == 0) {
+		pagesz = sysconf(_SC_PAGESIZE);
+		if (pagesz <= 0) {
+			pagesz = 0;
+			goto out;
+		}
+		/* Before dl_iterate_phdr: dladdr() inside its callback would
+		 * take the loader's locks in the wrong order. */
+		(void)resolve_self_base();
+		hooks_load();
+	}
+	dl_iterate_phdr(counts_cb, &ps);
+	if (have_last && ps.adds == last_adds && ps.subs == last_subs)
+		goto out;
+	if (have_last && ps.subs != last_subs) {
+		/* Objects went away: their addresses may now be reused. */
+		resolve_flush_ranges();
+	}
+	for (i = 0; i < ndone; i++)
+		done[i].seen = 0;
+	dl_iterate_phdr(patch_cb, &ps);
+	for (i = j = 0; i < ndone; i++)
+		if (done[i].seen)
+			done[j++] = done[i];
+	ndone = j;
+	last_adds = ps.adds;
+	last_subs = ps.subs;
+	/* With an object left for later, the next call must look again. */
+	have_last = !ps.deferred;
+	if (ps.failed)
+		resolve_log("some GOT entries could not be made writable");
+out:
+	pthread_mutex_unlock(&got_mu);
+	errno = saved;
+}

@@ -1,0 +1,186 @@
+/*
+ * The per-handle state table: what the shim knows about each easy handle
+ * (the application's callbacks, its URL, the transfer in progress), keyed by
+ * the CURL pointer.  A chained hash table behind one mutex; the lock is held
+ * only for table operations, never across a call into libcurl or the
+ * application.  Fork-safe: the lock is taken around fork().
+ */
+#include <pthread.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "shim.h"
+
+#define HDL_BUCKETS	256
+
+static pthread_mutex_t hdl_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct shim_handle *hdl_table[HDL_BUCKETS];
+static pthread_once_t hdl_fork_once = PTHREAD_ONCE_INIT;
+
+static size_t
+bucket(const void *p)
+{
+	uintptr_t v = (uintptr_t)p;
+
+	v ^= v >> 17;
+	v *= UINT64_C(0x9e3779b97f4a7c15) & UINTPTR_MAX;
+	return (size_t)(v >> 7) % HDL_BUCKETS;
+}
+
+static struct shim_handle *
+find_locked(CURL *easy)
+{
+	struct shim_handle *sh;
+
+	for (sh = hdl_table[bucket(easy)]; sh != NULL; sh = sh->next)
+		if (sh->easy == easy)
+			return sh;
+	return NULL;
+}
+
+struct shim_handle *
+hdl_lookup(CURL *easy)
+{
+	struct shim_handle *sh;
+
+	if (easy == NULL)
+		return NULL;
+	pthread_mutex_lock(&hdl_lock);
+	sh = find_locked(easy);
+	pthread_mutex_unlock(&hdl_lock);
+	return sh;
+}
+
+struct shim_handle *
+hdl_get(CURL *easy)
+{
+	struct shim_handle *sh, *fresh;
+	size_t b;
+
+	if (easy == NULL)
+		return NULL;
+	if ((sh = hdl_lookup(easy)) != NULL)
+		return sh;
+	/* allocate outside the lock; another thread cannot add the same
+	   handle (one thread uses a handle at a time) */
+	if ((fresh = calloc(1, sizeof(*fresh))) == NULL) {
+		shim_debug("out of memory for a handle's state");
+		return NULL;
+	}
+	fresh->easy = easy;
+	b = bucket(easy);
+	pthread_mutex_lock(&hdl_lock);
+	if ((sh = find_locked(easy)) == NULL) {
+		fresh->next = hdl_table[b];
+		hdl_table[b] = fresh;
+		sh = fresh;
+		fresh = NULL;
+	}
+	pthread_mutex_unlock(&hdl_lock);
+	free(fresh);
+	return sh;
+}
+
+struct shim_handle *
+hdl_remove(CURL *easy)
+{
+	struct shim_handle **pp, *sh = NULL;
+
+	if (easy == NULL)
+		return NULL;
+	pthread_mutex_lock(&hdl_lock);
+	for (pp = &hdl_table[bucket(easy)]; *pp != NULL; pp = &(*pp)->next) {
+		if ((*pp)->easy == easy) {
+			sh = *pp;
+			*pp = sh->next;
+			sh->next = NULL;
+			break;
+		}
+	}
+	pthread_mutex_unlock(&hdl_lock);
+	return sh;
+}
+
+void
+hdl_free(struct shim_handle *sh)
+{
+	if (sh == NULL)
+		return;
+	free(sh->x);
+	free(sh);
+}
+
+void
+hdl_set_multi(struct shim_handle *sh, CURLM *multi)
+{
+	pthread_mutex_lock(&hdl_lock);
+	sh->multi = multi;
+	pthread_mutex_unlock(&hdl_lock);
+}
+
+int
+hdl_collect_multi(CURLM *multi, struct shim_handle ***out, size_t *n)
+{
+	struct shim_handle **v = NULL, **nv, *sh;
+	size_t cap = 0, cnt = 0, b;
+
+	*out = NULL;
+	*n = 0;
+	pthread_mutex_lock(&hdl_lock);
+	for (b = 0; b < HDL_BUCKETS; b++) {
+		for (sh = hdl_table[b]; sh != NULL; sh = sh->next) {
+			if (sh->multi != multi)
+				continue;
+			if (cnt == cap) {
+				cap = cap ? cap * 2 : 8;
+				nv = realloc(v, cap * sizeof(*v));
+				if (nv == NULL)
+					goto err;
+				v = nv;
+			}
+			v[cnt++] = sh;
+		}
+	}
+	pthread_mutex_unlock(&hdl_lock);
+	*out = v;
+	*n = cnt;
+	return 0;
+err:
+	pthread_mutex_unlock(&hdl_lock);
+	free(v);
+	shim_debug("out of memory listing a multi handle's transfers");
+	return -1;
+}
+
+static void
+fork_prepare(void)
+{
+	pthread_mutex_lock(&hdl_lock);
+}
+
+static void
+fork_parent(void)
+{
+	pthread_mutex_unlock(&hdl_lock);
+}
+
+static void
+fork_child(void)
+{
+	pthread_mutex_unlock(&hdl_lock);
+	send_atfork_child();
+}
+
+static void
+register_fork(void)
+{
+	if (pthread_atfork(fork_prepare, fork_parent, fork_child) != 0)
+		shim_debug("pthread_atfork failed");
+}
+
+void
+hdl_atfork_init(void)
+{
+	(void)pthread_once(&hdl_fork_once, register_fork);
+}

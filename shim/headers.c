@@ -1,0 +1,406 @@
+/*
+ * Response headers to event fields.  Only the rate-limit headers listed in
+ * include/ratetap/proto.h, retry-after and request-id are read; every other
+ * header is skipped unread.  Values are parsed strictly: a malformed value
+ * leaves its field absent.  Depends on libc, proto.h and libcurl's header
+ * API (through the caller's function table).
+ */
+#include <stdint.h>
+#include <string.h>
+#include <strings.h>
+
+#include "shim.h"
+
+#define RL_PREFIX	"anthropic-ratelimit-"
+#define MAX_UNIX	INT64_C(253402300799)	/* 9999-12-31T23:59:59Z */
+#define MAX_DOUBLE	1e6
+
+enum hdr_kind {
+	K_DBL,		/* decimal fraction or percentage */
+	K_UNIX,		/* unix seconds */
+	K_COUNT,	/* non-negative integer */
+	K_RFC3339,	/* RFC 3339 time -> unix seconds */
+	K_USTATUS,	/* allowed | allowed_warning | rejected | other */
+	K_CLAIM,	/* representative claim */
+	K_REQID,	/* request-id string */
+	K_REASON	/* overage-disabled-reason string */
+};
+
+enum hdr_status_field {
+	S_UNIFIED, S_5H, S_7D, S_OVERAGE
+};
+
+struct hdr_def {
+	const char *name;	/* without RL_PREFIX when rl is 1 */
+	int rl;			/* 1: name follows "anthropic-ratelimit-" */
+	int kind;		/* enum hdr_kind */
+	int idx;		/* enum rtp_dbl / rtp_int / hdr_status_field */
+};
+
+static const struct hdr_def hdr_defs[] = {
+	{ "unified-status", 1, K_USTATUS, S_UNIFIED },
+	{ "unified-5h-status", 1, K_USTATUS, S_5H },
+	{ "unified-7d-status", 1, K_USTATUS, S_7D },
+	{ "unified-overage-status", 1, K_USTATUS, S_OVERAGE },
+	{ "unified-representative-claim", 1, K_CLAIM, 0 },
+	{ "unified-overage-disabled-reason", 1, K_REASON, 0 },
+	{ "unified-5h-utilization", 1, K_DBL, RTP_D_UTIL_5H },
+	{ "unified-7d-utilization", 1, K_DBL, RTP_D_UTIL_7D },
+	{ "unified-7d_sonnet-utilization", 1, K_DBL, RTP_D_UTIL_7D_SONNET },
+	{ "unified-7d_opus-utilization", 1, K_DBL, RTP_D_UTIL_7D_OPUS },
+	{ "unified-overage-utilization", 1, K_DBL, RTP_D_UTIL_OVERAGE },
+	{ "unified-fallback-percentage", 1, K_DBL, RTP_D_FALLBACK_PCT },
+	{ "unified-5h-surpassed-threshold", 1, K_DBL, RTP_D_SURPASSED_5H },
+	{ "unified-7d-surpassed-threshold", 1, K_DBL, RTP_D_SURPASSED_7D },
+	{ "unified-5h-reset", 1, K_UNIX, RTP_I_RESET_5H },
+	{ "unified-7d-reset", 1, K_UNIX, RTP_I_RESET_7D },
+	{ "unified-7d_sonnet-reset", 1, K_UNIX, RTP_I_RESET_7D_SONNET },
+	{ "unified-7d_opus-reset", 1, K_UNIX, RTP_I_RESET_7D_OPUS },
+	{ "unified-reset", 1, K_UNIX, RTP_I_RESET },
+	{ "unified-overage-reset", 1, K_UNIX, RTP_I_RESET_OVERAGE },
+	{ "requests-limit", 1, K_COUNT, RTP_I_REQ_LIMIT },
+	{ "requests-remaining", 1, K_COUNT, RTP_I_REQ_REMAINING },
+	{ "requests-reset", 1, K_RFC3339, RTP_I_REQ_RESET },
+	{ "tokens-limit", 1, K_COUNT, RTP_I_TOK_LIMIT },
+	{ "tokens-remaining", 1, K_COUNT, RTP_I_TOK_REMAINING },
+	{ "tokens-reset", 1, K_RFC3339, RTP_I_TOK_RESET },
+	{ "input-tokens-limit", 1, K_COUNT, RTP_I_IN_LIMIT },
+	{ "input-tokens-remaining", 1, K_COUNT, RTP_I_IN_REMAINING },
+	{ "input-tokens-reset", 1, K_RFC3339, RTP_I_IN_RESET },
+	{ "output-tokens-limit", 1, K_COUNT, RTP_I_OUT_LIMIT },
+	{ "output-tokens-remaining", 1, K_COUNT, RTP_I_OUT_REMAINING },
+	{ "output-tokens-reset", 1, K_RFC3339, RTP_I_OUT_RESET },
+	{ "retry-after", 0, K_COUNT, RTP_I_RETRY_AFTER },
+	{ "request-id", 0, K_REQID, 0 },
+};
+
+#define HDR_NDEFS	(sizeof(hdr_defs) / sizeof(hdr_defs[0]))
+
+static int
+is_digit(char c)
+{
+	return c >= '0' && c <= '9';
+}
+
+/* Unsigned decimal of exactly len digits, at most max.  0 or -1. */
+static int
+parse_uint(const char *s, size_t len, int64_t max, int64_t *out)
+{
+	int64_t v = 0;
+	size_t i;
+
+	if (len == 0 || len > 18)
+		return -1;
+	for (i = 0; i < len; i++) {
+		if (!is_digit(s[i]))
+			return -1;
+		v = v * 10 + (s[i] - '0');
+	}
+	if (v > max)
+		return -1;
+	*out = v;
+	return 0;
+}
+
+/*
+ * DIGITS [. DIGITS] [(e|E) [+|-] DIGITS], 0 .. MAX_DOUBLE.  Converted here,
+ * not with strtod(), which follows the application's LC_NUMERIC.  Up to 18
+ * significant digits are kept: exact for any value a header carries.
+ */
+static int
+parse_double(const char *s, size_t len, double *out)
+{
+	uint64_t mant = 0;
+	int digits = 0, scale = 0, e = 0, esign = 1;
+	size_t i = 0;
+	double d;
+
+	if (len == 0 || !is_digit(s[0]))
+		return -1;
+	for (; i < len && is_digit(s[i]); i++) {
+		if (digits < 18) {
+			mant = mant * 10 + (uint64_t)(s[i] - '0');
+			if (mant != 0)
+				digits++;
+		} else
+			scale++;
+	}
+	if (i < len && s[i] == '.') {
+		i++;
+		if (i == len || !is_digit(s[i]))
+			return -1;
+		for (; i < len && is_digit(s[i]); i++) {
+			if (digits < 18) {
+				mant = mant * 10 + (uint64_t)(s[i] - '0');
+				if (mant != 0)
+					digits++;
+				scale--;
+			}
+		}
+	}
+	if (i < len && (s[i] == 'e' || s[i] == 'E')) {
+		i++;
+		if (i < len && (s[i] == '+' || s[i] == '-'))
+			esign = s[i++] == '-' ? -1 : 1;
+		if (i == len || !is_digit(s[i]))
+			return -1;
+		for (; i < len && is_digit(s[i]); i++)
+			if (e < 10000)
+				e = e * 10 + (s[i] - '0');
+	}
+	if (i != len)
+		return -1;
+	scale += esign * e;
+	if (mant == 0)
+		d = 0.0;
+	else if (scale > 30)
+		return -1;
+	else if (scale < -60)
+		d = 0.0;
+	else {
+		double p10 = 1.0;
+		int k;
+
+		for (k = 0; k < (scale < 0 ? -scale : scale); k++)
+			p10 *= 10.0;
+		d = scale < 0 ? (double)mant / p10 : (double)mant * p10;
+	}
+	if (!(d >= 0.0 && d <= MAX_DOUBLE))
+		return -1;
+	*out = d;
+	return 0;
+}
+
+/* Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant). */
+static int64_t
+days_from_civil(int64_t y, int m, int d)
+{
+	int64_t era, yoe, doy, doe;
+
+	y -= m <= 2;
+	era = (y >= 0 ? y : y - 399) / 400;
+	yoe = y - era * 400;
+	doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+	doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+	return era * 146097 + doe - 719468;
+}
+
+static int
+num2(const char *s, int *out)
+{
+	if (!is_digit(s[0]) || !is_digit(s[1]))
+		return -1;
+	*out = (s[0] - '0') * 10 + (s[1] - '0');
+	return 0;
+}
+
+/* YYYY-MM-DD(T|t| )HH:MM:SS[.frac](Z|z|(+|-)HH:MM) -> unix seconds. */
+static int
+parse_rfc3339(const char *s, size_t len, int64_t *out)
+{
+	static const int mdays[12] = {
+		31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31
+	};
+	int64_t y, t;
+	int mo, d, h, mi, sec, oh = 0, om = 0, sign = 0;
+	size_t i;
+
+	if (len < 20 || parse_uint(s, 4, 9999, &y) == -1 || s[4] != '-' ||
+	    num2(s + 5, &mo) == -1 || s[7] != '-' || num2(s + 8, &d) == -1 ||
+	    (s[10] != 'T' && s[10] != 't' && s[10] != ' ') ||
+	    num2(s + 11, &h) == -1 || s[13] != ':' ||
+	    num2(s + 14, &mi) == -1 || s[16] != ':' ||
+	    num2(s + 17, &sec) == -1)
+		return -1;
+	if (mo < 1 || mo > 12 || d < 1 || d > mdays[mo - 1] || h > 23 ||
+	    mi > 59 || sec > 60)
+		return -1;
+	if (mo == 2 && d == 29 && !((y % 4 == 0 && y % 100 != 0) ||
+	    y % 400 == 0))
+		return -1;
+	i = 19;
+	if (i < len && s[i] == '.') {
+		i++;
+		if (i == len || !is_digit(s[i]))
+			return -1;
+		while (i < len && is_digit(s[i]))
+			i++;
+	}
+	if (i < len && (s[i] == 'Z' || s[i] == 'z'))
+		i++;
+	else if (i < len && (s[i] == '+' || s[i] == '-')) {
+		sign = s[i] == '-' ? -1 : 1;
+		if (len - i < 6 || num2(s + i + 1, &oh) == -1 ||
+		    s[i + 3] != ':' || num2(s + i + 4, &om) == -1 ||
+		    oh > 23 || om > 59)
+			return -1;
+		i += 6;
+	} else
+		return -1;
+	if (i != len)
+		return -1;
+	if (sec == 60)
+		sec = 59;	/* a leap second: close enough for a reset */
+	t = days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 + sec;
+	t -= sign * (oh * 3600 + om * 60);
+	if (t < 0 || t > MAX_UNIX)
+		return -1;
+	*out = t;
+	return 0;
+}
+
+static int
+eq(const char *s, size_t len, const char *word)
+{
+	return strlen(word) == len && memcmp(s, word, len) == 0;
+}
+
+static int
+parse_ustatus(const char *s, size_t len)
+{
+	if (eq(s, len, "allowed"))
+		return RTP_US_ALLOWED;
+	if (eq(s, len, "allowed_warning"))
+		return RTP_US_ALLOWED_WARNING;
+	if (eq(s, len, "rejected"))
+		return RTP_US_REJECTED;
+	return RTP_US_OTHER;
+}
+
+static int
+parse_claim(const char *s, size_t len)
+{
+	if (eq(s, len, "five_hour"))
+		return RTP_CLAIM_FIVE_HOUR;
+	if (eq(s, len, "seven_day"))
+		return RTP_CLAIM_SEVEN_DAY;
+	if (eq(s, len, "seven_day_opus"))
+		return RTP_CLAIM_SEVEN_DAY_OPUS;
+	if (eq(s, len, "seven_day_sonnet"))
+		return RTP_CLAIM_SEVEN_DAY_SONNET;
+	if (eq(s, len, "overage"))
+		return RTP_CLAIM_OVERAGE;
+	return RTP_CLAIM_OTHER;
+}
+
+/* A printable token without spaces, copied (whole or not at all) to dst. */
+static int
+copy_token(char *dst, size_t dstlen, const char *s, size_t len)
+{
+	size_t i;
+
+	if (len == 0 || len >= dstlen)
+		return -1;
+	for (i = 0; i < len; i++) {
+		unsigned char c = (unsigned char)s[i];
+
+		if (c <= 0x20 || c >= 0x7f)
+			return -1;
+	}
+	memcpy(dst, s, len);
+	dst[len] = '\0';
+	return 0;
+}
+
+static const struct hdr_def *
+find_def(const char *name)
+{
+	size_t k, pl = sizeof(RL_PREFIX) - 1;
+	int rl = strncasecmp(name, RL_PREFIX, pl) == 0;
+
+	for (k = 0; k < HDR_NDEFS; k++) {
+		const struct hdr_def *def = &hdr_defs[k];
+
+		if (def->rl != rl)
+			continue;
+		if (strcasecmp(rl ? name + pl : name, def->name) == 0)
+			return def;
+	}
+	return NULL;
+}
+
+int
+hdr_apply(struct rtp_event *ev, const char *name, const char *value)
+{
+	const struct hdr_def *def;
+	const char *s;
+	size_t len;
+	int64_t iv;
+	double dv;
+
+	if (name == NULL || value == NULL || (def = find_def(name)) == NULL)
+		return 0;
+	s = value;
+	while (*s == ' ' || *s == '\t')
+		s++;
+	len = strlen(s);
+	while (len > 0 && (s[len - 1] == ' ' || s[len - 1] == '\t' ||
+	    s[len - 1] == '\r' || s[len - 1] == '\n'))
+		len--;
+	switch (def->kind) {
+	case K_DBL:
+		if (parse_double(s, len, &dv) == -1)
+			return -1;
+		ev->d[def->idx] = dv;
+		ev->present |= RTP_PRESENT_D(def->idx);
+		return 1;
+	case K_UNIX:
+	case K_COUNT:
+		if (parse_uint(s, len, MAX_UNIX, &iv) == -1)
+			return -1;
+		break;
+	case K_RFC3339:
+		if (parse_rfc3339(s, len, &iv) == -1)
+			return -1;
+		break;
+	case K_USTATUS: {
+		uint8_t st;
+
+		if (len == 0)
+			return -1;
+		st = (uint8_t)parse_ustatus(s, len);
+		if (def->idx == S_UNIFIED)
+			ev->unified_status = st;
+		else if (def->idx == S_5H)
+			ev->status_5h = st;
+		else if (def->idx == S_7D)
+			ev->status_7d = st;
+		else
+			ev->overage_status = st;
+		return 1;
+	}
+	case K_CLAIM:
+		if (len == 0)
+			return -1;
+		ev->claim = (uint8_t)parse_claim(s, len);
+		return 1;
+	case K_REQID:
+		return copy_token(ev->request_id, sizeof(ev->request_id), s,
+		    len) == 0 ? 1 : -1;
+	case K_REASON:
+		return copy_token(ev->overage_reason,
+		    sizeof(ev->overage_reason), s, len) == 0 ? 1 : -1;
+	default:
+		return 0;
+	}
+	ev->i[def->idx] = iv;
+	ev->present |= RTP_PRESENT_I(def->idx);
+	return 1;
+}
+
+void
+hdr_read(const struct curl_fns *f, CURL *easy, struct rtp_event *ev)
+{
+	struct curl_header *h = NULL;
+	int guard = 0;
+
+	if (f->easy_nextheader == NULL) {
+		ev->flags |= RTP_F_HEADERS_UNREAD;
+		return;
+	}
+	/* one pass over the last response's headers; the guard bounds a
+	   pathological response */
+	while ((h = f->easy_nextheader(easy, CURLH_HEADER, -1, h)) != NULL &&
+	    guard++ < 10000)
+		(void)hdr_apply(ev, h->name, h->value);
+}

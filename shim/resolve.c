@@ -1,0 +1,638 @@
+/*
+ * Finding the real libcurl behind each caller of a hook (see resolve.h).
+ *
+ * The caller's return address is mapped to the loaded object it lies in
+ * (dladdr1 with RTLD_DL_LINKMAP), that object to a libcurl: itself when it
+ * is one, else the first libcurl found breadth-first in its DT_NEEDED tree,
+ * else the first libcurl after the shim in the global scope.  Each libcurl
+ * gets one struct curl_fns, built once (published under resolve_mu) from a
+ * handle opened with RTLD_NOLOAD (so the shim never loads a libcurl) and
+ * kept open, which pins that libcurl for the life of the process: a table
+ * can never point into an unloaded library.
+ *
+ * Fast path: a small array of [start, end) address ranges (the caller's
+ * loadable segment) to tables, read without locks under a sequence counter,
+ * so a hook costs a few loads after the first call from an object.
+ */
+#include <dlfcn.h>
+#include <errno.h>
+#include <link.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "ratetap/paths.h"
+#include "resolve.h"
+#include "resolve_int.h"
+
+#define RANGE_SLOTS	32	/* cached caller ranges */
+#define BFS_MAX		256	/* objects per DT_NEEDED walk */
+
+struct range {
+	_Atomic uintptr_t start;	/* first address of the segment */
+	_Atomic uintptr_t end;		/* one past its last address */
+	_Atomic(const struct curl_fns *) fns;	/* NULL: none usable */
+};
+
+struct table {
+	struct curl_fns fns;	/* fns.lib is the libcurl's link_map */
+	void *handle;		/* RTLD_NOLOAD handle, never closed */
+	int usable;		/* 0: some required entry missing or bad */
+	struct table *next;
+};
+
+static struct range ranges[RANGE_SLOTS];
+static _Atomic unsigned ranges_seq;	/* odd while being changed */
+static unsigned ranges_next;		/* next slot (under resolve_mu) */
+
+static pthread_mutex_t resolve_mu = PTHREAD_MUTEX_INITIALIZER;
+static struct table *tables;		/* under resolve_mu */
+
+/* Which struct curl_fns member each libcurl symbol fills. */
+static const struct {
+	const char *name;
+	size_t off;
+	int optional;		/* may be missing (older libcurl) */
+} fn_syms[] = {
+	{ "curl_easy_perform", offsetof(struct curl_fns, easy_perform), 0 },
+	{ "curl_easy_setopt", offsetof(struct curl_fns, easy_setopt), 0 },
+	{ "curl_easy_getinfo", offsetof(struct curl_fns, easy_getinfo), 0 },
+	{ "curl_easy_duphandle", offsetof(struct curl_fns, easy_duphandle), 0 },
+	{ "curl_easy_reset", offsetof(struct curl_fns, easy_reset), 0 },
+	{ "curl_easy_cleanup", offsetof(struct curl_fns, easy_cleanup), 0 },
+	{ "curl_easy_header", offsetof(struct curl_fns, easy_header), 1 },
+	{ "curl_easy_nextheader", offsetof(struct curl_fns, easy_nextheader),
+	    1 },
+	{ "curl_multi_add_handle", offsetof(struct curl_fns, multi_add_handle),
+	    0 },
+	{ "curl_multi_remove_handle",
+	    offsetof(struct curl_fns, multi_remove_handle), 0 },
+	{ "curl_multi_info_read", offsetof(struct curl_fns, multi_info_read),
+	    0 },
+	{ "curl_multi_cleanup", offsetof(struct curl_fns, multi_cleanup), 0 },
+};
+
+int
+resolve_debug(void)
+{
+	static _Atomic int state;	/* 0 unknown, 1 off, 2 on */
+	int s = atomic_load_explicit(&state, memory_order_relaxed);
+
+	if (s == 0) {
+		s = rt_env_flag("RATETAP_DEBUG") ? 2 : 1;
+		atomic_store_explicit(&state, s, memory_order_relaxed);
+	}
+	return s == 2;
+}
+
+void
+resolve_log(const char *fmt, ...)
+{
+	char buf[512];
+	va_list ap;
+	size_t len;
+	int n, saved = errno;
+
+	if (!resolve_debug())
+		return;
+	memcpy(buf, "ratetap: ", 9);
+	va_start(ap, fmt);
+	n = vsnprintf(buf + 9, sizeof(buf) - 10, fmt, ap);
+	va_end(ap);
+	if (n >= 0) {
+		len = 9 + ((size_t)n < sizeof(buf) - 10 ? (size_t)n :
+		    sizeof(buf) - 11);
+		buf[len++] = '\n';
+		/* One write: lines from several threads stay whole. */
+		if (write(STDERR_FILENO, buf, len) < 0)
+			n = -1;
+	}
+	errno = saved;
+}
+
+static uintptr_t
+dyn_addr(uintptr_t base, uintptr_t v)
+{
+	if (v == 0)
+		return 0;
+	return (base != 0 && v < base) ? base + v : v;
+}
+
+int
+resolve_dyn_read(uintptr_t base, const ElfW(Dyn) *dyn, struct resolve_dyn *out)
+{
+	const ElfW(Dyn) *d;
+	size_t soname = 0, rpath = 0, runpath = 0;
+	int has_soname = 0, has_rpath = 0, has_runpath = 0;
+
+	memset(out, 0, sizeof(*out));
+	if (dyn == NULL)
+		return -1;
+	out->dyn = dyn;
+	for (d = dyn; d->d_tag != DT_NULL; d++) {
+		switch (d->d_tag) {
+		case DT_SYMTAB:
+			out->symtab = (const ElfW(Sym) *)dyn_addr(base,
+			    d->d_un.d_ptr);
+			break;
+		case DT_STRTAB:
+			out->strtab = (const char *)dyn_addr(base,
+			    d->d_un.d_ptr);
+			break;
+		case DT_STRSZ:
+			out->strsz = d->d_un.d_val;
+			break;
+		case DT_RELA:
+			out->rela = (const void *)dyn_addr(base, d->d_un.d_ptr);
+			break;
+		case DT_RELASZ:
+			out->relasz = d->d_un.d_val;
+			break;
+		case DT_REL:
+			out->rel = (const void *)dyn_addr(base, d->d_un.d_ptr);
+			break;
+		case DT_RELSZ:
+			out->relsz = d->d_un.d_val;
+			break;
+		case DT_JMPREL:
+			out->jmprel = (const void *)dyn_addr(base,
+			    d->d_un.d_ptr);
+			break;
+		case DT_PLTRELSZ:
+			out->pltrelsz = d->d_un.d_val;
+			break;
+		case DT_PLTREL:
+			out->pltrel = (int)d->d_un.d_val;
+			break;
+		case DT_SONAME:
+			soname = d->d_un.d_val;
+			has_soname = 1;
+			break;
+		case DT_RPATH:
+			rpath = d->d_un.d_val;
+			has_rpath = 1;
+			break;
+		case DT_RUNPATH:
+			runpath = d->d_un.d_val;
+			has_runpath = 1;
+			break;
+		default:
+			break;
+		}
+	}
+	if (out->strtab == NULL)
+		return -1;
+	if (has_soname)
+		out->soname = resolve_dyn_str(out, soname);
+	if (has_rpath)
+		out->rpath = resolve_dyn_str(out, rpath);
+	if (has_runpath)
+		out->runpath = resolve_dyn_str(out, runpath);
+	return 0;
+}
+
+const char *
+resolve_dyn_str(const struct resolve_dyn *d, size_t off)
+{
+	if (d->strtab == NULL || (d->strsz != 0 && off >= d->strsz))
+		return NULL;
+	return d->strtab + off;
+}
+
+static int
+libcurl_name(const char *name)
+{
+	const char *base;
+
+	if (name == NULL)
+		return 0;
+	base = strrchr(name, '/');
+	base = base != NULL ? base + 1 : name;
+	if (strncmp(base, "libcurl", 7) != 0)
+		return 0;
+	base += 7;
+	/* "libcurl.so*" or "libcurl-<flavour>.so*"; not "libcurlpp.so" */
+	if (*base != '.' && *base != '-')
+		return 0;
+	return strstr(base, ".so") != NULL;
+}
+
+int
+resolve_is_libcurl(const char *path, const char *soname)
+{
+	return libcurl_name(path) || libcurl_name(soname);
+}
+
+static void
+self_anchor(void)
+{
+}
+
+const void *
+resolve_self_base(void)
+{
+	static const void *_Atomic base;
+	const void *b = atomic_load_explicit(&base, memory_order_acquire);
+	Dl_info info;
+
+	if (b == NULL) {
+		if (dladdr((const void *)(uintptr_t)self_anchor, &info) != 0)
+			b = info.dli_fbase;
+		atomic_store_explicit(&base, b, memory_order_release);
+	}
+	return b;
+}
+
+/* The link_map and the loadable segment [*start, *end) holding addr. */
+struct seg_query {
+	uintptr_t addr;
+	uintptr_t base;
+	uintptr_t start, end;
+	int found;
+};
+
+static int
+seg_cb(struct dl_phdr_info *info, size_t size, void *arg)
+{
+	struct seg_query *q = arg;
+	ElfW(Half) i;
+
+	(void)size;
+	if (info->dlpi_addr != q->base)
+		return 0;
+	for (i = 0; i < info->dlpi_phnum; i++) {
+		const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
+		uintptr_t s, e;
+
+		if (ph->p_type != PT_LOAD)
+			continue;
+		s = info->dlpi_addr + ph->p_vaddr;
+		e = s + ph->p_memsz;
+		if (q->addr >= s && q->addr < e) {
+			q->start = s;
+			q->end = e;
+			q->found = 1;
+			return 1;
+		}
+	}
+	return 0;
+}
+
+static int
+caller_object(const void *caller, struct link_map **lm, uintptr_t *start,
+    uintptr_t *end)
+{
+	struct seg_query q;
+	Dl_info info;
+	void *extra = NULL;
+
+	if (caller == NULL || dladdr1(caller, &info, &extra,
+	    RTLD_DL_LINKMAP) == 0 || extra == NULL)
+		return -1;
+	*lm = extra;
+	memset(&q, 0, sizeof(q));
+	q.addr = (uintptr_t)caller;
+	q.base = (*lm)->l_addr;
+	dl_iterate_phdr(seg_cb, &q);
+	if (!q.found)
+		return -1;
+	*start = q.start;
+	*end = q.end;
+	return 0;
+}
+
+static int
+map_is_libcurl(const struct link_map *lm)
+{
+	struct resolve_dyn d;
+	const char *soname = NULL;
+
+	if (resolve_dyn_read(lm->l_addr, lm->l_ld, &d) == 0)
+		soname = d.soname;
+	return resolve_is_libcurl(lm->l_name, soname);
+}
+
+/* The loaded object named by a DT_NEEDED entry, without loading anything. */
+static struct link_map *
+needed_map(const char *name)
+{
+	struct link_map *lm = NULL;
+	void *h;
+
+	h = dlhook_real_dlopen(name, RTLD_NOLOAD | RTLD_LAZY);
+	if (h == NULL)
+		return NULL;
+	if (dlinfo(h, RTLD_DI_LINKMAP, &lm) != 0)
+		lm = NULL;
+	/* Only drops the reference just taken: the object stays loaded. */
+	if (dlclose(h) != 0)
+		return NULL;
+	return lm;
+}
+
+/* Breadth-first through the DT_NEEDED tree of root: the first libcurl. */
+static struct link_map *
+needed_libcurl(struct link_map *root)
+{
+	struct link_map **queue;
+	struct link_map *found = NULL;
+	size_t head = 0, tail = 0, i;
+
+	queue = calloc(BFS_MAX, sizeof(*queue));
+	if (queue == NULL)
+		return NULL;
+	queue[tail++] = root;
+	while (head < tail && found == NULL) {
+		struct link_map *lm = queue[head++];
+		struct resolve_dyn d;
+		const ElfW(Dyn) *dy;
+
+		if (resolve_dyn_read(lm->l_addr, lm->l_ld, &d) == -1)
+			continue;
+		for (dy = d.dyn; dy->d_tag != DT_NULL; dy++) {
+			struct link_map *dep;
+			const char *name;
+			int seen = 0;
+
+			if (dy->d_tag != DT_NEEDED)
+				continue;
+			name = resolve_dyn_str(&d, dy->d_un.d_val);
+			if (name == NULL || (dep = needed_map(name)) == NULL)
+				continue;
+			if (map_is_libcurl(dep)) {
+				found = dep;
+				break;
+			}
+			for (i = 0; i < tail; i++)
+				if (queue[i] == dep)
+					seen = 1;
+			if (!seen && tail < BFS_MAX)
+				queue[tail++] = dep;
+		}
+	}
+	free(queue);
+	return found;
+}
+
+/* The libcurl that the global scope offers after the shim. */
+static struct link_map *
+global_libcurl(void)
+{
+	void *sym, *extra = NULL;
+	Dl_info info;
+
+	sym = dlsym(RTLD_NEXT, "curl_easy_perform");
+	if (sym == NULL || dladdr1(sym, &info, &extra, RTLD_DL_LINKMAP) == 0 ||
+	    extra == NULL || info.dli_fbase == resolve_self_base())
+		return NULL;
+	return map_is_libcurl(extra) ? extra : NULL;
+}
+
+/* 1 when every required entry is set and none points into the shim. */
+static int
+fns_check(const struct curl_fns *f, const char *libname)
+{
+	const void *self = resolve_self_base();
+	size_t i;
+
+	for (i = 0; i < sizeof(fn_syms) / sizeof(fn_syms[0]); i++) {
+		void *p;
+		Dl_info info;
+
+		memcpy(&p, (const char *)f + fn_syms[i].off, sizeof(p));
+		if (p == NULL) {
+			if (fn_syms[i].optional)
+				continue;
+			resolve_log("%s lacks %s: its calls are refused",
+			    libname, fn_syms[i].name);
+			return 0;
+		}
+		if (dladdr(p, &info) != 0 && info.dli_fbase == self) {
+			resolve_log("%s resolves %s into the shim itself: "
+			    "its calls are refused", libname, fn_syms[i].name);
+			return 0;
+		}
+	}
+	return 1;
+}
+
+/* A new table for lib, built without holding resolve_mu (the lookups take
+ * the dynamic loader's lock, which a thread inside dlopen() holds while it
+ * runs constructors that may call curl). */
+static struct table *
+table_build(struct link_map *lib)
+{
+	struct table *t;
+	void *h;
+	size_t i;
+
+	if ((t = calloc(1, sizeof(*t))) == NULL)
+		return NULL;
+	t->fns.lib = lib;
+	h = dlhook_real_dlopen(lib->l_name, RTLD_NOLOAD | RTLD_LAZY);
+	if (h == NULL) {
+		resolve_log("cannot open loaded %s", lib->l_name);
+		return t;
+	}
+	t->handle = h;
+	for (i = 0; i < sizeof(fn_syms) / sizeof(fn_syms[0]); i++) {
+		void *p = dlsym(h, fn_syms[i].name);
+
+		memcpy((char *)&t->fns + fn_syms[i].off, &p, sizeof(p));
+	}
+	t->usable = fns_check(&t->fns, lib->l_name);
+	return t;
+}
+
+static struct table *
+table_find(const struct link_map *lib)
+{
+	struct table *t;
+
+	for (t = tables; t != NULL; t = t->next)
+		if (t->fns.lib == lib)
+			return t;
+	return NULL;
+}
+
+static void
+range_add(uintptr_t start, uintptr_t end, const struct curl_fns *f)
+{
+	struct range *r = &ranges[ranges_next];
+	unsigned s;
+
+	ranges_next = (ranges_next + 1) % RANGE_SLOTS;
+	s = atomic_load_explicit(&ranges_seq, memory_order_relaxed);
+	atomic_store_explicit(&ranges_seq, s + 1, memory_order_relaxed);
+	atomic_thread_fence(memory_order_release);
+	atomic_store_explicit(&r->start, start, memory_order_relaxed);
+	atomic_store_explicit(&r->end, end, memory_order_relaxed);
+	atomic_store_explicit(&r->fns, f, memory_order_relaxed);
+	atomic_store_explicit(&ranges_seq, s + 2, memory_order_release);
+}
+
+void
+resolve_flush_ranges(void)
+{
+	unsigned s;
+	size_t i;
+
+	if (pthread_mutex_lock(&resolve_mu) != 0)
+		return;
+	s = atomic_load_explicit(&ranges_seq, memory_order_relaxed);
+	atomic_store_explicit(&ranges_seq, s + 1, memory_order_relaxed);
+	atomic_thread_fence(memory_order_release);
+	for (i = 0; i < RANGE_SLOTS; i++) {
+		atomic_store_explicit(&ranges[i].start, 0,
+		    memory_order_relaxed);
+		atomic_store_explicit(&ranges[i].end, 0, memory_order_relaxed);
+		atomic_store_explicit(&ranges[i].fns, NULL,
+		    memory_order_relaxed);
+	}
+	ranges_next = 0;
+	atomic_store_explicit(&ranges_seq, s + 2, memory_order_release);
+	pthread_mutex_unlock(&resolve_mu);
+}
+
+/* Lock-free lookup: 1 and *f when addr lies in a cached range. */
+static int
+range_find(uintptr_t addr, const struct curl_fns **f)
+{
+	unsigned s1, s2;
+	size_t i;
+	int tries;
+
+	for (tries = 0; tries < 4; tries++) {
+		int hit = 0;
+		const struct curl_fns *found = NULL;
+
+		s1 = atomic_load_explicit(&ranges_seq, memory_order_acquire);
+		if (s1 & 1)
+			continue;
+		for (i = 0; i < RANGE_SLOTS; i++) {
+			uintptr_t st = atomic_load_explicit(&ranges[i].start,
+			    memory_order_relaxed);
+			uintptr_t en = atomic_load_explicit(&ranges[i].end,
+			    memory_order_relaxed);
+
+			if (addr >= st && addr < en) {
+				found = atomic_load_explicit(&ranges[i].fns,
+				    memory_order_relaxed);
+				hit = 1;
+				break;
+			}
+		}
+		atomic_thread_fence(memory_order_acquire);
+		s2 = atomic_load_explicit(&ranges_seq, memory_order_relaxed);
+		if (s1 == s2) {
+			if (hit)
+				*f = found;
+			return hit;
+		}
+	}
+	return 0;
+}
+
+/* A fork while another thread holds resolve_mu must not leave it locked
+ * in the child. */
+static pthread_once_t res_fork_once = PTHREAD_ONCE_INIT;
+
+static void
+res_fork_prepare(void)
+{
+	(void)pthread_mutex_lock(&resolve_mu);
+}
+
+static void
+res_fork_release(void)
+{
+	(void)pthread_mutex_unlock(&resolve_mu);
+}
+
+static void
+res_fork_init(void)
+{
+	if (pthread_atfork(res_fork_prepare, res_fork_release,
+	    res_fork_release) != 0)
+		resolve_log("pthread_atfork failed");
+}
+
+static const struct curl_fns *
+resolve_slow(const void *caller)
+{
+	struct link_map *obj, *lib;
+	struct table *t, *nt = NULL;
+	uintptr_t start, end;
+	const struct curl_fns *f = NULL;
+	const char *how, *objname;
+
+	if (pthread_once(&res_fork_once, res_fork_init) != 0)
+		return NULL;
+	if (caller_object(caller, &obj, &start, &end) == -1) {
+		resolve_log("no loaded object holds caller %p", caller);
+		return NULL;
+	}
+	objname = obj->l_name[0] != '\0' ? obj->l_name : "the program";
+	how = "itself";
+	lib = map_is_libcurl(obj) ? obj : NULL;
+	if (lib == NULL) {
+		how = "its DT_NEEDED";
+		lib = needed_libcurl(obj);
+	}
+	if (lib == NULL) {
+		how = "the global scope";
+		lib = global_libcurl();
+	}
+	if (lib != NULL) {
+		if (pthread_mutex_lock(&resolve_mu) != 0)
+			return NULL;
+		t = table_find(lib);
+		pthread_mutex_unlock(&resolve_mu);
+		if (t == NULL && (nt = table_build(lib)) == NULL)
+			return NULL;	/* out of memory: retried later */
+	}
+	if (pthread_mutex_lock(&resolve_mu) != 0)
+		return NULL;
+	if (lib == NULL) {
+		resolve_log("no libcurl found for %s", objname);
+	} else {
+		t = table_find(lib);
+		if (t == NULL && nt != NULL) {
+			/* Kept even when unusable: reported only once. */
+			nt->next = tables;
+			tables = t = nt;
+			nt = NULL;
+			resolve_log("%s uses %s (from %s)%s", objname,
+			    lib->l_name, how, t->usable ? "" : ": unusable");
+		}
+		if (t->usable)
+			f = &t->fns;
+	}
+	range_add(start, end, f);
+	pthread_mutex_unlock(&resolve_mu);
+	if (nt != NULL) {
+		/* Another thread built the same table first. */
+		if (nt->handle != NULL)
+			(void)dlclose(nt->handle);
+		free(nt);
+	}
+	return f;
+}
+
+const struct curl_fns *
+resolve_fns(const void *caller)
+{
+	const struct curl_fns *f;
+	int saved;
+
+	if (range_find((uintptr_t)caller, &f))
+		return f;
+	saved = errno;
+	f = resolve_slow(caller);
+	errno = saved;
+	return f;
+}

@@ -1,0 +1,230 @@
+/*
+ * Private interfaces of libratetap.so: configuration (config.c), the
+ * per-handle state table (handle.c), the transfer lifecycle (xfer.c), the
+ * body tee (tee.c), response headers (headers.c) and the datagram sender
+ * (send.c).  The exported curl_* hooks are in hooks.c.
+ *
+ * Everything here is hidden (the shim is built with -fvisibility=hidden);
+ * only the hooks in hooks.c and the dlopen hook are exported.
+ */
+#ifndef RATETAP_SHIM_H
+#define RATETAP_SHIM_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <curl/curl.h>
+
+#include "ratetap/paths.h"
+#include "ratetap/proto.h"
+#include "resolve.h"
+#include "scan.h"
+
+/* The exported symbols: default visibility, everything else hidden. */
+#define SHIM_EXPORT	__attribute__((visibility("default")))
+
+/* ---- config.c ---------------------------------------------------------- */
+
+#define CFG_MAX_HOSTS	16
+#define CFG_HOST_MAX	256	/* longest host name kept for matching */
+
+struct cfg_host {
+	char name[CFG_HOST_MAX];	/* lower case; IPv6 as "[addr]" */
+	int port;			/* -1: any port */
+};
+
+struct shim_cfg {
+	int off;			/* 1: pure pass-through */
+	int debug;			/* RATETAP_DEBUG=1 */
+	int sock_ok;			/* sock holds a usable path */
+	char sock[RT_PATH_MAX];		/* ingest socket path */
+	char prog[RTP_PROG_LEN];	/* program name for events */
+	struct cfg_host hosts[CFG_MAX_HOSTS];
+	size_t nhosts;
+};
+
+/* The configuration, read once (cfg_ensure) from the environment. */
+extern struct shim_cfg shim_cfg;
+
+/* A parsed URL: only what the shim needs to decide and to report. */
+struct cfg_url {
+	char host[CFG_HOST_MAX];	/* lower case, IPv6 as "[addr]" */
+	int port;			/* explicit or the scheme's default,
+					   0 when unknown */
+	int explicit_port;		/* the URL named the port */
+	int tls;			/* https:// */
+};
+
+/*
+ * Read the configuration from the environment into shim_cfg (RATETAP_DISABLE,
+ * RATETAP_DEBUG, RATETAP_HOSTS, RATETAP_SOCKET, the program name, the daemon
+ * marker, AT_SECURE).  cfg_ensure() does it once per process; cfg_load()
+ * re-reads unconditionally (tests).
+ */
+void cfg_load(void);
+void cfg_ensure(void);
+
+/* 1 when the shim only forwards calls (disabled, inside ratetapd,
+ * setuid). */
+int cfg_off(void);
+
+/* Parse url into *out.  Returns 0, or -1 when it names no usable host. */
+int cfg_parse_url(const char *url, struct cfg_url *out);
+
+/* 1 when a transfer to u is to be tapped (RATETAP_HOSTS), else 0. */
+int cfg_tapped(const struct cfg_url *u);
+
+/* Parse a RATETAP_HOSTS value into hosts (at most max).  Invalid entries
+ * are skipped.  Returns the number of entries kept. */
+size_t cfg_parse_hosts(const char *list, struct cfg_host *hosts, size_t max);
+
+/* The program name for cmdline (NUL-separated argv, len bytes) into prog
+ * (size len): argv[0]'s basename, or the script's for interpreters. */
+void cfg_prog_name(const char *cmdline, size_t len, char *prog,
+    size_t proglen);
+
+/* Log a diagnostic to stderr with a "ratetap: " prefix when RATETAP_DEBUG
+ * is 1; otherwise nothing.  Never pass credentials or content. */
+void shim_debug(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* Per-thread re-entrancy flag: set while a hook is inside libcurl, so that
+ * libcurl's own calls through its PLT pass straight through the hooks.
+ * initial-exec: no __tls_get_addr, hence no DT_NEEDED on ld.so (4 bytes of
+ * the static TLS surplus when the shim is dlopen'ed). */
+extern __thread int shim_busy __attribute__((tls_model("initial-exec")));
+
+/* ---- handle.c ---------------------------------------------------------- */
+
+/* State of one transfer in progress on a tapped handle. */
+struct shim_xfer {
+	struct scan_state scan;		/* body scanner */
+	char host[RTP_HOST_LEN];	/* host[:port] as reported */
+	int tls;			/* https:// */
+	int tee_on;			/* our WRITEFUNCTION is installed */
+	int hf_patched;			/* we set HEADERFUNCTION (see xfer.c) */
+	uint64_t fed;			/* bytes given to the scanner */
+};
+
+/* What the shim knows about one easy handle.  Fields other than easy,
+ * next and multi are only touched by the thread that owns the handle (as
+ * libcurl requires); the table lock guards easy, next and multi. */
+struct shim_handle {
+	CURL *easy;			/* key */
+	struct shim_handle *next;	/* hash chain */
+	CURLM *multi;			/* multi handle it was added to */
+
+	/* the application's settings, as it made them */
+	curl_write_callback user_wf;	/* CURLOPT_WRITEFUNCTION, NULL=fwrite */
+	void *user_wd;			/* CURLOPT_WRITEDATA */
+	int wd_set;			/* user_wd was set (else stdout) */
+	curl_write_callback user_hf;	/* CURLOPT_HEADERFUNCTION */
+	void *user_hd;			/* CURLOPT_HEADERDATA */
+
+	/* the URL last set */
+	int tapped;			/* host in RATETAP_HOSTS */
+	int tls;
+	char host[RTP_HOST_LEN];	/* host[:port] for events */
+
+	/* the transfer */
+	int active;			/* begun, not yet finalized */
+	const struct curl_fns *fns;	/* libcurl it was begun with */
+	struct shim_xfer *x;		/* allocated on first tapped transfer */
+};
+
+/* Find the state of easy, or NULL. */
+struct shim_handle *hdl_lookup(CURL *easy);
+
+/* Find or create the state of easy.  NULL when out of memory. */
+struct shim_handle *hdl_get(CURL *easy);
+
+/* Unlink the state of easy from the table and return it (NULL if none);
+ * the caller frees it with hdl_free(). */
+struct shim_handle *hdl_remove(CURL *easy);
+
+/* Free a state returned by hdl_remove(). */
+void hdl_free(struct shim_handle *sh);
+
+/* Record (under the table lock) the multi handle sh was added to. */
+void hdl_set_multi(struct shim_handle *sh, CURLM *multi);
+
+/*
+ * The active handles added to multi: a malloc'ed array in *out (caller
+ * frees) of *n entries.  Returns 0, or -1 when out of memory.
+ */
+int hdl_collect_multi(CURLM *multi, struct shim_handle ***out, size_t *n);
+
+/* Register the fork handlers of the table lock (once). */
+void hdl_atfork_init(void);
+
+/* ---- xfer.c ------------------------------------------------------------ */
+
+/* Record url as the handle's URL (host, scheme, tapped or not). */
+void xfer_set_url(struct shim_handle *sh, const char *url);
+
+/*
+ * A transfer starts on sh (curl_easy_perform or curl_multi_add_handle):
+ * when the host is tapped, install the tee and start the scanner.  Returns
+ * 1 when the transfer is tracked, 0 when not.
+ */
+int xfer_begin(const struct curl_fns *f, struct shim_handle *sh);
+
+/* Undo xfer_begin() for a transfer that never started (the real
+ * curl_multi_add_handle failed): restore the callbacks, send nothing. */
+void xfer_abort(const struct curl_fns *f, struct shim_handle *sh);
+
+/*
+ * The transfer on sh ended (result code cc), or, with RTP_F_NO_DONE in
+ * flags, was abandoned before its completion was seen.  Exactly once per
+ * transfer: builds and sends the event (for NO_DONE only when a response
+ * code was received) and restores the application's callbacks.
+ */
+void xfer_finalize(const struct curl_fns *f, struct shim_handle *sh,
+    CURLcode cc, uint32_t flags);
+
+/* Put the application's write callbacks back on easy (used after
+ * finalizing and on a duplicated handle). */
+void xfer_restore_callbacks(const struct curl_fns *f, CURL *easy,
+    const struct shim_handle *sh, int hf_patched);
+
+/* ---- tee.c ------------------------------------------------------------- */
+
+/*
+ * The WRITEFUNCTION installed on tapped handles; userdata is the
+ * struct shim_handle.  Calls the application's write callback (or fwrite to
+ * its WRITEDATA, stdout by default) with the same bytes and returns its
+ * result unchanged; feeds the scanner only bytes the application accepted.
+ */
+size_t tee_write(char *ptr, size_t size, size_t nmemb, void *userdata);
+
+/* ---- headers.c --------------------------------------------------------- */
+
+/*
+ * Apply one response header to ev when it is one of the rate-limit headers
+ * of proto.h (name matched case-insensitively).  Returns 1 when applied, 0
+ * for a header we do not read, -1 for one of ours with a malformed value
+ * (ev unchanged).
+ */
+int hdr_apply(struct rtp_event *ev, const char *name, const char *value);
+
+/* Read the last response's headers of easy with f->easy_nextheader and
+ * apply them to ev; without curl_easy_nextheader sets
+ * RTP_F_HEADERS_UNREAD. */
+void hdr_read(const struct curl_fns *f, CURL *easy, struct rtp_event *ev);
+
+/* ---- send.c ------------------------------------------------------------ */
+
+/*
+ * Send ev (pid, seq and dropped filled in here) to the ingest socket path,
+ * never blocking.  A failure drops it and counts it; the count travels in
+ * the next datagram that gets through.  Returns 0 when sent, -1 when
+ * dropped.
+ */
+int send_event(const char *path, struct rtp_event *ev);
+
+/* Datagrams dropped since the last one delivered. */
+uint32_t send_dropped(void);
+
+/* In a forked child: start the sequence and the drop count afresh. */
+void send_atfork_child(void);
+
+#endif /* RATETAP_SHIM_H */

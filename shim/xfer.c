@@ -1,0 +1,257 @@
+/*
+ * The transfer lifecycle of a tapped handle: begin (install the tee, start
+ * the scanner), finalize exactly once (read status, method, path and
+ * headers, finish the scanner, restore the application's callbacks, send
+ * the event), and the URL bookkeeping that decides what is tapped.
+ *
+ * All calls into libcurl go through the function table of the hook in
+ * progress, never through the (hooked) global symbols.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "shim.h"
+
+/* libcurl's default write function, as a callback type */
+#define FWRITE_CB	((curl_write_callback)(void (*)(void))fwrite)
+
+void
+xfer_set_url(struct shim_handle *sh, const char *url)
+{
+	struct cfg_url u;
+
+	sh->tapped = 0;
+	sh->tls = 0;
+	sh->host[0] = '\0';
+	if (url == NULL || cfg_parse_url(url, &u) == -1)
+		return;
+	sh->tapped = cfg_tapped(&u);
+	sh->tls = u.tls;
+	if (u.explicit_port) {
+		char hp[CFG_HOST_MAX + 8];
+
+		snprintf(hp, sizeof(hp), "%s:%d", u.host, u.port);
+		rtp_strlcpy(sh->host, hp, sizeof(sh->host));
+	} else
+		rtp_strlcpy(sh->host, u.host, sizeof(sh->host));
+}
+
+static int
+set_fn(const struct curl_fns *f, CURL *easy, CURLoption opt,
+    curl_write_callback fn)
+{
+	return f->easy_setopt(easy, opt, fn) == CURLE_OK ? 0 : -1;
+}
+
+static int
+set_ptr(const struct curl_fns *f, CURL *easy, CURLoption opt, void *p)
+{
+	return f->easy_setopt(easy, opt, p) == CURLE_OK ? 0 : -1;
+}
+
+void
+xfer_restore_callbacks(const struct curl_fns *f, CURL *easy,
+    const struct shim_handle *sh, int hf_patched)
+{
+	if (set_fn(f, easy, CURLOPT_WRITEFUNCTION, sh->user_wf) == -1 ||
+	    set_ptr(f, easy, CURLOPT_WRITEDATA,
+	    sh->wd_set ? sh->user_wd : (void *)stdout) == -1)
+		shim_debug("could not restore the write callback");
+	if (hf_patched && set_fn(f, easy, CURLOPT_HEADERFUNCTION, NULL) == -1)
+		shim_debug("could not restore the header callback");
+}
+
+int
+xfer_begin(const struct curl_fns *f, struct shim_handle *sh)
+{
+	struct shim_xfer *x;
+
+	if (!sh->tapped || sh->active)
+		return 0;
+	if (sh->x == NULL && (sh->x = malloc(sizeof(*sh->x))) == NULL) {
+		shim_debug("out of memory: transfer not tracked");
+		return 0;
+	}
+	x = sh->x;
+	memset(x, 0, sizeof(*x));
+	scan_init(&x->scan);
+	memcpy(x->host, sh->host, sizeof(x->host));
+	x->tls = sh->tls;
+	/*
+	 * Without a HEADERFUNCTION but with HEADERDATA set, libcurl hands the
+	 * headers to the WRITEFUNCTION with HEADERDATA as userdata.  Make that
+	 * explicit for this transfer (same function, same pointer) so that
+	 * the tee only ever sees body bytes with its own userdata.
+	 */
+	if (sh->user_hf == NULL && sh->user_hd != NULL) {
+		if (set_fn(f, sh->easy, CURLOPT_HEADERFUNCTION,
+		    sh->user_wf != NULL ? sh->user_wf : FWRITE_CB) == -1)
+			goto untee;
+		x->hf_patched = 1;
+	}
+	if (set_ptr(f, sh->easy, CURLOPT_WRITEDATA, sh) == -1 ||
+	    set_fn(f, sh->easy, CURLOPT_WRITEFUNCTION, tee_write) == -1)
+		goto untee;
+	x->tee_on = 1;
+	sh->fns = f;
+	sh->active = 1;
+	return 1;
+untee:
+	/* tracked without the body: usage will be reported unreadable */
+	shim_debug("could not install the tee on a transfer to %s", sh->host);
+	xfer_restore_callbacks(f, sh->easy, sh, x->hf_patched);
+	x->hf_patched = 0;
+	sh->fns = f;
+	sh->active = 1;
+	return 1;
+}
+
+void
+xfer_abort(const struct curl_fns *f, struct shim_handle *sh)
+{
+	if (!sh->active)
+		return;
+	sh->active = 0;
+	if (sh->x->tee_on || sh->x->hf_patched)
+		xfer_restore_callbacks(f, sh->easy, sh, sh->x->hf_patched);
+	sh->x->tee_on = 0;
+	sh->x->hf_patched = 0;
+	hdl_set_multi(sh, NULL);
+}
+
+static int
+method_of(const char *m)
+{
+	static const struct {
+		const char *name;
+		int method;
+	} methods[] = {
+		{ "GET", RTP_M_GET }, { "POST", RTP_M_POST },
+		{ "PUT", RTP_M_PUT }, { "DELETE", RTP_M_DELETE },
+		{ "HEAD", RTP_M_HEAD }, { "PATCH", RTP_M_PATCH },
+	};
+	size_t k;
+
+	if (m == NULL)
+		return RTP_M_OTHER;
+	for (k = 0; k < sizeof(methods) / sizeof(methods[0]); k++)
+		if (strcmp(m, methods[k].name) == 0)
+			return methods[k].method;
+	return RTP_M_OTHER;
+}
+
+/* The path of url (no query, no fragment) into buf; "/" when empty.
+ * Returns 1 when it is exactly /v1/messages. */
+static int
+path_of(const char *url, char *buf, size_t len)
+{
+	const char *p, *end;
+	char tmp[512];
+	size_t n;
+
+	if (url == NULL) {
+		rtp_strlcpy(buf, "", len);
+		return 0;
+	}
+	p = strstr(url, "://");
+	p = p != NULL ? p + 3 : url;
+	p += strcspn(p, "/?#");		/* skip the authority */
+	end = p + strcspn(p, "?#");
+	n = (size_t)(end - p);
+	if (n == 0) {
+		rtp_strlcpy(buf, "/", len);
+		return 0;
+	}
+	if (n >= sizeof(tmp))
+		n = sizeof(tmp) - 1;
+	memcpy(tmp, p, n);
+	tmp[n] = '\0';
+	rtp_strlcpy(buf, tmp, len);
+	return strcmp(tmp, "/v1/messages") == 0;
+}
+
+void
+xfer_finalize(const struct curl_fns *f, struct shim_handle *sh,
+    CURLcode cc, uint32_t flags)
+{
+	struct shim_xfer *x = sh->x;
+	struct scan_result res;
+	struct rtp_event ev;
+	char *url = NULL, *method = NULL;
+	long code = 0;
+	int messages;
+
+	if (!sh->active)
+		return;
+	sh->active = 0;		/* exactly once, whatever follows */
+	hdl_set_multi(sh, NULL);
+	scan_finish(&x->scan, &res);
+
+	rtp_init(&ev);
+	ev.flags = flags;
+	if (f->easy_getinfo(sh->easy, CURLINFO_RESPONSE_CODE, &code) !=
+	    CURLE_OK || code < 0 || code > 999)
+		code = 0;
+	if (f->easy_getinfo(sh->easy, CURLINFO_EFFECTIVE_METHOD, &method) !=
+	    CURLE_OK)
+		method = NULL;
+	if (f->easy_getinfo(sh->easy, CURLINFO_EFFECTIVE_URL, &url) !=
+	    CURLE_OK)
+		url = NULL;
+	ev.curl_code = (int32_t)cc;
+	ev.http_status = (uint16_t)code;
+	ev.method = (uint8_t)method_of(method);
+	messages = path_of(url, ev.path, sizeof(ev.path));
+	memcpy(ev.host, x->host, sizeof(ev.host));
+	rtp_strlcpy(ev.prog, shim_cfg.prog, sizeof(ev.prog));
+	if (x->tls)
+		ev.flags |= RTP_F_TLS;
+	if (res.kind == SCAN_SSE)
+		ev.flags |= RTP_F_STREAM;
+	if (res.is_error)
+		ev.flags |= RTP_F_ERROR_BODY;
+	if (code > 0)
+		hdr_read(f, sh->easy, &ev);
+	if (res.model[0] != '\0')
+		rtp_strlcpy(ev.model, res.model, sizeof(ev.model));
+
+	if (!messages || code >= 400 || code == 0)
+		ev.usage_state = RTP_USAGE_NONE;
+	else if (x->tee_on && res.usage_ok &&
+	    res.input_tokens >= 0 && res.input_tokens <= RTP_TOKENS_MAX &&
+	    res.output_tokens >= 0 && res.output_tokens <= RTP_TOKENS_MAX &&
+	    res.cache_creation_input_tokens >= 0 &&
+	    res.cache_creation_input_tokens <= RTP_TOKENS_MAX &&
+	    res.cache_read_input_tokens >= 0 &&
+	    res.cache_read_input_tokens <= RTP_TOKENS_MAX) {
+		ev.usage_state = RTP_USAGE_OK;
+		ev.input_tokens = res.input_tokens;
+		ev.output_tokens = res.output_tokens;
+		ev.cache_creation_input_tokens = res.cache_creation_input_tokens;
+		ev.cache_read_input_tokens = res.cache_read_input_tokens;
+	} else if (code >= 200 && code < 300)
+		ev.usage_state = RTP_USAGE_UNREADABLE;
+	else
+		ev.usage_state = RTP_USAGE_NONE;
+
+	if (x->tee_on || x->hf_patched)
+		xfer_restore_callbacks(f, sh->easy, sh, x->hf_patched);
+	x->tee_on = 0;
+	x->hf_patched = 0;
+
+	if ((flags & RTP_F_NO_DONE) && code == 0) {
+		shim_debug("transfer to %s abandoned before a response: "
+		    "no event", ev.host);
+		return;
+	}
+	shim_debug("event: %s %s%s status %ld curl %d usage %d, %llu body "
+	    "bytes seen", method != NULL ? method : "?", ev.host, ev.path,
+	    code, (int)cc, ev.usage_state, (unsigned long long)x->fed);
+	if (!shim_cfg.sock_ok) {
+		(void)send_event(NULL, &ev);
+		return;
+	}
+	(void)send_event(shim_cfg.sock, &ev);
+}

@@ -1,0 +1,422 @@
+/*
+ * Unit tests of shim/headers.c: every rate-limit header to its event
+ * field, case-insensitive names, strict values (malformed ones leave the
+ * field absent), and the one-pass read through curl_easy_nextheader.
+ */
+#include <check.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../shim/headers.c"
+
+#define RL	"anthropic-ratelimit-"
+
+static struct rtp_event ev;
+
+static void
+fresh(void)
+{
+	rtp_init(&ev);
+	ev.pid = 1;
+}
+
+static int
+has_d(int k)
+{
+	return (ev.present & RTP_PRESENT_D(k)) != 0;
+}
+
+static int
+has_i(int k)
+{
+	return (ev.present & RTP_PRESENT_I(k)) != 0;
+}
+
+START_TEST(every_fraction_header_sets_its_field)
+{
+	static const struct {
+		const char *name;
+		int idx;
+	} t[] = {
+		{ RL "unified-5h-utilization", RTP_D_UTIL_5H },
+		{ RL "unified-7d-utilization", RTP_D_UTIL_7D },
+		{ RL "unified-7d_sonnet-utilization", RTP_D_UTIL_7D_SONNET },
+		{ RL "unified-7d_opus-utilization", RTP_D_UTIL_7D_OPUS },
+		{ RL "unified-overage-utilization", RTP_D_UTIL_OVERAGE },
+		{ RL "unified-fallback-percentage", RTP_D_FALLBACK_PCT },
+		{ RL "unified-5h-surpassed-threshold", RTP_D_SURPASSED_5H },
+		{ RL "unified-7d-surpassed-threshold", RTP_D_SURPASSED_7D },
+	};
+	size_t k;
+
+	for (k = 0; k < sizeof(t) / sizeof(t[0]); k++) {
+		fresh();
+		ck_assert_int_eq(hdr_apply(&ev, t[k].name, "0.375"), 1);
+		ck_assert_msg(has_d(t[k].idx), "%s not present", t[k].name);
+		ck_assert_double_eq(ev.d[t[k].idx], 0.375);
+		ck_assert_uint_eq(ev.present, RTP_PRESENT_D(t[k].idx));
+		ck_assert_int_eq(rtp_validate(&ev, sizeof(ev), NULL), RTP_OK);
+	}
+}
+END_TEST
+
+START_TEST(every_integer_header_sets_its_field)
+{
+	static const struct {
+		const char *name;
+		int idx;
+	} t[] = {
+		{ RL "unified-5h-reset", RTP_I_RESET_5H },
+		{ RL "unified-7d-reset", RTP_I_RESET_7D },
+		{ RL "unified-7d_sonnet-reset", RTP_I_RESET_7D_SONNET },
+		{ RL "unified-7d_opus-reset", RTP_I_RESET_7D_OPUS },
+		{ RL "unified-reset", RTP_I_RESET },
+		{ RL "unified-overage-reset", RTP_I_RESET_OVERAGE },
+		{ RL "requests-limit", RTP_I_REQ_LIMIT },
+		{ RL "requests-remaining", RTP_I_REQ_REMAINING },
+		{ RL "tokens-limit", RTP_I_TOK_LIMIT },
+		{ RL "tokens-remaining", RTP_I_TOK_REMAINING },
+		{ RL "input-tokens-limit", RTP_I_IN_LIMIT },
+		{ RL "input-tokens-remaining", RTP_I_IN_REMAINING },
+		{ RL "output-tokens-limit", RTP_I_OUT_LIMIT },
+		{ RL "output-tokens-remaining", RTP_I_OUT_REMAINING },
+		{ "retry-after", RTP_I_RETRY_AFTER },
+	};
+	size_t k;
+
+	for (k = 0; k < sizeof(t) / sizeof(t[0]); k++) {
+		fresh();
+		ck_assert_int_eq(hdr_apply(&ev, t[k].name, "1790003600"), 1);
+		ck_assert_msg(has_i(t[k].idx), "%s not present", t[k].name);
+		ck_assert_int_eq(ev.i[t[k].idx], 1790003600);
+		ck_assert_uint_eq(ev.present, RTP_PRESENT_I(t[k].idx));
+	}
+}
+END_TEST
+
+START_TEST(every_rfc3339_reset_header_becomes_unix_seconds)
+{
+	static const struct {
+		const char *name;
+		int idx;
+	} t[] = {
+		{ RL "requests-reset", RTP_I_REQ_RESET },
+		{ RL "tokens-reset", RTP_I_TOK_RESET },
+		{ RL "input-tokens-reset", RTP_I_IN_RESET },
+		{ RL "output-tokens-reset", RTP_I_OUT_RESET },
+	};
+	size_t k;
+
+	for (k = 0; k < sizeof(t) / sizeof(t[0]); k++) {
+		fresh();
+		ck_assert_int_eq(hdr_apply(&ev, t[k].name,
+		    "2026-11-28T20:00:00Z"), 1);
+		ck_assert(has_i(t[k].idx));
+		ck_assert_int_eq(ev.i[t[k].idx], 1795896000);
+	}
+}
+END_TEST
+
+START_TEST(rfc3339_handles_fractions_offsets_and_leap_days)
+{
+	fresh();
+	ck_assert_int_eq(hdr_apply(&ev, RL "requests-reset",
+	    "2026-11-28T21:30:00.123456+01:30"), 1);
+	ck_assert_int_eq(ev.i[RTP_I_REQ_RESET], 1795896000);
+	ck_assert_int_eq(hdr_apply(&ev, RL "tokens-reset",
+	    "2024-02-29t00:00:00-00:00"), 1);
+	ck_assert_int_eq(ev.i[RTP_I_TOK_RESET], 1709164800);
+	ck_assert_int_eq(hdr_apply(&ev, RL "input-tokens-reset",
+	    "1970-01-01T00:00:00Z"), 1);
+	ck_assert_int_eq(ev.i[RTP_I_IN_RESET], 0);
+}
+END_TEST
+
+START_TEST(statuses_and_claims_become_enums)
+{
+	fresh();
+	ck_assert_int_eq(hdr_apply(&ev, RL "unified-status", "allowed"), 1);
+	ck_assert_int_eq(hdr_apply(&ev, RL "unified-5h-status",
+	    "allowed_warning"), 1);
+	ck_assert_int_eq(hdr_apply(&ev, RL "unified-7d-status", "rejected"),
+	    1);
+	ck_assert_int_eq(hdr_apply(&ev, RL "unified-overage-status",
+	    "something_new"), 1);
+	ck_assert_int_eq(ev.unified_status, RTP_US_ALLOWED);
+	ck_assert_int_eq(ev.status_5h, RTP_US_ALLOWED_WARNING);
+	ck_assert_int_eq(ev.status_7d, RTP_US_REJECTED);
+	ck_assert_int_eq(ev.overage_status, RTP_US_OTHER);
+	ck_assert_int_eq(hdr_apply(&ev, RL "unified-representative-claim",
+	    "seven_day_sonnet"), 1);
+	ck_assert_int_eq(ev.claim, RTP_CLAIM_SEVEN_DAY_SONNET);
+	ck_assert_int_eq(hdr_apply(&ev, RL "unified-representative-claim",
+	    "five_hour"), 1);
+	ck_assert_int_eq(ev.claim, RTP_CLAIM_FIVE_HOUR);
+	ck_assert_int_eq(hdr_apply(&ev, RL "unified-representative-claim",
+	    "seven_day"), 1);
+	ck_assert_int_eq(ev.claim, RTP_CLAIM_SEVEN_DAY);
+	ck_assert_int_eq(hdr_apply(&ev, RL "unified-representative-claim",
+	    "seven_day_opus"), 1);
+	ck_assert_int_eq(ev.claim, RTP_CLAIM_SEVEN_DAY_OPUS);
+	ck_assert_int_eq(hdr_apply(&ev, RL "unified-representative-claim",
+	    "overage"), 1);
+	ck_assert_int_eq(ev.claim, RTP_CLAIM_OVERAGE);
+	ck_assert_int_eq(hdr_apply(&ev, RL "unified-representative-claim",
+	    "ten_year"), 1);
+	ck_assert_int_eq(ev.claim, RTP_CLAIM_OTHER);
+	ck_assert_int_eq(rtp_validate(&ev, sizeof(ev), NULL), RTP_OK);
+}
+END_TEST
+
+START_TEST(strings_are_copied)
+{
+	fresh();
+	ck_assert_int_eq(hdr_apply(&ev, "request-id", "req_mock_17"), 1);
+	ck_assert_str_eq(ev.request_id, "req_mock_17");
+	ck_assert_int_eq(hdr_apply(&ev, RL "unified-overage-disabled-reason",
+	    "org_level_disabled"), 1);
+	ck_assert_str_eq(ev.overage_reason, "org_level_disabled");
+	ck_assert_int_eq(rtp_validate(&ev, sizeof(ev), NULL), RTP_OK);
+}
+END_TEST
+
+START_TEST(names_match_case_insensitively)
+{
+	fresh();
+	ck_assert_int_eq(hdr_apply(&ev,
+	    "Anthropic-RateLimit-Unified-5H-Utilization", "0.5"), 1);
+	ck_assert_double_eq(ev.d[RTP_D_UTIL_5H], 0.5);
+	ck_assert_int_eq(hdr_apply(&ev, "RETRY-AFTER", "7"), 1);
+	ck_assert_int_eq(ev.i[RTP_I_RETRY_AFTER], 7);
+	ck_assert_int_eq(hdr_apply(&ev, "Request-Id", "req_x"), 1);
+	ck_assert_str_eq(ev.request_id, "req_x");
+	ck_assert_int_eq(hdr_apply(&ev, "ANTHROPIC-RATELIMIT-UNIFIED-STATUS",
+	    "rejected"), 1);
+	ck_assert_int_eq(ev.unified_status, RTP_US_REJECTED);
+}
+END_TEST
+
+START_TEST(surrounding_blanks_are_ignored)
+{
+	fresh();
+	ck_assert_int_eq(hdr_apply(&ev, RL "unified-7d-utilization",
+	    "  1.25 \t"), 1);
+	ck_assert_double_eq(ev.d[RTP_D_UTIL_7D], 1.25);
+}
+END_TEST
+
+START_TEST(other_headers_are_not_ours)
+{
+	fresh();
+	ck_assert_int_eq(hdr_apply(&ev, "content-type", "application/json"),
+	    0);
+	ck_assert_int_eq(hdr_apply(&ev, "authorization", "Bearer x"), 0);
+	ck_assert_int_eq(hdr_apply(&ev, RL "unified-10y-utilization", "0.1"),
+	    0);
+	ck_assert_int_eq(hdr_apply(&ev, "x-" RL "unified-5h-utilization",
+	    "0.1"), 0);
+	ck_assert_int_eq(hdr_apply(&ev, RL "unified-5h-utilizationx", "0.1"),
+	    0);
+	ck_assert_int_eq(hdr_apply(&ev, NULL, "0.1"), 0);
+	ck_assert_uint_eq(ev.present, 0);
+}
+END_TEST
+
+START_TEST(malformed_values_leave_the_field_absent)
+{
+	static const struct {
+		const char *name;
+		const char *value;
+	} t[] = {
+		{ RL "unified-5h-utilization", "" },
+		{ RL "unified-5h-utilization", "abc" },
+		{ RL "unified-5h-utilization", "-0.5" },
+		{ RL "unified-5h-utilization", "+0.5" },
+		{ RL "unified-5h-utilization", "0.5x" },
+		{ RL "unified-5h-utilization", "0x1p3" },
+		{ RL "unified-5h-utilization", "nan" },
+		{ RL "unified-5h-utilization", "inf" },
+		{ RL "unified-5h-utilization", ".5" },
+		{ RL "unified-5h-utilization", "5." },
+		{ RL "unified-5h-utilization", "1e" },
+		{ RL "unified-5h-utilization", "1e400" },
+		{ RL "unified-5h-utilization", "0,5" },
+		{ RL "unified-5h-reset", "1790003600.5" },
+		{ RL "unified-5h-reset", "-1" },
+		{ RL "unified-5h-reset", "99999999999999999999999" },
+		{ RL "unified-5h-reset", "253402300800" },
+		{ RL "unified-5h-reset", "17 90" },
+		{ RL "requests-limit", "fifty" },
+		{ RL "requests-reset", "2026-11-28" },
+		{ RL "requests-reset", "2026-13-01T00:00:00Z" },
+		{ RL "requests-reset", "2026-02-30T00:00:00Z" },
+		{ RL "requests-reset", "2025-02-29T00:00:00Z" },
+		{ RL "requests-reset", "2026-11-28T24:00:00Z" },
+		{ RL "requests-reset", "2026-11-28T20:00:00" },
+		{ RL "requests-reset", "2026-11-28T20:00:00+0100" },
+		{ RL "requests-reset", "2026-11-28T20:00:00Zjunk" },
+		{ RL "requests-reset", "1969-12-31T23:59:59Z" },
+		{ "retry-after", "Wed, 21 Oct 2015 07:28:00 GMT" },
+		{ "request-id", "" },
+		{ "request-id", "req with spaces" },
+		{ "request-id", "req_\x01" },
+		{ "request-id", "req_aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+		    "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaa" },
+		{ RL "unified-status", "" },
+		{ RL "unified-representative-claim", "  " },
+	};
+	size_t k;
+
+	for (k = 0; k < sizeof(t) / sizeof(t[0]); k++) {
+		fresh();
+		ck_assert_msg(hdr_apply(&ev, t[k].name, t[k].value) == -1,
+		    "%s: %s accepted", t[k].name, t[k].value);
+		ck_assert_msg(ev.present == 0 && ev.request_id[0] == '\0' &&
+		    ev.unified_status == RTP_US_ABSENT &&
+		    ev.claim == RTP_CLAIM_ABSENT,
+		    "%s: %s changed the event", t[k].name, t[k].value);
+	}
+}
+END_TEST
+
+START_TEST(a_malformed_repeat_keeps_the_good_value)
+{
+	fresh();
+	ck_assert_int_eq(hdr_apply(&ev, RL "unified-5h-utilization", "0.25"),
+	    1);
+	ck_assert_int_eq(hdr_apply(&ev, RL "unified-5h-utilization", "bad"),
+	    -1);
+	ck_assert(has_d(RTP_D_UTIL_5H));
+	ck_assert_double_eq(ev.d[RTP_D_UTIL_5H], 0.25);
+}
+END_TEST
+
+START_TEST(fractions_parse_exactly_without_the_locale)
+{
+	static const struct {
+		const char *s;
+		double v;
+	} t[] = {
+		{ "0", 0.0 }, { "1", 1.0 }, { "0.25", 0.25 }, { "0.5", 0.5 },
+		{ "1.5", 1.5 }, { "0.1", 0.1 }, { "0.07", 0.07 },
+		{ "2.5e-1", 0.25 }, { "25E-2", 0.25 }, { "1e3", 1000.0 },
+		{ "0.000001", 0.000001 }, { "80", 80.0 },
+		{ "0.123456789012345", 0.123456789012345 },
+	};
+	size_t k;
+
+	for (k = 0; k < sizeof(t) / sizeof(t[0]); k++) {
+		fresh();
+		ck_assert_int_eq(hdr_apply(&ev, RL "unified-fallback-percentage",
+		    t[k].s), 1);
+		ck_assert_msg(ev.d[RTP_D_FALLBACK_PCT] == t[k].v,
+		    "%s -> %.17g", t[k].s, ev.d[RTP_D_FALLBACK_PCT]);
+	}
+}
+END_TEST
+
+/* A fake curl_easy_nextheader over a fixed list. */
+static struct curl_header fake_hdrs[8];
+static size_t fake_nhdrs;
+static int fake_calls;
+
+static struct curl_header *
+fake_nextheader(CURL *easy, unsigned int origin, int request,
+    struct curl_header *prev)
+{
+	size_t next;
+
+	(void)easy;
+	fake_calls++;
+	ck_assert_uint_eq(origin, CURLH_HEADER);
+	ck_assert_int_eq(request, -1);
+	next = prev == NULL ? 0 : (size_t)(prev - fake_hdrs) + 1;
+	return next < fake_nhdrs ? &fake_hdrs[next] : NULL;
+}
+
+static void
+add_hdr(const char *name, const char *value)
+{
+	fake_hdrs[fake_nhdrs].name = (char *)(uintptr_t)name;
+	fake_hdrs[fake_nhdrs].value = (char *)(uintptr_t)value;
+	fake_nhdrs++;
+}
+
+START_TEST(read_walks_every_header_once)
+{
+	struct curl_fns f;
+
+	memset(&f, 0, sizeof(f));
+	f.easy_nextheader = fake_nextheader;
+	fake_nhdrs = 0;
+	fake_calls = 0;
+	add_hdr("Content-Type", "application/json");
+	add_hdr("anthropic-ratelimit-unified-5h-utilization", "0.25");
+	add_hdr("Anthropic-Ratelimit-Unified-7d-Utilization", "0.5");
+	add_hdr("anthropic-ratelimit-unified-5h-reset", "1790003600");
+	add_hdr("anthropic-ratelimit-requests-remaining", "49");
+	add_hdr("request-id", "req_mock_3");
+	add_hdr("set-cookie", "secret=1");
+	fresh();
+	hdr_read(&f, (CURL *)&f, &ev);
+	ck_assert_int_eq(fake_calls, (int)fake_nhdrs + 1);
+	ck_assert_double_eq(ev.d[RTP_D_UTIL_5H], 0.25);
+	ck_assert_double_eq(ev.d[RTP_D_UTIL_7D], 0.5);
+	ck_assert_int_eq(ev.i[RTP_I_RESET_5H], 1790003600);
+	ck_assert_int_eq(ev.i[RTP_I_REQ_REMAINING], 49);
+	ck_assert_str_eq(ev.request_id, "req_mock_3");
+	ck_assert_uint_eq(ev.present, RTP_PRESENT_D(RTP_D_UTIL_5H) |
+	    RTP_PRESENT_D(RTP_D_UTIL_7D) | RTP_PRESENT_I(RTP_I_RESET_5H) |
+	    RTP_PRESENT_I(RTP_I_REQ_REMAINING));
+	ck_assert_uint_eq(ev.flags & RTP_F_HEADERS_UNREAD, 0);
+	ck_assert_int_eq(rtp_validate(&ev, sizeof(ev), NULL), RTP_OK);
+}
+END_TEST
+
+START_TEST(read_without_nextheader_flags_headers_unread)
+{
+	struct curl_fns f;
+
+	memset(&f, 0, sizeof(f));
+	fresh();
+	hdr_read(&f, (CURL *)&f, &ev);
+	ck_assert_uint_eq(ev.flags, RTP_F_HEADERS_UNREAD);
+	ck_assert_uint_eq(ev.present, 0);
+}
+END_TEST
+
+static Suite *
+headers_suite(void)
+{
+	Suite *s = suite_create("headers");
+	TCase *tc = tcase_create("core");
+
+	tcase_add_test(tc, every_fraction_header_sets_its_field);
+	tcase_add_test(tc, every_integer_header_sets_its_field);
+	tcase_add_test(tc, every_rfc3339_reset_header_becomes_unix_seconds);
+	tcase_add_test(tc, rfc3339_handles_fractions_offsets_and_leap_days);
+	tcase_add_test(tc, statuses_and_claims_become_enums);
+	tcase_add_test(tc, strings_are_copied);
+	tcase_add_test(tc, names_match_case_insensitively);
+	tcase_add_test(tc, surrounding_blanks_are_ignored);
+	tcase_add_test(tc, other_headers_are_not_ours);
+	tcase_add_test(tc, malformed_values_leave_the_field_absent);
+	tcase_add_test(tc, a_malformed_repeat_keeps_the_good_value);
+	tcase_add_test(tc, fractions_parse_exactly_without_the_locale);
+	tcase_add_test(tc, read_walks_every_header_once);
+	tcase_add_test(tc, read_without_nextheader_flags_headers_unread);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int
+main(void)
+{
+	SRunner *sr = srunner_create(headers_suite());
+	int failed;
+
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}

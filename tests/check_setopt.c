@@ -1,0 +1,1129 @@
+/*
+ * Unit tests of the hooks (shim/hooks.c with the shim's other modules)
+ * against a fake libcurl defined here: curl_easy_setopt forwards exactly one
+ * argument of every option type unchanged, and each transfer's lifecycle
+ * (easy, multi with and without CURLMSG_DONE, cleanup, reset, duphandle)
+ * yields exactly one event and leaves the application's callbacks as they
+ * were.  Events go to a datagram socket of the test's own.
+ */
+#include <check.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "../shim/shim.h"
+
+/* ---- the fake libcurl --------------------------------------------------- */
+
+enum { K_LONG, K_PTR, K_FN, K_OFF };
+
+struct fake_easy {
+	curl_write_callback wf;		/* NULL: fwrite */
+	void *wd;
+	curl_write_callback hf;
+	void *hd;
+	char url[256];
+	long code;			/* response code to report */
+	const char *method;
+	const char *eff_url;
+	const char *body;		/* delivered in 7-byte chunks */
+	int delivered;			/* body handed to the write callback */
+	CURLcode result;
+	struct curl_header hdrs[4];
+	size_t nhdrs;
+	struct fake_multi *multi;
+};
+
+struct fake_multi {
+	struct fake_easy *easy[8];
+	int n;
+	CURLMsg msgs[8];
+	int nmsgs, next_msg;
+};
+
+/* last setopt seen by the fake */
+static struct {
+	CURLoption opt;
+	int kind;
+	long l;
+	void *p;
+	void (*fn)(void);
+	curl_off_t o;
+	int count;
+} last;
+
+static int fake_internal_calls;	/* hooks reached from "inside" libcurl */
+
+static CURLcode
+fake_setopt(CURL *h, CURLoption opt, ...)
+{
+	struct fake_easy *e = (struct fake_easy *)h;
+	va_list ap;
+
+	va_start(ap, opt);
+	last.opt = opt;
+	last.count++;
+	if ((int)opt < CURLOPTTYPE_OBJECTPOINT) {
+		last.kind = K_LONG;
+		last.l = va_arg(ap, long);
+	} else if ((int)opt < CURLOPTTYPE_FUNCTIONPOINT) {
+		last.kind = K_PTR;
+		last.p = va_arg(ap, void *);
+	} else if ((int)opt < CURLOPTTYPE_OFF_T) {
+		last.kind = K_FN;
+		last.fn = va_arg(ap, void (*)(void));
+	} else if ((int)opt < CURLOPTTYPE_BLOB) {
+		last.kind = K_OFF;
+		last.o = va_arg(ap, curl_off_t);
+	} else {
+		last.kind = K_PTR;
+		last.p = va_arg(ap, void *);
+	}
+	va_end(ap);
+	if (opt == 9999)
+		return CURLE_UNKNOWN_OPTION;
+	switch (opt) {
+	case CURLOPT_WRITEFUNCTION:
+		e->wf = (curl_write_callback)last.fn;
+		break;
+	case CURLOPT_WRITEDATA:
+		e->wd = last.p;
+		break;
+	case CURLOPT_HEADERFUNCTION:
+		e->hf = (curl_write_callback)last.fn;
+		break;
+	case CURLOPT_HEADERDATA:
+		e->hd = last.p;
+		break;
+	case CURLOPT_URL:
+		snprintf(e->url, sizeof(e->url), "%s",
+		    last.p ? (const char *)last.p : "");
+		break;
+	default:
+		break;
+	}
+	return CURLE_OK;
+}
+
+static CURLcode
+fake_getinfo(CURL *h, CURLINFO info, ...)
+{
+	struct fake_easy *e = (struct fake_easy *)h;
+	va_list ap;
+
+	va_start(ap, info);
+	switch (info) {
+	case CURLINFO_RESPONSE_CODE:
+		*va_arg(ap, long *) = e->code;
+		break;
+	case CURLINFO_EFFECTIVE_METHOD:
+		*va_arg(ap, const char **) = e->method;
+		break;
+	case CURLINFO_EFFECTIVE_URL:
+		*va_arg(ap, const char **) = e->eff_url;
+		break;
+	default:
+		va_end(ap);
+		return CURLE_UNKNOWN_OPTION;
+	}
+	va_end(ap);
+	return CURLE_OK;
+}
+
+static struct curl_header *
+fake_nextheader(CURL *h, unsigned int origin, int request,
+    struct curl_header *prev)
+{
+	struct fake_easy *e = (struct fake_easy *)h;
+	size_t next = prev == NULL ? 0 : (size_t)(prev - e->hdrs) + 1;
+
+	(void)origin;
+	(void)request;
+	return next < e->nhdrs ? &e->hdrs[next] : NULL;
+}
+
+/* Deliver the body as libcurl does: headers first to the header callback
+ * (or to the write callback with HEADERDATA), then the body. */
+static CURLcode
+fake_run(struct fake_easy *e)
+{
+	const char *hdr = "HTTP/1.1 200 OK\r\n";
+	size_t off, len = strlen(e->body);
+	curl_write_callback hw = e->hf != NULL ? e->hf :
+	    (e->hd != NULL ? e->wf : NULL);
+
+	if (hw != NULL && hw((char *)(uintptr_t)hdr, 1, strlen(hdr),
+	    e->hd) != strlen(hdr))
+		return CURLE_WRITE_ERROR;
+	else if (hw == NULL && e->hf == NULL && e->hd != NULL &&
+	    fwrite(hdr, 1, strlen(hdr), e->hd) != strlen(hdr))
+		return CURLE_WRITE_ERROR;
+	for (off = 0; off < len; off += 7) {
+		size_t n = len - off < 7 ? len - off : 7, r;
+		char chunk[8];
+
+		memcpy(chunk, e->body + off, n);
+		if (e->wf != NULL)
+			r = e->wf(chunk, 1, n, e->wd);
+		else
+			r = fwrite(chunk, 1, n, e->wd);
+		if (r != n)
+			return CURLE_WRITE_ERROR;
+	}
+	e->delivered = 1;
+	return CURLE_OK;
+}
+
+static CURLMcode fake_multi_add(CURLM *m, CURL *h);
+static CURLMcode fake_multi_remove(CURLM *m, CURL *h);
+static CURLMsg *fake_info_read(CURLM *m, int *left);
+
+/* like libcurl, perform goes through the exported multi functions, and so
+ * through the hooks */
+static CURLcode
+fake_perform(CURL *h)
+{
+	struct fake_easy *e = (struct fake_easy *)h;
+	struct fake_multi m;
+	CURLMsg *msg;
+	int left;
+
+	memset(&m, 0, sizeof(m));
+	if (e->multi != NULL)
+		return CURLE_FAILED_INIT;
+	fake_internal_calls++;
+	if (curl_multi_add_handle((CURLM *)&m, h) != CURLM_OK)
+		return CURLE_FAILED_INIT;
+	e->result = fake_run(e);
+	m.msgs[0].msg = CURLMSG_DONE;
+	m.msgs[0].easy_handle = h;
+	m.msgs[0].data.result = e->result;
+	m.nmsgs = 1;
+	msg = curl_multi_info_read((CURLM *)&m, &left);
+	ck_assert_ptr_nonnull(msg);
+	curl_multi_remove_handle((CURLM *)&m, h);
+	return e->result;
+}
+
+static CURLMcode
+fake_multi_add(CURLM *mh, CURL *h)
+{
+	struct fake_multi *m = (struct fake_multi *)mh;
+	struct fake_easy *e = (struct fake_easy *)h;
+
+	if (e->multi != NULL)
+		return CURLM_ADDED_ALREADY;
+	e->multi = m;
+	m->easy[m->n++] = e;
+	return CURLM_OK;
+}
+
+static CURLMcode
+fake_multi_remove(CURLM *mh, CURL *h)
+{
+	struct fake_multi *m = (struct fake_multi *)mh;
+	struct fake_easy *e = (struct fake_easy *)h;
+	int k;
+
+	if (e->multi != m)
+		return CURLM_BAD_EASY_HANDLE;
+	e->multi = NULL;
+	for (k = 0; k < m->n; k++)
+		if (m->easy[k] == e)
+			m->easy[k] = m->easy[--m->n];
+	return CURLM_OK;
+}
+
+static CURLMsg *
+fake_info_read(CURLM *mh, int *left)
+{
+	struct fake_multi *m = (struct fake_multi *)mh;
+
+	if (m->next_msg >= m->nmsgs) {
+		*left = 0;
+		return NULL;
+	}
+	*left = m->nmsgs - m->next_msg - 1;
+	return &m->msgs[m->next_msg++];
+}
+
+static CURLMcode
+fake_multi_cleanup(CURLM *mh)
+{
+	struct fake_multi *m = (struct fake_multi *)mh;
+	int k;
+
+	for (k = 0; k < m->n; k++)
+		m->easy[k]->multi = NULL;
+	m->n = 0;
+	return CURLM_OK;
+}
+
+/* the application's side of curl_multi_perform: run every transfer */
+static void
+fake_multi_perform(struct fake_multi *m)
+{
+	int k;
+
+	for (k = 0; k < m->n; k++) {
+		struct fake_easy *e = m->easy[k];
+
+		if (e->delivered)
+			continue;
+		e->result = fake_run(e);
+		m->msgs[m->nmsgs].msg = CURLMSG_DONE;
+		m->msgs[m->nmsgs].easy_handle = (CURL *)e;
+		m->msgs[m->nmsgs].data.result = e->result;
+		m->nmsgs++;
+	}
+}
+
+static struct fake_easy *dup_src_seen;
+
+static CURL *
+fake_duphandle(CURL *h)
+{
+	struct fake_easy *e = (struct fake_easy *)h, *d = malloc(sizeof(*d));
+
+	ck_assert_ptr_nonnull(d);
+	*d = *e;
+	d->multi = NULL;
+	d->delivered = 0;
+	dup_src_seen = e;
+	return (CURL *)d;
+}
+
+static int resets, cleanups;
+
+static void
+fake_reset(CURL *h)
+{
+	struct fake_easy *e = (struct fake_easy *)h;
+
+	resets++;
+	e->wf = NULL;
+	e->wd = stdout;
+	e->hf = NULL;
+	e->hd = NULL;
+	e->url[0] = '\0';
+}
+
+static void
+fake_cleanup(CURL *h)
+{
+	(void)h;
+	cleanups++;
+}
+
+static struct curl_fns fake_fns = {
+	.lib = &fake_fns,
+	.easy_perform = fake_perform,
+	.easy_setopt = fake_setopt,
+	.easy_getinfo = fake_getinfo,
+	.easy_duphandle = fake_duphandle,
+	.easy_reset = fake_reset,
+	.easy_cleanup = fake_cleanup,
+	.easy_nextheader = fake_nextheader,
+	.multi_add_handle = fake_multi_add,
+	.multi_remove_handle = fake_multi_remove,
+	.multi_info_read = fake_info_read,
+	.multi_cleanup = fake_multi_cleanup,
+};
+
+static int no_libcurl;
+
+/* The resolver, faked: every caller uses the fake libcurl. */
+const struct curl_fns *
+resolve_fns(const void *caller)
+{
+	(void)caller;
+	return no_libcurl ? NULL : &fake_fns;
+}
+
+void
+resolve_patch_all(void)
+{
+}
+
+/* ---- the receiving end -------------------------------------------------- */
+
+static char sockdir[64];
+static char sockpath[108];
+static int rxfd = -1;
+
+static void
+rx_open(void)
+{
+	struct sockaddr_un sun;
+
+	snprintf(sockdir, sizeof(sockdir), "%s", "/tmp/rt-setopt-XXXXXX");
+	ck_assert_ptr_nonnull(mkdtemp(sockdir));
+	snprintf(sockpath, sizeof(sockpath), "%s/in.sock", sockdir);
+	rxfd = socket(AF_UNIX, SOCK_DGRAM, 0);
+	ck_assert_int_ge(rxfd, 0);
+	memset(&sun, 0, sizeof(sun));
+	sun.sun_family = AF_UNIX;
+	memcpy(sun.sun_path, sockpath, strlen(sockpath) + 1);
+	ck_assert_int_eq(bind(rxfd, (struct sockaddr *)&sun, sizeof(sun)), 0);
+}
+
+static void
+rx_close(void)
+{
+	close(rxfd);
+	unlink(sockpath);
+	rmdir(sockdir);
+}
+
+/* Every event queued so far (at most max), validated. */
+static int
+rx_events(struct rtp_event *evs, int max)
+{
+	int n = 0;
+
+	for (;;) {
+		char buf[2048];
+		ssize_t r = recv(rxfd, buf, sizeof(buf), MSG_DONTWAIT);
+
+		if (r < 0)
+			break;
+		ck_assert_int_lt(n, max);
+		ck_assert_int_eq(rtp_validate(buf, (size_t)r, &evs[n]),
+		    RTP_OK);
+		n++;
+	}
+	return n;
+}
+
+/* ---- fixtures ------------------------------------------------------------ */
+
+static const char *json_body =
+    "{\"type\":\"message\",\"model\":\"claude-opus-4-1\",\"content\":[],"
+    "\"usage\":{\"input_tokens\":12,\"output_tokens\":34,"
+    "\"cache_creation_input_tokens\":5,\"cache_read_input_tokens\":6}}";
+
+static char app_buf[1024];
+static size_t app_len;
+static int app_data;
+
+static size_t
+app_write(char *ptr, size_t size, size_t nmemb, void *ud)
+{
+	size_t len = size * nmemb;
+
+	ck_assert_ptr_eq(ud, &app_data);
+	ck_assert_uint_le(app_len + len, sizeof(app_buf));
+	memcpy(app_buf + app_len, ptr, len);
+	app_len += len;
+	return len;
+}
+
+static size_t
+app_write2(char *ptr, size_t size, size_t nmemb, void *ud)
+{
+	return app_write(ptr, size, nmemb, ud);
+}
+
+static void
+setup(void)
+{
+	rx_open();
+	setenv("RATETAP_SOCKET", sockpath, 1);
+	setenv("RATETAP_HOSTS", "api.test, [::1]:8443", 1);
+	unsetenv("RATETAP_DISABLE");
+	unsetenv("RATETAP_DEBUG");
+	cfg_load();
+	memset(&last, 0, sizeof(last));
+	app_len = 0;
+	no_libcurl = 0;
+	fake_internal_calls = 0;
+	resets = cleanups = 0;
+}
+
+static void
+teardown(void)
+{
+	rx_close();
+}
+
+static void
+easy_init(struct fake_easy *e, const char *url, const char *body)
+{
+	memset(e, 0, sizeof(*e));
+	e->wd = stdout;
+	e->code = 200;
+	e->method = "POST";
+	e->eff_url = url;
+	e->body = body;
+	e->hdrs[0].name = (char *)(uintptr_t)"Anthropic-Ratelimit-Unified-5h-Utilization";
+	e->hdrs[0].value = (char *)(uintptr_t)"0.75";
+	e->hdrs[1].name = (char *)(uintptr_t)"request-id";
+	e->hdrs[1].value = (char *)(uintptr_t)"req_unit_1";
+	e->nhdrs = 2;
+	ck_assert_int_eq(curl_easy_setopt((CURL *)e, CURLOPT_URL, url),
+	    CURLE_OK);
+	ck_assert_int_eq(curl_easy_setopt((CURL *)e, CURLOPT_WRITEFUNCTION,
+	    app_write), CURLE_OK);
+	ck_assert_int_eq(curl_easy_setopt((CURL *)e, CURLOPT_WRITEDATA,
+	    &app_data), CURLE_OK);
+}
+
+static void
+check_event(const struct rtp_event *ev, int usage_ok)
+{
+	ck_assert_uint_eq(ev->http_status, 200);
+	ck_assert_uint_eq(ev->method, RTP_M_POST);
+	ck_assert_str_eq(ev->path, "/v1/messages");
+	ck_assert_int_eq(ev->pid, getpid());
+	ck_assert_str_eq(ev->request_id, "req_unit_1");
+	ck_assert_uint_eq(ev->present, RTP_PRESENT_D(RTP_D_UTIL_5H));
+	ck_assert_double_eq(ev->d[RTP_D_UTIL_5H], 0.75);
+	if (usage_ok) {
+		ck_assert_uint_eq(ev->usage_state, RTP_USAGE_OK);
+		ck_assert_str_eq(ev->model, "claude-opus-4-1");
+		ck_assert_int_eq(ev->input_tokens, 12);
+		ck_assert_int_eq(ev->output_tokens, 34);
+		ck_assert_int_eq(ev->cache_creation_input_tokens, 5);
+		ck_assert_int_eq(ev->cache_read_input_tokens, 6);
+	}
+}
+
+/* ---- setopt -------------------------------------------------------------- */
+
+static size_t
+dummy_cb(char *p, size_t s, size_t n, void *u)
+{
+	(void)p;
+	(void)u;
+	return s * n;
+}
+
+START_TEST(setopt_forwards_longs_unchanged)
+{
+	struct fake_easy e;
+	static const long vals[] = { 0, 1, -1, LONG_MAX, LONG_MIN, 0x7fffffffL };
+	size_t k;
+
+	memset(&e, 0, sizeof(e));
+	for (k = 0; k < sizeof(vals) / sizeof(vals[0]); k++) {
+		ck_assert_int_eq(curl_easy_setopt((CURL *)&e, CURLOPT_TIMEOUT,
+		    vals[k]), CURLE_OK);
+		ck_assert_int_eq(last.opt, CURLOPT_TIMEOUT);
+		ck_assert_int_eq(last.kind, K_LONG);
+		ck_assert_int_eq(last.l, vals[k]);
+	}
+}
+END_TEST
+
+START_TEST(setopt_forwards_object_string_and_slist_pointers_unchanged)
+{
+	struct fake_easy e;
+	struct curl_slist sl = { (char *)(uintptr_t)"a: b", NULL };
+	char errbuf[CURL_ERROR_SIZE];
+
+	memset(&e, 0, sizeof(e));
+	ck_assert_int_eq(curl_easy_setopt((CURL *)&e, CURLOPT_USERAGENT,
+	    "ua/1"), CURLE_OK);
+	ck_assert_int_eq(last.kind, K_PTR);
+	ck_assert_str_eq((const char *)last.p, "ua/1");
+	curl_easy_setopt((CURL *)&e, CURLOPT_HTTPHEADER, &sl);
+	ck_assert_ptr_eq(last.p, &sl);
+	curl_easy_setopt((CURL *)&e, CURLOPT_ERRORBUFFER, errbuf);
+	ck_assert_ptr_eq(last.p, errbuf);
+	curl_easy_setopt((CURL *)&e, CURLOPT_PRIVATE, NULL);
+	ck_assert_ptr_null(last.p);
+	ck_assert_int_eq(last.opt, CURLOPT_PRIVATE);
+}
+END_TEST
+
+START_TEST(setopt_forwards_function_pointers_unchanged)
+{
+	struct fake_easy e;
+
+	memset(&e, 0, sizeof(e));
+	ck_assert_int_eq(curl_easy_setopt((CURL *)&e, CURLOPT_READFUNCTION,
+	    dummy_cb), CURLE_OK);
+	ck_assert_int_eq(last.kind, K_FN);
+	ck_assert(last.fn == (void (*)(void))dummy_cb);
+	curl_easy_setopt((CURL *)&e, CURLOPT_HEADERFUNCTION, NULL);
+	ck_assert(last.fn == NULL);
+	ck_assert_int_eq(last.opt, CURLOPT_HEADERFUNCTION);
+}
+END_TEST
+
+START_TEST(setopt_forwards_curl_off_t_unchanged)
+{
+	struct fake_easy e;
+	static const curl_off_t vals[] = {
+		0, -1, (curl_off_t)1 << 40, INT64_MAX, INT64_MIN
+	};
+	size_t k;
+
+	memset(&e, 0, sizeof(e));
+	for (k = 0; k < sizeof(vals) / sizeof(vals[0]); k++) {
+		ck_assert_int_eq(curl_easy_setopt((CURL *)&e,
+		    CURLOPT_MAXFILESIZE_LARGE, vals[k]), CURLE_OK);
+		ck_assert_int_eq(last.kind, K_OFF);
+		ck_assert(last.o == vals[k]);
+	}
+}
+END_TEST
+
+START_TEST(setopt_forwards_blobs_unchanged)
+{
+	struct fake_easy e;
+	struct curl_blob b = { (void *)(uintptr_t)"pem", 3, CURL_BLOB_COPY };
+
+	memset(&e, 0, sizeof(e));
+	ck_assert_int_eq(curl_easy_setopt((CURL *)&e, CURLOPT_SSLCERT_BLOB,
+	    &b), CURLE_OK);
+	ck_assert_int_eq(last.kind, K_PTR);
+	ck_assert_ptr_eq(last.p, &b);
+}
+END_TEST
+
+START_TEST(setopt_returns_what_libcurl_returns)
+{
+	struct fake_easy e;
+
+	memset(&e, 0, sizeof(e));
+	ck_assert_int_eq(curl_easy_setopt((CURL *)&e, (CURLoption)9999, 5L),
+	    CURLE_UNKNOWN_OPTION);
+	ck_assert_int_eq(last.l, 5);
+}
+END_TEST
+
+START_TEST(hooks_fail_the_call_without_a_libcurl)
+{
+	struct fake_easy e;
+	int left;
+
+	memset(&e, 0, sizeof(e));
+	no_libcurl = 1;
+	ck_assert_int_eq(curl_easy_setopt((CURL *)&e, CURLOPT_TIMEOUT, 1L),
+	    CURLE_FAILED_INIT);
+	ck_assert_int_eq(curl_easy_perform((CURL *)&e), CURLE_FAILED_INIT);
+	ck_assert_ptr_null(curl_easy_duphandle((CURL *)&e));
+	ck_assert_int_eq(curl_multi_add_handle((CURLM *)&e, (CURL *)&e),
+	    CURLM_INTERNAL_ERROR);
+	ck_assert_int_eq(curl_multi_remove_handle((CURLM *)&e, (CURL *)&e),
+	    CURLM_INTERNAL_ERROR);
+	ck_assert_ptr_null(curl_multi_info_read((CURLM *)&e, &left));
+	ck_assert_int_eq(curl_multi_cleanup((CURLM *)&e),
+	    CURLM_INTERNAL_ERROR);
+	curl_easy_reset((CURL *)&e);
+	curl_easy_cleanup((CURL *)&e);
+	ck_assert_int_eq(last.count, 0);
+	ck_assert_int_eq(resets + cleanups, 0);
+}
+END_TEST
+
+/* ---- lifecycle ------------------------------------------------------------ */
+
+START_TEST(easy_perform_sends_exactly_one_event)
+{
+	struct fake_easy e;
+	struct rtp_event ev[4];
+
+	easy_init(&e, "https://api.test/v1/messages?beta=true", json_body);
+	ck_assert_int_eq(curl_easy_perform((CURL *)&e), CURLE_OK);
+	ck_assert_int_eq(fake_internal_calls, 1);
+	ck_assert_int_eq(rx_events(ev, 4), 1);
+	check_event(&ev[0], 1);
+	ck_assert_str_eq(ev[0].host, "api.test");
+	ck_assert_uint_eq(ev[0].flags, RTP_F_TLS);
+	ck_assert_uint_eq(ev[0].seq, 1);
+	/* the application got every byte, and its callbacks are back */
+	ck_assert_uint_eq(app_len, strlen(json_body));
+	ck_assert_int_eq(memcmp(app_buf, json_body, app_len), 0);
+	ck_assert(e.wf == app_write);
+	ck_assert_ptr_eq(e.wd, &app_data);
+	/* again on the same handle: one more event */
+	app_len = 0;
+	e.delivered = 0;
+	ck_assert_int_eq(curl_easy_perform((CURL *)&e), CURLE_OK);
+	ck_assert_int_eq(rx_events(ev, 4), 1);
+	ck_assert_uint_eq(ev[0].seq, 2);
+	curl_easy_cleanup((CURL *)&e);
+	ck_assert_int_eq(rx_events(ev, 4), 0);
+}
+END_TEST
+
+START_TEST(an_untapped_host_gets_no_tee_and_no_event)
+{
+	struct fake_easy e;
+	struct rtp_event ev[2];
+
+	easy_init(&e, "https://example.com/v1/messages", json_body);
+	e.wf = NULL;			/* reveal any tee: it would set it */
+	ck_assert_int_eq(curl_easy_setopt((CURL *)&e, CURLOPT_WRITEFUNCTION,
+	    app_write), CURLE_OK);
+	last.count = 0;
+	ck_assert_int_eq(curl_easy_perform((CURL *)&e), CURLE_OK);
+	ck_assert_int_eq(last.count, 0);	/* no setopt of ours */
+	ck_assert_int_eq(rx_events(ev, 2), 0);
+	ck_assert_uint_eq(app_len, strlen(json_body));
+	/* port-qualified entries: only that port */
+	easy_init(&e, "http://[::1]:8080/v1/messages", json_body);
+	ck_assert_int_eq(curl_easy_perform((CURL *)&e), CURLE_OK);
+	ck_assert_int_eq(rx_events(ev, 2), 0);
+	easy_init(&e, "http://[::1]:8443/v1/messages", json_body);
+	ck_assert_int_eq(curl_easy_perform((CURL *)&e), CURLE_OK);
+	ck_assert_int_eq(rx_events(ev, 2), 1);
+	ck_assert_str_eq(ev[0].host, "[::1]:8443");
+	easy_init(&e, "HTTPS://user:pw@API.Test:444/v1/messages", json_body);
+	ck_assert_int_eq(curl_easy_perform((CURL *)&e), CURLE_OK);
+	ck_assert_int_eq(rx_events(ev, 2), 1);
+	ck_assert_str_eq(ev[0].host, "api.test:444");
+}
+END_TEST
+
+START_TEST(multi_done_read_sends_once_and_remove_adds_nothing)
+{
+	struct fake_easy a, b;
+	struct fake_multi m;
+	struct rtp_event ev[4];
+	CURLMsg *msg;
+	int left, done = 0;
+
+	memset(&m, 0, sizeof(m));
+	easy_init(&a, "https://api.test/v1/messages", json_body);
+	easy_init(&b, "https://api.test/v1/messages/count_tokens",
+	    "{\"input_tokens\":9}");
+	b.eff_url = "https://api.test/v1/messages/count_tokens";
+	ck_assert_int_eq(curl_multi_add_handle((CURLM *)&m, (CURL *)&a),
+	    CURLM_OK);
+	ck_assert_int_eq(curl_multi_add_handle((CURLM *)&m, (CURL *)&b),
+	    CURLM_OK);
+	ck_assert(a.wf != app_write);	/* the tee is in */
+	fake_multi_perform(&m);
+	while ((msg = curl_multi_info_read((CURLM *)&m, &left)) != NULL) {
+		ck_assert_int_eq(msg->msg, CURLMSG_DONE);
+		done++;
+	}
+	ck_assert_int_eq(done, 2);
+	ck_assert_int_eq(rx_events(ev, 4), 2);
+	check_event(&ev[0], 1);
+	ck_assert_str_eq(ev[1].path, "/v1/messages/count_tokens");
+	ck_assert_uint_eq(ev[1].usage_state, RTP_USAGE_NONE);
+	ck_assert_int_eq(ev[1].input_tokens, 0);
+	ck_assert(a.wf == app_write && b.wf == app_write);
+	curl_multi_remove_handle((CURLM *)&m, (CURL *)&a);
+	curl_multi_remove_handle((CURLM *)&m, (CURL *)&b);
+	curl_easy_cleanup((CURL *)&a);
+	curl_easy_cleanup((CURL *)&b);
+	curl_multi_cleanup((CURLM *)&m);
+	ck_assert_int_eq(rx_events(ev, 4), 0);
+}
+END_TEST
+
+START_TEST(multi_removed_without_done_sends_once_flagged_no_done)
+{
+	struct fake_easy a;
+	struct fake_multi m;
+	struct rtp_event ev[2];
+
+	memset(&m, 0, sizeof(m));
+	easy_init(&a, "http://api.test/v1/messages", json_body);
+	curl_multi_add_handle((CURLM *)&m, (CURL *)&a);
+	fake_multi_perform(&m);
+	ck_assert_int_eq(curl_multi_remove_handle((CURLM *)&m, (CURL *)&a),
+	    CURLM_OK);
+	ck_assert_int_eq(rx_events(ev, 2), 1);
+	check_event(&ev[0], 1);
+	ck_assert_uint_eq(ev[0].flags, RTP_F_NO_DONE);
+	ck_assert(a.wf == app_write);
+	curl_easy_cleanup((CURL *)&a);
+	curl_multi_cleanup((CURLM *)&m);
+	ck_assert_int_eq(rx_events(ev, 2), 0);
+}
+END_TEST
+
+START_TEST(cleanup_and_multi_cleanup_finalize_what_is_left)
+{
+	struct fake_easy a, b, c;
+	struct fake_multi m;
+	struct rtp_event ev[4];
+
+	memset(&m, 0, sizeof(m));
+	easy_init(&a, "http://api.test/v1/messages", json_body);
+	easy_init(&b, "http://api.test/v1/messages", json_body);
+	easy_init(&c, "http://api.test/v1/messages", json_body);
+	c.code = 0;			/* never got a response */
+	curl_multi_add_handle((CURLM *)&m, (CURL *)&a);
+	curl_multi_add_handle((CURLM *)&m, (CURL *)&b);
+	curl_multi_add_handle((CURLM *)&m, (CURL *)&c);
+	fake_multi_perform(&m);
+	curl_easy_cleanup((CURL *)&a);	/* still in the multi handle */
+	ck_assert_int_eq(rx_events(ev, 4), 1);
+	ck_assert_uint_eq(ev[0].flags, RTP_F_NO_DONE);
+	curl_multi_cleanup((CURLM *)&m);
+	ck_assert_int_eq(rx_events(ev, 4), 1);	/* b; c had no response */
+	ck_assert_uint_eq(ev[0].flags, RTP_F_NO_DONE);
+	check_event(&ev[0], 1);
+	ck_assert(b.wf == app_write && c.wf == app_write);
+	curl_easy_cleanup((CURL *)&b);
+	curl_easy_cleanup((CURL *)&c);
+	ck_assert_int_eq(rx_events(ev, 4), 0);
+}
+END_TEST
+
+START_TEST(a_failed_add_begins_nothing)
+{
+	struct fake_easy a;
+	struct fake_multi m, m2;
+	struct rtp_event ev[2];
+
+	memset(&m, 0, sizeof(m));
+	memset(&m2, 0, sizeof(m2));
+	easy_init(&a, "http://api.test/v1/messages", json_body);
+	ck_assert_int_eq(curl_multi_add_handle((CURLM *)&m, (CURL *)&a),
+	    CURLM_OK);
+	/* a second add, even to another multi, leaves the transfer alone */
+	ck_assert_int_eq(curl_multi_add_handle((CURLM *)&m2, (CURL *)&a),
+	    CURLM_ADDED_ALREADY);
+	ck_assert_int_eq(curl_easy_perform((CURL *)&a), CURLE_FAILED_INIT);
+	ck_assert_int_eq(rx_events(ev, 2), 0);
+	fake_multi_perform(&m);
+	curl_multi_remove_handle((CURLM *)&m, (CURL *)&a);
+	ck_assert_int_eq(rx_events(ev, 2), 1);
+	check_event(&ev[0], 1);
+}
+END_TEST
+
+START_TEST(writefunction_set_during_a_transfer_is_kept_for_later)
+{
+	struct fake_easy a;
+	struct fake_multi m;
+	struct rtp_event ev[2];
+	int left;
+
+	memset(&m, 0, sizeof(m));
+	easy_init(&a, "http://api.test/v1/messages", json_body);
+	curl_multi_add_handle((CURLM *)&m, (CURL *)&a);
+	last.count = 0;
+	ck_assert_int_eq(curl_easy_setopt((CURL *)&a, CURLOPT_WRITEFUNCTION,
+	    app_write2), CURLE_OK);
+	ck_assert_int_eq(last.count, 0);	/* recorded, not forwarded */
+	fake_multi_perform(&m);
+	ck_assert_uint_eq(app_len, strlen(json_body));
+	ck_assert_ptr_nonnull(curl_multi_info_read((CURLM *)&m, &left));
+	ck_assert(a.wf == app_write2);
+	ck_assert_ptr_eq(a.wd, &app_data);
+	ck_assert_int_eq(rx_events(ev, 2), 1);
+	check_event(&ev[0], 1);
+}
+END_TEST
+
+START_TEST(default_callbacks_are_restored_as_defaults)
+{
+	struct fake_easy a;
+	struct rtp_event ev[2];
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&buf, &len);
+
+	ck_assert_ptr_nonnull(f);
+	memset(&a, 0, sizeof(a));
+	a.code = 200;
+	a.method = "POST";
+	a.eff_url = "http://api.test/v1/messages";
+	a.body = json_body;
+	curl_easy_setopt((CURL *)&a, CURLOPT_URL, a.eff_url);
+	curl_easy_setopt((CURL *)&a, CURLOPT_WRITEDATA, f);
+	ck_assert_int_eq(curl_easy_perform((CURL *)&a), CURLE_OK);
+	fclose(f);
+	ck_assert_uint_eq(len, strlen(json_body));
+	ck_assert(a.wf == NULL);
+	ck_assert_ptr_eq(a.wd, f);
+	ck_assert_int_eq(rx_events(ev, 2), 1);
+	ck_assert_uint_eq(ev[0].usage_state, RTP_USAGE_OK);
+	free(buf);
+}
+END_TEST
+
+START_TEST(headerdata_without_headerfunction_keeps_headers_away_from_the_tee)
+{
+	struct fake_easy a;
+	struct rtp_event ev[2];
+	char *hbuf = NULL;
+	size_t hlen = 0;
+	FILE *hf = open_memstream(&hbuf, &hlen);
+
+	ck_assert_ptr_nonnull(hf);
+	easy_init(&a, "http://api.test/v1/messages", json_body);
+	curl_easy_setopt((CURL *)&a, CURLOPT_WRITEFUNCTION, NULL);
+	curl_easy_setopt((CURL *)&a, CURLOPT_WRITEDATA, stdout);
+	curl_easy_setopt((CURL *)&a, CURLOPT_HEADERDATA, hf);
+	a.wd = NULL;
+	/* body to a memstream too, so that nothing is printed */
+	{
+		char *bbuf = NULL;
+		size_t blen = 0;
+		FILE *bf = open_memstream(&bbuf, &blen);
+
+		curl_easy_setopt((CURL *)&a, CURLOPT_WRITEDATA, bf);
+		ck_assert_int_eq(curl_easy_perform((CURL *)&a), CURLE_OK);
+		fclose(bf);
+		ck_assert_uint_eq(blen, strlen(json_body));
+		free(bbuf);
+	}
+	fclose(hf);
+	ck_assert_uint_eq(hlen, strlen("HTTP/1.1 200 OK\r\n"));
+	ck_assert(a.hf == NULL);	/* restored */
+	ck_assert_int_eq(rx_events(ev, 2), 1);
+	ck_assert_uint_eq(ev[0].usage_state, RTP_USAGE_OK);
+	free(hbuf);
+}
+END_TEST
+
+START_TEST(duphandle_copies_the_state_and_the_application_callbacks)
+{
+	struct fake_easy a, *d;
+	struct fake_multi m;
+	struct rtp_event ev[2];
+
+	memset(&m, 0, sizeof(m));
+	easy_init(&a, "http://api.test/v1/messages", json_body);
+	curl_multi_add_handle((CURLM *)&m, (CURL *)&a);
+	d = (struct fake_easy *)curl_easy_duphandle((CURL *)&a);
+	ck_assert_ptr_nonnull(d);
+	ck_assert(d->wf == app_write);	/* not the tee */
+	ck_assert_ptr_eq(d->wd, &app_data);
+	ck_assert_int_eq(curl_easy_perform((CURL *)d), CURLE_OK);
+	ck_assert_int_eq(rx_events(ev, 2), 1);	/* the copy is tapped */
+	check_event(&ev[0], 1);
+	curl_easy_cleanup((CURL *)d);
+	free(d);
+	fake_multi_perform(&m);
+	curl_multi_remove_handle((CURLM *)&m, (CURL *)&a);
+	ck_assert_int_eq(rx_events(ev, 2), 1);
+}
+END_TEST
+
+START_TEST(reset_forgets_the_url)
+{
+	struct fake_easy a;
+	struct rtp_event ev[2];
+
+	easy_init(&a, "http://api.test/v1/messages", json_body);
+	curl_easy_reset((CURL *)&a);
+	ck_assert_int_eq(resets, 1);
+	a.wf = app_write;
+	a.wd = &app_data;
+	ck_assert_int_eq(curl_easy_perform((CURL *)&a), CURLE_OK);
+	ck_assert_int_eq(rx_events(ev, 2), 0);
+}
+END_TEST
+
+START_TEST(disabled_is_pure_pass_through)
+{
+	struct fake_easy a;
+	struct fake_multi m;
+	struct rtp_event ev[2];
+	int left;
+
+	setenv("RATETAP_DISABLE", "1", 1);
+	cfg_load();
+	memset(&m, 0, sizeof(m));
+	easy_init(&a, "http://api.test/v1/messages", json_body);
+	ck_assert_int_eq(curl_easy_perform((CURL *)&a), CURLE_OK);
+	a.delivered = 0;
+	curl_multi_add_handle((CURLM *)&m, (CURL *)&a);
+	ck_assert(a.wf == app_write);
+	fake_multi_perform(&m);
+	ck_assert_ptr_nonnull(curl_multi_info_read((CURLM *)&m, &left));
+	curl_multi_remove_handle((CURLM *)&m, (CURL *)&a);
+	ck_assert_int_eq(rx_events(ev, 2), 0);
+	ck_assert_uint_eq(app_len, 2 * strlen(json_body));
+}
+END_TEST
+
+START_TEST(a_truncated_messages_body_is_unreadable)
+{
+	struct fake_easy a;
+	struct rtp_event ev[2];
+
+	easy_init(&a, "http://api.test/v1/messages",
+	    "{\"type\":\"message\",\"model\":\"claude-opus-4-1\",\"usage\":{\"in");
+	ck_assert_int_eq(curl_easy_perform((CURL *)&a), CURLE_OK);
+	ck_assert_int_eq(rx_events(ev, 2), 1);
+	ck_assert_uint_eq(ev[0].usage_state, RTP_USAGE_UNREADABLE);
+	ck_assert_int_eq(ev[0].input_tokens, 0);
+	a.code = 500;
+	a.delivered = 0;
+	ck_assert_int_eq(curl_easy_perform((CURL *)&a), CURLE_OK);
+	ck_assert_int_eq(rx_events(ev, 2), 1);
+	ck_assert_uint_eq(ev[0].usage_state, RTP_USAGE_NONE);
+}
+END_TEST
+
+START_TEST(drops_are_counted_and_reported_once)
+{
+	struct fake_easy a;
+	struct rtp_event ev[2];
+
+	easy_init(&a, "http://api.test/v1/messages", json_body);
+	setenv("RATETAP_SOCKET", "/nonexistent-dir/x.sock", 1);
+	cfg_load();
+	curl_easy_perform((CURL *)&a);
+	a.delivered = 0;
+	curl_easy_perform((CURL *)&a);
+	ck_assert_uint_eq(send_dropped(), 2);
+	setenv("RATETAP_SOCKET", sockpath, 1);
+	cfg_load();
+	a.delivered = 0;
+	curl_easy_perform((CURL *)&a);
+	a.delivered = 0;
+	curl_easy_perform((CURL *)&a);
+	ck_assert_int_eq(rx_events(ev, 2), 2);
+	ck_assert_uint_eq(ev[0].dropped, 2);
+	ck_assert_uint_eq(ev[0].seq, 3);
+	ck_assert_uint_eq(ev[1].dropped, 0);
+	ck_assert_uint_eq(ev[1].seq, 4);
+	ck_assert_uint_eq(send_dropped(), 0);
+}
+END_TEST
+
+START_TEST(a_forked_child_reports_its_own_pid_and_sequence)
+{
+	struct fake_easy a;
+	struct rtp_event ev[4];
+	pid_t pid;
+	int status, n;
+
+	easy_init(&a, "http://api.test/v1/messages", json_body);
+	curl_easy_perform((CURL *)&a);
+	pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		a.delivered = 0;
+		app_len = 0;
+		_exit(curl_easy_perform((CURL *)&a) == CURLE_OK ? 0 : 1);
+	}
+	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+	ck_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	n = rx_events(ev, 4);
+	ck_assert_int_eq(n, 2);
+	ck_assert_int_eq(ev[0].pid, getpid());
+	ck_assert_int_eq(ev[1].pid, pid);
+	ck_assert_uint_eq(ev[1].seq, 1);
+}
+END_TEST
+
+START_TEST(program_names_come_from_scripts_for_interpreters)
+{
+	static const struct {
+		const char cmd[64];
+		size_t len;
+		const char *want;
+	} t[] = {
+		{ "/usr/bin/curl\0-s\0", 17, "curl" },
+		{ "python3\0-u\0/home/a/agent.py\0x\0", 31, "agent.py" },
+		{ "/usr/bin/python3.11\0-m\0pytest\0", 30, "pytest" },
+		{ "python3\0-c\0print(1)\0", 20, "python3" },
+		{ "php\0-d\0x=1\0run.php\0", 19, "run.php" },
+		{ "bash\0./go.sh\0", 13, "go.sh" },
+		{ "node\0--\0srv.js\0", 15, "srv.js" },
+		{ "", 0, "unknown" },
+	};
+	char prog[RTP_PROG_LEN];
+	size_t k;
+
+	for (k = 0; k < sizeof(t) / sizeof(t[0]); k++) {
+		cfg_prog_name(t[k].cmd, t[k].len, prog, sizeof(prog));
+		ck_assert_msg(strcmp(prog, t[k].want) == 0, "%zu: %s != %s",
+		    k, prog, t[k].want);
+	}
+}
+END_TEST
+
+START_TEST(host_lists_and_urls_parse_as_documented)
+{
+	struct cfg_host h[CFG_MAX_HOSTS];
+	struct cfg_url u;
+
+	ck_assert_uint_eq(cfg_parse_hosts(" API.anthropic.com ,x:443,[::1]:80,"
+	    "bad:port,:80,[::1,,y:0", h, CFG_MAX_HOSTS), 3);
+	ck_assert_str_eq(h[0].name, "api.anthropic.com");
+	ck_assert_int_eq(h[0].port, -1);
+	ck_assert_str_eq(h[1].name, "x");
+	ck_assert_int_eq(h[1].port, 443);
+	ck_assert_str_eq(h[2].name, "[::1]");
+	ck_assert_int_eq(h[2].port, 80);
+	ck_assert_int_eq(cfg_parse_url("https://a.b/v1", &u), 0);
+	ck_assert_str_eq(u.host, "a.b");
+	ck_assert_int_eq(u.port, 443);
+	ck_assert_int_eq(u.tls, 1);
+	ck_assert_int_eq(u.explicit_port, 0);
+	ck_assert_int_eq(cfg_parse_url("a.b:8080?q", &u), 0);
+	ck_assert_str_eq(u.host, "a.b");
+	ck_assert_int_eq(u.port, 8080);
+	ck_assert_int_eq(cfg_parse_url("http://u:p@[::1]:9/x", &u), 0);
+	ck_assert_str_eq(u.host, "[::1]");
+	ck_assert_int_eq(u.port, 9);
+	ck_assert_int_eq(cfg_parse_url("http:///x", &u), -1);
+	ck_assert_int_eq(cfg_parse_url("http://h:99999/", &u), -1);
+	ck_assert_int_eq(cfg_parse_url(NULL, &u), -1);
+}
+END_TEST
+
+static Suite *
+setopt_suite(void)
+{
+	Suite *s = suite_create("setopt");
+	TCase *tc = tcase_create("setopt");
+	TCase *lc = tcase_create("lifecycle");
+
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_add_test(tc, setopt_forwards_longs_unchanged);
+	tcase_add_test(tc,
+	    setopt_forwards_object_string_and_slist_pointers_unchanged);
+	tcase_add_test(tc, setopt_forwards_function_pointers_unchanged);
+	tcase_add_test(tc, setopt_forwards_curl_off_t_unchanged);
+	tcase_add_test(tc, setopt_forwards_blobs_unchanged);
+	tcase_add_test(tc, setopt_returns_what_libcurl_returns);
+	tcase_add_test(tc, hooks_fail_the_call_without_a_libcurl);
+	suite_add_tcase(s, tc);
+
+	tcase_add_checked_fixture(lc, setup, teardown);
+	tcase_add_test(lc, easy_perform_sends_exactly_one_event);
+	tcase_add_test(lc, an_untapped_host_gets_no_tee_and_no_event);
+	tcase_add_test(lc, multi_done_read_sends_once_and_remove_adds_nothing);
+	tcase_add_test(lc, multi_removed_without_done_sends_once_flagged_no_done);
+	tcase_add_test(lc, cleanup_and_multi_cleanup_finalize_what_is_left);
+	tcase_add_test(lc, a_failed_add_begins_nothing);
+	tcase_add_test(lc, writefunction_set_during_a_transfer_is_kept_for_later);
+	tcase_add_test(lc, default_callbacks_are_restored_as_defaults);
+	tcase_add_test(lc,
+	    headerdata_without_headerfunction_keeps_headers_away_from_the_tee);
+	tcase_add_test(lc,
+	    duphandle_copies_the_state_and_the_application_callbacks);
+	tcase_add_test(lc, reset_forgets_the_url);
+	tcase_add_test(lc, disabled_is_pure_pass_through);
+	tcase_add_test(lc, a_truncated_messages_body_is_unreadable);
+	tcase_add_test(lc, drops_are_counted_and_reported_once);
+	tcase_add_test(lc, a_forked_child_reports_its_own_pid_and_sequence);
+	tcase_add_test(lc, program_names_come_from_scripts_for_interpreters);
+	tcase_add_test(lc, host_lists_and_urls_parse_as_documented);
+	suite_add_tcase(s, lc);
+	return s;
+}
+
+int
+main(void)
+{
+	SRunner *sr = srunner_create(setopt_suite());
+	int failed;
+
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}

@@ -1,0 +1,266 @@
+/*
+ * Unit tests of shim/tee.c: the application sees exactly what libcurl
+ * delivered and libcurl sees exactly what the application returned; the
+ * scanner sees only bytes the application accepted, once.
+ */
+#include <check.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "../shim/tee.c"
+
+__thread int shim_busy;
+
+/* The scanner, faked: it records what it is fed. */
+static char fed[4096];
+static size_t fed_len;
+static int feeds;
+
+void
+scan_feed(struct scan_state *st, const char *buf, size_t len)
+{
+	(void)st;
+	ck_assert_uint_le(fed_len + len, sizeof(fed));
+	memcpy(fed + fed_len, buf, len);
+	fed_len += len;
+	feeds++;
+}
+
+/* The application's write callback, scripted. */
+static size_t script[16];	/* return values, in order; 0 = accept */
+static int calls;
+static char got[4096];
+static size_t got_len;
+static void *got_ud;
+static int busy_in_cb = -1;
+
+#define ACCEPT	((size_t)-2)
+
+static size_t
+app_write(char *ptr, size_t size, size_t nmemb, void *ud)
+{
+	size_t r = script[calls++], len = size * nmemb;
+
+	got_ud = ud;
+	busy_in_cb = shim_busy;
+	if (r == ACCEPT)
+		r = len;
+	if (r == len) {
+		memcpy(got + got_len, ptr, len);
+		got_len += len;
+	}
+	return r;
+}
+
+static struct shim_handle sh;
+static struct shim_xfer xf;
+static int app_data;
+
+static void
+setup(void)
+{
+	memset(&sh, 0, sizeof(sh));
+	memset(&xf, 0, sizeof(xf));
+	sh.x = &xf;
+	sh.user_wf = app_write;
+	sh.user_wd = &app_data;
+	sh.wd_set = 1;
+	fed_len = got_len = 0;
+	feeds = calls = 0;
+	busy_in_cb = -1;
+	memset(script, 0, sizeof(script));
+}
+
+static size_t
+deliver(const char *s)
+{
+	char buf[256];
+
+	snprintf(buf, sizeof(buf), "%s", s);
+	return tee_write(buf, 1, strlen(s), &sh);
+}
+
+START_TEST(accepted_bytes_reach_the_application_and_the_scanner)
+{
+	setup();
+	script[0] = script[1] = ACCEPT;
+	ck_assert_uint_eq(deliver("{\"model\":"), 9);
+	ck_assert_uint_eq(deliver("\"x\"}"), 4);
+	ck_assert_uint_eq(got_len, 13);
+	ck_assert_int_eq(memcmp(got, "{\"model\":\"x\"}", 13), 0);
+	ck_assert_uint_eq(fed_len, 13);
+	ck_assert_int_eq(memcmp(fed, got, 13), 0);
+	ck_assert_ptr_eq(got_ud, &app_data);
+	ck_assert_uint_eq(xf.fed, 13);
+}
+END_TEST
+
+START_TEST(a_short_write_is_returned_unchanged_and_not_scanned)
+{
+	setup();
+	script[0] = 3;
+	ck_assert_uint_eq(deliver("abcdef"), 3);
+	ck_assert_uint_eq(fed_len, 0);
+	script[1] = 0;
+	ck_assert_uint_eq(deliver("abcdef"), 0);
+	ck_assert_uint_eq(fed_len, 0);
+	ck_assert_int_eq(feeds, 0);
+}
+END_TEST
+
+START_TEST(a_paused_chunk_is_scanned_once_when_delivered_again)
+{
+	setup();
+	script[0] = ACCEPT;
+	script[1] = CURL_WRITEFUNC_PAUSE;
+	script[2] = CURL_WRITEFUNC_PAUSE;
+	script[3] = ACCEPT;
+	ck_assert_uint_eq(deliver("one,"), 4);
+	ck_assert_uint_eq(deliver("two,"), CURL_WRITEFUNC_PAUSE);
+	ck_assert_uint_eq(deliver("two,"), CURL_WRITEFUNC_PAUSE);
+	ck_assert_uint_eq(fed_len, 4);
+	ck_assert_uint_eq(deliver("two,"), 4);
+	ck_assert_uint_eq(fed_len, 8);
+	ck_assert_int_eq(memcmp(fed, "one,two,", 8), 0);
+	ck_assert_int_eq(feeds, 2);
+	ck_assert_int_eq(calls, 4);
+}
+END_TEST
+
+START_TEST(a_pause_equal_to_the_length_is_not_confused_with_acceptance)
+{
+	/* CURL_WRITEFUNC_PAUSE is a return value, never a length libcurl
+	   delivers (CURL_MAX_WRITE_SIZE is far smaller) */
+	ck_assert_uint_lt(CURL_MAX_WRITE_SIZE, CURL_WRITEFUNC_PAUSE);
+}
+END_TEST
+
+START_TEST(the_default_writes_to_writedata_with_fwrite)
+{
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f;
+
+	setup();
+	f = open_memstream(&buf, &len);
+	ck_assert_ptr_nonnull(f);
+	sh.user_wf = NULL;
+	sh.user_wd = f;
+	ck_assert_uint_eq(deliver("hello"), 5);
+	ck_assert_uint_eq(deliver(" world"), 6);
+	ck_assert_int_eq(fclose(f), 0);
+	ck_assert_uint_eq(len, 11);
+	ck_assert_int_eq(memcmp(buf, "hello world", 11), 0);
+	ck_assert_uint_eq(fed_len, 11);
+	free(buf);
+}
+END_TEST
+
+START_TEST(the_default_writes_to_stdout_when_writedata_was_never_set)
+{
+	FILE *tmp = tmpfile();
+	char buf[64];
+	int fd;
+	ssize_t n;
+
+	ck_assert_ptr_nonnull(tmp);
+	fd = fileno(tmp);
+	ck_assert_int_ge(dup2(fd, STDOUT_FILENO), 0);
+	setup();
+	sh.user_wf = NULL;
+	sh.user_wd = NULL;
+	sh.wd_set = 0;
+	ck_assert_uint_eq(deliver("to stdout"), 9);
+	fflush(stdout);
+	ck_assert_int_eq(lseek(fd, 0, SEEK_SET), 0);
+	n = read(fd, buf, sizeof(buf));
+	ck_assert_int_eq(n, 9);
+	ck_assert_int_eq(memcmp(buf, "to stdout", 9), 0);
+	ck_assert_uint_eq(fed_len, 9);
+	fclose(tmp);
+}
+END_TEST
+
+START_TEST(a_null_stream_fails_the_write_without_crashing)
+{
+	setup();
+	sh.user_wf = NULL;
+	sh.user_wd = NULL;
+	sh.wd_set = 1;
+	ck_assert_uint_eq(deliver("x"), 0);
+	ck_assert_uint_eq(fed_len, 0);
+}
+END_TEST
+
+START_TEST(the_application_callback_runs_outside_the_busy_flag)
+{
+	setup();
+	script[0] = ACCEPT;
+	shim_busy = 1;
+	ck_assert_uint_eq(deliver("abc"), 3);
+	ck_assert_int_eq(busy_in_cb, 0);
+	ck_assert_int_eq(shim_busy, 1);
+	shim_busy = 0;
+	script[1] = ACCEPT;
+	ck_assert_uint_eq(deliver("abc"), 3);
+	ck_assert_int_eq(shim_busy, 0);
+}
+END_TEST
+
+START_TEST(empty_deliveries_are_forwarded_but_not_scanned)
+{
+	setup();
+	script[0] = 0;
+	ck_assert_uint_eq(tee_write(got, 1, 0, &sh), 0);
+	ck_assert_int_eq(calls, 1);
+	ck_assert_int_eq(feeds, 0);
+}
+END_TEST
+
+START_TEST(without_a_transfer_state_only_the_application_is_called)
+{
+	setup();
+	sh.x = NULL;
+	script[0] = ACCEPT;
+	ck_assert_uint_eq(deliver("abc"), 3);
+	ck_assert_uint_eq(got_len, 3);
+	ck_assert_int_eq(feeds, 0);
+}
+END_TEST
+
+static Suite *
+tee_suite(void)
+{
+	Suite *s = suite_create("tee");
+	TCase *tc = tcase_create("core");
+
+	tcase_add_test(tc, accepted_bytes_reach_the_application_and_the_scanner);
+	tcase_add_test(tc, a_short_write_is_returned_unchanged_and_not_scanned);
+	tcase_add_test(tc, a_paused_chunk_is_scanned_once_when_delivered_again);
+	tcase_add_test(tc,
+	    a_pause_equal_to_the_length_is_not_confused_with_acceptance);
+	tcase_add_test(tc, the_default_writes_to_writedata_with_fwrite);
+	tcase_add_test(tc,
+	    the_default_writes_to_stdout_when_writedata_was_never_set);
+	tcase_add_test(tc, a_null_stream_fails_the_write_without_crashing);
+	tcase_add_test(tc, the_application_callback_runs_outside_the_busy_flag);
+	tcase_add_test(tc, empty_deliveries_are_forwarded_but_not_scanned);
+	tcase_add_test(tc,
+	    without_a_transfer_state_only_the_application_is_called);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int
+main(void)
+{
+	SRunner *sr = srunner_create(tee_suite());
+	int failed;
+
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}

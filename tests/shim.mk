@@ -1,0 +1,37 @@
+# Shim tests: unit-test inputs and the C test client in three link variants.
+#
+# check_headers and check_tee #include the module's .c; check_setopt links
+# the shim's modules (built as ordinary objects) against a fake libcurl
+# defined in the test itself, so no real libcurl is involved.
+SHIM_TEST_OBJS = $(B)/obj/shim/hooks.o $(B)/obj/shim/handle.o \
+                 $(B)/obj/shim/xfer.o $(B)/obj/shim/tee.o \
+                 $(B)/obj/shim/headers.o $(B)/obj/shim/send.o \
+                 $(B)/obj/shim/config.o $(B)/obj/shim/scan.o
+CHECK_OBJS_setopt = $(SHIM_TEST_OBJS)
+CHECK_LIBS_setopt = -lpthread
+# keep them: several test binaries share them, make must not delete them as
+# intermediates
+.SECONDARY: $(SHIM_TEST_OBJS)
+
+# rt-client: plain (no PIE, lazy binding, partial RELRO), PIE + full RELRO,
+# and -fno-plt with full RELRO (calls through the GOT, no PLT at all).
+RT_CLIENT_SRC   = tests/client/rt-client.c
+RT_CLIENT       = $(B)/tests/rt-client
+RT_CLIENT_PIE   = $(B)/tests/rt-client-pie
+RT_CLIENT_NOPLT = $(B)/tests/rt-client-noplt
+TEST_PROGS += $(RT_CLIENT) $(RT_CLIENT_PIE) $(RT_CLIENT_NOPLT)
+
+$(RT_CLIENT): $(RT_CLIENT_SRC)
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) $(CURL_CFLAGS) -fno-pie -no-pie -Wl,-z,lazy \
+	    -o $@ $< $(ALL_LDFLAGS) $(CURL_LIBS) -lpthread
+
+$(RT_CLIENT_PIE): $(RT_CLIENT_SRC)
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) $(CURL_CFLAGS) -fPIE -pie -Wl,-z,relro,-z,now \
+	    -o $@ $< $(ALL_LDFLAGS) $(CURL_LIBS) -lpthread
+
+$(RT_CLIENT_NOPLT): $(RT_CLIENT_SRC)
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) $(CURL_CFLAGS) -fno-plt -fPIE -pie \
+	    -Wl,-z,relro,-z,now -o $@ $< $(ALL_LDFLAGS) $(CURL_LIBS) -lpthread
