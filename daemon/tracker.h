@@ -31,6 +31,11 @@
 #define TRK_MAX_MODELS		256	/* beyond this, models fold into "other" */
 #define TRK_MAX_PROGS		256	/* likewise programs */
 #define TRK_ERR_LEN		256
+#define TRK_COUNT_MAX		INT64_C(999999999999999) /* counters saturate
+					   here: 15 digits print exactly in JSON */
+#define TRK_UTIL_MAX		1e6	/* largest utilization accepted, percent */
+#define TRK_CREDITS_MAX		1e15	/* largest credit amount accepted */
+#define TRK_TIME_MAX		INT64_C(253402300799) /* 9999-12-31T23:59:59Z */
 
 enum trk_win {
 	TRK_FIVE_HOUR,
@@ -153,6 +158,28 @@ struct trk_poll {
 /* Create an empty tracker.  cfg may be NULL for defaults.  NULL on ENOMEM. */
 struct trk *trk_new(const struct trk_config *cfg);
 void trk_free(struct trk *t);
+
+/*
+ * Empty t back to the state of trk_new(), keeping its configuration and
+ * its tables' storage.
+ */
+void trk_reset(struct trk *t);
+
+/* Mark t as saved: clears t->dirty (set by every change). */
+void trk_clear_dirty(struct trk *t);
+
+/*
+ * Names used in the status JSON, state file, logs and metrics:
+ * "five_hour", "seven_day", "seven_day_sonnet", "seven_day_opus";
+ * "requests", "tokens", "input_tokens", "output_tokens"; unified status
+ * ("allowed", "allowed_warning", "rejected", "other") and representative
+ * claim ("five_hour", ..., "overage", "other").  NULL when out of range or
+ * absent (RTP_US_ABSENT, RTP_CLAIM_ABSENT).
+ */
+const char *trk_win_name(int w);
+const char *trk_api_name(int a);
+const char *trk_ustatus_name(int s);
+const char *trk_claim_name(int c);
 
 /*
  * Apply one validated event (rtp_validate() returned RTP_OK) that arrived at

@@ -1,0 +1,690 @@
+/*
+ * ratetapd: the per-user daemon.  Owns the tracker, reads the shims'
+ * datagrams, polls the usage endpoint, persists the state and answers on
+ * the control socket, all from one event loop (see docs/daemon.md).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <limits.h>
+#include <math.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/signalfd.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cjson/cJSON.h>
+
+#include "ratetap/paths.h"
+
+#include "control.h"
+#include "http.h"
+#include "ingest.h"
+#include "log.h"
+#include "loop.h"
+#include "metrics.h"
+#include "otlp.h"
+#include "poll.h"
+#include "sockets.h"
+#include "tracker.h"
+
+/*
+ * A shim preloaded into ratetapd (by a user's global LD_PRELOAD, or by
+ * `ratetap run` starting it) looks this symbol up and stays out of the
+ * daemon's own libcurl traffic: the usage poll must never be tapped.
+ */
+__attribute__((visibility("default"), used)) int ratetapd_no_tap = 1;
+
+#define SAVE_CHECK_MS		500	/* a change is saved within this */
+#define SAVE_RETRY_MS		5000	/* after a failed save */
+#define TICK_MS			10000	/* trk_tick() at least this often */
+#define POLL_INTERVAL_MAX	(7 * 24 * 3600)
+
+struct opts {
+	char ingest[RT_PATH_MAX];
+	char control[RT_PATH_MAX];
+	char state_dir[RT_FILE_MAX];
+	char api_base[1024];
+	int interval;
+	const char *credentials;
+	double warn_pct;
+	const char *metrics_listen;
+	int debug;
+};
+
+struct daemon {
+	struct opts o;
+	struct loop *l;
+	struct trk *t;
+	struct poll_ctx *poll;
+	struct ctl *ctl;
+	struct ctl *metrics;
+	int ingest_fd;
+	int control_fd;
+	int ingest_bound;	/* we bound it (unlink at exit) */
+	int control_bound;
+	int lock_fd;
+	int sig_fd;
+	int exit_code;
+	time_t started_at;
+	char state_path[RT_FILE_MAX + 16];
+	char recovered_from[RT_FILE_MAX + 48]; /* corrupt file moved aside */
+	char save_error[TRK_ERR_LEN];	/* "" when the last save worked */
+	int save_errno;			/* errno of the last failed save */
+	time_t last_saved;
+};
+
+static void
+usage(FILE *f)
+{
+	fprintf(f,
+"usage: ratetapd [--socket PATH] [--control PATH] [--state-dir DIR]\n"
+"                [--api-base URL] [--poll-interval SECS] [--credentials FILE]\n"
+"                [--warn-threshold PCT] [--metrics-listen [ADDR:]PORT]\n"
+"                [--debug] [--help] [--version]\n"
+"\n"
+"Runs in the foreground, logs to stderr, stops on SIGTERM/SIGINT.\n"
+"\n"
+"  --socket PATH         ingest datagram socket        (RATETAP_SOCKET)\n"
+"  --control PATH        control socket, HTTP          (RATETAP_CONTROL)\n"
+"  --state-dir DIR       where state.json is kept      (XDG_STATE_HOME/ratetap)\n"
+"  --api-base URL        base URL of the usage poll    (RATETAP_API_BASE)\n"
+"  --poll-interval SECS  seconds between usage polls   (RATETAP_POLL_INTERVAL)\n"
+"  --credentials FILE    credentials file holding claudeAiOauth.accessToken\n"
+"                        (default $CLAUDE_CONFIG_DIR/.credentials.json or\n"
+"                        ~/.claude/.credentials.json)\n"
+"  --warn-threshold PCT  log when a window crosses PCT %% (default 80)\n"
+"  --metrics-listen [ADDR:]PORT  also serve /metrics on TCP (ADDR defaults\n"
+"                        to 127.0.0.1)\n"
+"  --debug               log diagnostics               (RATETAP_DEBUG=1)\n"
+"\n"
+"The OAuth token is read from RATETAP_OAUTH_TOKEN, CLAUDE_CODE_OAUTH_TOKEN or\n"
+"the credentials file, never from the command line.\n");
+}
+
+static int
+parse_interval(const char *s, const char *what)
+{
+	char *end;
+	long v;
+
+	errno = 0;
+	v = strtol(s, &end, 10);
+	if (s[0] == '\0' || *end != '\0' || errno != 0 || v < 1 ||
+	    v > POLL_INTERVAL_MAX) {
+		fprintf(stderr, "ratetapd: %s \"%s\": expected whole seconds "
+		    "from 1 to %d\n", what, s, POLL_INTERVAL_MAX);
+		exit(1);
+	}
+	return (int)v;
+}
+
+static void
+set_path(char *dst, size_t len, const char *src, const char *what)
+{
+	if (src[0] == '\0' || strlen(src) >= len) {
+		fprintf(stderr, "ratetapd: %s: %s\n", what, src[0] == '\0' ?
+		    "empty path" : "path too long");
+		exit(1);
+	}
+	memcpy(dst, src, strlen(src) + 1);
+}
+
+static void
+set_api_base(struct opts *o, const char *s, const char *what)
+{
+	size_t n = strlen(s);
+
+	if ((strncmp(s, "http://", 7) != 0 && strncmp(s, "https://", 8) != 0)
+	    || n >= sizeof(o->api_base) || strpbrk(s, " \t\r\n") != NULL) {
+		fprintf(stderr, "ratetapd: %s \"%s\": expected an http:// or "
+		    "https:// URL\n", what, s);
+		exit(1);
+	}
+	memcpy(o->api_base, s, n + 1);
+	while (n > 0 && o->api_base[n - 1] == '/')
+		o->api_base[--n] = '\0';
+}
+
+static void
+parse_args(struct opts *o, int argc, char **argv)
+{
+	enum { O_SOCKET = 256, O_CONTROL, O_STATE, O_API, O_INTERVAL, O_CRED,
+	    O_WARN, O_METRICS, O_DEBUG, O_HELP, O_VERSION };
+	static const struct option lo[] = {
+		{ "socket", required_argument, NULL, O_SOCKET },
+		{ "control", required_argument, NULL, O_CONTROL },
+		{ "state-dir", required_argument, NULL, O_STATE },
+		{ "api-base", required_argument, NULL, O_API },
+		{ "poll-interval", required_argument, NULL, O_INTERVAL },
+		{ "credentials", required_argument, NULL, O_CRED },
+		{ "warn-threshold", required_argument, NULL, O_WARN },
+		{ "metrics-listen", required_argument, NULL, O_METRICS },
+		{ "debug", no_argument, NULL, O_DEBUG },
+		{ "help", no_argument, NULL, O_HELP },
+		{ "version", no_argument, NULL, O_VERSION },
+		{ NULL, 0, NULL, 0 }
+	};
+	const char *v;
+	char *end;
+	int c, i;
+
+	/* never take a secret from argv: it would show in ps */
+	for (i = 1; i < argc; i++)
+		if (strncmp(argv[i], "--token", 7) == 0 ||
+		    strncmp(argv[i], "--oauth-token", 13) == 0) {
+			fprintf(stderr, "ratetapd: the OAuth token is never "
+			    "taken from the command line (it would show in "
+			    "ps); set RATETAP_OAUTH_TOKEN or use "
+			    "--credentials FILE\n");
+			exit(1);
+		}
+
+	memset(o, 0, sizeof(*o));
+	o->interval = RT_DEFAULT_POLL_SECS;
+	o->warn_pct = TRK_DEFAULT_WARN_PCT;
+	o->debug = rt_env_flag("RATETAP_DEBUG");
+	set_api_base(o, RT_DEFAULT_API_BASE, "default");
+	if ((v = getenv("RATETAP_API_BASE")) != NULL && v[0] != '\0')
+		set_api_base(o, v, "RATETAP_API_BASE");
+	if ((v = getenv("RATETAP_POLL_INTERVAL")) != NULL && v[0] != '\0')
+		o->interval = parse_interval(v, "RATETAP_POLL_INTERVAL");
+
+	while ((c = getopt_long(argc, argv, "", lo, NULL)) != -1) {
+		switch (c) {
+		case O_SOCKET:
+			set_path(o->ingest, sizeof(o->ingest), optarg,
+			    "--socket");
+			break;
+		case O_CONTROL:
+			set_path(o->control, sizeof(o->control), optarg,
+			    "--control");
+			break;
+		case O_STATE:
+			set_path(o->state_dir, sizeof(o->state_dir), optarg,
+			    "--state-dir");
+			break;
+		case O_API:
+			set_api_base(o, optarg, "--api-base");
+			break;
+		case O_INTERVAL:
+			o->interval = parse_interval(optarg, "--poll-interval");
+			break;
+		case O_CRED:
+			if (optarg[0] == '\0') {
+				fprintf(stderr, "ratetapd: --credentials: "
+				    "empty path\n");
+				exit(1);
+			}
+			o->credentials = optarg;
+			break;
+		case O_WARN:
+			errno = 0;
+			o->warn_pct = strtod(optarg, &end);
+			if (optarg[0] == '\0' || *end != '\0' || errno != 0 ||
+			    !isfinite(o->warn_pct) || o->warn_pct <= 0 ||
+			    o->warn_pct > 1000) {
+				fprintf(stderr, "ratetapd: --warn-threshold "
+				    "\"%s\": expected a percentage above 0\n",
+				    optarg);
+				exit(1);
+			}
+			break;
+		case O_METRICS:
+			o->metrics_listen = optarg;
+			break;
+		case O_DEBUG:
+			o->debug = 1;
+			break;
+		case O_HELP:
+			usage(stdout);
+			exit(0);
+		case O_VERSION:
+			printf("ratetapd %s\n", RATETAP_VERSION);
+			exit(0);
+		default:
+			usage(stderr);
+			exit(1);
+		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, "ratetapd: unexpected argument \"%s\"\n",
+		    argv[optind]);
+		usage(stderr);
+		exit(1);
+	}
+	if (o->ingest[0] == '\0' &&
+	    rt_ingest_path(o->ingest, sizeof(o->ingest)) == -1)
+		fatalx("ingest socket path too long (at most %d bytes)",
+		    RT_PATH_MAX - 1);
+	if (o->control[0] == '\0' &&
+	    rt_control_path(o->control, sizeof(o->control)) == -1)
+		fatalx("control socket path too long (at most %d bytes)",
+		    RT_PATH_MAX - 1);
+	if (o->state_dir[0] == '\0' &&
+	    rt_state_dir(o->state_dir, sizeof(o->state_dir)) == -1)
+		fatalx("no state directory: set XDG_STATE_HOME or HOME, or "
+		    "use --state-dir");
+}
+
+/* mkdir -p dir, the last component 0700 (parents 0700 too when created,
+ * as the XDG base directory spec asks). */
+static int
+make_dirs(const char *dir)
+{
+	char buf[RT_FILE_MAX];
+	struct stat st;
+	char *p;
+
+	if (snprintf(buf, sizeof(buf), "%s", dir) >= (int)sizeof(buf)) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	for (p = buf + 1; ; p++) {
+		if (*p != '/' && *p != '\0')
+			continue;
+		{
+			char save = *p;
+
+			*p = '\0';
+			if (mkdir(buf, 0700) == -1 && errno != EEXIST)
+				return -1;
+			*p = save;
+		}
+		if (*p == '\0')
+			break;
+	}
+	if (stat(dir, &st) == -1)
+		return -1;
+	if (!S_ISDIR(st.st_mode)) {
+		errno = ENOTDIR;
+		return -1;
+	}
+	return 0;
+}
+
+/* -- persistence -------------------------------------------------------- */
+
+static int
+save_state(struct daemon *d)
+{
+	char err[TRK_ERR_LEN];
+	int e;
+
+	if (trk_save(d->t, d->state_path, err, sizeof(err)) == 0) {
+		trk_clear_dirty(d->t);
+		d->last_saved = time(NULL);
+		if (d->save_errno != 0)
+			log_info("state saved to %s again", d->state_path);
+		d->save_errno = 0;
+		d->save_error[0] = '\0';
+		return 0;
+	}
+	e = errno != 0 ? errno : EIO;
+	if (e != d->save_errno)
+		log_warnx("cannot save state to %s: %s (will retry)",
+		    d->state_path, err);
+	else
+		log_debug("cannot save state: %s", err);
+	d->save_errno = e;
+	snprintf(d->save_error, sizeof(d->save_error), "%s", err);
+	return -1;
+}
+
+static int64_t
+on_save_timer(struct loop *l, int64_t id, void *arg)
+{
+	struct daemon *d = arg;
+
+	(void)l;
+	(void)id;
+	if (!d->t->dirty)
+		return SAVE_CHECK_MS;
+	return save_state(d) == 0 ? SAVE_CHECK_MS : SAVE_RETRY_MS;
+}
+
+static int64_t
+on_tick_timer(struct loop *l, int64_t id, void *arg)
+{
+	struct daemon *d = arg;
+
+	(void)l;
+	(void)id;
+	trk_tick(d->t, time(NULL));
+	return TICK_MS;
+}
+
+static void
+load_state(struct daemon *d)
+{
+	char err[TRK_ERR_LEN], aside[sizeof(d->state_path) + 32];
+	const char *base;
+	time_t now = time(NULL);
+	int fd, rc;
+
+	if (make_dirs(d->o.state_dir) == -1)
+		fatal("cannot create state directory %s", d->o.state_dir);
+	snprintf(d->state_path, sizeof(d->state_path), "%s/state.json",
+	    d->o.state_dir);
+	/* a file we cannot read is left alone: it is not ours to discard */
+	if ((fd = open(d->state_path, O_RDONLY | O_CLOEXEC)) == -1) {
+		if (errno != ENOENT)
+			fatal("cannot read state file %s", d->state_path);
+		log_info("no state file yet: starting fresh (%s)",
+		    d->state_path);
+		return;
+	}
+	close(fd);
+	rc = trk_load(d->t, d->state_path, err, sizeof(err));
+	if (rc == 0) {
+		log_info("state loaded from %s", d->state_path);
+		trk_clear_dirty(d->t);
+		return;
+	}
+	if (rc == 1) {
+		log_info("no state file yet: starting fresh");
+		return;
+	}
+	snprintf(aside, sizeof(aside), "%s.corrupt-%lld", d->state_path,
+	    (long long)now);
+	if (rename(d->state_path, aside) == -1)
+		fatal("state file %s is corrupt (%s) and cannot be moved "
+		    "aside", d->state_path, err);
+	base = strrchr(aside, '/');
+	snprintf(d->recovered_from, sizeof(d->recovered_from), "%s",
+	    base != NULL ? base + 1 : aside);
+	log_warnx("state file %s is corrupt (%s): moved aside to %s, "
+	    "starting fresh", d->state_path, err, aside);
+	/* trk_load() leaves t empty on failure; start from a clean one */
+	trk_free(d->t);
+	if ((d->t = trk_new(&(struct trk_config){ .warn_pct =
+	    d->o.warn_pct })) == NULL)
+		fatal("trk_new");
+}
+
+/* -- control ------------------------------------------------------------ */
+
+static int
+add_time(cJSON *o, const char *key, time_t t)
+{
+	char buf[32];
+
+	if (t <= 0)
+		return cJSON_AddNullToObject(o, key) != NULL ? 0 : -1;
+	trk_format_time(t, buf, sizeof(buf));
+	return cJSON_AddStringToObject(o, key, buf) != NULL ? 0 : -1;
+}
+
+static int
+add_str_or_null(cJSON *o, const char *key, const char *s)
+{
+	if (s == NULL || s[0] == '\0')
+		return cJSON_AddNullToObject(o, key) != NULL ? 0 : -1;
+	return cJSON_AddStringToObject(o, key, s) != NULL ? 0 : -1;
+}
+
+static cJSON *
+status_json(void *arg)
+{
+	struct daemon *d = arg;
+	time_t now = time(NULL);
+	cJSON *j, *o;
+
+	if ((j = trk_status_json(d->t, now)) == NULL)
+		return NULL;
+	if ((o = cJSON_AddObjectToObject(j, "daemon")) == NULL ||
+	    cJSON_AddStringToObject(o, "version", RATETAP_VERSION) == NULL ||
+	    cJSON_AddNumberToObject(o, "pid", (double)getpid()) == NULL ||
+	    add_time(o, "started_at", d->started_at) == -1)
+		goto err;
+	o = cJSON_GetObjectItemCaseSensitive(j, "poll");
+	if (o == NULL && (o = cJSON_AddObjectToObject(j, "poll")) == NULL)
+		goto err;
+	cJSON_DeleteItemFromObjectCaseSensitive(o, "enabled");
+	cJSON_DeleteItemFromObjectCaseSensitive(o, "next_at");
+	cJSON_DeleteItemFromObjectCaseSensitive(o, "interval");
+	if (cJSON_AddBoolToObject(o, "enabled", poll_enabled(d->poll)) ==
+	    NULL ||
+	    add_time(o, "next_at", poll_next_at(d->poll)) == -1 ||
+	    cJSON_AddNumberToObject(o, "interval", d->o.interval) == NULL)
+		goto err;
+	cJSON_DeleteItemFromObjectCaseSensitive(j, "state");
+	if ((o = cJSON_AddObjectToObject(j, "state")) == NULL ||
+	    cJSON_AddStringToObject(o, "path", d->state_path) == NULL ||
+	    add_time(o, "last_saved_at", d->last_saved) == -1 ||
+	    add_str_or_null(o, "last_save_error", d->save_error) == -1 ||
+	    add_str_or_null(o, "recovered_from", d->recovered_from) == -1)
+		goto err;
+	return j;
+err:
+	cJSON_Delete(j);
+	return NULL;
+}
+
+static int
+metrics_text(void *arg, char **out, size_t *len)
+{
+	struct daemon *d = arg;
+
+	return metrics_render(d->t, time(NULL), out, len);
+}
+
+/* -- signals ------------------------------------------------------------ */
+
+static void
+on_signal(struct loop *l, int fd, int events, void *arg)
+{
+	struct daemon *d = arg;
+	struct signalfd_siginfo si;
+	ssize_t n;
+
+	(void)events;
+	while ((n = read(fd, &si, sizeof(si))) == (ssize_t)sizeof(si)) {
+		switch (si.ssi_signo) {
+		case SIGTERM:
+		case SIGINT:
+			log_info("%s: stopping", strsignal((int)si.ssi_signo));
+			loop_stop(l);
+			break;
+		case SIGHUP:
+			log_info("SIGHUP: saving state");
+			(void)save_state(d);
+			break;
+		default:
+			break;
+		}
+	}
+}
+
+static void
+setup_signals(struct daemon *d)
+{
+	struct sigaction sa;
+	sigset_t set;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = SIG_IGN;
+	if (sigaction(SIGPIPE, &sa, NULL) == -1)
+		fatal("sigaction");
+	sigemptyset(&set);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGHUP);
+	/* before libcurl may start resolver threads: they inherit it */
+	if (sigprocmask(SIG_BLOCK, &set, NULL) == -1)
+		fatal("sigprocmask");
+	if ((d->sig_fd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC)) == -1)
+		fatal("signalfd");
+}
+
+/* -- sockets ------------------------------------------------------------ */
+
+static void
+take_lock(struct daemon *d)
+{
+	char path[RT_PATH_MAX + 8];
+
+	snprintf(path, sizeof(path), "%s.lock", d->o.control);
+	if ((d->lock_fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW,
+	    0600)) == -1)
+		fatal("cannot open lock file %s", path);
+	if (flock(d->lock_fd, LOCK_EX | LOCK_NB) == -1) {
+		if (errno == EWOULDBLOCK)
+			fatalx("another ratetapd is already running (it holds "
+			    "%s; control socket %s)", path, d->o.control);
+		fatal("cannot lock %s", path);
+	}
+}
+
+static void
+open_sockets(struct daemon *d)
+{
+	char err[512], dir[RT_PATH_MAX];
+	const char *slash;
+	int busy, n;
+
+	if ((n = sock_activation(&d->ingest_fd, &d->control_fd, err,
+	    sizeof(err))) == -1)
+		fatalx("socket activation: %s", err);
+	if (n > 0)
+		log_info("socket activation: %s%s%s passed by the service "
+		    "manager", d->ingest_fd != -1 ? "ingest" : "",
+		    d->ingest_fd != -1 && d->control_fd != -1 ? " and " : "",
+		    d->control_fd != -1 ? "control" : "");
+
+	/* the control socket's directory holds the lock */
+	slash = strrchr(d->o.control, '/');
+	if (slash != NULL && slash != d->o.control) {
+		snprintf(dir, sizeof(dir), "%.*s",
+		    (int)(slash - d->o.control), d->o.control);
+		if (sock_private_dir(dir, err, sizeof(err)) == -1)
+			fatalx("%s", err);
+	}
+	take_lock(d);
+
+	if (d->control_fd == -1) {
+		if (sock_prepare_path(d->o.control, &busy, err,
+		    sizeof(err)) == -1) {
+			if (busy)
+				fatalx("another ratetapd is already running: "
+				    "%s answers", d->o.control);
+			fatalx("control socket: %s", err);
+		}
+		if ((d->control_fd = sock_bind_control(d->o.control, err,
+		    sizeof(err))) == -1)
+			fatalx("control socket: %s", err);
+		d->control_bound = 1;
+	}
+	if (d->ingest_fd == -1) {
+		if (sock_prepare_path(d->o.ingest, &busy, err, sizeof(err)) ==
+		    -1)
+			fatalx("ingest socket: %s", err);
+		if ((d->ingest_fd = sock_bind_ingest(d->o.ingest, err,
+		    sizeof(err))) == -1)
+			fatalx("ingest socket: %s", err);
+		d->ingest_bound = 1;
+	}
+}
+
+static void
+start_servers(struct daemon *d)
+{
+	struct ctl_handlers h = { status_json, metrics_text, d };
+	char err[512], bound[128];
+	int fd;
+
+	if ((d->ctl = ctl_start(d->l, d->control_fd, CTL_FULL, &h, err,
+	    sizeof(err))) == NULL)
+		fatalx("control socket: %s", err);
+	d->control_fd = -1;	/* the server owns it now */
+	if (d->o.metrics_listen != NULL) {
+		if ((fd = sock_listen_tcp(d->o.metrics_listen, bound,
+		    sizeof(bound), err, sizeof(err))) == -1)
+			fatalx("%s", err);
+		if ((d->metrics = ctl_start(d->l, fd, CTL_METRICS, &h, err,
+		    sizeof(err))) == NULL)
+			fatalx("metrics listener: %s", err);
+		log_info("metrics on http://%s/metrics", bound);
+	}
+	if (ing_start(d->l, d->ingest_fd, d->t) == -1)
+		fatal("ingest socket");
+}
+
+int
+main(int argc, char **argv)
+{
+	struct daemon d;
+	struct poll_cfg pc;
+
+	memset(&d, 0, sizeof(d));
+	d.ingest_fd = d.control_fd = d.lock_fd = d.sig_fd = -1;
+	parse_args(&d.o, argc, argv);
+	log_init("ratetapd", d.o.debug);
+	d.started_at = time(NULL);
+	setup_signals(&d);
+
+	if ((d.l = loop_new()) == NULL)
+		fatal("epoll");
+	if ((d.t = trk_new(&(struct trk_config){ .warn_pct =
+	    d.o.warn_pct })) == NULL)
+		fatal("trk_new");
+	open_sockets(&d);
+	load_state(&d);
+	start_servers(&d);
+	if (loop_add_fd(d.l, d.sig_fd, LOOP_READ, on_signal, &d) == -1)
+		fatal("signalfd");
+	if (loop_add_timer(d.l, SAVE_CHECK_MS, on_save_timer, &d) == -1 ||
+	    loop_add_timer(d.l, 0, on_tick_timer, &d) == -1)
+		fatal("timers");
+	pc.api_base = d.o.api_base;
+	pc.interval = d.o.interval;
+	pc.credentials = d.o.credentials;
+	if ((d.poll = poll_start(d.l, d.t, &pc)) == NULL)
+		fatal("usage poll");
+	/* a malformed OTEL_* setting is a start-up error, like any other
+	   bad setting (otlp_start() logged which one) */
+	if (otlp_start(d.l, d.t, d.started_at) == -1) {
+		if (d.ingest_bound)
+			unlink(d.o.ingest);
+		if (d.control_bound)
+			unlink(d.o.control);
+		fatalx("OpenTelemetry export misconfigured; not starting");
+	}
+	log_info("ratetapd %s started (pid %ld): ingest %s, control %s, "
+	    "usage poll %s%s every %d s", RATETAP_VERSION, (long)getpid(),
+	    d.o.ingest, d.o.control, d.o.api_base, POLL_PATH, d.o.interval);
+
+	if (loop_run(d.l) == -1) {
+		log_warn("event loop");
+		d.exit_code = 1;
+	}
+
+	/* read what is already queued, then stop taking more */
+	(void)ing_drain(d.ingest_fd, d.t, getuid(), time(NULL));
+	if (save_state(&d) == -1)
+		d.exit_code = 1;
+	else
+		log_info("state saved to %s", d.state_path);
+	poll_stop(d.poll);
+	otlp_stop(d.l);
+	http_shutdown(d.l);
+	ing_stop(d.l, d.ingest_fd);
+	ctl_stop(d.metrics);
+	ctl_stop(d.ctl);
+	if (d.ingest_bound)
+		unlink(d.o.ingest);
+	if (d.control_bound)
+		unlink(d.o.control);
+	close(d.ingest_fd);
+	close(d.sig_fd);
+	loop_free(d.l);
+	trk_free(d.t);
+	log_info("stopped");
+	close(d.lock_fd);	/* releases the lock last */
+	return d.exit_code;
+}

@@ -1,0 +1,253 @@
+/*
+ * The status JSON (DESIGN.md "ratetap status --json", every key listed in
+ * docs/tracker.md), rendered from a tracker.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include <cjson/cJSON.h>
+
+#include "tracker.h"
+
+/*
+ * Each helper adds one member to obj and returns it, or NULL when out of
+ * memory; callers chain them and check once through ok().
+ */
+static int
+ok(const cJSON *item)
+{
+	return item != NULL;
+}
+
+static cJSON *
+add_int(cJSON *obj, const char *key, int64_t v)
+{
+	return cJSON_AddNumberToObject(obj, key, (double)v);
+}
+
+static cJSON *
+add_time(cJSON *obj, const char *key, time_t t)
+{
+	char buf[32];
+
+	if (t <= 0)
+		return cJSON_AddNullToObject(obj, key);
+	trk_format_time(t, buf, sizeof(buf));
+	return cJSON_AddStringToObject(obj, key, buf);
+}
+
+static cJSON *
+add_opt_number(cJSON *obj, const char *key, int has, double v)
+{
+	if (!has)
+		return cJSON_AddNullToObject(obj, key);
+	return cJSON_AddNumberToObject(obj, key, v);
+}
+
+static cJSON *
+add_opt_string(cJSON *obj, const char *key, const char *s)
+{
+	if (s == NULL)
+		return cJSON_AddNullToObject(obj, key);
+	return cJSON_AddStringToObject(obj, key, s);
+}
+
+static cJSON *
+add_tokens(cJSON *obj, const char *key, const struct trk_tokens *tk)
+{
+	cJSON *o = cJSON_AddObjectToObject(obj, key);
+
+	if (o == NULL || !ok(add_int(o, "input", tk->input)) ||
+	    !ok(add_int(o, "output", tk->output)) ||
+	    !ok(add_int(o, "cache_creation_input", tk->cache_creation_input)) ||
+	    !ok(add_int(o, "cache_read_input", tk->cache_read_input)))
+		return NULL;
+	return o;
+}
+
+static int
+add_windows(cJSON *root, const struct trk *t)
+{
+	cJSON *ws, *o;
+	int w;
+
+	if ((ws = cJSON_AddObjectToObject(root, "windows")) == NULL)
+		return -1;
+	for (w = 0; w < TRK_WIN_COUNT; w++) {
+		const struct trk_window *win = &t->win[w];
+
+		o = cJSON_AddObjectToObject(ws, trk_win_name(w));
+		if (o == NULL ||
+		    !ok(add_opt_number(o, "utilization", win->has_util,
+		    win->utilization)) ||
+		    !ok(add_time(o, "resets_at", win->resets_at)) ||
+		    !ok(add_tokens(o, "tokens", &win->tokens)) ||
+		    !ok(add_int(o, "rollovers", win->rollovers)))
+			return -1;
+	}
+	return 0;
+}
+
+static int
+add_extra(cJSON *root, const struct trk *t)
+{
+	const struct trk_extra *e = &t->extra;
+	cJSON *o;
+
+	if ((o = cJSON_AddObjectToObject(root, "extra_usage")) == NULL)
+		return -1;
+	if (!ok(e->known ? cJSON_AddBoolToObject(o, "is_enabled",
+	    e->is_enabled) : cJSON_AddNullToObject(o, "is_enabled")) ||
+	    !ok(add_opt_number(o, "monthly_limit", e->known &&
+	    e->has_monthly_limit, e->monthly_limit)) ||
+	    !ok(add_opt_number(o, "used_credits", e->known &&
+	    e->has_used_credits, e->used_credits)) ||
+	    !ok(add_opt_number(o, "utilization", e->known && e->has_util,
+	    e->utilization)))
+		return -1;
+	return 0;
+}
+
+static int
+add_requests(cJSON *root, const struct trk *t)
+{
+	cJSON *o;
+
+	if ((o = cJSON_AddObjectToObject(root, "requests")) == NULL ||
+	    !ok(add_int(o, "total", t->requests_total)) ||
+	    !ok(add_int(o, "rate_limited", t->requests_rate_limited)) ||
+	    !ok(add_int(o, "overloaded", t->requests_overloaded)) ||
+	    !ok(add_int(o, "errors", t->requests_errors)) ||
+	    !ok(add_int(o, "usage_unreadable", t->usage_unreadable)))
+		return -1;
+	return 0;
+}
+
+static int
+add_tables(cJSON *root, const struct trk *t)
+{
+	cJSON *ms, *ps, *o;
+	int i;
+
+	if ((ms = cJSON_AddObjectToObject(root, "models")) == NULL)
+		return -1;
+	for (i = 0; i < t->nmodels; i++) {
+		const struct trk_named *m = &t->models[i];
+
+		o = cJSON_AddObjectToObject(ms, m->name);
+		if (o == NULL ||
+		    !ok(add_int(o, "input", m->tokens.input)) ||
+		    !ok(add_int(o, "output", m->tokens.output)) ||
+		    !ok(add_int(o, "cache_creation_input",
+		    m->tokens.cache_creation_input)) ||
+		    !ok(add_int(o, "cache_read_input",
+		    m->tokens.cache_read_input)) ||
+		    !ok(add_int(o, "requests", m->requests)))
+			return -1;
+	}
+	if ((ps = cJSON_AddObjectToObject(root, "processes")) == NULL)
+		return -1;
+	for (i = 0; i < t->nprogs; i++) {
+		const struct trk_named *p = &t->progs[i];
+
+		o = cJSON_AddObjectToObject(ps, p->name);
+		if (o == NULL ||
+		    !ok(add_int(o, "requests", p->requests)) ||
+		    !ok(add_int(o, "input", p->tokens.input)) ||
+		    !ok(add_int(o, "output", p->tokens.output)) ||
+		    !ok(add_int(o, "cache_creation_input",
+		    p->tokens.cache_creation_input)) ||
+		    !ok(add_int(o, "cache_read_input",
+		    p->tokens.cache_read_input)))
+			return -1;
+	}
+	return 0;
+}
+
+static int
+add_api(cJSON *root, const struct trk *t)
+{
+	cJSON *as, *o;
+	int a;
+
+	if ((as = cJSON_AddObjectToObject(root, "api_limits")) == NULL)
+		return -1;
+	for (a = 0; a < TRK_API_COUNT; a++) {
+		const struct trk_api_limit *l = &t->api[a];
+
+		if (!l->known) {
+			if (cJSON_AddNullToObject(as, trk_api_name(a)) == NULL)
+				return -1;
+			continue;
+		}
+		o = cJSON_AddObjectToObject(as, trk_api_name(a));
+		if (o == NULL || !ok(add_int(o, "limit", l->limit)) ||
+		    !ok(add_int(o, "remaining", l->remaining)) ||
+		    !ok(add_time(o, "resets_at", l->reset)))
+			return -1;
+	}
+	return 0;
+}
+
+static int
+add_misc(cJSON *root, const struct trk *t)
+{
+	cJSON *o, *r;
+	int e;
+
+	if ((o = cJSON_AddObjectToObject(root, "unified")) == NULL ||
+	    !ok(add_opt_string(o, "status",
+	    trk_ustatus_name(t->unified_status))) ||
+	    !ok(add_opt_string(o, "representative_claim",
+	    trk_claim_name(t->representative_claim))))
+		return -1;
+
+	if (t->retry_after < 0) {
+		if (cJSON_AddNullToObject(root, "retry_after") == NULL)
+			return -1;
+	} else if ((o = cJSON_AddObjectToObject(root, "retry_after")) ==
+	    NULL || !ok(add_int(o, "seconds", t->retry_after)) ||
+	    !ok(add_time(o, "at", t->retry_after_at)))
+		return -1;
+
+	if ((o = cJSON_AddObjectToObject(root, "poll")) == NULL ||
+	    !ok(add_time(o, "last_ok", t->poll_last_ok)) ||
+	    !ok(add_opt_string(o, "last_error", t->poll_last_error[0] ?
+	    t->poll_last_error : NULL)) ||
+	    !ok(add_time(o, "last_attempt", t->poll_last_attempt)) ||
+	    !ok(add_int(o, "ok_total", t->poll_ok_total)) ||
+	    !ok(add_int(o, "fail_total", t->poll_fail_total)))
+		return -1;
+
+	if ((o = cJSON_AddObjectToObject(root, "ingest")) == NULL ||
+	    !ok(add_int(o, "accepted", t->datagrams_accepted)) ||
+	    (r = cJSON_AddObjectToObject(o, "rejected")) == NULL)
+		return -1;
+	for (e = RTP_OK + 1; e < RTP_E_COUNT; e++)
+		if (!ok(add_int(r, rtp_strerror(e), t->datagrams_rejected[e])))
+			return -1;
+	if (!ok(add_int(o, "foreign_uid", t->datagrams_foreign)) ||
+	    !ok(add_int(o, "client_drops", t->client_drops)))
+		return -1;
+	return 0;
+}
+
+cJSON *
+trk_status_json(const struct trk *t, time_t now)
+{
+	cJSON *root;
+
+	if ((root = cJSON_CreateObject()) == NULL)
+		return NULL;
+	if (add_windows(root, t) == -1 || add_extra(root, t) == -1 ||
+	    add_requests(root, t) == -1 ||
+	    !ok(add_tokens(root, "tokens_total", &t->tokens_total)) ||
+	    add_tables(root, t) == -1 || add_api(root, t) == -1 ||
+	    add_misc(root, t) == -1 ||
+	    !ok(add_time(root, "generated_at", now)))
+		goto err;
+	return root;
+err:
+	cJSON_Delete(root);
+	return NULL;
+}

@@ -1,0 +1,276 @@
+/*
+ * OAuth token sources of the usage poll (see token.h).  The credentials
+ * file is untrusted input: size-limited, parsed with cJSON, type-checked,
+ * and every buffer that held it is wiped before being freed.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <pwd.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cjson/cJSON.h>
+
+#include "token.h"
+
+const char *
+token_source_name(int src)
+{
+	switch (src) {
+	case TOKEN_ENV_RATETAP:
+		return "RATETAP_OAUTH_TOKEN";
+	case TOKEN_ENV_CLAUDE:
+		return "CLAUDE_CODE_OAUTH_TOKEN";
+	case TOKEN_FILE:
+		return "credentials file";
+	default:
+		return "none";
+	}
+}
+
+/*
+ * A token goes into an HTTP header: visible ASCII only (no space, no CR or
+ * LF that could inject a header).
+ */
+static int
+token_chars_ok(const char *s)
+{
+	size_t i;
+
+	if (s[0] == '\0')
+		return 0;
+	for (i = 0; s[i] != '\0'; i++)
+		if ((unsigned char)s[i] <= 0x20 || (unsigned char)s[i] >= 0x7f)
+			return 0;
+	return 1;
+}
+
+static int
+copy_token(const char *src, const char *what, char *buf, size_t len,
+    char *err, size_t errlen)
+{
+	size_t n = strlen(src);
+
+	if (!token_chars_ok(src)) {
+		snprintf(err, errlen, "%s: the token contains characters "
+		    "that are not allowed (spaces, control or non-ASCII)",
+		    what);
+		return -1;
+	}
+	if (n + 1 > len) {
+		snprintf(err, errlen, "%s: the token is too long (%zu bytes)",
+		    what, n);
+		return -1;
+	}
+	memcpy(buf, src, n + 1);
+	return 0;
+}
+
+int
+token_default_file(char *buf, size_t len)
+{
+	const char *dir = getenv("CLAUDE_CONFIG_DIR");
+	const char *home = getenv("HOME");
+	struct passwd pw, *res = NULL;
+	char pwbuf[1024];
+	int n;
+
+	if (dir != NULL && dir[0] != '\0')
+		n = snprintf(buf, len, "%s/.credentials.json", dir);
+	else {
+		if (home == NULL || home[0] == '\0') {
+			if (getpwuid_r(getuid(), &pw, pwbuf, sizeof(pwbuf),
+			    &res) != 0 || res == NULL || pw.pw_dir == NULL)
+				return -1;
+			home = pw.pw_dir;
+		}
+		n = snprintf(buf, len, "%s/.claude/.credentials.json", home);
+	}
+	return (n >= 0 && (size_t)n < len) ? 0 : -1;
+}
+
+/* Wipe every string of a cJSON tree (a credentials file holds secrets
+ * beyond the access token: the refresh token). */
+static void
+wipe_json(cJSON *j)
+{
+	for (; j != NULL; j = j->next) {
+		if (j->valuestring != NULL)
+			explicit_bzero(j->valuestring, strlen(j->valuestring));
+		if (j->child != NULL)
+			wipe_json(j->child);
+	}
+}
+
+/* Read all of fd (at most max bytes) into a malloc'ed buffer. */
+static int
+read_all(int fd, size_t max, char **out, size_t *outlen, int *too_large)
+{
+	size_t cap = 4096, len = 0;
+	char *buf, *nb;
+	ssize_t n;
+
+	*too_large = 0;
+	if ((buf = malloc(cap)) == NULL)
+		return -1;
+	for (;;) {
+		if (len == cap) {
+			if (cap > max) {
+				*too_large = 1;
+				goto err;
+			}
+			/* grow by hand so that no copy is left unwiped */
+			if ((nb = malloc(cap * 2)) == NULL)
+				goto err;
+			memcpy(nb, buf, len);
+			explicit_bzero(buf, cap);
+			free(buf);
+			buf = nb;
+			cap *= 2;
+		}
+		n = read(fd, buf + len, cap - len);
+		if (n == -1) {
+			if (errno == EINTR)
+				continue;
+			goto err;
+		}
+		if (n == 0)
+			break;
+		len += (size_t)n;
+		if (len > max) {
+			*too_large = 1;
+			goto err;
+		}
+	}
+	*out = buf;
+	*outlen = len;
+	return 0;
+err:
+	explicit_bzero(buf, cap);
+	free(buf);
+	return -1;
+}
+
+int
+token_read_file(const char *path, char *buf, size_t len, char *err,
+    size_t errlen)
+{
+	cJSON *root = NULL, *oauth, *tok;
+	char *data = NULL;
+	size_t dlen = 0;
+	struct stat st;
+	int fd, too_large, rc = -1;
+
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY)) == -1) {
+		if (errno == ENOENT)
+			return 0;
+		snprintf(err, errlen, "credentials file %s: %s", path,
+		    strerror(errno));
+		return -1;
+	}
+	if (fstat(fd, &st) == -1) {
+		snprintf(err, errlen, "credentials file %s: %s", path,
+		    strerror(errno));
+		goto err;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		snprintf(err, errlen, "credentials file %s: not a regular "
+		    "file", path);
+		goto err;
+	}
+	if (st.st_size > TOKEN_FILE_MAX) {
+		snprintf(err, errlen, "credentials file %s: too large "
+		    "(%lld bytes, limit %d)", path, (long long)st.st_size,
+		    TOKEN_FILE_MAX);
+		goto err;
+	}
+	if (read_all(fd, TOKEN_FILE_MAX, &data, &dlen, &too_large) == -1) {
+		if (too_large)
+			snprintf(err, errlen, "credentials file %s: too "
+			    "large (limit %d bytes)", path, TOKEN_FILE_MAX);
+		else
+			snprintf(err, errlen, "credentials file %s: %s",
+			    path, strerror(errno));
+		goto err;
+	}
+	if ((root = cJSON_ParseWithLength(data, dlen)) == NULL ||
+	    !cJSON_IsObject(root)) {
+		snprintf(err, errlen, "credentials file %s: not a JSON object",
+		    path);
+		goto err;
+	}
+	oauth = cJSON_GetObjectItemCaseSensitive(root, "claudeAiOauth");
+	if (oauth == NULL || cJSON_IsNull(oauth)) {
+		rc = 0;		/* e.g. only an API key is stored: no token */
+		goto err;
+	}
+	if (!cJSON_IsObject(oauth)) {
+		snprintf(err, errlen, "credentials file %s: claudeAiOauth is "
+		    "not an object", path);
+		goto err;
+	}
+	tok = cJSON_GetObjectItemCaseSensitive(oauth, "accessToken");
+	if (tok == NULL || cJSON_IsNull(tok)) {
+		rc = 0;
+		goto err;
+	}
+	if (!cJSON_IsString(tok) || tok->valuestring == NULL) {
+		snprintf(err, errlen, "credentials file %s: "
+		    "claudeAiOauth.accessToken is not a string", path);
+		goto err;
+	}
+	if (copy_token(tok->valuestring, "credentials file", buf, len, err,
+	    errlen) == -1)
+		goto err;
+	rc = 1;
+err:
+	if (root != NULL) {
+		wipe_json(root);
+		cJSON_Delete(root);
+	}
+	if (data != NULL) {
+		explicit_bzero(data, dlen);
+		free(data);
+	}
+	close(fd);
+	return rc;
+}
+
+int
+token_get(const char *file, char *buf, size_t len, char *err, size_t errlen)
+{
+	static const struct {
+		const char *var;
+		int src;
+	} envs[] = {
+		{ "RATETAP_OAUTH_TOKEN", TOKEN_ENV_RATETAP },
+		{ "CLAUDE_CODE_OAUTH_TOKEN", TOKEN_ENV_CLAUDE },
+	};
+	char def[4096];
+	const char *v;
+	size_t i;
+	int rc;
+
+	if (err != NULL && errlen > 0)
+		err[0] = '\0';
+	for (i = 0; i < sizeof(envs) / sizeof(envs[0]); i++) {
+		v = getenv(envs[i].var);
+		if (v == NULL || v[0] == '\0')
+			continue;
+		if (copy_token(v, envs[i].var, buf, len, err, errlen) == -1)
+			return -1;
+		return envs[i].src;
+	}
+	if (file == NULL) {
+		if (token_default_file(def, sizeof(def)) == -1)
+			return TOKEN_NONE;
+		file = def;
+	}
+	rc = token_read_file(file, buf, len, err, errlen);
+	if (rc == 1)
+		return TOKEN_FILE;
+	return rc == 0 ? TOKEN_NONE : -1;
+}

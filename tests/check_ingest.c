@@ -1,0 +1,257 @@
+/*
+ * Unit tests of the ingest socket's reader (daemon/ingest.c) over real
+ * AF_UNIX datagram sockets, with the real tracker.
+ */
+#include <check.h>
+#include <errno.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "ratetap/proto.h"
+
+#include "../daemon/ingest.h"
+#include "../daemon/loop.h"
+#include "../daemon/tracker.h"
+
+static int rx = -1, tx = -1;
+static struct trk *t;
+
+static void
+setup(void)
+{
+	int sv[2], one = 1;
+
+	ck_assert_int_eq(socketpair(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0, sv),
+	    0);
+	rx = sv[0];
+	tx = sv[1];
+	ck_assert_int_eq(setsockopt(rx, SOL_SOCKET, SO_PASSCRED, &one,
+	    sizeof(one)), 0);
+	ck_assert_ptr_nonnull(t = trk_new(NULL));
+}
+
+static void
+teardown(void)
+{
+	close(rx);
+	close(tx);
+	trk_free(t);
+}
+
+static void
+good_event(struct rtp_event *ev)
+{
+	rtp_init(ev);
+	ev->pid = getpid();
+	ev->seq = 1;
+	ev->http_status = 200;
+	ev->method = RTP_M_POST;
+	ev->usage_state = RTP_USAGE_OK;
+	ev->input_tokens = 11;
+	ev->output_tokens = 22;
+	ev->cache_creation_input_tokens = 3;
+	ev->cache_read_input_tokens = 5;
+	rtp_strlcpy(ev->model, "claude-sonnet-4-5", sizeof(ev->model));
+	rtp_strlcpy(ev->host, "api.anthropic.com", sizeof(ev->host));
+	rtp_strlcpy(ev->path, "/v1/messages", sizeof(ev->path));
+	rtp_strlcpy(ev->prog, "curl", sizeof(ev->prog));
+}
+
+static void
+send_bytes(const void *buf, size_t len)
+{
+	ck_assert_int_eq(send(tx, buf, len, 0), (ssize_t)len);
+}
+
+START_TEST(a_good_datagram_is_counted)
+{
+	struct rtp_event ev;
+
+	good_event(&ev);
+	send_bytes(&ev, sizeof(ev));
+	ck_assert_int_eq(ing_drain(rx, t, getuid(), time(NULL)), 1);
+	ck_assert_int_eq(t->datagrams_accepted, 1);
+	ck_assert_int_eq(t->requests_total, 1);
+	ck_assert_int_eq(t->win[TRK_FIVE_HOUR].tokens.input, 11);
+	ck_assert_int_eq(t->win[TRK_SEVEN_DAY_SONNET].tokens.output, 22);
+	ck_assert_int_eq(t->nmodels, 1);
+	ck_assert_str_eq(t->models[0].name, "claude-sonnet-4-5");
+	/* nothing more waiting: 0, not an error */
+	ck_assert_int_eq(ing_drain(rx, t, getuid(), time(NULL)), 0);
+}
+END_TEST
+
+START_TEST(every_waiting_datagram_is_read_in_one_wakeup)
+{
+	struct rtp_event ev;
+	int i;
+
+	good_event(&ev);
+	for (i = 0; i < 50; i++) {
+		ev.seq = (uint32_t)i + 1;
+		send_bytes(&ev, sizeof(ev));
+	}
+	ck_assert_int_eq(ing_drain(rx, t, getuid(), time(NULL)), 50);
+	ck_assert_int_eq(t->datagrams_accepted, 50);
+	ck_assert_int_eq(t->win[TRK_FIVE_HOUR].tokens.input, 50 * 11);
+}
+END_TEST
+
+START_TEST(truncated_and_oversize_datagrams_are_rejected_by_size)
+{
+	struct rtp_event ev;
+	char big[ING_BUF_SIZE * 2];
+
+	good_event(&ev);
+	send_bytes(&ev, sizeof(ev) - 1);	/* truncated */
+	send_bytes(&ev, 10);
+	memset(big, 0, sizeof(big));
+	memcpy(big, &ev, sizeof(ev));
+	send_bytes(big, sizeof(ev) + 1);	/* one byte too many */
+	send_bytes(big, sizeof(big));		/* beyond the buffer */
+	ck_assert_int_eq(ing_drain(rx, t, getuid(), time(NULL)), 4);
+	ck_assert_int_eq(t->datagrams_rejected[RTP_E_SIZE], 4);
+	ck_assert_int_eq(t->datagrams_accepted, 0);
+	ck_assert_int_eq(t->requests_total, 0);
+}
+END_TEST
+
+START_TEST(wrong_magic_version_and_fields_are_rejected_by_reason)
+{
+	struct rtp_event ev;
+	char garbage[sizeof(ev)];
+	size_t i;
+
+	good_event(&ev);
+	ev.version = RTP_VERSION + 1;
+	send_bytes(&ev, sizeof(ev));
+	good_event(&ev);
+	ev.magic = 0xdeadbeef;
+	send_bytes(&ev, sizeof(ev));
+	good_event(&ev);
+	ev.method = 200;
+	send_bytes(&ev, sizeof(ev));
+	good_event(&ev);
+	ev.model[0] = '\n';
+	send_bytes(&ev, sizeof(ev));
+	for (i = 0; i < sizeof(garbage); i++)
+		garbage[i] = (char)(i * 7 + 3);
+	send_bytes(garbage, sizeof(garbage));
+	ck_assert_int_eq(ing_drain(rx, t, getuid(), time(NULL)), 5);
+	ck_assert_int_eq(t->datagrams_rejected[RTP_E_VERSION], 1);
+	ck_assert_int_eq(t->datagrams_rejected[RTP_E_MAGIC], 2);
+	ck_assert_int_eq(t->datagrams_rejected[RTP_E_FIELD], 1);
+	ck_assert_int_eq(t->datagrams_rejected[RTP_E_STRING], 1);
+	ck_assert_int_eq(t->datagrams_accepted, 0);
+	ck_assert_int_eq(t->nmodels, 0);
+	/* and a good one after them still counts */
+	good_event(&ev);
+	send_bytes(&ev, sizeof(ev));
+	ck_assert_int_eq(ing_drain(rx, t, getuid(), time(NULL)), 1);
+	ck_assert_int_eq(t->datagrams_accepted, 1);
+}
+END_TEST
+
+START_TEST(a_datagram_from_another_uid_is_foreign)
+{
+	struct rtp_event ev;
+	pid_t pid;
+	int status;
+
+	good_event(&ev);
+	if (getuid() == 0) {
+		/* as root: send from a child that became another user */
+		pid = fork();
+		ck_assert_int_ge(pid, 0);
+		if (pid == 0) {
+			if (setgid(65534) == -1 || setuid(65534) == -1)
+				_exit(2);
+			_exit(send(tx, &ev, sizeof(ev), 0) ==
+			    (ssize_t)sizeof(ev) ? 0 : 3);
+		}
+		ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+		ck_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+		ck_assert_int_eq(ing_drain(rx, t, getuid(), time(NULL)), 1);
+		ck_assert_int_eq(t->datagrams_foreign, 1);
+		ck_assert_int_eq(t->datagrams_accepted, 0);
+	}
+	/* any user: a daemon of another uid sees our datagram as foreign */
+	send_bytes(&ev, sizeof(ev));
+	ck_assert_int_eq(ing_drain(rx, t, getuid() + 1, time(NULL)), 1);
+	ck_assert_int_eq(t->datagrams_foreign, getuid() == 0 ? 2 : 1);
+	ck_assert_int_eq(t->datagrams_accepted, 0);
+}
+END_TEST
+
+START_TEST(the_loop_reads_the_socket_when_it_becomes_readable)
+{
+	struct loop *l = loop_new();
+	struct rtp_event ev;
+
+	ck_assert_ptr_nonnull(l);
+	ck_assert_int_eq(ing_start(l, rx, t), 0);
+	good_event(&ev);
+	send_bytes(&ev, sizeof(ev));
+	send_bytes(&ev, 3);
+	ck_assert_int_eq(loop_once(l, 1000), 1);
+	ck_assert_int_eq(t->datagrams_accepted, 1);
+	ck_assert_int_eq(t->datagrams_rejected[RTP_E_SIZE], 1);
+	ing_stop(l, rx);
+	send_bytes(&ev, sizeof(ev));
+	ck_assert_int_eq(loop_once(l, 20), 0);
+	ck_assert_int_eq(t->datagrams_accepted, 1);
+	loop_free(l);
+}
+END_TEST
+
+START_TEST(a_socket_error_is_reported_not_looped_on)
+{
+	int p[2];
+
+	/* not a socket: recvmsg fails with ENOTSOCK, not EAGAIN */
+	ck_assert_int_eq(pipe(p), 0);
+	ck_assert_int_eq(write(p[1], "x", 1), 1);
+	ck_assert_int_eq(ing_drain(p[0], t, getuid(), time(NULL)), -1);
+	ck_assert_int_eq(errno, ENOTSOCK);
+	ck_assert_int_eq(t->datagrams_accepted, 0);
+	close(p[0]);
+	close(p[1]);
+}
+END_TEST
+
+static Suite *
+ingest_suite(void)
+{
+	Suite *s = suite_create("ingest");
+	TCase *tc = tcase_create("ingest");
+
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_add_test(tc, a_good_datagram_is_counted);
+	tcase_add_test(tc, every_waiting_datagram_is_read_in_one_wakeup);
+	tcase_add_test(tc,
+	    truncated_and_oversize_datagrams_are_rejected_by_size);
+	tcase_add_test(tc,
+	    wrong_magic_version_and_fields_are_rejected_by_reason);
+	tcase_add_test(tc, a_datagram_from_another_uid_is_foreign);
+	tcase_add_test(tc, the_loop_reads_the_socket_when_it_becomes_readable);
+	tcase_add_test(tc, a_socket_error_is_reported_not_looped_on);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int
+main(void)
+{
+	SRunner *sr = srunner_create(ingest_suite());
+	int failed;
+
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}
