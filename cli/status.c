@@ -1,0 +1,760 @@
+/*
+ * `ratetap status`: fetch GET /v1/status from the daemon and print it as a
+ * table a person reads at a glance, or as the JSON itself (--json).
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cjson/cJSON.h>
+
+#include "ratetap/paths.h"
+#include "cli.h"
+
+#define BAR_WIDTH	20
+#define TOP_N		5
+#define DASH		"\xe2\x80\x93"	/* U+2013, shown for unknown values */
+
+/* ANSI sequences, empty when colour is off. */
+struct style {
+	const char *bold, *dim, *red, *yellow, *green, *reset;
+};
+
+static const struct {
+	const char *key;
+	const char *label;
+} windows[] = {
+	{ "five_hour", "5-hour" },
+	{ "seven_day", "7-day" },
+	{ "seven_day_sonnet", "7-day Sonnet" },
+	{ "seven_day_opus", "7-day Opus" },
+};
+
+static const struct {
+	const char *key;
+	const char *label;
+} api_kinds[] = {
+	{ "requests", "requests" },
+	{ "tokens", "tokens" },
+	{ "input_tokens", "input tokens" },
+	{ "output_tokens", "output tokens" },
+};
+
+static const char *const token_keys[] = {
+	"input", "output", "cache_creation_input", "cache_read_input"
+};
+
+/* One program or model, for the top-N lists. */
+struct named {
+	const char *name;
+	double requests;	/* < 0 when unknown */
+	double tokens;
+};
+
+static const cJSON *
+obj(const cJSON *o, const char *key)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
+
+	return cJSON_IsObject(v) ? v : NULL;
+}
+
+/* 1 and *out when o[key] is a number, else 0. */
+static int
+num(const cJSON *o, const char *key, double *out)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
+
+	if (!cJSON_IsNumber(v) || !isfinite(v->valuedouble))
+		return 0;
+	*out = v->valuedouble;
+	return 1;
+}
+
+/* o[key] when it is a non-empty string, else NULL. */
+static const char *
+str(const cJSON *o, const char *key)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
+
+	if (!cJSON_IsString(v) || v->valuestring == NULL ||
+	    v->valuestring[0] == '\0')
+		return NULL;
+	return v->valuestring;
+}
+
+/* Parse RFC 3339 ("2026-11-28T20:00:00Z", fraction and offset optional). */
+static int
+parse_time(const char *s, time_t *out)
+{
+	struct tm tm;
+	int y, mo, d, h, mi, sec, n = 0, oh, om;
+	const char *p;
+	long off = 0;
+	time_t t;
+
+	if (s == NULL || sscanf(s, "%4d-%2d-%2d%*1[Tt ]%2d:%2d:%2d%n", &y, &mo,
+	    &d, &h, &mi, &sec, &n) != 6 || n == 0)
+		return -1;
+	p = s + n;
+	if (*p == '.') {
+		p++;
+		if (*p < '0' || *p > '9')
+			return -1;
+		while (*p >= '0' && *p <= '9')
+			p++;
+	}
+	if (*p == 'Z' || *p == 'z') {
+		p++;
+	} else if (*p == '+' || *p == '-') {
+		if (sscanf(p + 1, "%2d:%2d", &oh, &om) != 2 || strlen(p) < 6)
+			return -1;
+		off = (oh * 3600L + om * 60L) * (*p == '-' ? -1 : 1);
+		p += 6;
+	} else {
+		return -1;
+	}
+	if (*p != '\0' || mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 ||
+	    mi > 59 || sec > 60)
+		return -1;
+	memset(&tm, 0, sizeof(tm));
+	tm.tm_year = y - 1900;
+	tm.tm_mon = mo - 1;
+	tm.tm_mday = d;
+	tm.tm_hour = h;
+	tm.tm_min = mi;
+	tm.tm_sec = sec;
+	if ((t = timegm(&tm)) == (time_t)-1)
+		return -1;
+	*out = t - off;
+	return 0;
+}
+
+void
+cli_fmt_relative(long long secs, char *buf, size_t len)
+{
+	unsigned long long a = secs < 0 ? -(unsigned long long)secs :
+	    (unsigned long long)secs;
+	unsigned long long big, small;
+	const char *bu, *su;
+	char span[64];
+
+	if (secs == 0) {
+		snprintf(buf, len, "now");
+		return;
+	}
+	if (a < 60) {
+		snprintf(span, sizeof(span), "%llus", a);
+	} else {
+		if (a < 3600) {
+			big = a / 60; small = a % 60; bu = "m"; su = "s";
+		} else if (a < 86400) {
+			big = a / 3600; small = a % 3600 / 60; bu = "h"; su = "m";
+		} else {
+			big = a / 86400; small = a % 86400 / 3600; bu = "d";
+			su = "h";
+		}
+		if (small != 0)
+			snprintf(span, sizeof(span), "%llu%s %llu%s", big, bu,
+			    small, su);
+		else
+			snprintf(span, sizeof(span), "%llu%s", big, bu);
+	}
+	if (secs > 0)
+		snprintf(buf, len, "in %s", span);
+	else
+		snprintf(buf, len, "%s ago", span);
+}
+
+void
+cli_fmt_count(long long n, char *buf, size_t len)
+{
+	char digits[32], out[48];
+	unsigned long long a = n < 0 ? -(unsigned long long)n :
+	    (unsigned long long)n;
+	int nd, i, o = 0;
+
+	nd = snprintf(digits, sizeof(digits), "%llu", a);
+	if (n < 0)
+		out[o++] = '-';
+	for (i = 0; i < nd; i++) {
+		if (i > 0 && (nd - i) % 3 == 0)
+			out[o++] = ',';
+		out[o++] = digits[i];
+	}
+	out[o] = '\0';
+	snprintf(buf, len, "%s", out);
+}
+
+/* A JSON number as a rounded count, "–" when missing. */
+static void
+fmt_num(const cJSON *o, const char *key, char *buf, size_t len)
+{
+	double v;
+
+	if (o != NULL && num(o, key, &v))
+		cli_fmt_count(llround(v), buf, len);
+	else
+		snprintf(buf, len, DASH);
+}
+
+/* Absolute local time: weekday and time when near, else the date. */
+static void
+fmt_abs(time_t t, time_t now, char *buf, size_t len)
+{
+	struct tm tm;
+	long long d = (long long)t - (long long)now;
+
+	if (localtime_r(&t, &tm) == NULL) {
+		snprintf(buf, len, "?");
+		return;
+	}
+	if (d > -6 * 86400LL && d < 6 * 86400LL)
+		strftime(buf, len, "%a %H:%M", &tm);
+	else
+		strftime(buf, len, "%Y-%m-%d %H:%M", &tm);
+}
+
+/* "in 3h 12m (Sat 21:00)" from an RFC 3339 string, or "unknown". */
+static void
+fmt_when(const char *rfc, time_t now, char *buf, size_t len)
+{
+	char rel[64], abs[64];
+	time_t t;
+
+	if (rfc == NULL || parse_time(rfc, &t) == -1) {
+		snprintf(buf, len, "unknown");
+		return;
+	}
+	cli_fmt_relative((long long)t - (long long)now, rel, sizeof(rel));
+	fmt_abs(t, now, abs, sizeof(abs));
+	snprintf(buf, len, "%s (%s)", rel, abs);
+}
+
+/* Columns count characters, not bytes: DASH is one column. */
+static size_t
+columns(const char *s)
+{
+	size_t n = 0;
+
+	for (; *s; s++)
+		if (((unsigned char)*s & 0xc0) != 0x80)
+			n++;
+	return n;
+}
+
+/* s padded to width columns, right-aligned when right is set. */
+static void
+pad(FILE *out, const char *s, size_t width, int right)
+{
+	size_t c = columns(s);
+
+	if (right)
+		for (; c < width; c++)
+			fputc(' ', out);
+	fputs(s, out);
+	if (!right)
+		for (; c < width; c++)
+			fputc(' ', out);
+}
+
+static const char *
+util_colour(const struct style *sy, double u)
+{
+	if (u >= 80.0)
+		return sy->red;
+	if (u >= 50.0)
+		return sy->yellow;
+	return sy->green;
+}
+
+static void
+render_bar(FILE *out, const struct style *sy, int known, double u)
+{
+	int fill, i;
+
+	fputc('[', out);
+	if (!known) {
+		for (i = 0; i < BAR_WIDTH; i++)
+			fputc(' ', out);
+		fputc(']', out);
+		return;
+	}
+	fill = (int)lround(u / 100.0 * BAR_WIDTH);
+	if (fill < 0)
+		fill = 0;
+	if (fill > BAR_WIDTH)
+		fill = BAR_WIDTH;
+	if (u > 0.0 && fill == 0)
+		fill = 1;	/* any use shows */
+	fputs(util_colour(sy, u), out);
+	for (i = 0; i < fill; i++)
+		fputc('#', out);
+	fputs(sy->reset, out);
+	fputs(sy->dim, out);
+	for (; i < BAR_WIDTH; i++)
+		fputc('.', out);
+	fputs(sy->reset, out);
+	fputc(']', out);
+}
+
+static void
+render_windows(FILE *out, const cJSON *st, const struct style *sy, time_t now)
+{
+	const cJSON *ws = obj(st, "windows"), *w, *tok;
+	char pct[32], when[160], cell[32];
+	double u;
+	size_t i, k;
+	int known;
+
+	fprintf(out, "%s%-14s %7s  %-22s  %s%s\n", sy->bold, "Window", "Used",
+	    "", "Resets", sy->reset);
+	for (i = 0; i < sizeof(windows) / sizeof(windows[0]); i++) {
+		w = ws ? obj(ws, windows[i].key) : NULL;
+		known = w != NULL && num(w, "utilization", &u);
+		if (known)
+			snprintf(pct, sizeof(pct), "%.1f%%", u);
+		else
+			snprintf(pct, sizeof(pct), DASH);
+		pad(out, windows[i].label, 14, 0);
+		fputc(' ', out);
+		if (known)
+			fputs(util_colour(sy, u), out);
+		pad(out, pct, 7, 1);
+		if (known)
+			fputs(sy->reset, out);
+		fputs("  ", out);
+		render_bar(out, sy, known, known ? u : 0.0);
+		fmt_when(w ? str(w, "resets_at") : NULL, now, when, sizeof(when));
+		fprintf(out, "  %s\n", when);
+	}
+
+	fprintf(out, "\n%s%-14s %12s %12s %12s %12s%s\n", sy->bold,
+	    "Tokens", "input", "output", "cache write", "cache read",
+	    sy->reset);
+	for (i = 0; i < sizeof(windows) / sizeof(windows[0]); i++) {
+		w = ws ? obj(ws, windows[i].key) : NULL;
+		tok = w ? obj(w, "tokens") : NULL;
+		pad(out, windows[i].label, 14, 0);
+		for (k = 0; k < 4; k++) {
+			fmt_num(tok, token_keys[k], cell, sizeof(cell));
+			fputc(' ', out);
+			pad(out, cell, 12, 1);
+		}
+		fputc('\n', out);
+	}
+}
+
+static void
+fmt_credits(double cents, char *buf, size_t len)
+{
+	snprintf(buf, len, "%.2f", cents / 100.0);
+}
+
+static void
+render_extra(FILE *out, const cJSON *st)
+{
+	const cJSON *e = obj(st, "extra_usage");
+	const cJSON *en = e ? cJSON_GetObjectItemCaseSensitive(e,
+	    "is_enabled") : NULL;
+	char used[32], lim[32];
+	double u, l, p;
+
+	fputs("Extra usage:    ", out);
+	if (!cJSON_IsBool(en)) {
+		fputs("unknown\n", out);
+		return;
+	}
+	if (cJSON_IsFalse(en)) {
+		fputs("off\n", out);
+		return;
+	}
+	fputs("on", out);
+	if (num(e, "used_credits", &u)) {
+		fmt_credits(u, used, sizeof(used));
+		if (num(e, "monthly_limit", &l)) {
+			fmt_credits(l, lim, sizeof(lim));
+			fprintf(out, ", %s of %s credits used", used, lim);
+		} else {
+			fprintf(out, ", %s credits used (no monthly limit)",
+			    used);
+		}
+	}
+	if (num(e, "utilization", &p))
+		fprintf(out, " (%.1f%%)", p);
+	fputc('\n', out);
+}
+
+static void
+render_api_limits(FILE *out, const cJSON *st, const struct style *sy,
+    time_t now)
+{
+	const cJSON *a = obj(st, "api_limits"), *k;
+	char rem[32], lim[32], when[160];
+	size_t i;
+	int header = 0;
+
+	if (a == NULL)
+		return;
+	for (i = 0; i < sizeof(api_kinds) / sizeof(api_kinds[0]); i++) {
+		if ((k = obj(a, api_kinds[i].key)) == NULL)
+			continue;
+		if (!header) {
+			fprintf(out, "\n%sAPI-key limits%s\n", sy->bold,
+			    sy->reset);
+			header = 1;
+		}
+		fmt_num(k, "remaining", rem, sizeof(rem));
+		fmt_num(k, "limit", lim, sizeof(lim));
+		fmt_when(str(k, "resets_at"), now, when, sizeof(when));
+		fprintf(out, "  %-14s %s of %s left, resets %s\n",
+		    api_kinds[i].label, rem, lim, when);
+	}
+}
+
+static int
+cmp_named(const void *a, const void *b)
+{
+	const struct named *x = a, *y = b;
+
+	if (x->tokens != y->tokens)
+		return x->tokens < y->tokens ? 1 : -1;
+	if (x->requests != y->requests)
+		return x->requests < y->requests ? 1 : -1;
+	return strcmp(x->name, y->name);
+}
+
+static void
+render_top(FILE *out, const cJSON *st, const char *key, const char *title,
+    const struct style *sy)
+{
+	const cJSON *o = obj(st, key), *it;
+	struct named *v = NULL;
+	char req[32], tok[32];
+	double x;
+	size_t n = 0, cap, i, k;
+
+	fprintf(out, "\n%s%-30s %10s %14s%s\n", sy->bold, title, "requests",
+	    "tokens", sy->reset);
+	cap = o ? (size_t)cJSON_GetArraySize(o) : 0;
+	if (cap == 0) {
+		fprintf(out, "  (none yet)\n");
+		return;
+	}
+	if ((v = calloc(cap, sizeof(*v))) == NULL) {
+		fprintf(out, "  (out of memory)\n");
+		return;
+	}
+	cJSON_ArrayForEach(it, o) {
+		if (!cJSON_IsObject(it) || it->string == NULL || n >= cap)
+			continue;
+		v[n].name = it->string;
+		v[n].requests = num(it, "requests", &x) ? x : -1.0;
+		v[n].tokens = 0.0;
+		for (k = 0; k < 4; k++)
+			if (num(it, token_keys[k], &x))
+				v[n].tokens += x;
+		n++;
+	}
+	qsort(v, n, sizeof(*v), cmp_named);
+	for (i = 0; i < n && i < TOP_N; i++) {
+		if (v[i].requests >= 0)
+			cli_fmt_count(llround(v[i].requests), req, sizeof(req));
+		else
+			snprintf(req, sizeof(req), DASH);
+		cli_fmt_count(llround(v[i].tokens), tok, sizeof(tok));
+		fputs("  ", out);
+		pad(out, v[i].name, 28, 0);
+		fputc(' ', out);
+		pad(out, req, 10, 1);
+		fputc(' ', out);
+		pad(out, tok, 14, 1);
+		fputc('\n', out);
+	}
+	if (n > TOP_N)
+		fprintf(out, "  (%zu more)\n", n - TOP_N);
+	free(v);
+}
+
+/* The window label of a representative claim, else the claim itself. */
+static const char *
+claim_label(const char *claim)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof(windows) / sizeof(windows[0]); i++)
+		if (strcmp(claim, windows[i].key) == 0)
+			return windows[i].label;
+	if (strcmp(claim, "overage") == 0)
+		return "extra usage";
+	return claim;
+}
+
+static void
+render_requests(FILE *out, const cJSON *st, time_t now)
+{
+	const cJSON *r = obj(st, "requests"), *ra, *u;
+	char a[32], b[32], c[32], d[32], when[160];
+	double x, y;
+	const char *s;
+
+	fmt_num(r, "total", a, sizeof(a));
+	fmt_num(r, "rate_limited", b, sizeof(b));
+	fprintf(out, "\nRequests:       %s total, %s rate-limited", a, b);
+	if (r != NULL && num(r, "overloaded", &x) && num(r, "errors", &y)) {
+		cli_fmt_count(llround(x), c, sizeof(c));
+		cli_fmt_count(llround(y), d, sizeof(d));
+		fprintf(out, ", %s overloaded, %s other errors", c, d);
+	}
+	if (r != NULL && num(r, "usage_unreadable", &x) && x > 0) {
+		cli_fmt_count(llround(x), c, sizeof(c));
+		fprintf(out, ", %s with unreadable usage", c);
+	}
+	fputc('\n', out);
+
+	if ((u = obj(st, "unified")) != NULL && (s = str(u, "status")) != NULL) {
+		fprintf(out, "Limit status:   %s", s);
+		if ((s = str(u, "representative_claim")) != NULL)
+			fprintf(out, " (binding limit: %s)", claim_label(s));
+		fputc('\n', out);
+	}
+	if ((ra = obj(st, "retry_after")) != NULL && num(ra, "seconds", &x)) {
+		fmt_when(str(ra, "at"), now, when, sizeof(when));
+		fprintf(out, "Retry-after:    %llds, seen %s\n", llround(x),
+		    when);
+	}
+}
+
+static void
+render_poll(FILE *out, const cJSON *st, const struct style *sy, time_t now)
+{
+	const cJSON *p = obj(st, "poll"), *en;
+	const char *ok, *e;
+	char when[160], next[160];
+
+	fputs("Usage poll:     ", out);
+	if (p == NULL) {
+		fputs("unknown\n", out);
+		return;
+	}
+	en = cJSON_GetObjectItemCaseSensitive(p, "enabled");
+	ok = str(p, "last_ok");
+	e = str(p, "last_error");
+	if (cJSON_IsFalse(en)) {
+		fputs("off: no OAuth token found (utilization comes from "
+		    "response headers only; set RATETAP_OAUTH_TOKEN or log in "
+		    "with claude)\n", out);
+		return;
+	}
+	if (e != NULL) {
+		fmt_when(str(p, "last_attempt"), now, when, sizeof(when));
+		fprintf(out, "%sfailed%s %s: %s", sy->red, sy->reset, when, e);
+		if (ok != NULL) {
+			fmt_when(ok, now, when, sizeof(when));
+			fprintf(out, "; last ok %s", when);
+		} else {
+			fputs("; never succeeded", out);
+		}
+	} else if (ok != NULL) {
+		fmt_when(ok, now, when, sizeof(when));
+		fprintf(out, "%sok%s %s", sy->green, sy->reset, when);
+	} else {
+		fputs("not run yet", out);
+	}
+	if (str(p, "next_at") != NULL) {
+		fmt_when(str(p, "next_at"), now, next, sizeof(next));
+		fprintf(out, "; next %s", next);
+	}
+	fputc('\n', out);
+}
+
+static void
+render_health(FILE *out, const cJSON *st, const struct style *sy)
+{
+	const cJSON *ing = obj(st, "ingest"), *rej, *it, *s = obj(st, "state");
+	double x, bad = 0.0, drops = 0.0, foreign = 0.0;
+	const char *v;
+
+	if (ing != NULL) {
+		if ((rej = obj(ing, "rejected")) != NULL)
+			cJSON_ArrayForEach(it, rej)
+				if (cJSON_IsNumber(it))
+					bad += it->valuedouble;
+		if (num(ing, "client_drops", &x))
+			drops = x;
+		if (num(ing, "foreign_uid", &x))
+			foreign = x;
+		if (bad > 0 || drops > 0 || foreign > 0)
+			fprintf(out, "%sWarning:%s %lld malformed datagrams, "
+			    "%lld from other users, %lld lost by clients\n",
+			    sy->yellow, sy->reset, llround(bad),
+			    llround(foreign), llround(drops));
+	}
+	if (s != NULL && (v = str(s, "recovered_from")) != NULL)
+		fprintf(out, "%sWarning:%s the state file was corrupt and set "
+		    "aside as %s; counting started afresh\n", sy->yellow,
+		    sy->reset, v);
+	if (s != NULL && (v = str(s, "last_save_error")) != NULL)
+		fprintf(out, "%sWarning:%s the state cannot be saved: %s\n",
+		    sy->yellow, sy->reset, v);
+}
+
+int
+cli_status_render(FILE *out, const cJSON *st, const struct cli_render_opts *o)
+{
+	static const struct style plain = { "", "", "", "", "", "" };
+	static const struct style ansi = { "\033[1m", "\033[2m", "\033[31m",
+	    "\033[33m", "\033[32m", "\033[0m" };
+	const struct style *sy = o->color ? &ansi : &plain;
+	const cJSON *d;
+	const char *v;
+	char when[64];
+	double pid;
+
+	if (!cJSON_IsObject(st))
+		return -1;
+	fprintf(out, "%sratetap status%s", sy->bold, sy->reset);
+	if ((d = obj(st, "daemon")) != NULL) {
+		if ((v = str(d, "version")) != NULL)
+			fprintf(out, "  ratetapd %s", v);
+		if (num(d, "pid", &pid))
+			fprintf(out, ", pid %lld", llround(pid));
+	}
+	fmt_abs(o->now, o->now, when, sizeof(when));
+	fprintf(out, ", as of %s\n\n", when);
+
+	render_windows(out, st, sy, o->now);
+	fputc('\n', out);
+	render_extra(out, st);
+	render_api_limits(out, st, sy, o->now);
+	render_top(out, st, "processes", "Top programs", sy);
+	render_top(out, st, "models", "Top models", sy);
+	render_requests(out, st, o->now);
+	render_poll(out, st, sy, o->now);
+	render_health(out, st, sy);
+	return 0;
+}
+
+static void
+status_usage(FILE *f)
+{
+	fprintf(f,
+	    "usage: ratetap status [--json] [--control PATH]\n"
+	    "\n"
+	    "Show how much of your rate limits you have used, as reported by\n"
+	    "ratetapd.\n"
+	    "\n"
+	    "  --json          print the daemon's status JSON\n"
+	    "  --control PATH  the daemon's control socket (default\n"
+	    "                  $RATETAP_CONTROL or $XDG_RUNTIME_DIR/ratetap/"
+	    "control.sock)\n"
+	    "  --help          this text\n"
+	    "  --version       print the version\n");
+}
+
+static int
+use_colour(void)
+{
+	const char *nc = getenv("NO_COLOR");
+	const char *term = getenv("TERM");
+
+	if (nc != NULL && nc[0] != '\0')
+		return 0;
+	if (term != NULL && strcmp(term, "dumb") == 0)
+		return 0;
+	return isatty(STDOUT_FILENO);
+}
+
+int
+cli_status_main(int argc, char **argv, const char *control)
+{
+	static const struct option opts[] = {
+		{ "json", no_argument, NULL, 'j' },
+		{ "control", required_argument, NULL, 'c' },
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
+		{ NULL, 0, NULL, 0 }
+	};
+	struct cli_render_opts ro;
+	char path[RT_FILE_MAX], err[256];
+	char *body = NULL, *text = NULL;
+	cJSON *st = NULL;
+	size_t len;
+	long code;
+	int c, json = 0, rc = 1;
+
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "+jc:hV", opts, NULL)) != -1) {
+		switch (c) {
+		case 'j':
+			json = 1;
+			break;
+		case 'c':
+			control = optarg;
+			break;
+		case 'h':
+			status_usage(stdout);
+			return 0;
+		case 'V':
+			printf("ratetap %s\n", RATETAP_VERSION);
+			return 0;
+		default:
+			status_usage(stderr);
+			return CLI_EXIT_USAGE;
+		}
+	}
+	if (optind < argc) {
+		cli_errx("status: unexpected argument '%s'", argv[optind]);
+		status_usage(stderr);
+		return CLI_EXIT_USAGE;
+	}
+	if (cli_control_path(control, path, sizeof(path)) == -1) {
+		cli_errx("the control socket path is too long; set "
+		    "RATETAP_CONTROL or use --control");
+		return 1;
+	}
+	if (cli_control_get(path, "/v1/status", 5000, &body, &len, &code,
+	    err, sizeof(err)) == -1) {
+		cli_errx("no daemon answers on %s; start it with `ratetapd &` "
+		    "or use `ratetap run`", path);
+		return 1;
+	}
+	if (code != 200) {
+		cli_errx("the daemon on %s answered HTTP %ld to /v1/status",
+		    path, code);
+		goto err;
+	}
+	if ((st = cJSON_ParseWithLength(body, len)) == NULL ||
+	    !cJSON_IsObject(st)) {
+		cli_errx("the daemon on %s sent a status that is not a JSON "
+		    "object", path);
+		goto err;
+	}
+	if (json) {
+		if ((text = cJSON_Print(st)) == NULL) {
+			cli_errx("%s", strerror(ENOMEM));
+			goto err;
+		}
+		printf("%s\n", text);
+	} else {
+		ro.color = use_colour();
+		ro.now = time(NULL);
+		if (cli_status_render(stdout, st, &ro) == -1)
+			goto err;
+	}
+	if (fflush(stdout) == EOF || ferror(stdout)) {
+		cli_errx("writing the status: %s", strerror(errno));
+		goto err;
+	}
+	rc = 0;
+err:
+	free(text);
+	cJSON_Delete(st);
+	free(body);
+	return rc;
+}
