@@ -365,14 +365,16 @@ load_state(struct daemon *d)
 	char err[TRK_ERR_LEN], aside[sizeof(d->state_path) + 32];
 	const char *base;
 	time_t now = time(NULL);
-	int fd, rc;
+	int fd, n, rc;
 
 	if (make_dirs(d->o.state_dir) == -1)
 		fatal("cannot create state directory %s", d->o.state_dir);
 	snprintf(d->state_path, sizeof(d->state_path), "%s/state.json",
 	    d->o.state_dir);
-	/* a file we cannot read is left alone: it is not ours to discard */
-	if ((fd = open(d->state_path, O_RDONLY | O_CLOEXEC)) == -1) {
+	/* a file we cannot read is left alone: it is not ours to discard
+	   (O_NONBLOCK: a FIFO in its place must not hang the start) */
+	if ((fd = open(d->state_path, O_RDONLY | O_CLOEXEC | O_NONBLOCK)) ==
+	    -1) {
 		if (errno != ENOENT)
 			fatal("cannot read state file %s", d->state_path);
 		log_info("no state file yet: starting fresh (%s)",
@@ -390,11 +392,22 @@ load_state(struct daemon *d)
 		log_info("no state file yet: starting fresh");
 		return;
 	}
-	snprintf(aside, sizeof(aside), "%s.corrupt-%lld", d->state_path,
-	    (long long)now);
-	if (rename(d->state_path, aside) == -1)
-		fatal("state file %s is corrupt (%s) and cannot be moved "
-		    "aside", d->state_path, err);
+	/* never overwrite an earlier corrupt file kept aside (several
+	   corrupt starts may happen within one second) */
+	for (n = 0; ; n++) {
+		if (n == 0)
+			snprintf(aside, sizeof(aside), "%s.corrupt-%lld",
+			    d->state_path, (long long)now);
+		else
+			snprintf(aside, sizeof(aside), "%s.corrupt-%lld-%d",
+			    d->state_path, (long long)now, n);
+		if (renameat2(AT_FDCWD, d->state_path, AT_FDCWD, aside,
+		    RENAME_NOREPLACE) == 0)
+			break;
+		if (errno != EEXIST || n >= 1000)
+			fatal("state file %s is corrupt (%s) and cannot be "
+			    "moved aside", d->state_path, err);
+	}
 	base = strrchr(aside, '/');
 	snprintf(d->recovered_from, sizeof(d->recovered_from), "%s",
 	    base != NULL ? base + 1 : aside);

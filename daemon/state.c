@@ -697,7 +697,8 @@ trk_load(struct trk *t, const char *path, char *err, size_t errlen)
 	trk_reset(t);
 	if (err != NULL && errlen > 0)
 		err[0] = '\0';
-	fd = open(path, O_RDONLY | O_CLOEXEC);
+	/* O_NONBLOCK: a FIFO must not block the open (it fails S_ISREG) */
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
 	if (fd == -1) {
 		if (errno == ENOENT)
 			return 1;

@@ -1,0 +1,402 @@
+"""Security properties of a real ratetapd and the real shim
+(docs/security.md maps each threat to the test here that covers it).
+
+- Datagrams from another uid are refused and counted.
+- Sockets are 0600 in a 0700 directory; a socket path or runtime directory
+  that belongs to someone else, or a symlink in place of a socket, is
+  refused, never reused or removed (the daemon exits with a clear error).
+- No credential or prompt text reaches the daemon's log, the state file,
+  the status JSON, the metrics, `ratetap status`, the datagrams, or the
+  shim's debug output.
+- In a setuid/setgid process the shim does nothing: the loader drops an
+  LD_PRELOADed shim given by path, and a shim loaded with dlopen() turns
+  itself off (getauxval(AT_SECURE)).
+
+Several tests need root (to act as another user with setpriv, to chown
+files to another user, to make setgid copies); they are skipped otherwise.
+"""
+
+import json
+import os
+import shutil
+import socket
+import stat
+import sys
+import tempfile
+import time
+import unittest
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+from harness import (BUILD, CLI, DAEMON, PYTHON, SHIM, Daemon,  # noqa: E402
+                     MockAPI, Receiver, have, run, shim_env)
+
+NOBODY = 65534
+RT_LOAD = os.path.join(BUILD, "tests", "rt-load")
+RT_CLIENT = os.path.join(BUILD, "tests", "rt-client")
+PLUGHOST = os.path.join(BUILD, "tests", "plughost")
+
+# Canaries: a whole token and prompt, and the distinctive cores that a
+# truncated or partial copy would still contain.
+TOKEN = "sk-ant-oat01-RTCANARYtok7f3a9b2c41d8e0-QQ"
+TOKEN_CORE = "RTCANARYtok7f3a"
+PROMPT = "RTCANARYprompt5e1c the secret plan is 42"
+PROMPT_CORE = "RTCANARYprompt5e1c"
+CANARIES = (TOKEN, TOKEN_CORE, PROMPT, PROMPT_CORE)
+
+MSG = '{"model":"claude-sonnet-4-5","max_tokens":64,' \
+      '"messages":[{"role":"user","content":"%s"}]}'
+STREAM = '{"model":"claude-opus-4-1","stream":true,"max_tokens":64,' \
+         '"messages":[{"role":"user","content":"%s"}]}'
+
+PYCLIENT = r'''
+import sys, pycurl
+url, body, token = sys.argv[1:4]
+c = pycurl.Curl()
+c.setopt(pycurl.URL, url)
+c.setopt(pycurl.HTTPHEADER, ["content-type: application/json",
+                             "authorization: Bearer " + token,
+                             "x-api-key: " + token])
+c.setopt(pycurl.POSTFIELDS, body)
+c.setopt(pycurl.WRITEFUNCTION, sys.stdout.buffer.write)
+c.perform()
+c.close()
+'''
+
+
+def as_nobody(argv):
+    return ["setpriv", "--reuid=%d" % NOBODY, "--regid=%d" % NOBODY,
+            "--clear-groups"] + list(argv)
+
+
+def need_root(test):
+    if os.geteuid() != 0:
+        test.skipTest("needs root")
+    if not have("setpriv"):
+        test.skipTest("needs setpriv (util-linux)")
+
+
+def open_path_for_nobody(path, top):
+    """chmod o+x every directory from top (a test's own temporary
+    directory) down to path's directory; returns [(path, old mode)] to
+    restore."""
+    saved = []
+    d = os.path.dirname(path)
+    chain = []
+    while True:
+        if not (d + "/").startswith(top.rstrip("/") + "/") or d == "/":
+            raise AssertionError("%s is not under %s" % (path, top))
+        chain.append(d)
+        if d == top.rstrip("/"):
+            break
+        d = os.path.dirname(d)
+    for d in reversed(chain):
+        m = stat.S_IMODE(os.stat(d).st_mode)
+        saved.append((d, m))
+        os.chmod(d, m | 0o711)
+    return saved
+
+
+def restore_modes(saved):
+    for p, m in reversed(saved):
+        try:
+            os.chmod(p, m)
+        except OSError:
+            pass
+
+
+class SecurityCase(unittest.TestCase):
+
+    def setUp(self):
+        self._cleanup = []
+        self.tmp = tempfile.mkdtemp(prefix="rt-sec-")
+        self.addCleanup(shutil.rmtree, self.tmp, True)
+
+    def tearDown(self):
+        for c in reversed(self._cleanup):
+            c.close()
+
+    def mock(self, **kw):
+        m = MockAPI(**kw)
+        self._cleanup.append(m)
+        return m
+
+    def daemon(self, *a, **kw):
+        d = Daemon(*a, **kw)
+        self._cleanup.append(d)
+        return d
+
+
+# -- who may send ------------------------------------------------------------
+
+class ForeignUidTest(SecurityCase):
+
+    def test_datagrams_from_another_uid_are_refused_and_counted(self):
+        need_root(self)
+        api = self.mock()
+        d = self.daemon(api)
+        # open the way (directories o+x, socket o+w): only the uid check
+        # is left to stop them
+        open_path_for_nobody(d.ingest_path, os.path.dirname(d.runtime_dir))
+        os.chmod(d.ingest_path, 0o666)
+
+        # rt-load: 5 well-formed events and its final one, as nobody
+        p = run(as_nobody([RT_LOAD, "--socket", d.ingest_path, "--count",
+                           "5", "--pause-ms", "0", "--give-up-ms", "2000"]),
+                d.env)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        sent = json.loads(p.stdout)["sent"]
+        self.assertEqual(sent, 6)
+        # and a real curl under the shim, as nobody
+        env = dict(d.env)
+        p = run(as_nobody(["curl", "-sS", api.url(), "-d", MSG % "hi"]), env)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        st = d.wait_for(lambda s: s["ingest"]["foreign_uid"] == sent + 1)
+        time.sleep(0.3)
+        st = d.status()
+        self.assertEqual(st["ingest"]["foreign_uid"], sent + 1)
+        self.assertEqual(st["ingest"]["accepted"], 0)
+        self.assertEqual(st["requests"]["total"], 0)
+        self.assertEqual(st["models"], {})
+        # the same from our own uid is accepted
+        p = run(["curl", "-sS", api.url(), "-d", MSG % "hi"], d.env)
+        self.assertEqual(p.returncode, 0)
+        d.wait_for(lambda s: s["ingest"]["accepted"] == 1)
+
+
+# -- sockets and directories -------------------------------------------------
+
+class SocketPathTest(SecurityCase):
+
+    def test_sockets_are_0600_in_a_0700_directory_owned_by_us(self):
+        d = self.daemon()
+        rdir = os.path.dirname(d.ingest_path)
+        st = os.stat(rdir)
+        self.assertEqual(stat.S_IMODE(st.st_mode), 0o700)
+        self.assertEqual(st.st_uid, os.geteuid())
+        for p in (d.ingest_path, d.control_path):
+            st = os.lstat(p)
+            self.assertTrue(stat.S_ISSOCK(st.st_mode), p)
+            self.assertEqual(stat.S_IMODE(st.st_mode), 0o600, p)
+            self.assertEqual(st.st_uid, os.geteuid(), p)
+        # and the state directory and file are private too
+        d.stop()
+        self.assertEqual(stat.S_IMODE(os.stat(d.state_dir).st_mode), 0o700)
+        self.assertEqual(stat.S_IMODE(os.stat(os.path.join(
+            d.state_dir, "state.json")).st_mode) & 0o077, 0)
+
+    def refused(self, d, *expect):
+        """Run ratetapd against d's directories: it must exit 1 at once
+        with a message containing each of expect."""
+        p = run([DAEMON], d.daemon_env, timeout=20)
+        err = p.stderr.decode(errors="replace")
+        self.assertEqual(p.returncode, 1, err)
+        for e in expect:
+            self.assertIn(e, err)
+        return err
+
+    def foreign_socket(self, path):
+        os.makedirs(os.path.dirname(path), mode=0o700, exist_ok=True)
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        s.bind(path)
+        s.close()		# stale: nobody listens
+        os.chown(path, NOBODY, NOBODY)
+        return os.lstat(path)
+
+    def test_a_socket_path_owned_by_another_user_is_refused(self):
+        need_root(self)
+        for which in ("ingest", "control"):
+            with self.subTest(which):
+                d = self.daemon(start=False)
+                path = d.ingest_path if which == "ingest" else \
+                    d.control_path
+                before = self.foreign_socket(path)
+                self.refused(d, path, "uid %d" % NOBODY)
+                after = os.lstat(path)
+                self.assertEqual((after.st_ino, after.st_uid),
+                                 (before.st_ino, NOBODY),
+                                 "the socket was replaced")
+
+    def test_a_runtime_directory_owned_by_another_user_is_refused(self):
+        need_root(self)
+        d = self.daemon(start=False)
+        rdir = os.path.dirname(d.ingest_path)
+        os.makedirs(rdir, mode=0o700)
+        os.chown(rdir, NOBODY, NOBODY)
+        self.refused(d, rdir, "owned by uid %d" % NOBODY)
+        self.assertEqual(os.listdir(rdir), [], "nothing created in it")
+        self.assertEqual(os.stat(rdir).st_uid, NOBODY)
+
+    def test_a_symlink_in_place_of_a_socket_is_not_followed(self):
+        d = self.daemon(start=False)
+        os.makedirs(os.path.dirname(d.ingest_path), mode=0o700)
+        target = os.path.join(self.tmp, "precious")
+        with open(target, "w") as f:
+            f.write("keep me")
+        os.symlink(target, d.ingest_path)
+        self.refused(d, d.ingest_path, "not a socket")
+        self.assertTrue(os.path.islink(d.ingest_path))
+        with open(target) as f:
+            self.assertEqual(f.read(), "keep me")
+
+
+# -- no secrets anywhere -----------------------------------------------------
+
+class CanaryTest(SecurityCase):
+
+    def clients(self, api, env):
+        """Every kind of request, each carrying the canaries in the
+        prompt, the Authorization and x-api-key headers, the query string
+        and the URL's user info.  Returns (transfers, stderr of all)."""
+        script = os.path.join(self.tmp, "pyclient.py")
+        with open(script, "w") as f:
+            f.write(PYCLIENT)
+        auth = ["-H", "authorization: Bearer " + TOKEN,
+                "-H", "x-api-key: " + TOKEN,
+                "-H", "content-type: application/json"]
+        host = api.hostport
+        url_q = api.url("/v1/messages?key=%s&q=%s" % (TOKEN, PROMPT_CORE))
+        url_user = "http://user:%s@%s/v1/messages" % (TOKEN, host)
+        runs = [
+            ["curl", "-sS"] + auth + ["-d", MSG % PROMPT, api.url()],
+            ["curl", "-sS"] + auth + ["-d", STREAM % PROMPT, url_q],
+            ["curl", "-sS"] + auth + ["-H", "x-mock-adversarial: 1",
+                                      "-d", MSG % PROMPT, url_user],
+            ["curl", "-sS"] + auth + ["-d", MSG % PROMPT,
+                                      api.url("/v1/messages/count_tokens")],
+            ["curl", "-sS"] + auth + ["-H", "x-mock-status: 429",
+                                      "-d", MSG % PROMPT, api.url()],
+            [RT_CLIENT, "--url", api.base, "-n", "2", "--header",
+             "x-api-key: " + TOKEN, "--header",
+             "authorization: Bearer " + TOKEN],
+            [PYTHON, script, api.url(), MSG % PROMPT, TOKEN],
+        ]
+        transfers = 5 + 2 + 1
+        errs = b""
+        for argv in runs:
+            p = run(argv, dict(env, RATETAP_DEBUG="1"))
+            self.assertEqual(p.returncode, 0, "%s: %s" % (argv[0],
+                                                           p.stderr))
+            self.assertTrue(p.stdout)
+            errs += p.stderr
+        return transfers, errs
+
+    def assert_clean(self, where, data):
+        if isinstance(data, bytes):
+            data = data.decode(errors="replace")
+        self.assertTrue(data, "%s is empty: nothing was checked" % where)
+        for c in CANARIES:
+            self.assertNotIn(c, data, "%s leaks %r" % (where, c))
+
+    def test_no_token_or_prompt_reaches_any_output(self):
+        api = self.mock()
+        api.configure({"usage": {"mode": "ok", "token": TOKEN}})
+        d = self.daemon(api, token=TOKEN, args=["--debug"],
+                        env={"RATETAP_DEBUG": "1"})
+        n, shim_err = self.clients(api, d.env)
+        self.assertIn(b"ratetap: ", shim_err, "the shim's debug output")
+        self.assert_clean("the shim's debug output", shim_err)
+        st = d.wait_for(lambda s: s["requests"]["total"] == n and
+                        s["poll"]["last_ok"] is not None)
+        # the token was really used: the mock saw it on the polls
+        self.assertGreaterEqual(api.stats()["polls_token_ok"], 1)
+        self.assert_clean("status JSON", json.dumps(st))
+        code, _, body = d.request("GET", "/metrics")
+        self.assertEqual(code, 200)
+        self.assert_clean("/metrics", body)
+        for args in ([], ["--json"]):
+            p = run([CLI, "status"] + args, d.env)
+            self.assertEqual(p.returncode, 0, p.stderr)
+            self.assert_clean("ratetap status %s" % " ".join(args),
+                              p.stdout + p.stderr)
+        self.assertEqual(d.stop(), 0)
+        with open(os.path.join(d.state_dir, "state.json")) as f:
+            self.assert_clean("state.json", f.read())
+        self.assertIn("usage poll on", d.log())
+        self.assert_clean("daemon log", d.log())
+
+        # the datagrams themselves, as a receiver sees them
+        with Receiver() as rx:
+            _, shim_err = self.clients(api, shim_env(api, rx))
+            evs = rx.events(n)
+        self.assert_clean("datagrams", json.dumps(evs))
+        self.assert_clean("the shim's debug output", shim_err)
+        paths = sorted(set(e["path"] for e in evs))
+        self.assertEqual(paths, ["/v1/messages",
+                                 "/v1/messages/count_tokens"])
+        self.assertEqual(set(e["host"] for e in evs), {api.hostport})
+
+
+# -- setuid and setgid programs ----------------------------------------------
+
+class SecureExecutionTest(SecurityCase):
+    """A setgid copy of a test program, run as nobody (so that its
+    effective gid differs from its real one: AT_SECURE), against a plain
+    copy run the same way."""
+
+    def setUp(self):
+        super().setUp()
+        need_root(self)
+        for p in (RT_CLIENT, PLUGHOST):
+            if not os.access(p, os.X_OK):
+                self.fail("%s is not built (make test-progs)" % p)
+        os.chmod(self.tmp, 0o755)
+        self.api = self.mock()
+        self.rx = Receiver()
+        self._cleanup.append(self.rx)
+        open_path_for_nobody(self.rx.path, os.path.dirname(self.rx.path))
+        os.chmod(self.rx.path, 0o666)
+
+    def copies(self, prog):
+        """(plain, setgid) copies of prog, owned by root:root."""
+        out = []
+        for name, mode in (("plain", 0o755), ("setgid", 0o2755)):
+            p = os.path.join(self.tmp, "%s-%s" % (os.path.basename(prog),
+                                                  name))
+            shutil.copy(prog, p)
+            os.chown(p, 0, 0)
+            os.chmod(p, mode)
+            out.append(p)
+        self.assertTrue(os.stat(out[1]).st_mode & stat.S_ISGID)
+        return out
+
+    def env(self, **extra):
+        return shim_env(self.api, self.rx, RATETAP_DEBUG="1", **extra)
+
+    def test_the_loader_drops_a_preloaded_shim_in_a_setgid_program(self):
+        plain, setgid = self.copies(RT_CLIENT)
+        argv = ["--url", self.api.base, "-n", "1"]
+        # LD_PRELOAD set by env(1), run by setpriv: only the program
+        # itself is started with it
+        env = self.env(LD_PRELOAD=None)
+        pre = "LD_PRELOAD=" + SHIM
+        p = run(as_nobody(["env", pre, plain] + argv), env)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        ev = self.rx.events(1)
+        self.assertEqual(ev[0]["sender_uid"], NOBODY)
+        self.assertIn(b"ratetap: active", p.stderr)
+        q = run(as_nobody(["env", pre, setgid] + argv), env)
+        self.assertEqual(q.returncode, 0, q.stderr)
+        self.assertEqual(q.stdout, p.stdout)
+        self.assertEqual(self.rx.all(0.5), [])
+        self.assertNotIn(b"ratetap:", q.stderr, "the shim was loaded")
+
+    def test_the_shim_turns_itself_off_when_dlopened_in_a_setgid_program(
+            self):
+        plain, setgid = self.copies(PLUGHOST)
+        argv = [SHIM, self.api.url(), MSG % "hi"]
+        env = self.env(LD_PRELOAD=None)
+        p = run(as_nobody([plain] + argv), env)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        seen = self.rx.all(0.5)
+        self.assertGreater(len(seen), 0, "the plain copy is tapped")
+        q = run(as_nobody([setgid] + argv), env)
+        self.assertEqual(q.returncode, 0, q.stderr)
+        self.assertEqual(q.stdout, p.stdout)
+        self.assertEqual(self.rx.all(0.5), [])
+        # it was loaded (dlopen by path is allowed) and chose to do nothing
+        self.assertIn(b"pass-through", q.stderr)
+
+
+if __name__ == "__main__":
+    unittest.main()
