@@ -17,8 +17,11 @@ struct trk;
  * seen as such (MSG_TRUNC) rather than cut to the right size. */
 #define ING_BUF_SIZE	4096
 
-/* Datagrams read per wakeup at most (the loop calls again while more wait). */
-#define ING_BATCH_MAX	4096
+/* Datagrams read per wakeup at most (the loop calls again while more wait).
+ * Small enough that a control request waits at most a few milliseconds
+ * behind a flood (about 6 us an event), large enough to amortise the
+ * wakeup. */
+#define ING_BATCH_MAX	256
 
 /*
  * Read every datagram waiting on fd (nonblocking, SO_PASSCRED set) and

@@ -1,0 +1,53 @@
+# Benchmarks (`make bench`, driven by tests/bench/run; see docs/benchmarks.md).
+#
+# bench_send   many senders, blocking, into ratetapd's ingest socket
+# bench_status GET /v1/status latency on the control socket
+# bench_spawn  start-up cost of LD_PRELOAD'ing the shim into a program
+# (bench_scan, the body scanner's benchmark, is in tests/scan.mk.)
+#
+# Like bench_scan they are always built optimised and without sanitizers,
+# whatever CFLAGS and SANITIZE say, so that their figures mean something.
+#
+# The shim benchmarks serve canned responses from nginx.  When `make bench`
+# runs as root on Debian and nginx is missing, bench-nginx installs it
+# (never in `make check`: only bench-progs depends on it); otherwise the
+# driver reports those figures as not measured.
+
+BENCH_CFLAGS = -std=gnu11 -D_GNU_SOURCE -Iinclude $(WARN) $(CFLAGS) -O2
+BENCH_COMMON_OBJ = $(COMMON_SRC:%.c=$(B)/bench/obj/%.o)
+
+BENCH_PROGS += $(B)/bench/bench_send $(B)/bench/bench_status \
+               $(B)/bench/bench_spawn bench-nginx
+
+$(B)/bench/obj/common/%.o: common/%.c
+	@mkdir -p $(@D)
+	$(CC) $(BENCH_CFLAGS) -MMD -MP -c -o $@ $<
+
+$(B)/bench/obj/tests/bench/%.o: tests/bench/%.c
+	@mkdir -p $(@D)
+	$(CC) $(BENCH_CFLAGS) -MMD -MP -c -o $@ $<
+
+$(B)/bench/bench_send: $(B)/bench/obj/tests/bench/bench_send.o \
+    $(BENCH_COMMON_OBJ)
+	$(CC) $(LDFLAGS) -o $@ $^
+
+$(B)/bench/bench_status: $(B)/bench/obj/tests/bench/bench_status.o
+	$(CC) $(LDFLAGS) -o $@ $^
+
+$(B)/bench/bench_spawn: $(B)/bench/obj/tests/bench/bench_spawn.o
+	$(CC) $(LDFLAGS) -o $@ $^
+
+.PHONY: bench-nginx
+bench-nginx:
+	@if command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ]; then \
+	    :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    echo "bench: installing nginx"; \
+	    DEBIAN_FRONTEND=noninteractive apt-get update -qq && \
+	    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+	        --no-install-recommends nginx >/dev/null || \
+	    echo "bench: could not install nginx; its figures are skipped"; \
+	else \
+	    echo "bench: nginx is missing (apt-get install nginx);" \
+	        "its figures are skipped"; \
+	fi
