@@ -83,6 +83,10 @@ rtp_validate(const void *buf, size_t len, struct rtp_event *out)
 	    ev.pad[0] != 0 || ev.pad[1] != 0 || ev.pad[2] != 0 ||
 	    (ev.present & ~RTP_PRESENT_ALL) != 0)
 		return RTP_E_FIELD;
+	/* a drops-only event describes no transfer */
+	if ((ev.flags & RTP_F_DROPS_ONLY) && (ev.http_status != 0 ||
+	    ev.usage_state != RTP_USAGE_NONE || ev.present != 0))
+		return RTP_E_FIELD;
 	if (!tokens_ok(ev.input_tokens) || !tokens_ok(ev.output_tokens) ||
 	    !tokens_ok(ev.cache_creation_input_tokens) ||
 	    !tokens_ok(ev.cache_read_input_tokens))

@@ -491,10 +491,12 @@ trk_event(struct trk *t, const struct rtp_event *ev, time_t now)
 	struct trk_tokens tk;
 	int counted;
 
-	trk_tick(t, now);
 	t->dirty = 1;
 	t->datagrams_accepted = cadd(t->datagrams_accepted, 1);
 	t->client_drops = cadd(t->client_drops, ev->dropped);
+	if (ev->flags & RTP_F_DROPS_ONLY)
+		return;		/* a process's last word: no request */
+	trk_tick(t, now);
 	t->last_event = now;
 
 	event_headers(t, ev, now);

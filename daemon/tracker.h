@@ -184,7 +184,9 @@ const char *trk_claim_name(int c);
 /*
  * Apply one validated event (rtp_validate() returned RTP_OK) that arrived at
  * now.  Updates utilizations, resets (with rollover), API-key limits,
- * retry-after, counters, per-model and per-program totals.
+ * retry-after, counters, per-model and per-program totals.  An event flagged
+ * RTP_F_DROPS_ONLY (a process reporting its last drops at exit) only adds
+ * its dropped count.
  */
 void trk_event(struct trk *t, const struct rtp_event *ev, time_t now);
 

@@ -283,7 +283,9 @@ parse_claim(const char *s, size_t len)
 	return RTP_CLAIM_OTHER;
 }
 
-/* A printable token without spaces, copied (whole or not at all) to dst. */
+/* A printable token without spaces, copied (whole or not at all) to dst,
+ * zero-filled after it: a repeated header may replace a longer value, and
+ * the protocol allows only NULs after the terminator. */
 static int
 copy_token(char *dst, size_t dstlen, const char *s, size_t len)
 {
@@ -298,7 +300,7 @@ copy_token(char *dst, size_t dstlen, const char *s, size_t len)
 			return -1;
 	}
 	memcpy(dst, s, len);
-	dst[len] = '\0';
+	memset(dst + len, 0, dstlen - len);
 	return 0;
 }
 

@@ -55,19 +55,35 @@ tapped(CURL *easy)
 	if (shim_cfg.off || shim_cfg.nhosts == 0)
 		return NULL;
 	sh = hdl_lookup(easy);
-	return (sh != NULL && (sh->tapped || sh->active)) ? sh : NULL;
+	return (sh != NULL && (sh->tapped || sh->active || sh->curlu != NULL)) ?
+	    sh : NULL;
+}
+
+/* 1 when a transfer on easy may have been configured before the shim was
+ * loaded: the shim never saw its URL (plugin mode). */
+static int
+unseen(CURL *easy)
+{
+	struct shim_handle *sh;
+
+	if (shim_cfg.off || shim_cfg.nhosts == 0)
+		return 0;
+	sh = hdl_lookup(easy);
+	return sh == NULL || (!sh->url_seen && !sh->active && !sh->created);
 }
 
 /* Record the options the shim needs; returns 1 when the call must not be
  * forwarded (the tee is installed and stays). */
 static int
 record_option(const struct curl_fns *f, CURL *easy, CURLoption opt,
-    void *p, void (*fp)(void), int before)
+    long l, void *p, void (*fp)(void), int before)
 {
 	struct shim_handle *sh;
 
 	switch (opt) {
 	case CURLOPT_URL:
+	case CURLOPT_CURLU:
+	case CURLOPT_PORT:
 	case CURLOPT_WRITEFUNCTION:
 	case CURLOPT_WRITEDATA:
 	case CURLOPT_HEADERFUNCTION:
@@ -106,8 +122,18 @@ record_option(const struct curl_fns *f, CURL *easy, CURLoption opt,
 	case CURLOPT_URL:
 		xfer_set_url(sh, p);
 		break;
+	case CURLOPT_CURLU:
+		sh->curlu = p;
+		sh->url_seen = 1;
+		xfer_target(f, sh);
+		break;
+	case CURLOPT_PORT:
+		sh->port_opt = l;
+		xfer_target(f, sh);
+		break;
 	case CURLOPT_WRITEFUNCTION:
 		sh->user_wf = (curl_write_callback)fp;
+		sh->wf_set = 1;
 		break;
 	case CURLOPT_WRITEDATA:
 		sh->user_wd = p;
@@ -125,6 +151,8 @@ record_option(const struct curl_fns *f, CURL *easy, CURLoption opt,
 	default:
 		break;
 	}
+	if (sh->wf_set && sh->wd_set)
+		sh->cb_known = 1;
 	return 0;
 }
 
@@ -166,7 +194,7 @@ curl_easy_setopt(CURL *easy, CURLoption opt, ...)
 
 	if ((f = FNS(easy_setopt, curl_easy_setopt)) == NULL)
 		return CURLE_FAILED_INIT;
-	if (!cfg_off() && record_option(f, easy, opt, p, fp, 1))
+	if (!cfg_off() && record_option(f, easy, opt, l, p, fp, 1))
 		return CURLE_OK;
 	switch (kind) {
 	case 0:
@@ -183,8 +211,32 @@ curl_easy_setopt(CURL *easy, CURLoption opt, ...)
 		break;
 	}
 	if (rc == CURLE_OK && !cfg_off())
-		(void)record_option(f, easy, opt, p, fp, 0);
+		(void)record_option(f, easy, opt, l, p, fp, 0);
 	return rc;
+}
+
+/* curl_easy_init: a new handle starts with fresh state, also when its
+ * address is that of a handle freed without the shim seeing it. */
+SHIM_EXPORT CURL *
+curl_easy_init(void)
+{
+	const struct curl_fns *f;
+	struct shim_handle *sh;
+	int busy = shim_busy;
+	CURL *easy;
+
+	if ((f = FNS(easy_init, curl_easy_init)) == NULL)
+		return NULL;
+	shim_busy = 1;
+	easy = f->easy_init();
+	shim_busy = busy;
+	if (easy == NULL || cfg_off())
+		return easy;
+	hdl_free(hdl_remove(easy));
+	/* libcurl's own handles are freed inside it: keep no state */
+	if (!busy && shim_cfg.nhosts > 0 && (sh = hdl_get(easy)) != NULL)
+		sh->created = sh->cb_known = 1;	/* options at their defaults */
+	return easy;
 }
 
 /* curl_easy_perform: one whole transfer; finalized when it returns. */
@@ -198,10 +250,22 @@ curl_easy_perform(CURL *easy)
 
 	if ((f = FNS(easy_perform, curl_easy_perform)) == NULL)
 		return CURLE_FAILED_INIT;
-	if (busy || (sh = tapped(easy)) == NULL)
+	if (busy)
 		return f->easy_perform(easy);
-	if (!sh->active)
+	if ((sh = tapped(easy)) == NULL) {
+		if (!unseen(easy))
+			return f->easy_perform(easy);
+		shim_busy = 1;
+		rc = f->easy_perform(easy);
+		shim_busy = busy;
+		xfer_report_unseen(f, easy, rc);
+		return rc;
+	}
+	if (!sh->active) {
+		if (sh->curlu != NULL)	/* its URL may have changed */
+			xfer_target(f, sh);
 		began = xfer_begin(f, sh);
+	}
 	shim_busy = 1;
 	rc = f->easy_perform(easy);
 	shim_busy = busy;
@@ -239,8 +303,16 @@ curl_easy_duphandle(CURL *easy)
 	dsh->user_wf = sh->user_wf;
 	dsh->user_wd = sh->user_wd;
 	dsh->wd_set = sh->wd_set;
+	dsh->wf_set = sh->wf_set;
 	dsh->user_hf = sh->user_hf;
 	dsh->user_hd = sh->user_hd;
+	dsh->created = sh->created;
+	dsh->cb_known = sh->cb_known;
+	dsh->url_seen = sh->url_seen;
+	dsh->url_ok = sh->url_ok;
+	dsh->url = sh->url;
+	dsh->curlu = sh->curlu;
+	dsh->port_opt = sh->port_opt;
 	dsh->tapped = sh->tapped;
 	dsh->tls = sh->tls;
 	memcpy(dsh->host, sh->host, sizeof(dsh->host));
@@ -248,7 +320,7 @@ curl_easy_duphandle(CURL *easy)
 }
 
 /* curl_easy_reset: forget what was recorded (after finalizing an
- * abandoned transfer). */
+ * abandoned transfer); every option is at its default again. */
 SHIM_EXPORT void
 curl_easy_reset(CURL *easy)
 {
@@ -264,6 +336,9 @@ curl_easy_reset(CURL *easy)
 	f->easy_reset(easy);
 	shim_busy = busy;
 	hdl_free(hdl_remove(easy));
+	if (!busy && !cfg_off() && shim_cfg.nhosts > 0 &&
+	    (sh = hdl_get(easy)) != NULL)
+		sh->created = sh->cb_known = 1;
 }
 
 /* curl_easy_cleanup: finalize an abandoned transfer, drop the state. */
@@ -298,6 +373,8 @@ curl_multi_add_handle(CURLM *multi, CURL *easy)
 		return CURLM_INTERNAL_ERROR;
 	if (busy || (sh = tapped(easy)) == NULL)
 		return f->multi_add_handle(multi, easy);
+	if (!sh->active && sh->curlu != NULL)	/* its URL may have changed */
+		xfer_target(f, sh);
 	if (!sh->active && (began = xfer_begin(f, sh)))
 		hdl_set_multi(sh, multi);
 	shim_busy = 1;
@@ -349,6 +426,8 @@ curl_multi_info_read(CURLM *multi, int *msgs_in_queue)
 	if ((sh = tapped(msg->easy_handle)) != NULL && sh->active &&
 	    sh->multi == multi)
 		xfer_finalize(f, sh, msg->data.result, 0);
+	else if (unseen(msg->easy_handle))
+		xfer_report_unseen(f, msg->easy_handle, msg->data.result);
 	return msg;
 }
 
@@ -380,6 +459,7 @@ curl_multi_cleanup(CURLM *multi)
 
 /* What resolve_patch_all() points GOT entries at. */
 const struct resolve_hook resolve_hooks[] = {
+	{ "curl_easy_init", (void *)curl_easy_init },
 	{ "curl_easy_setopt", (void *)curl_easy_setopt },
 	{ "curl_easy_perform", (void *)curl_easy_perform },
 	{ "curl_easy_duphandle", (void *)curl_easy_duphandle },

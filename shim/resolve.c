@@ -58,6 +58,7 @@ static const struct {
 	size_t off;
 	int optional;		/* may be missing (older libcurl) */
 } fn_syms[] = {
+	{ "curl_easy_init", offsetof(struct curl_fns, easy_init), 0 },
 	{ "curl_easy_perform", offsetof(struct curl_fns, easy_perform), 0 },
 	{ "curl_easy_setopt", offsetof(struct curl_fns, easy_setopt), 0 },
 	{ "curl_easy_getinfo", offsetof(struct curl_fns, easy_getinfo), 0 },
@@ -74,6 +75,8 @@ static const struct {
 	{ "curl_multi_info_read", offsetof(struct curl_fns, multi_info_read),
 	    0 },
 	{ "curl_multi_cleanup", offsetof(struct curl_fns, multi_cleanup), 0 },
+	{ "curl_url_get", offsetof(struct curl_fns, url_get), 1 },
+	{ "curl_free", offsetof(struct curl_fns, free), 1 },
 };
 
 int
@@ -443,6 +446,12 @@ table_build(struct link_map *lib)
 		void *p = dlsym(h, fn_syms[i].name);
 
 		memcpy((char *)&t->fns + fn_syms[i].off, &p, sizeof(p));
+	}
+	/* what curl_url_get returns is freed with curl_free: one without
+	   the other is of no use */
+	if (t->fns.url_get == NULL || t->fns.free == NULL) {
+		t->fns.url_get = NULL;
+		t->fns.free = NULL;
 	}
 	t->usable = fns_check(&t->fns, lib->l_name);
 	return t;

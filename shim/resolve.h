@@ -25,9 +25,11 @@
 #include <curl/curl.h>
 
 /* The real functions of one loaded libcurl.  Entries the library lacks are
- * NULL (easy_header and easy_nextheader need libcurl >= 7.84). */
+ * NULL (easy_header and easy_nextheader need libcurl >= 7.84, url_get
+ * 7.62; url_get is set only together with curl_free). */
 struct curl_fns {
 	const void *lib;	/* that libcurl's link_map */
+	CURL *(*easy_init)(void);
 	CURLcode (*easy_perform)(CURL *);
 	CURLcode (*easy_setopt)(CURL *, CURLoption, ...);
 	CURLcode (*easy_getinfo)(CURL *, CURLINFO, ...);
@@ -42,6 +44,8 @@ struct curl_fns {
 	CURLMcode (*multi_remove_handle)(CURLM *, CURL *);
 	CURLMsg *(*multi_info_read)(CURLM *, int *);
 	CURLMcode (*multi_cleanup)(CURLM *);
+	CURLUcode (*url_get)(CURLU *, CURLUPart, char **, unsigned int);
+	void (*free)(void *);	/* curl_free, for what url_get returns */
 };
 
 /* A hooked symbol and the hook that replaces it.  hooks.c defines

@@ -117,10 +117,21 @@ struct shim_handle {
 	curl_write_callback user_wf;	/* CURLOPT_WRITEFUNCTION, NULL=fwrite */
 	void *user_wd;			/* CURLOPT_WRITEDATA */
 	int wd_set;			/* user_wd was set (else stdout) */
+	int wf_set;			/* user_wf was set (else fwrite) */
 	curl_write_callback user_hf;	/* CURLOPT_HEADERFUNCTION */
 	void *user_hd;			/* CURLOPT_HEADERDATA */
+	int created;			/* its creation (or reset) was seen */
+	int cb_known;			/* the write callback and data above are
+					   the handle's: created, or both were
+					   set since.  Else no tee (plugin
+					   mode) */
 
-	/* the URL last set */
+	/* where a transfer goes (xfer_target) */
+	int url_seen;			/* CURLOPT_URL or CURLOPT_CURLU seen */
+	int url_ok;			/* url holds the parsed CURLOPT_URL */
+	struct cfg_url url;		/* CURLOPT_URL, parsed */
+	CURLU *curlu;			/* CURLOPT_CURLU (overrides the URL) */
+	long port_opt;			/* CURLOPT_PORT, 0: the URL's */
 	int tapped;			/* host in RATETAP_HOSTS */
 	int tls;
 	char host[RTP_HOST_LEN];	/* host[:port] for events */
@@ -158,8 +169,23 @@ void hdl_atfork_init(void);
 
 /* ---- xfer.c ------------------------------------------------------------ */
 
-/* Record url as the handle's URL (host, scheme, tapped or not). */
+/* Record url as the handle's CURLOPT_URL and update its target. */
 void xfer_set_url(struct shim_handle *sh, const char *url);
+
+/*
+ * Work out where a transfer on sh goes (tapped, tls, host) from its
+ * CURLOPT_CURLU (read with f->url_get; without it, or with f NULL, a CURLU
+ * handle counts as untapped), else its CURLOPT_URL, and CURLOPT_PORT.
+ */
+void xfer_target(const struct curl_fns *f, struct shim_handle *sh);
+
+/*
+ * A transfer on easy ended (result cc) that the shim did not see begin:
+ * a handle configured before the shim was loaded (plugin mode).  When its
+ * effective URL's host is tapped, send the event with the headers and the
+ * usage unreadable (the body was not teed).
+ */
+void xfer_report_unseen(const struct curl_fns *f, CURL *easy, CURLcode cc);
 
 /*
  * A transfer starts on sh (curl_easy_perform or curl_multi_add_handle):
@@ -223,6 +249,15 @@ int send_event(const char *path, struct rtp_event *ev);
 
 /* Datagrams dropped since the last one delivered. */
 uint32_t send_dropped(void);
+
+/*
+ * When this process holds unreported drops, send one RTP_F_DROPS_ONLY
+ * datagram carrying them to path (prog names the program).  Tried once
+ * (with send_event's bounded retries); never blocks, takes no lock.
+ * Returns 0 when there was nothing to report or it was sent, -1 when
+ * dropped.  Runs from the shim's destructor.
+ */
+int send_report_drops(const char *path, const char *prog);
 
 /* In a forked child: start the sequence and the drop count afresh. */
 void send_atfork_child(void);

@@ -17,25 +17,70 @@
 /* libcurl's default write function, as a callback type */
 #define FWRITE_CB	((curl_write_callback)(void (*)(void))fwrite)
 
+/* host[:port] as events report it: the port only when named (by the URL
+ * or CURLOPT_PORT). */
+static void
+report_host(const struct cfg_url *u, char *buf, size_t len)
+{
+	char hp[CFG_HOST_MAX + 8];
+
+	if (u->explicit_port) {
+		snprintf(hp, sizeof(hp), "%s:%d", u->host, u->port);
+		rtp_strlcpy(buf, hp, len);
+	} else
+		rtp_strlcpy(buf, u->host, len);
+}
+
+/* The URL held by a CURLU handle, parsed.  Returns 0, or -1 when it cannot
+ * be read or names no host. */
+static int
+curlu_url(const struct curl_fns *f, CURLU *cu, struct cfg_url *u)
+{
+	char *s = NULL;
+	int ret;
+
+	if (f == NULL || f->url_get == NULL || f->free == NULL)
+		return -1;
+	if (f->url_get(cu, CURLUPART_URL, &s, 0) != CURLUE_OK || s == NULL)
+		return -1;
+	ret = cfg_parse_url(s, u);
+	f->free(s);
+	return ret;
+}
+
 void
-xfer_set_url(struct shim_handle *sh, const char *url)
+xfer_target(const struct curl_fns *f, struct shim_handle *sh)
 {
 	struct cfg_url u;
 
 	sh->tapped = 0;
 	sh->tls = 0;
 	sh->host[0] = '\0';
-	if (url == NULL || cfg_parse_url(url, &u) == -1)
+	if (sh->curlu != NULL) {
+		/* CURLOPT_CURLU overrides CURLOPT_URL */
+		if (curlu_url(f, sh->curlu, &u) == -1)
+			return;
+	} else if (sh->url_ok)
+		u = sh->url;
+	else
 		return;
+	if (sh->port_opt > 0 && sh->port_opt <= 65535) {
+		u.port = (int)sh->port_opt;
+		u.explicit_port = 1;
+	}
 	sh->tapped = cfg_tapped(&u);
 	sh->tls = u.tls;
-	if (u.explicit_port) {
-		char hp[CFG_HOST_MAX + 8];
+	report_host(&u, sh->host, sizeof(sh->host));
+}
 
-		snprintf(hp, sizeof(hp), "%s:%d", u.host, u.port);
-		rtp_strlcpy(sh->host, hp, sizeof(sh->host));
-	} else
-		rtp_strlcpy(sh->host, u.host, sizeof(sh->host));
+void
+xfer_set_url(struct shim_handle *sh, const char *url)
+{
+	sh->url_seen = 1;
+	sh->url_ok = url != NULL && cfg_parse_url(url, &sh->url) == 0;
+	/* a CURLU handle set on sh keeps precedence: no table needed */
+	if (sh->curlu == NULL)
+		xfer_target(NULL, sh);
 }
 
 static int
@@ -79,6 +124,15 @@ xfer_begin(const struct curl_fns *f, struct shim_handle *sh)
 	scan_init(&x->scan);
 	memcpy(x->host, sh->host, sizeof(x->host));
 	x->tls = sh->tls;
+	if (!sh->cb_known) {
+		/* the application may have set its write callback before the
+		   shim was loaded: a tee would lose it */
+		shim_debug("write callback of a transfer to %s unknown: "
+		    "body not teed", sh->host);
+		sh->fns = f;
+		sh->active = 1;
+		return 1;
+	}
 	/*
 	 * Without a HEADERFUNCTION but with HEADERDATA set, libcurl hands the
 	 * headers to the WRITEFUNCTION with HEADERDATA as userdata.  Make that
@@ -172,74 +226,74 @@ path_of(const char *url, char *buf, size_t len)
 	return strcmp(tmp, "/v1/messages") == 0;
 }
 
-void
-xfer_finalize(const struct curl_fns *f, struct shim_handle *sh,
-    CURLcode cc, uint32_t flags)
+/* What the event needs to know of a transfer besides libcurl's answers. */
+struct xfer_end {
+	const char *host;		/* as reported */
+	int tls;
+	int teed;			/* the body went through the scanner */
+	const struct scan_result *res;	/* NULL when not teed */
+	uint64_t fed;			/* body bytes seen */
+};
+
+/* Build the event of the transfer on easy from libcurl's information, the
+ * headers and the scanner's result, and send it. */
+static void
+report(const struct curl_fns *f, CURL *easy, CURLcode cc, uint32_t flags,
+    const struct xfer_end *xe)
 {
-	struct shim_xfer *x = sh->x;
-	struct scan_result res;
+	const struct scan_result *res = xe->res;
 	struct rtp_event ev;
 	char *url = NULL, *method = NULL;
 	long code = 0;
 	int messages;
 
-	if (!sh->active)
-		return;
-	sh->active = 0;		/* exactly once, whatever follows */
-	hdl_set_multi(sh, NULL);
-	scan_finish(&x->scan, &res);
-
 	rtp_init(&ev);
 	ev.flags = flags;
-	if (f->easy_getinfo(sh->easy, CURLINFO_RESPONSE_CODE, &code) !=
+	if (f->easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &code) !=
 	    CURLE_OK || code < 0 || code > 999)
 		code = 0;
-	if (f->easy_getinfo(sh->easy, CURLINFO_EFFECTIVE_METHOD, &method) !=
+	if (f->easy_getinfo(easy, CURLINFO_EFFECTIVE_METHOD, &method) !=
 	    CURLE_OK)
 		method = NULL;
-	if (f->easy_getinfo(sh->easy, CURLINFO_EFFECTIVE_URL, &url) !=
+	if (f->easy_getinfo(easy, CURLINFO_EFFECTIVE_URL, &url) !=
 	    CURLE_OK)
 		url = NULL;
 	ev.curl_code = (int32_t)cc;
 	ev.http_status = (uint16_t)code;
 	ev.method = (uint8_t)method_of(method);
 	messages = path_of(url, ev.path, sizeof(ev.path));
-	memcpy(ev.host, x->host, sizeof(ev.host));
+	rtp_strlcpy(ev.host, xe->host, sizeof(ev.host));
 	rtp_strlcpy(ev.prog, shim_cfg.prog, sizeof(ev.prog));
-	if (x->tls)
+	if (xe->tls)
 		ev.flags |= RTP_F_TLS;
-	if (res.kind == SCAN_SSE)
+	if (res != NULL && res->kind == SCAN_SSE)
 		ev.flags |= RTP_F_STREAM;
-	if (res.is_error)
+	if (res != NULL && res->is_error)
 		ev.flags |= RTP_F_ERROR_BODY;
 	if (code > 0)
-		hdr_read(f, sh->easy, &ev);
-	if (res.model[0] != '\0')
-		rtp_strlcpy(ev.model, res.model, sizeof(ev.model));
+		hdr_read(f, easy, &ev);
+	if (res != NULL && res->model[0] != '\0')
+		rtp_strlcpy(ev.model, res->model, sizeof(ev.model));
 
 	if (!messages || code >= 400 || code == 0)
 		ev.usage_state = RTP_USAGE_NONE;
-	else if (x->tee_on && res.usage_ok &&
-	    res.input_tokens >= 0 && res.input_tokens <= RTP_TOKENS_MAX &&
-	    res.output_tokens >= 0 && res.output_tokens <= RTP_TOKENS_MAX &&
-	    res.cache_creation_input_tokens >= 0 &&
-	    res.cache_creation_input_tokens <= RTP_TOKENS_MAX &&
-	    res.cache_read_input_tokens >= 0 &&
-	    res.cache_read_input_tokens <= RTP_TOKENS_MAX) {
+	else if (xe->teed && res != NULL && res->usage_ok &&
+	    res->input_tokens >= 0 && res->input_tokens <= RTP_TOKENS_MAX &&
+	    res->output_tokens >= 0 && res->output_tokens <= RTP_TOKENS_MAX &&
+	    res->cache_creation_input_tokens >= 0 &&
+	    res->cache_creation_input_tokens <= RTP_TOKENS_MAX &&
+	    res->cache_read_input_tokens >= 0 &&
+	    res->cache_read_input_tokens <= RTP_TOKENS_MAX) {
 		ev.usage_state = RTP_USAGE_OK;
-		ev.input_tokens = res.input_tokens;
-		ev.output_tokens = res.output_tokens;
-		ev.cache_creation_input_tokens = res.cache_creation_input_tokens;
-		ev.cache_read_input_tokens = res.cache_read_input_tokens;
+		ev.input_tokens = res->input_tokens;
+		ev.output_tokens = res->output_tokens;
+		ev.cache_creation_input_tokens =
+		    res->cache_creation_input_tokens;
+		ev.cache_read_input_tokens = res->cache_read_input_tokens;
 	} else if (code >= 200 && code < 300)
 		ev.usage_state = RTP_USAGE_UNREADABLE;
 	else
 		ev.usage_state = RTP_USAGE_NONE;
-
-	if (x->tee_on || x->hf_patched)
-		xfer_restore_callbacks(f, sh->easy, sh, x->hf_patched);
-	x->tee_on = 0;
-	x->hf_patched = 0;
 
 	if ((flags & RTP_F_NO_DONE) && code == 0) {
 		shim_debug("transfer to %s abandoned before a response: "
@@ -248,10 +302,55 @@ xfer_finalize(const struct curl_fns *f, struct shim_handle *sh,
 	}
 	shim_debug("event: %s %s%s status %ld curl %d usage %d, %llu body "
 	    "bytes seen", method != NULL ? method : "?", ev.host, ev.path,
-	    code, (int)cc, ev.usage_state, (unsigned long long)x->fed);
-	if (!shim_cfg.sock_ok) {
-		(void)send_event(NULL, &ev);
+	    code, (int)cc, ev.usage_state, (unsigned long long)xe->fed);
+	(void)send_event(shim_cfg.sock_ok ? shim_cfg.sock : NULL, &ev);
+}
+
+void
+xfer_finalize(const struct curl_fns *f, struct shim_handle *sh,
+    CURLcode cc, uint32_t flags)
+{
+	struct shim_xfer *x = sh->x;
+	struct scan_result res;
+	struct xfer_end xe;
+
+	if (!sh->active)
 		return;
-	}
-	(void)send_event(shim_cfg.sock, &ev);
+	sh->active = 0;		/* exactly once, whatever follows */
+	hdl_set_multi(sh, NULL);
+	scan_finish(&x->scan, &res);
+
+	memset(&xe, 0, sizeof(xe));
+	xe.host = x->host;
+	xe.tls = x->tls;
+	xe.teed = x->tee_on;
+	xe.res = &res;
+	xe.fed = x->fed;
+	/* the application's callbacks go back before anything can fail */
+	if (x->tee_on || x->hf_patched)
+		xfer_restore_callbacks(f, sh->easy, sh, x->hf_patched);
+	x->tee_on = 0;
+	x->hf_patched = 0;
+	report(f, sh->easy, cc, flags, &xe);
+}
+
+void
+xfer_report_unseen(const struct curl_fns *f, CURL *easy, CURLcode cc)
+{
+	struct cfg_url u;
+	struct xfer_end xe;
+	char host[RTP_HOST_LEN];
+	char *url = NULL;
+
+	if (f->easy_getinfo(easy, CURLINFO_EFFECTIVE_URL, &url) != CURLE_OK ||
+	    url == NULL || cfg_parse_url(url, &u) == -1 || !cfg_tapped(&u))
+		return;
+	/* the effective URL is the last one of any redirects */
+	report_host(&u, host, sizeof(host));
+	memset(&xe, 0, sizeof(xe));
+	xe.host = host;
+	xe.tls = u.tls;
+	shim_debug("transfer to %s on a handle configured before the shim "
+	    "was loaded: usage unreadable", host);
+	report(f, easy, cc, 0, &xe);
 }

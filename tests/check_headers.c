@@ -373,6 +373,29 @@ START_TEST(read_walks_every_header_once)
 }
 END_TEST
 
+/*
+ * Found by tests/fuzz/fuzz_headers: a repeated string header whose second
+ * value is shorter left the end of the first behind the NUL, and the
+ * daemon refuses such an event whole (RTP_E_STRING): the transfer was
+ * lost.
+ */
+START_TEST(a_shorter_repeat_of_a_string_header_still_validates)
+{
+	fresh();
+	ck_assert_int_eq(hdr_apply(&ev, "request-id", "re_hour"), 1);
+	ck_assert_int_eq(hdr_apply(&ev, "request-id", "0"), 1);
+	ck_assert_str_eq(ev.request_id, "0");
+	ck_assert_int_eq(rtp_validate(&ev, sizeof(ev), NULL), RTP_OK);
+
+	ck_assert_int_eq(hdr_apply(&ev, RL "unified-overage-disabled-reason",
+	    "org_level_disabled"), 1);
+	ck_assert_int_eq(hdr_apply(&ev, RL "unified-overage-disabled-reason",
+	    "x"), 1);
+	ck_assert_str_eq(ev.overage_reason, "x");
+	ck_assert_int_eq(rtp_validate(&ev, sizeof(ev), NULL), RTP_OK);
+}
+END_TEST
+
 START_TEST(read_without_nextheader_flags_headers_unread)
 {
 	struct curl_fns f;
@@ -405,6 +428,7 @@ headers_suite(void)
 	tcase_add_test(tc, fractions_parse_exactly_without_the_locale);
 	tcase_add_test(tc, read_walks_every_header_once);
 	tcase_add_test(tc, read_without_nextheader_flags_headers_unread);
+	tcase_add_test(tc, a_shorter_repeat_of_a_string_header_still_validates);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -220,6 +220,42 @@ START_TEST(validate_accepts_boundary_values)
 }
 END_TEST
 
+START_TEST(validate_accepts_drops_only_events_that_describe_no_transfer)
+{
+	struct rtp_event ev, out;
+
+	rtp_init(&ev);
+	ev.pid = 4242;
+	ev.seq = 12;
+	ev.flags = RTP_F_DROPS_ONLY;
+	ev.dropped = 9;
+	rtp_strlcpy(ev.prog, "curl", sizeof(ev.prog));
+	ck_assert_int_eq(rtp_validate(&ev, sizeof(ev), &out), RTP_OK);
+	ck_assert_uint_eq(out.dropped, 9);
+	ck_assert_uint_eq(out.flags, RTP_F_DROPS_ONLY);
+
+	ev.http_status = 200;
+	ck_assert_int_eq(check(&ev), RTP_E_FIELD);
+	ev.http_status = 0;
+	ev.usage_state = RTP_USAGE_UNREADABLE;
+	ck_assert_int_eq(check(&ev), RTP_E_FIELD);
+	ev.usage_state = RTP_USAGE_OK;
+	ck_assert_int_eq(check(&ev), RTP_E_FIELD);
+	ev.usage_state = RTP_USAGE_NONE;
+	ev.d[RTP_D_UTIL_5H] = 0.5;
+	ev.present = RTP_PRESENT_D(RTP_D_UTIL_5H);
+	ck_assert_int_eq(check(&ev), RTP_E_FIELD);
+	ev.d[RTP_D_UTIL_5H] = 0.0;
+	ev.present = RTP_PRESENT_I(RTP_I_RETRY_AFTER);
+	ck_assert_int_eq(check(&ev), RTP_E_FIELD);
+	ev.present = 0;
+	ck_assert_int_eq(check(&ev), RTP_OK);
+	/* the bit above it is still unknown */
+	ev.flags = RTP_F_ALL + 1;
+	ck_assert_int_eq(check(&ev), RTP_E_FIELD);
+}
+END_TEST
+
 START_TEST(strlcpy_truncates_and_replaces_unprintables)
 {
 	char buf[8];
@@ -259,6 +295,8 @@ proto_suite(void)
 	tcase_add_test(tc, validate_rejects_each_bad_field_kind);
 	tcase_add_test(tc, validate_rejects_each_bad_string);
 	tcase_add_test(tc, validate_accepts_boundary_values);
+	tcase_add_test(tc,
+	    validate_accepts_drops_only_events_that_describe_no_transfer);
 	tcase_add_test(tc, strlcpy_truncates_and_replaces_unprintables);
 	tcase_add_test(tc, strerror_names_every_error);
 	suite_add_tcase(s, tc);

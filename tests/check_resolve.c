@@ -180,6 +180,12 @@ START_TEST(resolves_the_programs_libcurl_for_a_caller_in_the_program)
 	ck_assert_ptr_eq((void *)(uintptr_t)f->multi_info_read,
 	    (void *)(uintptr_t)curl_multi_info_read);
 	ck_assert_ptr_nonnull((void *)(uintptr_t)f->easy_header);
+	ck_assert_ptr_eq((void *)(uintptr_t)f->easy_init,
+	    (void *)(uintptr_t)curl_easy_init);
+	ck_assert_ptr_eq((void *)(uintptr_t)f->url_get,
+	    (void *)(uintptr_t)curl_url_get);
+	ck_assert_ptr_eq((void *)(uintptr_t)f->free,
+	    (void *)(uintptr_t)curl_free);
 	ck_assert_ptr_eq(f->lib, map_of((void *)(uintptr_t)curl_easy_perform));
 	ck_assert(resolve_is_libcurl(((const struct link_map *)f->lib)->l_name,
 	    NULL));

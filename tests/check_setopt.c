@@ -7,6 +7,7 @@
  * were.  Events go to a datagram socket of the test's own.
  */
 #include <check.h>
+#include <errno.h>
 #include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -321,8 +322,37 @@ fake_cleanup(CURL *h)
 	cleanups++;
 }
 
+/* curl_easy_init returns the handle the test prepared */
+static struct fake_easy *next_new;
+
+static CURL *
+fake_easy_init(void)
+{
+	return (CURL *)next_new;
+}
+
+/* A CURLU handle: just the URL it holds. */
+struct fake_curlu {
+	const char *url;	/* NULL: no URL set */
+};
+
+static CURLUcode
+fake_url_get(CURLU *h, CURLUPart what, char **part, unsigned int flags)
+{
+	const struct fake_curlu *u = (const struct fake_curlu *)h;
+
+	(void)flags;
+	*part = NULL;
+	if (what != CURLUPART_URL || u->url == NULL)
+		return CURLUE_NO_HOST;
+	if ((*part = strdup(u->url)) == NULL)
+		return CURLUE_OUT_OF_MEMORY;
+	return CURLUE_OK;
+}
+
 static struct curl_fns fake_fns = {
 	.lib = &fake_fns,
+	.easy_init = fake_easy_init,
 	.easy_perform = fake_perform,
 	.easy_setopt = fake_setopt,
 	.easy_getinfo = fake_getinfo,
@@ -334,6 +364,8 @@ static struct curl_fns fake_fns = {
 	.multi_remove_handle = fake_multi_remove,
 	.multi_info_read = fake_info_read,
 	.multi_cleanup = fake_multi_cleanup,
+	.url_get = fake_url_get,
+	.free = free,
 };
 
 static int no_libcurl;
@@ -452,10 +484,19 @@ teardown(void)
 	rx_close();
 }
 
+/* e is created through the curl_easy_init hook, as under the shim. */
+static void
+easy_new(struct fake_easy *e)
+{
+	next_new = e;
+	ck_assert_ptr_eq(curl_easy_init(), (CURL *)e);
+}
+
 static void
 easy_init(struct fake_easy *e, const char *url, const char *body)
 {
 	memset(e, 0, sizeof(*e));
+	easy_new(e);
 	e->wd = stdout;
 	e->code = 200;
 	e->method = "POST";
@@ -831,6 +872,7 @@ START_TEST(default_callbacks_are_restored_as_defaults)
 
 	ck_assert_ptr_nonnull(f);
 	memset(&a, 0, sizeof(a));
+	easy_new(&a);
 	a.code = 200;
 	a.method = "POST";
 	a.eff_url = "http://api.test/v1/messages";
@@ -1074,6 +1116,336 @@ START_TEST(host_lists_and_urls_parse_as_documented)
 }
 END_TEST
 
+/* ---- plugin mode, reused handles, CURLU and CURLOPT_PORT ------------------ */
+
+/* A handle the application configured before the shim was loaded: the
+ * fake holds the settings, the hooks never saw them. */
+static void
+preloaded(struct fake_easy *e, const char *url)
+{
+	memset(e, 0, sizeof(*e));
+	e->code = 200;
+	e->method = "POST";
+	e->eff_url = url;
+	e->body = json_body;
+	e->wf = app_write;
+	e->wd = &app_data;
+	snprintf(e->url, sizeof(e->url), "%s", url);
+	e->hdrs[0].name = (char *)(uintptr_t)"anthropic-ratelimit-unified-5h-utilization";
+	e->hdrs[0].value = (char *)(uintptr_t)"0.75";
+	e->hdrs[1].name = (char *)(uintptr_t)"request-id";
+	e->hdrs[1].value = (char *)(uintptr_t)"req_unit_1";
+	e->nhdrs = 2;
+}
+
+static void
+check_unreadable(const struct rtp_event *ev, const char *host)
+{
+	ck_assert_uint_eq(ev->usage_state, RTP_USAGE_UNREADABLE);
+	ck_assert_uint_eq(ev->http_status, 200);
+	ck_assert_str_eq(ev->host, host);
+	ck_assert_str_eq(ev->path, "/v1/messages");
+	ck_assert_str_eq(ev->request_id, "req_unit_1");
+	ck_assert_uint_eq(ev->present, RTP_PRESENT_D(RTP_D_UTIL_5H));
+	ck_assert_str_eq(ev->model, "");
+	ck_assert_int_eq(ev->output_tokens, 0);
+}
+
+START_TEST(a_handle_configured_before_loading_is_reported_unreadable)
+{
+	struct fake_easy e;
+	struct fake_multi m;
+	struct rtp_event ev[4];
+	int left;
+
+	preloaded(&e, "http://API.test:8080/v1/messages");
+	ck_assert_int_eq(curl_easy_perform((CURL *)&e), CURLE_OK);
+	ck_assert_int_eq(rx_events(ev, 4), 1);
+	check_unreadable(&ev[0], "api.test:8080");
+	/* the application's own callback got the body, untouched */
+	ck_assert_uint_eq(app_len, strlen(json_body));
+	ck_assert(e.wf == app_write);
+	ck_assert_ptr_eq(e.wd, &app_data);
+
+	/* through a multi handle: reported when its CURLMSG_DONE is read */
+	e.delivered = 0;
+	memset(&m, 0, sizeof(m));
+	ck_assert_int_eq(curl_multi_add_handle((CURLM *)&m, (CURL *)&e),
+	    CURLM_OK);
+	fake_multi_perform(&m);
+	ck_assert_int_eq(rx_events(ev, 4), 0);
+	ck_assert_ptr_nonnull(curl_multi_info_read((CURLM *)&m, &left));
+	ck_assert_ptr_null(curl_multi_info_read((CURLM *)&m, &left));
+	ck_assert_int_eq(curl_multi_remove_handle((CURLM *)&m, (CURL *)&e),
+	    CURLM_OK);
+	ck_assert_int_eq(rx_events(ev, 4), 1);
+	check_unreadable(&ev[0], "api.test:8080");
+
+	/* an untapped host stays silent */
+	preloaded(&e, "http://example.com/v1/messages");
+	ck_assert_int_eq(curl_easy_perform((CURL *)&e), CURLE_OK);
+	ck_assert_int_eq(rx_events(ev, 4), 0);
+}
+END_TEST
+
+START_TEST(a_handle_with_unknown_callbacks_is_not_teed)
+{
+	struct fake_easy e;
+	struct rtp_event ev[2];
+
+	/* configured before loading; only the URL is set again after */
+	preloaded(&e, "http://example.com/v1/messages");
+	ck_assert_int_eq(curl_easy_setopt((CURL *)&e, CURLOPT_URL,
+	    "http://api.test/v1/messages"), CURLE_OK);
+	e.eff_url = "http://api.test/v1/messages";
+	ck_assert_int_eq(curl_easy_perform((CURL *)&e), CURLE_OK);
+	ck_assert_uint_eq(app_len, strlen(json_body));
+	ck_assert(e.wf == app_write);
+	ck_assert_int_eq(rx_events(ev, 2), 1);
+	check_unreadable(&ev[0], "api.test");
+	/* once both are set through the shim, the body is read */
+	ck_assert_int_eq(curl_easy_setopt((CURL *)&e, CURLOPT_WRITEFUNCTION,
+	    app_write2), CURLE_OK);
+	ck_assert_int_eq(curl_easy_setopt((CURL *)&e, CURLOPT_WRITEDATA,
+	    &app_data), CURLE_OK);
+	e.delivered = 0;
+	app_len = 0;
+	ck_assert_int_eq(curl_easy_perform((CURL *)&e), CURLE_OK);
+	ck_assert_uint_eq(app_len, strlen(json_body));
+	ck_assert_int_eq(rx_events(ev, 2), 1);
+	check_event(&ev[0], 1);
+	ck_assert(e.wf == app_write2);
+}
+END_TEST
+
+START_TEST(a_reused_address_starts_with_fresh_state)
+{
+	struct fake_easy a;
+	struct rtp_event ev[2];
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&buf, &len);
+
+	ck_assert_ptr_nonnull(f);
+	easy_init(&a, "http://api.test/v1/messages", json_body);
+	/* freed without the shim seeing it; the address comes back from
+	   curl_easy_init for a handle that writes with libcurl's default */
+	memset(&a, 0, sizeof(a));
+	a.code = 200;
+	a.method = "POST";
+	a.eff_url = "http://api.test/v1/messages";
+	a.body = json_body;
+	easy_new(&a);
+	ck_assert_int_eq(curl_easy_setopt((CURL *)&a, CURLOPT_URL,
+	    a.eff_url), CURLE_OK);
+	ck_assert_int_eq(curl_easy_setopt((CURL *)&a, CURLOPT_WRITEDATA, f),
+	    CURLE_OK);
+	/* a stale state would call app_write, which insists on &app_data */
+	ck_assert_int_eq(curl_easy_perform((CURL *)&a), CURLE_OK);
+	fclose(f);
+	ck_assert_uint_eq(len, strlen(json_body));
+	ck_assert_uint_eq(app_len, 0);
+	ck_assert_int_eq(rx_events(ev, 2), 1);
+	ck_assert_uint_eq(ev[0].usage_state, RTP_USAGE_OK);
+	free(buf);
+}
+END_TEST
+
+START_TEST(curlu_overrides_the_url_and_is_read_at_each_transfer)
+{
+	struct fake_curlu cu = { "https://api.test:444/v1/messages" };
+	struct fake_easy a;
+	struct fake_multi m;
+	struct rtp_event ev[2];
+	int left;
+
+	easy_init(&a, "http://example.com/v1/messages", json_body);
+	ck_assert_int_eq(curl_easy_setopt((CURL *)&a, CURLOPT_CURLU, &cu),
+	    CURLE_OK);
+	ck_assert_ptr_eq(last.p, &cu);
+	ck_assert_int_eq(curl_easy_perform((CURL *)&a), CURLE_OK);
+	ck_assert_int_eq(rx_events(ev, 2), 1);
+	ck_assert_str_eq(ev[0].host, "api.test:444");
+	ck_assert_uint_eq(ev[0].flags, RTP_F_TLS);
+	check_event(&ev[0], 1);
+
+	/* the application changes the URL in the CURLU handle */
+	cu.url = "https://example.com/v1/messages";
+	a.delivered = 0;
+	ck_assert_int_eq(curl_easy_perform((CURL *)&a), CURLE_OK);
+	ck_assert_int_eq(rx_events(ev, 2), 0);
+
+	cu.url = "http://api.test/v1/messages";
+	a.delivered = 0;
+	memset(&m, 0, sizeof(m));
+	ck_assert_int_eq(curl_multi_add_handle((CURLM *)&m, (CURL *)&a),
+	    CURLM_OK);
+	fake_multi_perform(&m);
+	ck_assert_ptr_nonnull(curl_multi_info_read((CURLM *)&m, &left));
+	ck_assert_int_eq(curl_multi_remove_handle((CURLM *)&m, (CURL *)&a),
+	    CURLM_OK);
+	ck_assert_int_eq(rx_events(ev, 2), 1);
+	ck_assert_str_eq(ev[0].host, "api.test");
+
+	/* unset: CURLOPT_URL counts again */
+	ck_assert_int_eq(curl_easy_setopt((CURL *)&a, CURLOPT_CURLU, NULL),
+	    CURLE_OK);
+	a.delivered = 0;
+	ck_assert_int_eq(curl_easy_perform((CURL *)&a), CURLE_OK);
+	ck_assert_int_eq(rx_events(ev, 2), 0);
+
+	/* a libcurl without curl_url_get: a CURLU handle is not tapped */
+	fake_fns.url_get = NULL;
+	ck_assert_int_eq(curl_easy_setopt((CURL *)&a, CURLOPT_CURLU, &cu),
+	    CURLE_OK);
+	a.delivered = 0;
+	ck_assert_int_eq(curl_easy_perform((CURL *)&a), CURLE_OK);
+	ck_assert_int_eq(rx_events(ev, 2), 0);
+	fake_fns.url_get = fake_url_get;
+}
+END_TEST
+
+START_TEST(port_option_decides_the_port_matched_and_reported)
+{
+	struct fake_easy a, b;
+	struct rtp_event ev[2];
+
+	/* RATETAP_HOSTS is "api.test, [::1]:8443" */
+	easy_init(&a, "http://[::1]:8080/v1/messages", json_body);
+	ck_assert_int_eq(curl_easy_perform((CURL *)&a), CURLE_OK);
+	ck_assert_int_eq(rx_events(ev, 2), 0);
+	ck_assert_int_eq(curl_easy_setopt((CURL *)&a, CURLOPT_PORT, 8443L),
+	    CURLE_OK);
+	ck_assert_int_eq(last.l, 8443);
+	a.delivered = 0;
+	ck_assert_int_eq(curl_easy_perform((CURL *)&a), CURLE_OK);
+	ck_assert_int_eq(rx_events(ev, 2), 1);
+	ck_assert_str_eq(ev[0].host, "[::1]:8443");
+	ck_assert_int_eq(curl_easy_setopt((CURL *)&a, CURLOPT_PORT, 0L),
+	    CURLE_OK);
+	a.delivered = 0;
+	ck_assert_int_eq(curl_easy_perform((CURL *)&a), CURLE_OK);
+	ck_assert_int_eq(rx_events(ev, 2), 0);
+
+	easy_init(&b, "http://api.test/v1/messages", json_body);
+	ck_assert_int_eq(curl_easy_setopt((CURL *)&b, CURLOPT_PORT, 8080L),
+	    CURLE_OK);
+	ck_assert_int_eq(curl_easy_perform((CURL *)&b), CURLE_OK);
+	ck_assert_int_eq(rx_events(ev, 2), 1);
+	ck_assert_str_eq(ev[0].host, "api.test:8080");
+}
+END_TEST
+
+/* ---- drops at the end of a burst ------------------------------------------ */
+
+/* Fill the test socket's queue until the kernel refuses more. */
+static int
+rx_fill(void)
+{
+	struct sockaddr_un sun;
+	int fd, n = 0;
+
+	fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_NONBLOCK, 0);
+	ck_assert_int_ge(fd, 0);
+	memset(&sun, 0, sizeof(sun));
+	sun.sun_family = AF_UNIX;
+	memcpy(sun.sun_path, sockpath, strlen(sockpath) + 1);
+	while (sendto(fd, "x", 1, 0, (struct sockaddr *)&sun,
+	    sizeof(sun)) == 1)
+		ck_assert_int_lt(++n, 100000);
+	ck_assert(errno == EAGAIN || errno == EWOULDBLOCK);
+	close(fd);
+	return n;
+}
+
+static int
+rx_drain_raw(void)
+{
+	char buf[2048];
+	int n = 0;
+
+	while (recv(rxfd, buf, sizeof(buf), MSG_DONTWAIT) >= 0)
+		n++;
+	return n;
+}
+
+START_TEST(drops_left_at_exit_go_in_one_drops_only_datagram)
+{
+	struct fake_easy a;
+	struct rtp_event ev[2];
+	int filled;
+
+	easy_init(&a, "http://api.test/v1/messages", json_body);
+	filled = rx_fill();
+	ck_assert_int_gt(filled, 0);
+	/* the queue stays full: each event is dropped after its retries */
+	ck_assert_int_eq(curl_easy_perform((CURL *)&a), CURLE_OK);
+	a.delivered = 0;
+	ck_assert_int_eq(curl_easy_perform((CURL *)&a), CURLE_OK);
+	ck_assert_uint_eq(send_dropped(), 2);
+	ck_assert_int_eq(rx_drain_raw(), filled);
+
+	ck_assert_int_eq(send_report_drops(sockpath, "burst"), 0);
+	ck_assert_int_eq(rx_events(ev, 2), 1);
+	ck_assert_uint_eq(ev[0].flags, RTP_F_DROPS_ONLY);
+	ck_assert_uint_eq(ev[0].dropped, 2);
+	ck_assert_uint_eq(ev[0].seq, 3);
+	ck_assert_int_eq(ev[0].pid, getpid());
+	ck_assert_uint_eq(ev[0].http_status, 0);
+	ck_assert_uint_eq(ev[0].usage_state, RTP_USAGE_NONE);
+	ck_assert_str_eq(ev[0].prog, "burst");
+	ck_assert_str_eq(ev[0].host, "");
+	ck_assert_uint_eq(send_dropped(), 0);
+	/* nothing left: nothing sent */
+	ck_assert_int_eq(send_report_drops(sockpath, "burst"), 0);
+	ck_assert_int_eq(rx_events(ev, 2), 0);
+}
+END_TEST
+
+START_TEST(a_failed_drops_only_datagram_keeps_the_count)
+{
+	struct fake_easy a;
+	struct rtp_event ev[2];
+
+	easy_init(&a, "http://api.test/v1/messages", json_body);
+	(void)rx_fill();
+	ck_assert_int_eq(curl_easy_perform((CURL *)&a), CURLE_OK);
+	ck_assert_int_eq(send_report_drops(sockpath, "x"), -1);
+	ck_assert_uint_eq(send_dropped(), 2);
+	(void)rx_drain_raw();
+	ck_assert_int_eq(send_report_drops(sockpath, "x"), 0);
+	ck_assert_int_eq(rx_events(ev, 2), 1);
+	ck_assert_uint_eq(ev[0].dropped, 2);
+}
+END_TEST
+
+START_TEST(a_forked_child_does_not_report_its_parents_drops)
+{
+	struct fake_easy a;
+	struct rtp_event ev[2];
+	pid_t pid;
+	int status;
+
+	easy_init(&a, "http://api.test/v1/messages", json_body);
+	setenv("RATETAP_SOCKET", "/nonexistent/ratetap/in.sock", 1);
+	cfg_load();
+	ck_assert_int_eq(curl_easy_perform((CURL *)&a), CURLE_OK);
+	ck_assert_uint_eq(send_dropped(), 1);
+	pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0)
+		_exit(send_dropped() == 0 &&
+		    send_report_drops(sockpath, "child") == 0 ? 0 : 1);
+	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+	ck_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	ck_assert_int_eq(rx_events(ev, 2), 0);
+	ck_assert_int_eq(send_report_drops(sockpath, "parent"), 0);
+	ck_assert_int_eq(rx_events(ev, 2), 1);
+	ck_assert_int_eq(ev[0].pid, getpid());
+	ck_assert_uint_eq(ev[0].dropped, 1);
+}
+END_TEST
+
 static Suite *
 setopt_suite(void)
 {
@@ -1112,6 +1484,15 @@ setopt_suite(void)
 	tcase_add_test(lc, a_forked_child_reports_its_own_pid_and_sequence);
 	tcase_add_test(lc, program_names_come_from_scripts_for_interpreters);
 	tcase_add_test(lc, host_lists_and_urls_parse_as_documented);
+	tcase_add_test(lc,
+	    a_handle_configured_before_loading_is_reported_unreadable);
+	tcase_add_test(lc, a_handle_with_unknown_callbacks_is_not_teed);
+	tcase_add_test(lc, a_reused_address_starts_with_fresh_state);
+	tcase_add_test(lc, curlu_overrides_the_url_and_is_read_at_each_transfer);
+	tcase_add_test(lc, port_option_decides_the_port_matched_and_reported);
+	tcase_add_test(lc, drops_left_at_exit_go_in_one_drops_only_datagram);
+	tcase_add_test(lc, a_failed_drops_only_datagram_keeps_the_count);
+	tcase_add_test(lc, a_forked_child_does_not_report_its_parents_drops);
 	suite_add_tcase(s, lc);
 	return s;
 }

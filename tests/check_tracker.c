@@ -382,6 +382,36 @@ START_TEST(request_counters_classify_every_outcome)
 }
 END_TEST
 
+START_TEST(a_drops_only_event_counts_its_drops_and_no_request)
+{
+	struct trk *t = fresh();
+	struct rtp_event ev;
+
+	rtp_init(&ev);
+	ev.pid = 4242;
+	ev.seq = 30;
+	ev.flags = RTP_F_DROPS_ONLY;
+	ev.dropped = 19;
+	snprintf(ev.prog, sizeof(ev.prog), "burst");
+	feed(t, &ev, T0);
+	ck_assert_int_eq(t->client_drops, 19);
+	ck_assert_int_eq(t->datagrams_accepted, 1);
+	ck_assert_int_eq(t->requests_total, 0);
+	ck_assert_int_eq(t->requests_errors, 0);
+	ck_assert_int_eq(t->nprogs, 0);
+	ck_assert_int_eq(t->nmodels, 0);
+	ck_assert(t->dirty);
+	/* a transfer after it counts as usual */
+	ev = ev_none(200);
+	ev.dropped = 1;
+	feed(t, &ev, T0);
+	ck_assert_int_eq(t->client_drops, 20);
+	ck_assert_int_eq(t->requests_total, 1);
+	ck_assert_int_eq(t->nprogs, 1);
+	trk_free(t);
+}
+END_TEST
+
 START_TEST(models_and_programs_keep_their_own_totals)
 {
 	struct trk *t = fresh();
@@ -1259,6 +1289,7 @@ tracker_suite(void)
 	tcase_add_test(tc, sonnet_and_opus_models_also_count_in_their_windows);
 	tcase_add_test(tc, count_tokens_and_other_paths_are_never_usage);
 	tcase_add_test(tc, request_counters_classify_every_outcome);
+	tcase_add_test(tc, a_drops_only_event_counts_its_drops_and_no_request);
 	tcase_add_test(tc, models_and_programs_keep_their_own_totals);
 	tcase_add_test(tc, models_and_programs_beyond_the_cap_fold_into_other);
 	tcase_add_test(tc, hostile_or_empty_names_are_made_printable);

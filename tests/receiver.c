@@ -55,6 +55,7 @@ static const struct {
 	{ RTP_F_NO_DONE, "no_done" },
 	{ RTP_F_HEADERS_UNREAD, "headers_unread" },
 	{ RTP_F_ERROR_BODY, "error_body" },
+	{ RTP_F_DROPS_ONLY, "drops_only" },
 };
 static const char *const dbl_names[RTP_D_COUNT] = {
 	"util_5h", "util_7d", "util_7d_sonnet", "util_7d_opus",
@@ -67,7 +68,7 @@ static const char *const int_names[RTP_I_COUNT] = {
 	"in_reset", "out_limit", "out_remaining", "out_reset", "retry_after"
 };
 
-_Static_assert(sizeof(flag_names) / sizeof(flag_names[0]) == 5,
+_Static_assert(sizeof(flag_names) / sizeof(flag_names[0]) == 6,
     "one name per RTP_F_ bit");
 
 static void

@@ -6,7 +6,9 @@
  * receiver are on the same machine, the receiver checks the sender's uid with
  * SO_PASSCRED).  It is versioned by magic + version + length; a receiver
  * rejects anything whose magic, version or length differ from its own, and
- * validates every field (see rtp_validate()).  docs/protocol.md describes it.
+ * validates every field (see rtp_validate()).  An event flagged
+ * RTP_F_DROPS_ONLY describes no transfer: only its dropped count matters.
+ * docs/protocol.md describes it.
  *
  * Only numbers, status codes, the model name, host, URL path, pid, program
  * name and request id travel: never headers' other values, credentials,
@@ -28,7 +30,10 @@
 					   CURLMSG_DONE was seen: completion unknown */
 #define RTP_F_HEADERS_UNREAD	0x0008u	/* libcurl lacks curl_easy_header() */
 #define RTP_F_ERROR_BODY	0x0010u	/* body was {"type":"error",...} */
-#define RTP_F_ALL		0x001fu
+#define RTP_F_DROPS_ONLY	0x0020u	/* no transfer: carries only the
+					   process's unreported drops (sent
+					   when it exits) */
+#define RTP_F_ALL		0x003fu
 
 /* rtp_event.usage_state */
 enum rtp_usage_state {

@@ -8,7 +8,8 @@
  *   rt-client --url BASE [--path P] [-n N] [-t THREADS]
  *             [--mode easy|multi|multi-noinfo] [--stream] [--cacert FILE]
  *             [--header 'Name: value']... [--fwrite] [--pause]
- *             [--dup] [--max-conns N] [-o FILE]
+ *             [--dup] [--max-conns N] [--parallel N] [--curlu] [--port N]
+ *             [--linger-ms MS] [-o FILE]
  *
  * easy: one handle per thread, reused for each of its requests.
  * multi: all of a thread's requests as handles of one multi handle, driven
@@ -21,7 +22,14 @@
  *   and the progress callback resumes it.  --dup: each request runs on a
  *   curl_easy_duphandle() copy of a template handle.  --max-conns N: at most
  *   N connections per multi handle (CURLMOPT_MAX_TOTAL_CONNECTIONS; default
- *   no limit): the other transfers wait for a free one.
+ *   no limit): the other transfers wait for a free one (libcurl 7.88 may
+ *   then leave one waiting until the 1 s poll timeout).  --parallel N
+ *   (multi): at most N of a thread's transfers in the multi handle at once,
+ *   the next added when one completes, as the curl tool's --parallel-max
+ *   does.  --curlu: the URL
+ *   is given as a CURLU handle (CURLOPT_CURLU) instead of CURLOPT_URL.
+ *   --port N: CURLOPT_PORT N.  --linger-ms MS: wait MS milliseconds after
+ *   the last transfer (output written) before exiting.
  *
  * Exit status 0 when every transfer ended with CURLE_OK, 1 otherwise, 2 on
  * usage errors.
@@ -31,6 +39,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <curl/curl.h>
 
@@ -44,10 +53,14 @@ struct opts {
 	int n;
 	int threads;
 	int max_conns;		/* 0: no limit */
+	int parallel;		/* multi: transfers in flight, 0: all */
 	int stream;
 	int use_fwrite;
 	int pause;
 	int dup;
+	int curlu;		/* --curlu */
+	long port;		/* --port, 0: none */
+	int linger_ms;		/* --linger-ms */
 };
 
 struct req {
@@ -60,6 +73,7 @@ struct req {
 	int pauses;		/* --pause: deliveries refused */
 	int want_resume;	/* --pause: resume at the next progress call */
 	CURL *easy;
+	CURLU *cu;		/* --curlu: the request's URL handle */
 	CURLcode result;
 	long status;
 };
@@ -80,7 +94,8 @@ usage(void)
 	fprintf(stderr, "usage: rt-client --url BASE [--path P] [-n N] "
 	    "[-t THREADS] [--mode easy|multi|multi-noinfo] [--stream] "
 	    "[--cacert FILE] [--header H]... [--fwrite] [--pause] [--dup] "
-	    "[--max-conns N] [-o FILE]\n");
+	    "[--max-conns N] [--parallel N] [--curlu] [--port N] [--linger-ms MS] "
+	    "[-o FILE]\n");
 	exit(2);
 }
 
@@ -161,8 +176,18 @@ setup(CURL *easy, const struct opts *o, struct req *r)
 		return -1;
 	r->easy = easy;
 	r->want_resume = o->pause ? -1 : 0;
-	if (curl_easy_setopt(easy, CURLOPT_URL, url) != CURLE_OK ||
-	    curl_easy_setopt(easy, CURLOPT_POSTFIELDS, request_body) !=
+	if (o->curlu) {
+		if (r->cu == NULL && (r->cu = curl_url()) == NULL)
+			return -1;
+		if (curl_url_set(r->cu, CURLUPART_URL, url, 0) != CURLUE_OK ||
+		    curl_easy_setopt(easy, CURLOPT_CURLU, r->cu) != CURLE_OK)
+			return -1;
+	} else if (curl_easy_setopt(easy, CURLOPT_URL, url) != CURLE_OK)
+		return -1;
+	if (o->port != 0 &&
+	    curl_easy_setopt(easy, CURLOPT_PORT, o->port) != CURLE_OK)
+		return -1;
+	if (curl_easy_setopt(easy, CURLOPT_POSTFIELDS, request_body) !=
 	    CURLE_OK ||
 	    curl_easy_setopt(easy, CURLOPT_HTTPHEADER, o->headers) !=
 	    CURLE_OK ||
@@ -251,13 +276,30 @@ run_easy(struct worker *w)
 	return 0;
 }
 
+/* Set up request r on a new handle (or a copy of tmpl) and add it to
+ * multi. */
+static int
+add_one(CURLM *multi, const struct opts *o, CURL *tmpl, struct req *r)
+{
+	CURL *easy;
+
+	if (tmpl != NULL && setup(tmpl, o, r) == -1)
+		return -1;
+	if ((easy = new_handle(o, tmpl)) == NULL ||
+	    setup(easy, o, r) == -1 ||
+	    curl_easy_setopt(easy, CURLOPT_PRIVATE, r) != CURLE_OK ||
+	    curl_multi_add_handle(multi, easy) != CURLM_OK)
+		return -1;
+	return 0;
+}
+
 static int
 run_multi(struct worker *w, int info)
 {
 	const struct opts *o = w->o;
 	CURLM *multi;
 	CURL *tmpl = NULL;
-	int i, running = 0, rc = -1;
+	int i, running = 0, rc = -1, next, inflight = 0;
 
 	if ((multi = curl_multi_init()) == NULL)
 		return -1;
@@ -266,17 +308,12 @@ run_multi(struct worker *w, int info)
 		goto out;
 	if (o->dup && (tmpl = curl_easy_init()) == NULL)
 		goto out;
-	for (i = w->id; i < o->n; i += o->threads) {
-		struct req *r = &w->reqs[i];
-		CURL *easy;
-
-		if (tmpl != NULL && setup(tmpl, o, r) == -1)
+	next = w->id;
+	while (next < o->n && (o->parallel == 0 || inflight < o->parallel)) {
+		if (add_one(multi, o, tmpl, &w->reqs[next]) == -1)
 			goto out;
-		if ((easy = new_handle(o, tmpl)) == NULL ||
-		    setup(easy, o, r) == -1 ||
-		    curl_easy_setopt(easy, CURLOPT_PRIVATE, r) != CURLE_OK ||
-		    curl_multi_add_handle(multi, easy) != CURLM_OK)
-			goto out;
+		next += o->threads;
+		inflight++;
 	}
 	do {
 		CURLMcode mc = curl_multi_perform(multi, &running);
@@ -300,6 +337,17 @@ run_multi(struct worker *w, int info)
 				    CURLE_OK || r == NULL)
 					goto out;
 				done(r, m->data.result);
+				inflight--;
+			}
+			/* --parallel: the next requests take the free slots */
+			while (next < o->n && o->parallel > 0 &&
+			    inflight < o->parallel) {
+				if (add_one(multi, o, tmpl, &w->reqs[next]) ==
+				    -1)
+					goto out;
+				next += o->threads;
+				inflight++;
+				running = 1;
 			}
 		}
 	} while (running);
@@ -362,6 +410,8 @@ main(int argc, char **argv)
 			o.pause = 1;
 		else if (strcmp(a, "--dup") == 0)
 			o.dup = 1;
+		else if (strcmp(a, "--curlu") == 0)
+			o.curlu = 1;
 		else if (v == NULL)
 			usage();
 		else if (strcmp(a, "--url") == 0)
@@ -384,6 +434,18 @@ main(int argc, char **argv)
 		} else if (strcmp(a, "-n") == 0) {
 			if (parse_int(argv[++i], 1, 100000, &o.n) == -1)
 				usage();
+		} else if (strcmp(a, "--port") == 0) {
+			int port;
+
+			if (parse_int(argv[++i], 1, 65535, &port) == -1)
+				usage();
+			o.port = port;
+		} else if (strcmp(a, "--linger-ms") == 0) {
+			if (parse_int(argv[++i], 0, 600000, &o.linger_ms) == -1)
+				usage();
+		} else if (strcmp(a, "--parallel") == 0) {
+			if (parse_int(argv[++i], 1, 100000, &o.parallel) == -1)
+				usage();
 		} else if (strcmp(a, "--max-conns") == 0) {
 			if (parse_int(argv[++i], 1, 10000, &o.max_conns) == -1)
 				usage();
@@ -397,6 +459,10 @@ main(int argc, char **argv)
 	    strcmp(o.mode, "multi") != 0 &&
 	    strcmp(o.mode, "multi-noinfo") != 0))
 		usage();
+	if (o.parallel > 0 && strcmp(o.mode, "multi") != 0) {
+		fprintf(stderr, "rt-client: --parallel needs --mode multi\n");
+		return 2;
+	}
 	if (o.use_fwrite && o.pause) {
 		fprintf(stderr, "rt-client: --pause needs the write callback\n");
 		return 2;
@@ -447,11 +513,20 @@ main(int argc, char **argv)
 		}
 		pauses += r->pauses;
 		free(r->body);
+		if (r->cu != NULL)
+			curl_url_cleanup(r->cu);
 	}
 	if (fflush(out) != 0 || (out != stdout && fclose(out) != 0))
 		status = 1;
 	fprintf(stderr, "rt-client: %d request(s), mode %s, %d thread(s), "
 	    "%d pause(s)\n", o.n, o.mode, o.threads, pauses);
+	if (o.linger_ms > 0) {
+		struct timespec ts = { o.linger_ms / 1000,
+		    (long)(o.linger_ms % 1000) * 1000000L };
+
+		while (nanosleep(&ts, &ts) == -1 && errno == EINTR)
+			;
+	}
 	free(reqs);
 	free(ws);
 	curl_slist_free_all(o.headers);

@@ -9,6 +9,7 @@ the receiver must get exactly one event per request.
 import os
 import re
 import shutil
+import signal
 import socket
 import struct
 import subprocess
@@ -16,7 +17,8 @@ import tempfile
 import time
 import unittest
 
-from harness import MockAPI, Receiver, shim_env, run, BUILD, _clean_environ
+from harness import (MockAPI, Receiver, Daemon, shim_env, run, BUILD,
+                     _clean_environ)
 
 VARIANTS = ("rt-client", "rt-client-pie", "rt-client-noplt")
 N = 12
@@ -58,7 +60,8 @@ class ShimCClientTest(unittest.TestCase):
         finalized transfer and one "event dropped" line per datagram it
         could not send (a burst can overflow the receiver's queue: the shim
         never waits).  Exactly n events must be finalized, and every one
-        either arrives or is a counted drop."""
+        either arrives or is a counted drop; drops left when the client
+        exits come in one more, drops-only datagram."""
         argv = self.argv(variant, api, mode, n, threads, extra)
         ref = run(argv, plain_env())
         self.assertEqual(ref.returncode, 0, ref.stderr)
@@ -80,7 +83,24 @@ class ShimCClientTest(unittest.TestCase):
         self.assertEqual(len(finalized), n, p.stderr)
         for x in ours:
             self.assertNotIn("Hello", x)
-        return rx.events(n - len(drops), timeout=15)
+        if not drops:
+            return rx.events(n, timeout=15)
+        want = n - len(drops)
+        got = []
+        deadline = time.monotonic() + 15
+        while True:
+            got += rx.all(0.3)
+            evs = [e for e in got if e.get("path")]
+            if len(evs) >= want or time.monotonic() > deadline:
+                break
+        self.assertEqual(len(evs), want, got)
+        reports = [e for e in got if not e.get("path")]
+        self.assertLessEqual(len(reports), 1, reports)
+        for e in reports:
+            self.assertEqual((e["http_status"], e["usage_state"]),
+                             (0, "none"), e)
+            self.assertGreater(e["dropped"], 0, e)
+        return evs
 
     def check_events(self, evs, variant, api, n=N, stream=False,
                      no_done=False, usage=(11, 22, 3, 5)):
@@ -289,6 +309,77 @@ class ShimCClientTest(unittest.TestCase):
         self.assertEqual(len(late), 1, late)
         q, dr = late[0]
         self.assertEqual(seqs[seqs.index(q) - 1] + dr + 1, q)
+
+    def test_curlu_and_port_decide_the_host(self):
+        """CURLOPT_CURLU is read at each transfer; CURLOPT_PORT overrides
+        the URL's port both for matching and in the event."""
+        with MockAPI() as api, Receiver() as rx:
+            for mode in ("easy", "multi"):
+                with self.subTest(mode=mode, how="curlu"):
+                    evs = self.compare("rt-client", api, rx, mode, n=4,
+                                       threads=2, extra=["--curlu"])
+                    self.check_events(evs, "rt-client", api, n=4)
+            # a URL naming a port where nothing listens, CURLOPT_PORT the
+            # mock's: tapped and reported by the port really used
+            argv = [client("rt-client"), "--url", "http://127.0.0.1:1",
+                    "--port", str(api.port), "-n", "3", "--curlu"]
+            p = run(argv, shim_env(api, rx))
+            self.assertEqual(p.returncode, 0, p.stderr)
+            evs = rx.events(3)
+            self.check_events(evs, "rt-client", api, n=3)
+            # tapping the URL's port only: the transfer goes elsewhere
+            p = run(argv, shim_env(api, rx, RATETAP_HOSTS="127.0.0.1:1"))
+            self.assertEqual(p.returncode, 0, p.stderr)
+            self.assertEqual(rx.all(0.5), [])
+
+    def test_drops_at_the_end_of_a_burst_reach_the_daemon(self):
+        """With the daemon stopped, a burst overflows its queue (10
+        datagrams by default); the drops at the end are reported by one
+        drops-only datagram when the client exits, after the daemon runs
+        again: sent == received + reported drops."""
+        n = 30
+        with MockAPI() as api, Daemon(api, poll_interval=None) as d:
+            env = dict(d.env)
+            env["RATETAP_HOSTS"] = api.hostport
+            argv = self.argv("rt-client", api, "multi", n=n, threads=1,
+                             extra=["--linger-ms", "2500"])
+            base = api.stats()["requests"].get("/v1/messages", 0)
+            p = None
+            os.kill(d.proc.pid, signal.SIGSTOP)
+            try:
+                p = subprocess.Popen(argv, env=env, stdout=subprocess.PIPE,
+                                     stderr=subprocess.PIPE,
+                                     stdin=subprocess.DEVNULL)
+                try:
+                    deadline = time.monotonic() + 30
+                    while api.stats()["requests"].get(
+                            "/v1/messages", 0) < base + n:
+                        self.assertLess(time.monotonic(), deadline)
+                        self.assertIsNone(p.poll(), "client ended early")
+                        time.sleep(0.05)
+                    time.sleep(0.5)	# every transfer finalized
+                    self.assertIsNone(p.poll(), "client ended early")
+                finally:
+                    os.kill(d.proc.pid, signal.SIGCONT)
+                out, err = p.communicate(timeout=60)
+            finally:
+                if p is not None and p.poll() is None:
+                    p.kill()
+                    p.wait()
+            self.assertEqual(p.returncode, 0, err)
+            st = d.wait_for(lambda s: s["requests"]["total"] +
+                            s["ingest"]["client_drops"] >= n)
+            time.sleep(0.3)
+            st = d.status()
+            got = st["requests"]["total"]
+            drops = st["ingest"]["client_drops"]
+            self.assertEqual(got + drops, n, st["ingest"])
+            self.assertGreater(drops, 0, st["ingest"])
+            self.assertLess(got, n)
+            # the drops-only datagram is accepted but is no request
+            self.assertEqual(st["ingest"]["accepted"], got + 1,
+                             st["ingest"])
+            self.assertEqual(st["processes"]["rt-client"]["requests"], got)
 
     def test_pauses_really_happen(self):
         with MockAPI() as api:
