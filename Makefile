@@ -38,9 +38,34 @@ WARN      = -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
 ifeq ($(WERROR),1)
 WARN     += -Werror
 endif
+# A sanitized build lives in its own directory, never mixed with the plain
+# one in build/: SANITIZE=address,undefined builds into
+# build/san-address-undefined.  Any sanitizer report is fatal
+# (-fno-sanitize-recover).  RATETAP_BUILD tells the tests where the binaries
+# are; the run-time options below are the defaults of `make check` (set
+# ASAN_OPTIONS etc. in the environment to change them).  The integration
+# harness preloads the sanitizer runtime into programs that are not
+# instrumented (curl, php, python3).  A make run by a test of a sanitized
+# build (test_install) inherits its SANITIZE through RATETAP_SANITIZE.
+# tests/sanitize.mk has `make check-tsan` and the sanitizers' exceptions.
+SANITIZE ?= $(RATETAP_SANITIZE)
 ifneq ($(SANITIZE),)
-SANFLAGS  = -fsanitize=$(SANITIZE) -fno-omit-frame-pointer
+comma    := ,
+SANFLAGS  = -fsanitize=$(SANITIZE) -fno-omit-frame-pointer \
+            -fno-sanitize-recover=all
+B        := build/san-$(subst $(comma),-,$(SANITIZE))
+ASAN_OPTIONS  ?= detect_leaks=1:verify_asan_link_order=0:abort_on_error=0
+UBSAN_OPTIONS ?= print_stacktrace=1:halt_on_error=1
+TSAN_OPTIONS  ?= halt_on_error=1:second_deadlock_stack=1
+export ASAN_OPTIONS UBSAN_OPTIONS TSAN_OPTIONS
+# TSan does not model atomic_thread_fence; the seqlock in shim/resolve.c
+# pairs its fences with atomic accesses only, so the warning stays a warning.
+ifneq ($(filter thread,$(subst $(comma), ,$(SANITIZE))),)
+SANFLAGS += -Wno-error=tsan
 endif
+endif
+export RATETAP_BUILD := $(CURDIR)/$(B)
+export RATETAP_SANITIZE := $(SANITIZE)
 
 # pkg-config is expanded lazily, after `make deps` has installed the packages.
 pc        = $(shell pkg-config $(1) $(2) 2>/dev/null || echo $(3))
@@ -70,12 +95,26 @@ COMMON_SRC = $(wildcard common/*.c)
         clean distclean
 all: $(SHIM) $(DAEMON) $(CLI)
 
+# Keep every intermediate file (objects of pattern-built tests): deleting
+# them only forces rebuilds.
+.SECONDARY:
+
 # Objects: $(B)/obj/<dir>/<name>.o for programs, $(B)/pic/... for the shim.
-$(B)/obj/%.o: %.c
+# Objects depend on a stamp of what changes their code (not the warnings),
+# so changing PREFIX, CFLAGS or SANITIZE rebuilds them instead of mixing
+# old and new.
+FLAGS_STAMP = $(B)/flags.stamp
+FLAGS_TEXT  = $(CC) $(VERSION) $(LIBDIR) $(SANFLAGS) $(CFLAGS) $(LDFLAGS)
+ifneq ($(file <$(FLAGS_STAMP)),$(FLAGS_TEXT))
+$(shell mkdir -p $(B))
+$(file >$(FLAGS_STAMP),$(FLAGS_TEXT))
+endif
+
+$(B)/obj/%.o: %.c $(FLAGS_STAMP)
 	@mkdir -p $(@D)
 	$(CC) $(ALL_CFLAGS) $(EXTRA_CFLAGS) -MMD -MP -c -o $@ $<
 
-$(B)/pic/%.o: %.c
+$(B)/pic/%.o: %.c $(FLAGS_STAMP)
 	@mkdir -p $(@D)
 	$(CC) $(ALL_CFLAGS) $(SHIM_CFLAGS) -MMD -MP -c -o $@ $<
 
@@ -97,7 +136,16 @@ deps:
 check:
 	@$(MAKE) --no-print-directory deps
 	@$(MAKE) --no-print-directory all test-progs
-	@$(MAKE) --no-print-directory unit integration
+	@rm -f $(B)/check.results; rc=0; \
+	RATETAP_RESULTS=$(CURDIR)/$(B)/check.results \
+	    $(MAKE) --no-print-directory unit || rc=1; \
+	RATETAP_RESULTS=$(CURDIR)/$(B)/check.results \
+	    $(MAKE) --no-print-directory integration || rc=1; \
+	awk '{ p += $$2; f += $$3; s += $$4 } END { \
+	    printf "check: %d passed, %d failed", p, f; \
+	    if (s) printf ", %d skipped", s; printf "\n" }' \
+	    $(B)/check.results 2>/dev/null; \
+	exit $$rc
 
 # The demo: mock API + daemon in a temporary directory, real curl through
 # `ratetap run`, then `ratetap status`.

@@ -38,7 +38,7 @@ $(B)/fuzzobj/%.o: %.c
 
 $(B)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $$(FUZZ_OBJS_$$*)
 	@mkdir -p $(@D)
-	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $< \
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer -MMD -MP -o $@ $< \
 	    $(FUZZ_OBJS_$*) $(FUZZ_LIBS_$*)
 
 .PHONY: fuzz-progs

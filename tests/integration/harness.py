@@ -404,8 +404,9 @@ class Receiver:
 # libc, which ASan accepts with verify_asan_link_order=0: the shim's own
 # code is still checked (stack, globals, undefined behaviour) but its heap
 # is libc's.  Preloading the runtime first would check the heap too, but
-# ASan refuses RTLD_DEEPBIND, which php uses for its curl extension, so it
-# is only done on request: RATETAP_TEST_PRELOAD_RUNTIME=1 (then without
+# ASan refuses RTLD_DEEPBIND, which php uses for its curl extension (and
+# Debian's curl hangs under it), so it is only done on request:
+# RATETAP_TEST_PRELOAD_RUNTIME=1, e.g. for test_shim_pycurl (then without
 # leak detection, which would report the foreign program's own leaks).
 # Sanitizer reports make a program exit non-zero; the daemon's log is also
 # searched for them when it stops (Daemon.stop / close).
@@ -455,10 +456,11 @@ def _runtime_path(lib):
     return os.path.realpath(path)
 
 
-def _set_options(env, var, opts):
+def _set_options(env, var, opts, force=()):
     """Add opts (name -> value) to the colon list in env[var], keeping
-    what is already there."""
-    have = [o for o in env.get(var, "").split(":") if o]
+    what is already there except the names in force."""
+    have = [o for o in env.get(var, "").split(":")
+            if o and o.split("=", 1)[0] not in force]
     names = set(o.split("=", 1)[0] for o in have)
     for k, v in opts.items():
         if k not in names:
@@ -477,7 +479,8 @@ def _san_options(env, foreign=False):
         opts = {"verify_asan_link_order": "0"}
         if foreign:
             opts["detect_leaks"] = "0"
-        _set_options(env, "ASAN_OPTIONS", opts)
+        _set_options(env, "ASAN_OPTIONS", opts,
+                     ("detect_leaks",) if foreign else ())
     if "undefined" in SANITIZE:
         _set_options(env, "UBSAN_OPTIONS", {"print_stacktrace": "1",
                                             "halt_on_error": "1"})

@@ -21,8 +21,7 @@ import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from harness import (BUILD, DAEMON, SHIM, Daemon, MockAPI, have, run,  # noqa
-                     unix_http)
+from harness import DAEMON, SHIM, Daemon, MockAPI, have, run  # noqa
 
 CANARY = "sk-ant-oat01-CANARY-d41d8cd98f00b204e980"
 

@@ -15,7 +15,7 @@ import tempfile
 import time
 import unittest
 
-from harness import BUILD, CLI, SHIM, run
+from harness import BUILD, CLI, run
 
 PROGS = os.path.join(BUILD, "tests", "doctor")
 NOWHERE_SOCK = "/nonexistent/ratetap-test/ingest.sock"

@@ -3,7 +3,6 @@ against the mock API, pushing OTLP/HTTP JSON every second to the local
 receiver of tests/otlp_receiver.py, which checks each payload's
 structure."""
 
-import json
 import os
 import sys
 import time

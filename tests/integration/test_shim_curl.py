@@ -12,7 +12,7 @@ import tempfile
 import time
 import unittest
 
-from harness import MockAPI, Receiver, shim_env, run, have, _clean_environ
+from harness import MockAPI, Receiver, shim_env, run, _clean_environ
 
 CURL = shutil.which("curl")
 
