@@ -7,6 +7,8 @@
 #   make demo       the whole system working offline against the mock API
 #   make bench      benchmarks: print measured figures, never fail
 #   make fuzz       libFuzzer harnesses for FUZZ_SECONDS each (clang)
+#   make load       the long load run (LOAD_SECONDS, LOAD_PROCS)
+#   make check-tsan unit and threaded client tests under ThreadSanitizer
 #   make install    install under $(DESTDIR)$(PREFIX); make uninstall
 #
 # Compile-time options (command line or config.mak)
