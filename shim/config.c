@@ -1,7 +1,11 @@
 /*
- * The shim's configuration: read once from the environment (and
- * /proc/self/cmdline for the program name), host matching for RATETAP_HOSTS,
- * URL parsing, the debug log, and the constructor that patches GOT entries.
+ * The shim's configuration: read once from the environment (the program
+ * name from /proc/self/cmdline, at the first event), host matching for
+ * RATETAP_HOSTS, URL parsing, the ingest socket's directory check, the
+ * debug log, and the constructor that patches GOT entries.
+ *
+ * The constructor must stay cheap: it runs in every program the shim is
+ * preloaded into, most of which never use libcurl.
  */
 #include <ctype.h>
 #include <dlfcn.h>
@@ -13,14 +17,20 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/auxv.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "shim.h"
 
 struct shim_cfg shim_cfg;
+_Atomic int shim_cfg_ready;
 __thread int shim_busy __attribute__((tls_model("initial-exec")));
 
 static pthread_once_t cfg_once = PTHREAD_ONCE_INIT;
+static pthread_once_t prog_once = PTHREAD_ONCE_INIT;
+static char prog_name[RTP_PROG_LEN];	/* cfg_prog() */
+static struct cfg_host *host_store;	/* shim_cfg.hosts */
+static _Atomic int sock_state;		/* cfg_sock(): enum below */
 
 void
 shim_debug(const char *fmt, ...)
@@ -161,18 +171,19 @@ cfg_parse_hosts(const char *list, struct cfg_host *hosts, size_t max)
 	return n;
 }
 
-int
-cfg_parse_url(const char *url, struct cfg_url *out)
+/*
+ * Where the parts of url lie: *scheme_len bytes of scheme before "://" (0
+ * when there is none), the host[:port] part at [*host, *end) with any
+ * userinfo left out.  url has no leading blanks.
+ */
+static void
+url_split(const char *url, size_t *scheme_len, const char **host,
+    const char **end)
 {
-	const char *p, *auth, *aend, *at, *sep;
-	size_t slen = 0;
-	int port;
+	const char *p, *auth, *aend, *sep;
 
-	memset(out, 0, sizeof(*out));
-	if (url == NULL)
-		return -1;
-	while (*url == ' ' || *url == '\t')
-		url++;
+	*scheme_len = 0;
+	auth = url;
 	p = strstr(url, "://");
 	if (p != NULL) {
 		const char *c;
@@ -182,28 +193,47 @@ cfg_parse_url(const char *url, struct cfg_url *out)
 			    *c != '-' && *c != '.')
 				break;
 		if (c == p) {
-			slen = (size_t)(p - url);
+			*scheme_len = (size_t)(p - url);
 			auth = p + 3;
-		} else
-			auth = url;
-	} else
-		auth = url;
+		}
+	}
+	for (aend = auth; *aend != '\0' && *aend != '/' && *aend != '?' &&
+	    *aend != '#'; aend++)
+		;
+	/* userinfo is dropped unread: it is a credential */
+	for (sep = auth; sep < aend; sep++)
+		if (*sep == '@')
+			auth = sep + 1;
+	*host = auth;
+	*end = aend;
+}
+
+static const char *
+skip_blanks(const char *s)
+{
+	while (*s == ' ' || *s == '\t')
+		s++;
+	return s;
+}
+
+int
+cfg_parse_url(const char *url, struct cfg_url *out)
+{
+	const char *host, *end;
+	size_t slen;
+	int port;
+
+	memset(out, 0, sizeof(*out));
+	if (url == NULL)
+		return -1;
+	url = skip_blanks(url);
+	url_split(url, &slen, &host, &end);
 	if (slen == 5 && strncasecmp(url, "https", 5) == 0) {
 		out->tls = 1;
 		out->port = 443;
 	} else if (slen == 0 || (slen == 4 && strncasecmp(url, "http", 4) == 0))
 		out->port = 80;		/* libcurl guesses http without scheme */
-	for (aend = auth; *aend != '\0' && *aend != '/' && *aend != '?' &&
-	    *aend != '#'; aend++)
-		;
-	/* userinfo is dropped unread: it is a credential */
-	at = NULL;
-	for (sep = auth; sep < aend; sep++)
-		if (*sep == '@')
-			at = sep;
-	if (at != NULL)
-		auth = at + 1;
-	if (split_hostport(auth, (size_t)(aend - auth), out->host,
+	if (split_hostport(host, (size_t)(end - host), out->host,
 	    sizeof(out->host), &port) == -1)
 		return -1;
 	if (port != -1) {
@@ -211,6 +241,28 @@ cfg_parse_url(const char *url, struct cfg_url *out)
 		out->explicit_port = 1;
 	}
 	return 0;
+}
+
+void
+cfg_url_keep(const char *url, char *buf, size_t len)
+{
+	const char *host, *end;
+	size_t slen, hlen;
+
+	buf[0] = '\0';
+	if (url == NULL)
+		return;
+	url = skip_blanks(url);
+	url_split(url, &slen, &host, &end);
+	hlen = (size_t)(end - host);
+	if ((slen > 0 ? slen + 3 : 0) + hlen >= len)
+		return;		/* too long to be one of ours */
+	if (slen > 0) {
+		memcpy(buf, url, slen + 3);
+		buf += slen + 3;
+	}
+	memcpy(buf, host, hlen);
+	buf[hlen] = '\0';
 }
 
 int
@@ -323,12 +375,12 @@ read_prog(char *prog, size_t proglen)
 {
 	char buf[4096];
 	size_t len = 0;
-	int fd;
+	int fd, saved = errno;
 
 	rtp_strlcpy(prog, program_invocation_short_name, proglen);
 	fd = open("/proc/self/cmdline", O_RDONLY | O_CLOEXEC);
 	if (fd == -1)
-		return;
+		goto out;
 	while (len < sizeof(buf)) {
 		ssize_t n = read(fd, buf + len, sizeof(buf) - len);
 
@@ -341,13 +393,111 @@ read_prog(char *prog, size_t proglen)
 	close(fd);
 	if (len > 0)
 		cfg_prog_name(buf, len, prog, proglen);
+out:
+	errno = saved;
+}
+
+static void
+prog_init(void)
+{
+	read_prog(prog_name, sizeof(prog_name));
+	shim_debug("program %s", prog_name);
+}
+
+const char *
+cfg_prog(void)
+{
+	if (pthread_once(&prog_once, prog_init) != 0)
+		return program_invocation_short_name;
+	return prog_name;
+}
+
+/* The directory part of path into dir (size len); -1 when there is none
+ * or it does not fit. */
+static int
+dir_of(const char *path, char *dir, size_t len)
+{
+	const char *slash = strrchr(path, '/');
+	size_t n;
+
+	if (slash == NULL)
+		return -1;
+	n = slash == path ? 1 : (size_t)(slash - path);
+	if (n >= len)
+		return -1;
+	memcpy(dir, path, n);
+	dir[n] = '\0';
+	return 0;
+}
+
+/* The check of cfg_sock(): SOCK_OK, SOCK_REFUSED, or SOCK_UNKNOWN while
+ * the directory does not exist (no daemon made it yet: sends fail and
+ * count as drops, and the next send checks again, so that a directory
+ * someone else creates meanwhile is not trusted). */
+enum { SOCK_UNKNOWN, SOCK_OK, SOCK_REFUSED };
+
+static int
+sock_check(void)
+{
+	char dir[RT_PATH_MAX];
+	struct stat st;
+	int saved = errno, ret = SOCK_REFUSED;
+
+	if (dir_of(shim_cfg.sock, dir, sizeof(dir)) == -1) {
+		shim_debug("ingest socket %s has no directory: events not "
+		    "sent", shim_cfg.sock);
+		goto out;
+	}
+	if (lstat(dir, &st) == -1) {
+		if (errno == ENOENT)
+			ret = SOCK_UNKNOWN;
+		else
+			shim_debug("%s: %s: events not sent", dir,
+			    strerror(errno));
+		goto out;
+	}
+	if (!S_ISDIR(st.st_mode))
+		shim_debug("%s is not a directory (a symbolic link?): events "
+		    "not sent", dir);
+	else if (st.st_uid != getuid())
+		shim_debug("%s is owned by uid %u, not by us (uid %u): events "
+		    "not sent", dir, (unsigned)st.st_uid, (unsigned)getuid());
+	else if (st.st_mode & (S_IWGRP | S_IWOTH))
+		shim_debug("%s is writable by group or others (mode %04o): "
+		    "events not sent", dir, (unsigned)(st.st_mode & 07777));
+	else
+		ret = SOCK_OK;
+out:
+	errno = saved;
+	return ret;
+}
+
+const char *
+cfg_sock(void)
+{
+	int st;
+
+	if (!shim_cfg.sock_ok)
+		return NULL;
+	if (!shim_cfg.sock_default)
+		return shim_cfg.sock;
+	st = atomic_load_explicit(&sock_state, memory_order_acquire);
+	if (st == SOCK_UNKNOWN) {
+		/* two threads may both check: the same answer, and a
+		   refusal is said by the one that records it */
+		st = sock_check();
+		if (st != SOCK_UNKNOWN)
+			atomic_store_explicit(&sock_state, st,
+			    memory_order_release);
+	}
+	return st == SOCK_REFUSED ? NULL : shim_cfg.sock;
 }
 
 void
 cfg_load(void)
 {
 	struct shim_cfg c;
-	const char *hosts;
+	const char *hosts, *sock;
 
 	memset(&c, 0, sizeof(c));
 	c.debug = rt_env_flag("RATETAP_DEBUG");
@@ -356,28 +506,36 @@ cfg_load(void)
 		c.off = 1;
 	else if (getauxval(AT_SECURE) != 0)
 		c.off = 1;		/* setuid/setgid/capabilities */
-	else if (dlsym(RTLD_DEFAULT, "ratetapd_no_tap") != NULL)
+	else if (resolve_program_defines("ratetapd_no_tap"))
 		c.off = 1;		/* inside the daemon itself */
 	hosts = getenv("RATETAP_HOSTS");
 	if (hosts == NULL || hosts[0] == '\0')
 		hosts = RT_DEFAULT_HOSTS;
-	c.nhosts = cfg_parse_hosts(hosts, c.hosts, CFG_MAX_HOSTS);
+	/* allocated once (kept by later loads): not part of shim_cfg, so
+	   that what the constructor touches stays on few pages */
+	if (host_store == NULL &&
+	    (host_store = calloc(CFG_MAX_HOSTS, sizeof(*host_store))) == NULL)
+		shim_debug("out of memory for RATETAP_HOSTS: nothing tapped");
+	c.hosts = host_store;
+	if (host_store != NULL)
+		c.nhosts = cfg_parse_hosts(hosts, c.hosts, CFG_MAX_HOSTS);
+	sock = getenv("RATETAP_SOCKET");
+	c.sock_default = sock == NULL || sock[0] == '\0';
 	if (rt_ingest_path(c.sock, sizeof(c.sock)) == 0)
 		c.sock_ok = 1;
 	else
 		shim_debug("ingest socket path too long: events disabled");
-	read_prog(c.prog, sizeof(c.prog));
 	shim_cfg = c;
 	if (c.debug)
-		shim_debug("%s, %zu tapped host(s), program %s",
-		    c.off ? "pass-through" : "active", c.nhosts, c.prog);
+		shim_debug("%s, %zu tapped host(s)",
+		    c.off ? "pass-through" : "active", c.nhosts);
 }
 
 static void
 cfg_once_init(void)
 {
 	cfg_load();
-	hdl_atfork_init();
+	atomic_store_explicit(&shim_cfg_ready, 1, memory_order_release);
 }
 
 void
@@ -389,17 +547,46 @@ cfg_ensure(void)
 int
 cfg_off(void)
 {
-	cfg_ensure();
-	return shim_cfg.off;
+	return shim_off();
 }
 
-/* The constructor: configuration first, then make calls that symbol
- * interposition cannot reach (RTLD_DEEPBIND objects, the shim loaded as a
- * plugin) go through the hooks. */
+/*
+ * The constructor: make calls that symbol interposition cannot reach
+ * (RTLD_DEEPBIND objects, the shim loaded as a plugin) go through the
+ * hooks, unless the shim is off.  It reads only what that needs: the rest
+ * of the configuration (hosts, socket path) is read by the first hook that
+ * runs, so that a program that never uses libcurl does not pay for it;
+ * every libc function it calls is a page of libc that such a program may
+ * otherwise never touch.
+ */
+/* rt_env_flag() without getenv() or any other libc call: for the
+ * constructor (see below). */
+static int
+env_flag(const char *name)
+{
+	char **e;
+
+	for (e = environ; e != NULL && *e != NULL; e++) {
+		const char *v = *e, *n = name;
+
+		while (*n != '\0' && *v == *n) {
+			v++;
+			n++;
+		}
+		if (*n == '\0' && *v == '=')
+			return v[1] == '1' && v[2] == '\0';
+	}
+	return 0;
+}
+
 __attribute__((constructor)) static void
 shim_init(void)
 {
-	cfg_ensure();
-	if (!shim_cfg.off)
-		resolve_patch_all();
+	shim_cfg.debug = env_flag("RATETAP_DEBUG");
+	if (env_flag("RATETAP_DISABLE") || getauxval(AT_SECURE) != 0 ||
+	    resolve_program_defines("ratetapd_no_tap")) {
+		shim_debug("pass-through");
+		return;
+	}
+	resolve_patch_start();
 }

@@ -43,14 +43,13 @@ static void
 real_init(void)
 {
 	void *p;
-	Dl_info info;
 
+	/* the shim's own address range, not dladdr(): that scans the
+	   symbol table of the C library */
 	p = dlsym(RTLD_NEXT, "dlopen");
-	if (p == NULL || (dladdr(p, &info) != 0 &&
-	    info.dli_fbase == resolve_self_base()))
+	if (p == NULL || resolve_in_self(p))
 		p = dlsym(RTLD_DEFAULT, "dlopen");
-	if (p == NULL || (dladdr(p, &info) != 0 &&
-	    info.dli_fbase == resolve_self_base())) {
+	if (p == NULL || resolve_in_self(p)) {
 		resolve_log("the C library's dlopen cannot be found");
 		return;
 	}

@@ -52,7 +52,8 @@
 #define R_TYPE(i)	ELF32_R_TYPE(i)
 #endif
 
-#define PATCH_MAX	64	/* hooked names, including dlopen */
+#define PATCH_MAX	16	/* hooked names, including dlopen */
+#define DONE_FIRST	32	/* objects remembered without malloc */
 
 /* An object already patched: identified by load address and program
  * headers (unique among the loaded objects at any time). */
@@ -75,9 +76,12 @@ static int have_last;
 static struct hook_name hooks[PATCH_MAX];
 static size_t nhooks;
 static long pagesz;
+static int dlopen_interposed;	/* the global scope's dlopen is the shim's */
 
 struct pass {
 	unsigned long long adds, subs;
+	int first;		/* the pass of the constructor */
+	int dlopen_only;	/* the object at hand does not link libcurl */
 	size_t patched;		/* slots written in this pass */
 	size_t objects;		/* objects newly patched */
 	int failed;		/* an mprotect failed */
@@ -88,10 +92,19 @@ struct pass {
 static int
 in_self(const void *p)
 {
+	return p != NULL && resolve_in_self(p);
+}
+
+/* A handle on the shim itself (RTLD_NOLOAD), or NULL. */
+static void *
+self_handle(void)
+{
 	Dl_info info;
 
-	return p != NULL && dladdr(p, &info) != 0 &&
-	    info.dli_fbase == resolve_self_base();
+	if (dladdr((const void *)(uintptr_t)self_handle, &info) == 0 ||
+	    info.dli_fname == NULL)
+		return NULL;
+	return dlhook_real_dlopen(info.dli_fname, RTLD_NOLOAD | RTLD_LAZY);
 }
 
 /*
@@ -104,17 +117,17 @@ static void
 hooks_load(void)
 {
 	const struct resolve_hook *h;
-	Dl_info info;
 	void *self = NULL, *addr;
+	int tried = 0;
 
-	if (dladdr((const void *)(uintptr_t)hooks_load, &info) != 0 &&
-	    info.dli_fname != NULL)
-		self = dlhook_real_dlopen(info.dli_fname,
-		    RTLD_NOLOAD | RTLD_LAZY);
 	nhooks = 0;
 	for (h = resolve_hooks; h->name != NULL && nhooks < PATCH_MAX - 1;
 	    h++) {
 		addr = h->addr;
+		if (!in_self(addr) && !tried) {
+			tried = 1;
+			self = self_handle();
+		}
 		if (!in_self(addr) && self != NULL)
 			addr = dlsym(self, h->name);
 		if (!in_self(addr)) {
@@ -133,12 +146,17 @@ hooks_load(void)
 	nhooks++;
 }
 
+/* The hook for the symbol name, or NULL; only dlopen's when dlopen_only
+ * (an object that does not link libcurl). */
 static void *
-hook_for(const char *name)
+hook_for(const char *name, int dlopen_only)
 {
 	size_t i;
 
-	if (strncmp(name, "curl_", 5) != 0 && strcmp(name, "dlopen") != 0)
+	if (name[0] == 'd') {
+		if (strcmp(name, "dlopen") != 0)
+			return NULL;
+	} else if (dlopen_only || strncmp(name, "curl_", 5) != 0)
 		return NULL;
 	for (i = 0; i < nhooks; i++)
 		if (strcmp(hooks[i].name, name) == 0)
@@ -317,7 +335,8 @@ patch_relocs(const struct dl_phdr_info *info, const struct resolve_dyn *d,
 		if ((type != R_JUMP_SLOT && type != R_GLOB_DAT) || sym == 0)
 			continue;
 		name = resolve_dyn_str(d, d->symtab[sym].st_name);
-		if (name == NULL || (hook = hook_for(name)) == NULL)
+		if (name == NULL || (hook = hook_for(name, ps->dlopen_only)) ==
+		    NULL)
 			continue;
 		/* A definition inside this object is its own business. */
 		if (d->symtab[sym].st_shndx != SHN_UNDEF)
@@ -339,6 +358,34 @@ patch_relocs(const struct dl_phdr_info *info, const struct resolve_dyn *d,
 	}
 }
 
+/* 1 when the object links a libcurl directly (a DT_NEEDED entry names
+ * one). */
+static int
+links_libcurl(const struct resolve_dyn *d)
+{
+	const ElfW(Dyn) *dy;
+
+	for (dy = d->dyn; dy->d_tag != DT_NULL; dy++)
+		if (dy->d_tag == DT_NEEDED &&
+		    resolve_is_libcurl(resolve_dyn_str(d, dy->d_un.d_val),
+		    NULL))
+			return 1;
+	return 0;
+}
+
+/* 1 when the object is the shim itself. */
+static int
+is_self(const struct dl_phdr_info *info)
+{
+	ElfW(Half) i;
+
+	for (i = 0; i < info->dlpi_phnum; i++)
+		if (info->dlpi_phdr[i].p_type == PT_LOAD)
+			return resolve_in_self((const void *)(info->dlpi_addr +
+			    info->dlpi_phdr[i].p_vaddr));
+	return 0;
+}
+
 static int
 skip_object(const struct dl_phdr_info *info, const struct resolve_dyn *d)
 {
@@ -346,7 +393,7 @@ skip_object(const struct dl_phdr_info *info, const struct resolve_dyn *d)
 	uintptr_t vdso = (uintptr_t)getauxval(AT_SYSINFO_EHDR);
 	uintptr_t interp = (uintptr_t)getauxval(AT_BASE);
 
-	if ((const void *)info->dlpi_addr == resolve_self_base())
+	if (is_self(info))
 		return 1;
 	if (vdso != 0 && info->dlpi_addr == vdso)
 		return 1;
@@ -386,10 +433,23 @@ done_find(uintptr_t base, const void *phdr)
 static int
 done_add(uintptr_t base, const void *phdr)
 {
-	if (ndone == cdone) {
-		size_t n = cdone ? cdone * 2 : 32;
-		struct done *nd = realloc(done, n * sizeof(*nd));
+	/* the first objects fit here: no malloc at start-up (a program
+	   that never uses it does not pay for its initialisation) */
+	static struct done first[DONE_FIRST];
 
+	if (done == NULL) {
+		done = first;
+		cdone = DONE_FIRST;
+	}
+	if (ndone == cdone) {
+		size_t n = cdone * 2;
+		struct done *nd;
+
+		if (done == first) {
+			if ((nd = malloc(n * sizeof(*nd))) != NULL)
+				memcpy(nd, first, sizeof(first));
+		} else
+			nd = realloc(done, n * sizeof(*nd));
 		if (nd == NULL)
 			return -1;
 		done = nd;
@@ -420,8 +480,24 @@ patch_cb(struct dl_phdr_info *info, size_t size, void *arg)
 	before = ps->patched;
 	deferred = ps->deferred;
 	ps->deferred = 0;
+	/*
+	 * Only an object that links libcurl can hold curl_* references that
+	 * interposition misses: one whose lookups start in its own
+	 * dependencies (RTLD_DEEPBIND), or any object of a process the shim
+	 * was dlopen'ed into (plugin mode), binds them to the libcurl of its
+	 * DT_NEEDED; everything else binds them through the global scope,
+	 * where the shim comes first or, in plugin mode, to a libcurl that
+	 * some object links.  The others only get their dlopen slots
+	 * patched, so that what they load later is seen; and not even that
+	 * in the first pass when the shim's dlopen is the one the global
+	 * scope offers (LD_PRELOAD): the objects loaded with the program all
+	 * bind dlopen there.  This keeps the start-up of programs that never
+	 * use libcurl cheap.
+	 */
 	if (resolve_dyn_read(info->dlpi_addr, dynamic_of(info), &d) == 0 &&
-	    !skip_object(info, &d)) {
+	    !skip_object(info, &d) &&
+	    ((ps->dlopen_only = !links_libcurl(&d)) == 0 ||
+	    !(ps->first && dlopen_interposed))) {
 		if (d.jmprel != NULL)
 			patch_relocs(info, &d, d.jmprel, d.pltrelsz,
 			    d.pltrel != DT_REL, ps);
@@ -485,30 +561,51 @@ got_fork_init(void)
 		resolve_log("pthread_atfork failed");
 }
 
-void
-resolve_patch_all(void)
+/* 1 when the dlopen the global scope offers is the shim's: it was
+ * preloaded, and every object that binds through that scope reaches the
+ * dlopen hook without patching. */
+static int
+dlopen_is_ours(void)
+{
+	return dlsym(RTLD_DEFAULT, "dlopen") ==
+	    (void *)(uintptr_t)dlhook_dlopen;
+}
+
+static void
+patch(int start)
 {
 	struct pass ps;
 	size_t i, j;
-	int saved = errno;
+	int saved = errno, ours = -1;
 
-	if (rt_env_flag("RATETAP_DISABLE") || getauxval(AT_SECURE) != 0)
+	/* the constructor checked these itself (without getenv) */
+	if (!start && (rt_env_flag("RATETAP_DISABLE") ||
+	    getauxval(AT_SECURE) != 0))
 		return;
-	if (pthread_once(&got_fork_once, got_fork_init) != 0 ||
-	    pthread_mutex_lock(&got_mu) != 0)
+	/* at start-up under LD_PRELOAD the program has not started any
+	   thread yet: the fork handlers can wait for the next pass */
+	if (start)
+		ours = dlopen_is_ours();
+	if (ours != 1 && pthread_once(&got_fork_once, got_fork_init) != 0)
+		return;
+	if (pthread_mutex_lock(&got_mu) != 0)
 		return;
 	memset(&ps, 0, sizeof(ps));
 	if (pagesz == 0) {
-		pagesz = sysconf(_SC_PAGESIZE);
+		pagesz = (long)getauxval(AT_PAGESZ);
+		if (pagesz <= 0)
+			pagesz = sysconf(_SC_PAGESIZE);
 		if (pagesz <= 0) {
 			pagesz = 0;
 			goto out;
 		}
-		/* Before dl_iterate_phdr: dladdr() inside its callback would
-		 * take the loader's locks in the wrong order. */
-		(void)resolve_self_base();
+		/* Before dl_iterate_phdr: the dladdr() hooks_load() may need
+		 * would take the loader's locks in the wrong order inside
+		 * its callback. */
 		hooks_load();
+		dlopen_interposed = ours != -1 ? ours : dlopen_is_ours();
 	}
+	ps.first = start;
 	dl_iterate_phdr(counts_cb, &ps);
 	if (have_last && ps.adds == last_adds && ps.subs == last_subs)
 		goto out;
@@ -532,4 +629,16 @@ resolve_patch_all(void)
 out:
 	pthread_mutex_unlock(&got_mu);
 	errno = saved;
+}
+
+void
+resolve_patch_all(void)
+{
+	patch(0);
+}
+
+void
+resolve_patch_start(void)
+{
+	patch(1);
 }

@@ -3,9 +3,12 @@
  * (the application's callbacks, its URL, the transfer in progress), keyed by
  * the CURL pointer.  A chained hash table behind one mutex; the lock is held
  * only for table operations, never across a call into libcurl or the
- * application.  Fork-safe: the lock is taken around fork().
+ * application, and each thread remembers its last lookup, so that the
+ * calls of one transfer mostly take no lock at all.  Fork-safe: the lock
+ * is taken around fork().
  */
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,6 +20,22 @@
 static pthread_mutex_t hdl_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct shim_handle *hdl_table[HDL_BUCKETS];
 static pthread_once_t hdl_fork_once = PTHREAD_ONCE_INIT;
+static _Atomic unsigned hdl_gen;	/* bumped by every removal */
+
+/*
+ * Each thread's last lookup: a handle's options are set, and its transfer
+ * run, by one thread at a time (libcurl's rule), so the calls of one
+ * transfer find their state here without the lock.  Valid while hdl_gen
+ * has not moved: a removed state may be freed.
+ */
+struct hdl_last {
+	CURL *easy;
+	struct shim_handle *sh;
+	unsigned gen;
+};
+
+static __thread struct hdl_last hdl_last
+    __attribute__((tls_model("initial-exec")));
 
 static size_t
 bucket(const void *p)
@@ -42,13 +61,24 @@ find_locked(CURL *easy)
 struct shim_handle *
 hdl_lookup(CURL *easy)
 {
+	struct hdl_last *last = &hdl_last;
 	struct shim_handle *sh;
+	unsigned gen;
 
 	if (easy == NULL)
 		return NULL;
+	gen = atomic_load_explicit(&hdl_gen, memory_order_acquire);
+	if (last->easy == easy && last->gen == gen)
+		return last->sh;
+	hdl_atfork_init();
 	pthread_mutex_lock(&hdl_lock);
 	sh = find_locked(easy);
 	pthread_mutex_unlock(&hdl_lock);
+	if (sh != NULL) {
+		last->easy = easy;
+		last->sh = sh;
+		last->gen = gen;
+	}
 	return sh;
 }
 
@@ -89,12 +119,16 @@ hdl_remove(CURL *easy)
 
 	if (easy == NULL)
 		return NULL;
+	hdl_atfork_init();
 	pthread_mutex_lock(&hdl_lock);
 	for (pp = &hdl_table[bucket(easy)]; *pp != NULL; pp = &(*pp)->next) {
 		if ((*pp)->easy == easy) {
 			sh = *pp;
 			*pp = sh->next;
 			sh->next = NULL;
+			/* every thread's cached lookup is stale now */
+			atomic_fetch_add_explicit(&hdl_gen, 1,
+			    memory_order_release);
 			break;
 		}
 	}
@@ -127,6 +161,7 @@ hdl_collect_multi(CURLM *multi, struct shim_handle ***out, size_t *n)
 
 	*out = NULL;
 	*n = 0;
+	hdl_atfork_init();
 	pthread_mutex_lock(&hdl_lock);
 	for (b = 0; b < HDL_BUCKETS; b++) {
 		for (sh = hdl_table[b]; sh != NULL; sh = sh->next) {

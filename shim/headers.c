@@ -2,12 +2,18 @@
  * Response headers to event fields.  Only the rate-limit headers listed in
  * include/ratetap/proto.h, retry-after and request-id are read; every other
  * header is skipped unread.  Values are parsed strictly: a malformed value
- * leaves its field absent.  Depends on libc, proto.h and libcurl's header
- * API (through the caller's function table).
+ * leaves its field absent.
+ *
+ * Headers are read as they arrive, one line per call of the header tee
+ * (hdr_tee_feed(), fed by tee.c): O(1) work for a header that is not ours,
+ * and each new status line starts the set afresh, so that only the final
+ * response counts (redirects, 100 Continue, a proxy's CONNECT answer).
+ * hdr_read() is the fallback for transfers whose header callback could not
+ * be teed: it walks libcurl's header API (curl_easy_nextheader(), through
+ * the caller's function table) once the transfer is over.
  */
 #include <stdint.h>
 #include <string.h>
-#include <strings.h>
 
 #include "shim.h"
 
@@ -32,49 +38,58 @@ enum hdr_status_field {
 
 struct hdr_def {
 	const char *name;	/* without RL_PREFIX when rl is 1 */
+	size_t len;		/* strlen(name) */
 	int rl;			/* 1: name follows "anthropic-ratelimit-" */
 	int kind;		/* enum hdr_kind */
 	int idx;		/* enum rtp_dbl / rtp_int / hdr_status_field */
 };
 
+#define H(name, rl, kind, idx)	{ name, sizeof(name) - 1, rl, kind, idx }
+
+/*
+ * The headers read.  The anthropic-ratelimit- ones come first, ordered by
+ * the length of their name (find_def() searches them by length: a unit
+ * test checks the order), then the others.
+ */
 static const struct hdr_def hdr_defs[] = {
-	{ "unified-status", 1, K_USTATUS, S_UNIFIED },
-	{ "unified-5h-status", 1, K_USTATUS, S_5H },
-	{ "unified-7d-status", 1, K_USTATUS, S_7D },
-	{ "unified-overage-status", 1, K_USTATUS, S_OVERAGE },
-	{ "unified-representative-claim", 1, K_CLAIM, 0 },
-	{ "unified-overage-disabled-reason", 1, K_REASON, 0 },
-	{ "unified-5h-utilization", 1, K_DBL, RTP_D_UTIL_5H },
-	{ "unified-7d-utilization", 1, K_DBL, RTP_D_UTIL_7D },
-	{ "unified-7d_sonnet-utilization", 1, K_DBL, RTP_D_UTIL_7D_SONNET },
-	{ "unified-7d_opus-utilization", 1, K_DBL, RTP_D_UTIL_7D_OPUS },
-	{ "unified-overage-utilization", 1, K_DBL, RTP_D_UTIL_OVERAGE },
-	{ "unified-fallback-percentage", 1, K_DBL, RTP_D_FALLBACK_PCT },
-	{ "unified-5h-surpassed-threshold", 1, K_DBL, RTP_D_SURPASSED_5H },
-	{ "unified-7d-surpassed-threshold", 1, K_DBL, RTP_D_SURPASSED_7D },
-	{ "unified-5h-reset", 1, K_UNIX, RTP_I_RESET_5H },
-	{ "unified-7d-reset", 1, K_UNIX, RTP_I_RESET_7D },
-	{ "unified-7d_sonnet-reset", 1, K_UNIX, RTP_I_RESET_7D_SONNET },
-	{ "unified-7d_opus-reset", 1, K_UNIX, RTP_I_RESET_7D_OPUS },
-	{ "unified-reset", 1, K_UNIX, RTP_I_RESET },
-	{ "unified-overage-reset", 1, K_UNIX, RTP_I_RESET_OVERAGE },
-	{ "requests-limit", 1, K_COUNT, RTP_I_REQ_LIMIT },
-	{ "requests-remaining", 1, K_COUNT, RTP_I_REQ_REMAINING },
-	{ "requests-reset", 1, K_RFC3339, RTP_I_REQ_RESET },
-	{ "tokens-limit", 1, K_COUNT, RTP_I_TOK_LIMIT },
-	{ "tokens-remaining", 1, K_COUNT, RTP_I_TOK_REMAINING },
-	{ "tokens-reset", 1, K_RFC3339, RTP_I_TOK_RESET },
-	{ "input-tokens-limit", 1, K_COUNT, RTP_I_IN_LIMIT },
-	{ "input-tokens-remaining", 1, K_COUNT, RTP_I_IN_REMAINING },
-	{ "input-tokens-reset", 1, K_RFC3339, RTP_I_IN_RESET },
-	{ "output-tokens-limit", 1, K_COUNT, RTP_I_OUT_LIMIT },
-	{ "output-tokens-remaining", 1, K_COUNT, RTP_I_OUT_REMAINING },
-	{ "output-tokens-reset", 1, K_RFC3339, RTP_I_OUT_RESET },
-	{ "retry-after", 0, K_COUNT, RTP_I_RETRY_AFTER },
-	{ "request-id", 0, K_REQID, 0 },
+	H("tokens-limit", 1, K_COUNT, RTP_I_TOK_LIMIT),
+	H("tokens-reset", 1, K_RFC3339, RTP_I_TOK_RESET),
+	H("unified-reset", 1, K_UNIX, RTP_I_RESET),
+	H("unified-status", 1, K_USTATUS, S_UNIFIED),
+	H("requests-limit", 1, K_COUNT, RTP_I_REQ_LIMIT),
+	H("requests-reset", 1, K_RFC3339, RTP_I_REQ_RESET),
+	H("unified-5h-reset", 1, K_UNIX, RTP_I_RESET_5H),
+	H("unified-7d-reset", 1, K_UNIX, RTP_I_RESET_7D),
+	H("tokens-remaining", 1, K_COUNT, RTP_I_TOK_REMAINING),
+	H("unified-5h-status", 1, K_USTATUS, S_5H),
+	H("unified-7d-status", 1, K_USTATUS, S_7D),
+	H("requests-remaining", 1, K_COUNT, RTP_I_REQ_REMAINING),
+	H("input-tokens-limit", 1, K_COUNT, RTP_I_IN_LIMIT),
+	H("input-tokens-reset", 1, K_RFC3339, RTP_I_IN_RESET),
+	H("output-tokens-limit", 1, K_COUNT, RTP_I_OUT_LIMIT),
+	H("output-tokens-reset", 1, K_RFC3339, RTP_I_OUT_RESET),
+	H("unified-7d_opus-reset", 1, K_UNIX, RTP_I_RESET_7D_OPUS),
+	H("unified-overage-reset", 1, K_UNIX, RTP_I_RESET_OVERAGE),
+	H("unified-overage-status", 1, K_USTATUS, S_OVERAGE),
+	H("unified-5h-utilization", 1, K_DBL, RTP_D_UTIL_5H),
+	H("unified-7d-utilization", 1, K_DBL, RTP_D_UTIL_7D),
+	H("input-tokens-remaining", 1, K_COUNT, RTP_I_IN_REMAINING),
+	H("unified-7d_sonnet-reset", 1, K_UNIX, RTP_I_RESET_7D_SONNET),
+	H("output-tokens-remaining", 1, K_COUNT, RTP_I_OUT_REMAINING),
+	H("unified-7d_opus-utilization", 1, K_DBL, RTP_D_UTIL_7D_OPUS),
+	H("unified-overage-utilization", 1, K_DBL, RTP_D_UTIL_OVERAGE),
+	H("unified-fallback-percentage", 1, K_DBL, RTP_D_FALLBACK_PCT),
+	H("unified-representative-claim", 1, K_CLAIM, 0),
+	H("unified-7d_sonnet-utilization", 1, K_DBL, RTP_D_UTIL_7D_SONNET),
+	H("unified-5h-surpassed-threshold", 1, K_DBL, RTP_D_SURPASSED_5H),
+	H("unified-7d-surpassed-threshold", 1, K_DBL, RTP_D_SURPASSED_7D),
+	H("unified-overage-disabled-reason", 1, K_REASON, 0),
+	H("retry-after", 0, K_COUNT, RTP_I_RETRY_AFTER),
+	H("request-id", 0, K_REQID, 0),
 };
 
 #define HDR_NDEFS	(sizeof(hdr_defs) / sizeof(hdr_defs[0]))
+#define HDR_NRL		32	/* the anthropic-ratelimit- entries */
 
 static int
 is_digit(char c)
@@ -304,38 +319,75 @@ copy_token(char *dst, size_t dstlen, const char *s, size_t len)
 	return 0;
 }
 
-static const struct hdr_def *
-find_def(const char *name)
+static int
+lower_ascii(int c)
 {
-	size_t k, pl = sizeof(RL_PREFIX) - 1;
-	int rl = strncasecmp(name, RL_PREFIX, pl) == 0;
+	return c >= 'A' && c <= 'Z' ? c + ('a' - 'A') : c;
+}
 
-	for (k = 0; k < HDR_NDEFS; k++) {
-		const struct hdr_def *def = &hdr_defs[k];
+/* 1 when the len bytes at s equal lower (lower case) but for case.  The
+ * names a server sends are lower case (HTTP/2 requires it): the exact
+ * compare decides almost always, the loop is for the others. */
+static int
+same_name(const char *s, const char *lower, size_t len)
+{
+	size_t i;
 
-		if (def->rl != rl)
-			continue;
-		if (strcasecmp(rl ? name + pl : name, def->name) == 0)
-			return def;
+	if (memcmp(s, lower, len) == 0)
+		return 1;
+	for (i = 0; i < len; i++)
+		if (lower_ascii((unsigned char)s[i]) != lower[i])
+			return 0;
+	return 1;
+}
+
+/* The definition of the header named by len bytes at name, or NULL. */
+static const struct hdr_def *
+find_def(const char *name, size_t len)
+{
+	size_t lo = 0, hi = HDR_NRL, k, pl = sizeof(RL_PREFIX) - 1;
+
+	if (len > pl && same_name(name, RL_PREFIX, pl)) {
+		name += pl;
+		len -= pl;
+		/* the first entry of that length, then each of them */
+		while (lo < hi) {
+			size_t mid = lo + (hi - lo) / 2;
+
+			if (hdr_defs[mid].len < len)
+				lo = mid + 1;
+			else
+				hi = mid;
+		}
+		for (k = lo; k < HDR_NRL && hdr_defs[k].len == len; k++)
+			if (same_name(name, hdr_defs[k].name, len))
+				return &hdr_defs[k];
+		return NULL;
 	}
+	for (k = HDR_NRL; k < HDR_NDEFS; k++)
+		if (hdr_defs[k].len == len &&
+		    same_name(name, hdr_defs[k].name, len))
+			return &hdr_defs[k];
 	return NULL;
 }
 
-int
-hdr_apply(struct rtp_event *ev, const char *name, const char *value)
+/* hdr_apply() on a name and a value given by their lengths. */
+static int
+apply_n(struct rtp_event *ev, const char *name, size_t nlen,
+    const char *s, size_t len)
 {
 	const struct hdr_def *def;
-	const char *s;
-	size_t len;
 	int64_t iv;
 	double dv;
 
-	if (name == NULL || value == NULL || (def = find_def(name)) == NULL)
+	while (nlen > 0 && (name[nlen - 1] == ' ' || name[nlen - 1] == '\t'))
+		nlen--;
+	if ((def = find_def(name, nlen)) == NULL)
 		return 0;
-	s = value;
-	while (*s == ' ' || *s == '\t')
+	while (len > 0 && (*s == ' ' || *s == '\t')) {
 		s++;
-	len = strlen(s);
+		len--;
+	}
 	while (len > 0 && (s[len - 1] == ' ' || s[len - 1] == '\t' ||
 	    s[len - 1] == '\r' || s[len - 1] == '\n'))
 		len--;
@@ -390,6 +442,14 @@ hdr_apply(struct rtp_event *ev, const char *name, const char *value)
 	return 1;
 }
 
+int
+hdr_apply(struct rtp_event *ev, const char *name, const char *value)
+{
+	if (name == NULL || value == NULL)
+		return 0;
+	return apply_n(ev, name, strlen(name), value, strlen(value));
+}
+
 void
 hdr_read(const struct curl_fns *f, CURL *easy, struct rtp_event *ev)
 {
@@ -401,8 +461,102 @@ hdr_read(const struct curl_fns *f, CURL *easy, struct rtp_event *ev)
 		return;
 	}
 	/* one pass over the last response's headers; the guard bounds a
-	   pathological response */
+	   pathological response.  O(n^2) in libcurl 7.88 (each call rescans
+	   the list): only for transfers whose header callback is not teed */
 	while ((h = f->easy_nextheader(easy, CURLH_HEADER, -1, h)) != NULL &&
 	    guard++ < 10000)
 		(void)hdr_apply(ev, h->name, h->value);
+}
+
+void
+hdr_tee_init(struct hdr_tee *t)
+{
+	rtp_init(&t->ev);
+	t->partlen = 0;
+	t->skip = 0;
+	t->ended = 0;
+}
+
+/* One whole header line (len bytes, its line end included or not). */
+static void
+tee_line(struct hdr_tee *t, const char *p, size_t len)
+{
+	const char *colon;
+	int c;
+
+	while (len > 0 && (p[len - 1] == '\n' || p[len - 1] == '\r'))
+		len--;
+	if (len == 0) {
+		/* the blank line: this response's header block is over */
+		t->ended = 1;
+		return;
+	}
+	if (len >= 5 && memcmp(p, "HTTP/", 5) == 0) {
+		/* a new response (after a redirect, a 1xx or a proxy's
+		   CONNECT answer): only the last one's headers count */
+		rtp_init(&t->ev);
+		t->ended = 0;
+		return;
+	}
+	/* after the blank line: trailers, which the header API does not
+	   count as headers either; a line starting with a blank continues
+	   a folded header, never one of ours */
+	if (t->ended || p[0] == ' ' || p[0] == '\t')
+		return;
+	c = lower_ascii((unsigned char)p[0]);
+	if (c != 'a' && c != 'r')
+		return;		/* the common case: not ours */
+	if ((colon = memchr(p, ':', len)) == NULL)
+		return;
+	(void)apply_n(&t->ev, p, (size_t)(colon - p), colon + 1,
+	    len - (size_t)(colon - p) - 1);
+}
+
+void
+hdr_tee_feed(struct hdr_tee *t, const char *p, size_t len)
+{
+	int whole = len > 0 && p[len - 1] == '\n';
+
+	if (len == 0)
+		return;
+	if (t->skip) {
+		/* the rest of a line too long to keep */
+		if (whole)
+			t->skip = 0;
+		return;
+	}
+	if (t->partlen > 0 || !whole) {
+		/* libcurl delivers whole lines; should a line come in
+		   pieces, the pieces are joined (the lines we read are
+		   short: a longer one is skipped) */
+		if (len > sizeof(t->part) - t->partlen) {
+			t->partlen = 0;
+			t->skip = !whole;
+			return;
+		}
+		memcpy(t->part + t->partlen, p, len);
+		t->partlen += len;
+		if (!whole)
+			return;
+		p = t->part;
+		len = t->partlen;
+		t->partlen = 0;
+	}
+	tee_line(t, p, len);
+}
+
+void
+hdr_merge(struct rtp_event *ev, const struct rtp_event *h)
+{
+	ev->present = h->present;
+	memcpy(ev->d, h->d, sizeof(ev->d));
+	memcpy(ev->i, h->i, sizeof(ev->i));
+	ev->unified_status = h->unified_status;
+	ev->status_5h = h->status_5h;
+	ev->status_7d = h->status_7d;
+	ev->overage_status = h->overage_status;
+	ev->claim = h->claim;
+	memcpy(ev->request_id, h->request_id, sizeof(ev->request_id));
+	memcpy(ev->overage_reason, h->overage_reason,
+	    sizeof(ev->overage_reason));
 }

@@ -25,38 +25,48 @@
 	fns_for(resolve_fns(__builtin_return_address(0)),		\
 	    offsetof(struct curl_fns, member), (void (*)(void))(hook), #hook)
 
-static const struct curl_fns *
+/* Why a hook found no function to forward to, said under RATETAP_DEBUG. */
+__attribute__((noinline, cold)) static const struct curl_fns *
+fns_fail(const struct curl_fns *f, const char *name)
+{
+	(void)shim_off();	/* the configuration says whether to log */
+	if (f == NULL)
+		shim_debug("%s: no libcurl found for the caller, call failed",
+		    name);
+	else
+		shim_debug("%s: the caller's libcurl lacks it, call failed",
+		    name);
+	return NULL;
+}
+
+static inline const struct curl_fns *
 fns_for(const struct curl_fns *f, size_t off, void (*hook)(void),
     const char *name)
 {
 	void (*fn)(void);
 
-	cfg_ensure();
-	if (f == NULL) {
-		shim_debug("%s: no libcurl found for the caller, call failed",
-		    name);
-		return NULL;
-	}
+	if (__builtin_expect(f == NULL, 0))
+		return fns_fail(f, name);
 	memcpy(&fn, (const char *)f + off, sizeof(fn));
-	if (fn == NULL || fn == hook) {
-		shim_debug("%s: the caller's libcurl lacks it, call failed",
-		    name);
-		return NULL;
-	}
+	if (__builtin_expect(fn == NULL || fn == hook, 0))
+		return fns_fail(f, name);
 	return f;
 }
 
-/* Tapped-handle state for easy, or NULL (the fast path for the rest). */
+/* Tapped-handle state for easy, or NULL (the fast path for the rest).
+ * A transfer about to begin gets its target worked out first. */
 static struct shim_handle *
-tapped(CURL *easy)
+tapped(const struct curl_fns *f, CURL *easy)
 {
 	struct shim_handle *sh;
 
-	if (shim_cfg.off || shim_cfg.nhosts == 0)
+	if (shim_off() || shim_cfg.nhosts == 0)
 		return NULL;
-	sh = hdl_lookup(easy);
-	return (sh != NULL && (sh->tapped || sh->active || sh->curlu != NULL)) ?
-	    sh : NULL;
+	if ((sh = hdl_lookup(easy)) == NULL)
+		return NULL;
+	if (!sh->active)
+		xfer_refresh(f, sh);
+	return (sh->tapped || sh->active || sh->curlu != NULL) ? sh : NULL;
 }
 
 /* 1 when a transfer on easy may have been configured before the shim was
@@ -66,20 +76,16 @@ unseen(CURL *easy)
 {
 	struct shim_handle *sh;
 
-	if (shim_cfg.off || shim_cfg.nhosts == 0)
+	if (shim_off() || shim_cfg.nhosts == 0)
 		return 0;
 	sh = hdl_lookup(easy);
 	return sh == NULL || (!sh->url_seen && !sh->active && !sh->created);
 }
 
-/* Record the options the shim needs; returns 1 when the call must not be
- * forwarded (the tee is installed and stays). */
-static int
-record_option(const struct curl_fns *f, CURL *easy, CURLoption opt,
-    long l, void *p, void (*fp)(void), int before)
+/* The options the shim records; every other one is forwarded at once. */
+static inline int
+recorded(CURLoption opt)
 {
-	struct shim_handle *sh;
-
 	switch (opt) {
 	case CURLOPT_URL:
 	case CURLOPT_CURLU:
@@ -88,25 +94,27 @@ record_option(const struct curl_fns *f, CURL *easy, CURLoption opt,
 	case CURLOPT_WRITEDATA:
 	case CURLOPT_HEADERFUNCTION:
 	case CURLOPT_HEADERDATA:
-		break;
+		return 1;
 	default:
 		return 0;
 	}
-	if (before) {
-		/* while the tee is in place, the application's write
-		   callback and data are recorded, not forwarded */
-		sh = hdl_lookup(easy);
-		if (sh == NULL || !sh->active || !sh->x->tee_on)
-			return 0;
+}
+
+/* While a transfer's tees are in place on sh, the application's
+ * callbacks and their data are recorded, not forwarded: 1 when opt was
+ * taken so. */
+static int
+record_during(struct shim_handle *sh, CURLoption opt, void *p,
+    void (*fp)(void))
+{
+	if (sh == NULL || !sh->active)
+		return 0;
+	if (sh->x->tee_on) {
 		if (opt == CURLOPT_WRITEFUNCTION) {
+			/* the header tee follows it when it forwards the
+			   headers to the write callback */
 			sh->user_wf = (curl_write_callback)fp;
-			if (sh->x->hf_patched &&
-			    f->easy_setopt(easy, CURLOPT_HEADERFUNCTION,
-			    fp != NULL ? (curl_write_callback)fp :
-			    (curl_write_callback)(void (*)(void))fwrite) !=
-			    CURLE_OK)
-				shim_debug("could not update the header "
-				    "callback");
+			sh->wf_set = 1;
 			return 1;
 		}
 		if (opt == CURLOPT_WRITEDATA) {
@@ -114,10 +122,29 @@ record_option(const struct curl_fns *f, CURL *easy, CURLoption opt,
 			sh->wd_set = 1;
 			return 1;
 		}
-		return 0;
 	}
-	if ((sh = hdl_get(easy)) == NULL)
-		return 0;
+	if (sh->x->hdr_on) {
+		if (opt == CURLOPT_HEADERFUNCTION) {
+			sh->user_hf = (curl_write_callback)fp;
+			sh->hf_set = 1;
+			return 1;
+		}
+		if (opt == CURLOPT_HEADERDATA) {
+			sh->user_hd = p;
+			sh->hd_set = 1;
+			return 1;
+		}
+	}
+	return 0;
+}
+
+/* Record an option libcurl accepted (sh: the state of easy, if any). */
+static void
+record_option(struct shim_handle *sh, CURL *easy, CURLoption opt, long l,
+    void *p, void (*fp)(void))
+{
+	if (sh == NULL && (sh = hdl_get(easy)) == NULL)
+		return;
 	switch (opt) {
 	case CURLOPT_URL:
 		xfer_set_url(sh, p);
@@ -125,11 +152,11 @@ record_option(const struct curl_fns *f, CURL *easy, CURLoption opt,
 	case CURLOPT_CURLU:
 		sh->curlu = p;
 		sh->url_seen = 1;
-		xfer_target(f, sh);
+		sh->stale = 1;
 		break;
 	case CURLOPT_PORT:
 		sh->port_opt = l;
-		xfer_target(f, sh);
+		sh->stale = 1;
 		break;
 	case CURLOPT_WRITEFUNCTION:
 		sh->user_wf = (curl_write_callback)fp;
@@ -141,78 +168,108 @@ record_option(const struct curl_fns *f, CURL *easy, CURLoption opt,
 		break;
 	case CURLOPT_HEADERFUNCTION:
 		sh->user_hf = (curl_write_callback)fp;
-		/* the application's own header callback now gets them */
-		if (sh->active && sh->x->hf_patched)
-			sh->x->hf_patched = 0;
+		sh->hf_set = 1;
 		break;
 	case CURLOPT_HEADERDATA:
 		sh->user_hd = p;
+		sh->hd_set = 1;
 		break;
 	default:
 		break;
 	}
 	if (sh->wf_set && sh->wd_set)
 		sh->cb_known = 1;
-	return 0;
+	if (sh->hf_set && sh->hd_set)
+		sh->hcb_known = 1;
+}
+
+/* The one argument of a curl_easy_setopt call, of the type its option's
+ * CURLOPTTYPE_* range implies. */
+union setopt_arg {
+	long l;				/* longs */
+	void *p;			/* objects, strings, blobs */
+	void (*fp)(void);		/* functions */
+	curl_off_t o;			/* curl_off_t */
+};
+
+enum { ARG_LONG, ARG_PTR, ARG_FN, ARG_OFF };
+
+/* Call the real curl_easy_setopt with the argument read. */
+static inline CURLcode
+forward(const struct curl_fns *f, CURL *easy, CURLoption opt, int kind,
+    union setopt_arg a)
+{
+	switch (kind) {
+	case ARG_LONG:
+		return f->easy_setopt(easy, opt, a.l);
+	case ARG_PTR:
+		return f->easy_setopt(easy, opt, a.p);
+	case ARG_FN:
+		return f->easy_setopt(easy, opt, a.fp);
+	default:
+		return f->easy_setopt(easy, opt, a.o);
+	}
+}
+
+/* curl_easy_setopt of an option the shim records. */
+__attribute__((noinline)) static CURLcode
+setopt_recorded(const struct curl_fns *f, CURL *easy, CURLoption opt,
+    int kind, union setopt_arg a)
+{
+	struct shim_handle *sh;
+	void *p = kind == ARG_PTR ? a.p : NULL;
+	void (*fp)(void) = kind == ARG_FN ? a.fp : NULL;
+	long l = kind == ARG_LONG ? a.l : 0;
+	CURLcode rc;
+
+	sh = hdl_lookup(easy);
+	if (record_during(sh, opt, p, fp))
+		return CURLE_OK;
+	rc = forward(f, easy, opt, kind, a);
+	if (rc == CURLE_OK)
+		record_option(sh, easy, opt, l, p, fp);
+	return rc;
 }
 
 /*
  * curl_easy_setopt: read exactly one argument of the type the option's
- * CURLOPTTYPE_* range implies, forward it unchanged, record the URL and the
- * write/header callbacks.
+ * CURLOPTTYPE_* range implies and forward it unchanged.  Options the shim
+ * does not record go straight through; the URL, the port and the
+ * write/header callbacks are recorded once libcurl accepted them.
  */
 SHIM_EXPORT CURLcode
 curl_easy_setopt(CURL *easy, CURLoption opt, ...)
 {
 	const struct curl_fns *f;
+	union setopt_arg a;
 	va_list ap;
-	long l = 0;
-	void *p = NULL;
-	void (*fp)(void) = NULL;
-	curl_off_t o = 0;
 	int kind;
-	CURLcode rc;
 
 	va_start(ap, opt);
 	if ((int)opt < CURLOPTTYPE_OBJECTPOINT) {
-		l = va_arg(ap, long);
-		kind = 0;
+		a.l = va_arg(ap, long);
+		kind = ARG_LONG;
 	} else if ((int)opt < CURLOPTTYPE_FUNCTIONPOINT) {
-		p = va_arg(ap, void *);
-		kind = 1;
+		a.p = va_arg(ap, void *);
+		kind = ARG_PTR;
 	} else if ((int)opt < CURLOPTTYPE_OFF_T) {
-		fp = va_arg(ap, void (*)(void));
-		kind = 2;
+		a.fp = va_arg(ap, void (*)(void));
+		kind = ARG_FN;
 	} else if ((int)opt < CURLOPTTYPE_BLOB) {
-		o = va_arg(ap, curl_off_t);
-		kind = 3;
+		a.o = va_arg(ap, curl_off_t);
+		kind = ARG_OFF;
 	} else {
-		p = va_arg(ap, void *);	/* struct curl_blob * */
-		kind = 1;
+		a.p = va_arg(ap, void *);	/* struct curl_blob * */
+		kind = ARG_PTR;
 	}
 	va_end(ap);
 
 	if ((f = FNS(easy_setopt, curl_easy_setopt)) == NULL)
 		return CURLE_FAILED_INIT;
-	if (!cfg_off() && record_option(f, easy, opt, l, p, fp, 1))
-		return CURLE_OK;
-	switch (kind) {
-	case 0:
-		rc = f->easy_setopt(easy, opt, l);
-		break;
-	case 1:
-		rc = f->easy_setopt(easy, opt, p);
-		break;
-	case 2:
-		rc = f->easy_setopt(easy, opt, fp);
-		break;
-	default:
-		rc = f->easy_setopt(easy, opt, o);
-		break;
-	}
-	if (rc == CURLE_OK && !cfg_off())
-		(void)record_option(f, easy, opt, l, p, fp, 0);
-	return rc;
+	/* the fast path: almost every call */
+	if (!recorded(opt) || shim_off())
+		return forward(f, easy, opt, kind, a);
+	return setopt_recorded(f, easy, opt, kind, a);
 }
 
 /* curl_easy_init: a new handle starts with fresh state, also when its
@@ -230,12 +287,13 @@ curl_easy_init(void)
 	shim_busy = 1;
 	easy = f->easy_init();
 	shim_busy = busy;
-	if (easy == NULL || cfg_off())
+	if (easy == NULL || shim_off())
 		return easy;
 	hdl_free(hdl_remove(easy));
 	/* libcurl's own handles are freed inside it: keep no state */
 	if (!busy && shim_cfg.nhosts > 0 && (sh = hdl_get(easy)) != NULL)
-		sh->created = sh->cb_known = 1;	/* options at their defaults */
+		/* options at their defaults */
+		sh->created = sh->cb_known = sh->hcb_known = 1;
 	return easy;
 }
 
@@ -252,7 +310,7 @@ curl_easy_perform(CURL *easy)
 		return CURLE_FAILED_INIT;
 	if (busy)
 		return f->easy_perform(easy);
-	if ((sh = tapped(easy)) == NULL) {
+	if ((sh = tapped(f, easy)) == NULL) {
 		if (!unseen(easy))
 			return f->easy_perform(easy);
 		shim_busy = 1;
@@ -289,15 +347,16 @@ curl_easy_duphandle(CURL *easy)
 	shim_busy = 1;
 	dup = f->easy_duphandle(easy);
 	shim_busy = busy;
-	if (dup == NULL || cfg_off())
+	if (dup == NULL || shim_off())
 		return dup;
 	/* a state left for this address by a handle freed unseen */
 	if ((stale = hdl_remove(dup)) != NULL)
 		hdl_free(stale);
 	if ((sh = hdl_lookup(easy)) == NULL)
 		return dup;
-	if (sh->active && (sh->x->tee_on || sh->x->hf_patched))
-		xfer_restore_callbacks(f, dup, sh, sh->x->hf_patched);
+	if (sh->active && (sh->x->tee_on || sh->x->hdr_on))
+		xfer_restore_callbacks(f, dup, sh, sh->x->tee_on,
+		    sh->x->hdr_on);
 	if ((dsh = hdl_get(dup)) == NULL)
 		return dup;
 	dsh->user_wf = sh->user_wf;
@@ -306,9 +365,14 @@ curl_easy_duphandle(CURL *easy)
 	dsh->wf_set = sh->wf_set;
 	dsh->user_hf = sh->user_hf;
 	dsh->user_hd = sh->user_hd;
+	dsh->hf_set = sh->hf_set;
+	dsh->hd_set = sh->hd_set;
 	dsh->created = sh->created;
 	dsh->cb_known = sh->cb_known;
+	dsh->hcb_known = sh->hcb_known;
 	dsh->url_seen = sh->url_seen;
+	dsh->stale = sh->stale;
+	memcpy(dsh->url_keep, sh->url_keep, sizeof(dsh->url_keep));
 	dsh->url_ok = sh->url_ok;
 	dsh->url = sh->url;
 	dsh->curlu = sh->curlu;
@@ -330,15 +394,15 @@ curl_easy_reset(CURL *easy)
 
 	if ((f = FNS(easy_reset, curl_easy_reset)) == NULL)
 		return;
-	if (!cfg_off() && (sh = hdl_lookup(easy)) != NULL && sh->active)
+	if (!shim_off() && (sh = hdl_lookup(easy)) != NULL && sh->active)
 		xfer_finalize(f, sh, CURLE_OK, RTP_F_NO_DONE);
 	shim_busy = 1;
 	f->easy_reset(easy);
 	shim_busy = busy;
 	hdl_free(hdl_remove(easy));
-	if (!busy && !cfg_off() && shim_cfg.nhosts > 0 &&
+	if (!busy && !shim_off() && shim_cfg.nhosts > 0 &&
 	    (sh = hdl_get(easy)) != NULL)
-		sh->created = sh->cb_known = 1;
+		sh->created = sh->cb_known = sh->hcb_known = 1;
 }
 
 /* curl_easy_cleanup: finalize an abandoned transfer, drop the state. */
@@ -351,7 +415,7 @@ curl_easy_cleanup(CURL *easy)
 
 	if ((f = FNS(easy_cleanup, curl_easy_cleanup)) == NULL)
 		return;
-	if (!cfg_off() && (sh = hdl_lookup(easy)) != NULL && sh->active)
+	if (!shim_off() && (sh = hdl_lookup(easy)) != NULL && sh->active)
 		xfer_finalize(f, sh, CURLE_OK, RTP_F_NO_DONE);
 	sh = hdl_remove(easy);
 	shim_busy = 1;
@@ -371,7 +435,7 @@ curl_multi_add_handle(CURLM *multi, CURL *easy)
 
 	if ((f = FNS(multi_add_handle, curl_multi_add_handle)) == NULL)
 		return CURLM_INTERNAL_ERROR;
-	if (busy || (sh = tapped(easy)) == NULL)
+	if (busy || (sh = tapped(f, easy)) == NULL)
 		return f->multi_add_handle(multi, easy);
 	if (!sh->active && sh->curlu != NULL)	/* its URL may have changed */
 		xfer_target(f, sh);
@@ -397,7 +461,7 @@ curl_multi_remove_handle(CURLM *multi, CURL *easy)
 
 	if ((f = FNS(multi_remove_handle, curl_multi_remove_handle)) == NULL)
 		return CURLM_INTERNAL_ERROR;
-	if (busy || (sh = tapped(easy)) == NULL)
+	if (busy || (sh = tapped(f, easy)) == NULL)
 		return f->multi_remove_handle(multi, easy);
 	shim_busy = 1;
 	rc = f->multi_remove_handle(multi, easy);
@@ -423,7 +487,7 @@ curl_multi_info_read(CURLM *multi, int *msgs_in_queue)
 	shim_busy = busy;
 	if (busy || msg == NULL || msg->msg != CURLMSG_DONE)
 		return msg;
-	if ((sh = tapped(msg->easy_handle)) != NULL && sh->active &&
+	if ((sh = tapped(f, msg->easy_handle)) != NULL && sh->active &&
 	    sh->multi == multi)
 		xfer_finalize(f, sh, msg->data.result, 0);
 	else if (unseen(msg->easy_handle))
@@ -443,7 +507,7 @@ curl_multi_cleanup(CURLM *multi)
 
 	if ((f = FNS(multi_cleanup, curl_multi_cleanup)) == NULL)
 		return CURLM_INTERNAL_ERROR;
-	if (!busy && !cfg_off() && multi != NULL &&
+	if (!busy && !shim_off() && multi != NULL &&
 	    hdl_collect_multi(multi, &v, &n) == 0) {
 		for (k = 0; k < n; k++)
 			if (v[k]->active)

@@ -10,9 +10,11 @@
  * kept open, which pins that libcurl for the life of the process: a table
  * can never point into an unloaded library.
  *
- * Fast path: a small array of [start, end) address ranges (the caller's
- * loadable segment) to tables, read without locks under a sequence counter,
- * so a hook costs a few loads after the first call from an object.
+ * Fast path: each thread's last answer (a range and its table, in
+ * initial-exec TLS), then a small array of [start, end) address ranges
+ * (the caller's loadable segment) to tables, read without locks under a
+ * sequence counter, so a hook costs a few loads after the first call from
+ * an object.
  */
 #include <dlfcn.h>
 #include <errno.h>
@@ -48,6 +50,24 @@ struct table {
 static struct range ranges[RANGE_SLOTS];
 static _Atomic unsigned ranges_seq;	/* odd while being changed */
 static unsigned ranges_next;		/* next slot (under resolve_mu) */
+static _Atomic unsigned ranges_gen;	/* bumped by every flush */
+
+/*
+ * Each thread's last two answers: most hooked calls come from the same
+ * object as one of the two before (the program, and libcurl calling its
+ * own exported functions), so a hit costs a compare or two and a load.
+ * Valid while ranges_gen has not moved (a flush: objects were unloaded).
+ * initial-exec, like shim_busy: no __tls_get_addr.
+ */
+struct last_range {
+	uintptr_t start[2];
+	uintptr_t len[2];		/* 0: empty */
+	const struct curl_fns *fns[2];
+	unsigned gen;
+};
+
+static __thread struct last_range last_range
+    __attribute__((tls_model("initial-exec")));
 
 static pthread_mutex_t resolve_mu = PTHREAD_MUTEX_INITIALIZER;
 static struct table *tables;		/* under resolve_mu */
@@ -171,6 +191,10 @@ resolve_dyn_read(uintptr_t base, const ElfW(Dyn) *dyn, struct resolve_dyn *out)
 		case DT_PLTREL:
 			out->pltrel = (int)d->d_un.d_val;
 			break;
+		case DT_GNU_HASH:
+			out->gnu_hash = (const uint32_t *)dyn_addr(base,
+			    d->d_un.d_ptr);
+			break;
 		case DT_SONAME:
 			soname = d->d_un.d_val;
 			has_soname = 1;
@@ -206,22 +230,109 @@ resolve_dyn_str(const struct resolve_dyn *d, size_t off)
 	return d->strtab + off;
 }
 
+/* 1 when the object described by d defines name, looked up in its
+ * DT_GNU_HASH table; -1 when it has none. */
+static int
+gnu_defines(const struct resolve_dyn *d, const char *name)
+{
+	const uint32_t *gh = d->gnu_hash, *buckets, *chain;
+	const ElfW(Addr) *bloom;
+	uint32_t nbuckets, symoffset, nbloom, shift, h = 5381, sym;
+	const unsigned char *c;
+	ElfW(Addr) word, mask;
+	const unsigned bits = sizeof(ElfW(Addr)) * 8;
+
+	if (gh == NULL || d->symtab == NULL)
+		return -1;
+	nbuckets = gh[0];
+	symoffset = gh[1];
+	nbloom = gh[2];
+	shift = gh[3];
+	if (nbuckets == 0 || nbloom == 0)
+		return 0;
+	for (c = (const unsigned char *)name; *c != '\0'; c++)
+		h = h * 33 + *c;
+	bloom = (const ElfW(Addr) *)(const void *)(gh + 4);
+	word = bloom[(h / bits) % nbloom];
+	mask = ((ElfW(Addr))1 << (h % bits)) |
+	    ((ElfW(Addr))1 << ((h >> shift) % bits));
+	if ((word & mask) != mask)
+		return 0;
+	buckets = (const uint32_t *)(const void *)(bloom + nbloom);
+	chain = buckets + nbuckets;
+	if ((sym = buckets[h % nbuckets]) < symoffset)
+		return 0;
+	for (;; sym++) {
+		uint32_t h2 = chain[sym - symoffset];
+		const char *n;
+
+		if ((h | 1) == (h2 | 1) &&
+		    (n = resolve_dyn_str(d, d->symtab[sym].st_name)) != NULL &&
+		    strcmp(n, name) == 0 &&
+		    d->symtab[sym].st_shndx != SHN_UNDEF)
+			return 1;
+		if (h2 & 1)
+			return 0;
+	}
+}
+
+/* dl_iterate_phdr callback: the first object is the program. */
+static int
+main_cb(struct dl_phdr_info *info, size_t size, void *arg)
+{
+	ElfW(Half) i;
+
+	(void)size;
+	for (i = 0; i < info->dlpi_phnum; i++)
+		if (info->dlpi_phdr[i].p_type == PT_DYNAMIC) {
+			*(struct resolve_dyn *)arg = (struct resolve_dyn){ 0 };
+			(void)resolve_dyn_read(info->dlpi_addr,
+			    (const ElfW(Dyn) *)(info->dlpi_addr +
+			    info->dlpi_phdr[i].p_vaddr), arg);
+			break;
+		}
+	return 1;
+}
+
+int
+resolve_program_defines(const char *name)
+{
+	struct resolve_dyn d;
+	int r;
+
+	memset(&d, 0, sizeof(d));
+	dl_iterate_phdr(main_cb, &d);
+	if ((r = gnu_defines(&d, name)) != -1)
+		return r;
+	/* no GNU hash table: ask the loader (a failed lookup costs it an
+	   error message, and malloc) */
+	return dlsym(RTLD_DEFAULT, name) != NULL;
+}
+
+/* Plain loops rather than strrchr() and friends: this runs at start-up
+ * in every program, most of which never touch those pages of libc. */
 static int
 libcurl_name(const char *name)
 {
-	const char *base;
+	const char *base, *p;
 
 	if (name == NULL)
 		return 0;
-	base = strrchr(name, '/');
-	base = base != NULL ? base + 1 : name;
-	if (strncmp(base, "libcurl", 7) != 0)
+	for (base = p = name; *p != '\0'; p++)
+		if (*p == '/')
+			base = p + 1;
+	if (base[0] != 'l' || base[1] != 'i' || base[2] != 'b' ||
+	    base[3] != 'c' || base[4] != 'u' || base[5] != 'r' ||
+	    base[6] != 'l')
 		return 0;
 	base += 7;
 	/* "libcurl.so*" or "libcurl-<flavour>.so*"; not "libcurlpp.so" */
 	if (*base != '.' && *base != '-')
 		return 0;
-	return strstr(base, ".so") != NULL;
+	for (p = base; *p != '\0'; p++)
+		if (p[0] == '.' && p[1] == 's' && p[2] == 'o')
+			return 1;
+	return 0;
 }
 
 int
@@ -230,24 +341,57 @@ resolve_is_libcurl(const char *path, const char *soname)
 	return libcurl_name(path) || libcurl_name(soname);
 }
 
+/* The shim's own ELF header (the linker defines it in every object):
+ * where the shim was loaded, and its program headers. */
+extern const ElfW(Ehdr) __ehdr_start __attribute__((visibility("hidden")));
+
+/* The shim's address range, [*lo, *hi), from its own PT_LOAD segments:
+ * a few dozen instructions, no state (nothing to initialise, no page of
+ * data touched at start-up). */
 static void
-self_anchor(void)
+self_range(uintptr_t *lo, uintptr_t *hi)
 {
+	const ElfW(Ehdr) *eh = &__ehdr_start;
+	uintptr_t at = (uintptr_t)eh + eh->e_phoff, bias = 0;
+	const ElfW(Phdr) *ph;
+	ElfW(Half) i;
+
+	/* the program headers follow the ELF header in the mapped image: an
+	   address the compiler must not judge by the size of __ehdr_start */
+	__asm__("" : "+r"(at));
+	ph = (const ElfW(Phdr) *)at;
+
+	*lo = UINTPTR_MAX;
+	*hi = 0;
+	/* the header lies at the start of the segment mapping offset 0 */
+	for (i = 0; i < eh->e_phnum; i++)
+		if (ph[i].p_type == PT_LOAD && ph[i].p_offset == 0) {
+			bias = (uintptr_t)eh - ph[i].p_vaddr;
+			break;
+		}
+	for (i = 0; i < eh->e_phnum; i++) {
+		if (ph[i].p_type != PT_LOAD)
+			continue;
+		if (bias + ph[i].p_vaddr < *lo)
+			*lo = bias + ph[i].p_vaddr;
+		if (bias + ph[i].p_vaddr + ph[i].p_memsz > *hi)
+			*hi = bias + ph[i].p_vaddr + ph[i].p_memsz;
+	}
 }
 
 const void *
 resolve_self_base(void)
 {
-	static const void *_Atomic base;
-	const void *b = atomic_load_explicit(&base, memory_order_acquire);
-	Dl_info info;
+	return &__ehdr_start;
+}
 
-	if (b == NULL) {
-		if (dladdr((const void *)(uintptr_t)self_anchor, &info) != 0)
-			b = info.dli_fbase;
-		atomic_store_explicit(&base, b, memory_order_release);
-	}
-	return b;
+int
+resolve_in_self(const void *p)
+{
+	uintptr_t lo, hi;
+
+	self_range(&lo, &hi);
+	return (uintptr_t)p >= lo && (uintptr_t)p < hi;
 }
 
 /* The link_map and the loadable segment [*start, *end) holding addr. */
@@ -399,12 +543,10 @@ global_libcurl(void)
 static int
 fns_check(const struct curl_fns *f, const char *libname)
 {
-	const void *self = resolve_self_base();
 	size_t i;
 
 	for (i = 0; i < sizeof(fn_syms) / sizeof(fn_syms[0]); i++) {
 		void *p;
-		Dl_info info;
 
 		memcpy(&p, (const char *)f + fn_syms[i].off, sizeof(p));
 		if (p == NULL) {
@@ -414,7 +556,7 @@ fns_check(const struct curl_fns *f, const char *libname)
 			    libname, fn_syms[i].name);
 			return 0;
 		}
-		if (dladdr(p, &info) != 0 && info.dli_fbase == self) {
+		if (resolve_in_self(p)) {
 			resolve_log("%s resolves %s into the shim itself: "
 			    "its calls are refused", libname, fn_syms[i].name);
 			return 0;
@@ -503,13 +645,16 @@ resolve_flush_ranges(void)
 		    memory_order_relaxed);
 	}
 	ranges_next = 0;
+	atomic_fetch_add_explicit(&ranges_gen, 1, memory_order_relaxed);
 	atomic_store_explicit(&ranges_seq, s + 2, memory_order_release);
 	pthread_mutex_unlock(&resolve_mu);
 }
 
-/* Lock-free lookup: 1 and *f when addr lies in a cached range. */
+/* Lock-free lookup: 1 and *f when addr lies in a cached range (and
+ * [*start, *end) is that range). */
 static int
-range_find(uintptr_t addr, const struct curl_fns **f)
+range_find(uintptr_t addr, const struct curl_fns **f, uintptr_t *start,
+    uintptr_t *end)
 {
 	unsigned s1, s2;
 	size_t i;
@@ -528,9 +673,15 @@ range_find(uintptr_t addr, const struct curl_fns **f)
 			uintptr_t en = atomic_load_explicit(&ranges[i].end,
 			    memory_order_relaxed);
 
+			/* slots fill in order from 0 (and all empty after a
+			   flush): the first empty one ends the list */
+			if (en == 0)
+				break;
 			if (addr >= st && addr < en) {
 				found = atomic_load_explicit(&ranges[i].fns,
 				    memory_order_relaxed);
+				*start = st;
+				*end = en;
 				hit = 1;
 				break;
 			}
@@ -632,16 +783,48 @@ resolve_slow(const void *caller)
 	return f;
 }
 
+/* resolve_fns() when the caller is in neither of the thread's last two
+ * ranges. */
+__attribute__((noinline)) static const struct curl_fns *
+resolve_miss(const void *caller, unsigned gen)
+{
+	struct last_range *lr = &last_range;
+	const struct curl_fns *f;
+	uintptr_t a = (uintptr_t)caller, start, end;
+	int saved;
+
+	if (!range_find(a, &f, &start, &end)) {
+		saved = errno;
+		f = resolve_slow(caller);
+		errno = saved;
+		/* cached by the next call, from the shared ranges */
+		return f;
+	}
+	if (lr->gen != gen) {
+		lr->len[0] = 0;
+		lr->gen = gen;
+	}
+	lr->start[1] = lr->start[0];
+	lr->len[1] = lr->len[0];
+	lr->fns[1] = lr->fns[0];
+	lr->start[0] = start;
+	lr->len[0] = end - start;
+	lr->fns[0] = f;
+	return f;
+}
+
 const struct curl_fns *
 resolve_fns(const void *caller)
 {
-	const struct curl_fns *f;
-	int saved;
+	const struct last_range *lr = &last_range;
+	uintptr_t a = (uintptr_t)caller;
+	unsigned gen = atomic_load_explicit(&ranges_gen, memory_order_relaxed);
 
-	if (range_find((uintptr_t)caller, &f))
-		return f;
-	saved = errno;
-	f = resolve_slow(caller);
-	errno = saved;
-	return f;
+	if (__builtin_expect(lr->gen == gen, 1)) {
+		if (a - lr->start[0] < lr->len[0])
+			return lr->fns[0];
+		if (a - lr->start[1] < lr->len[1])
+			return lr->fns[1];
+	}
+	return resolve_miss(caller, gen);
 }

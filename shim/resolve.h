@@ -77,4 +77,21 @@ const struct curl_fns *resolve_fns(const void *caller);
  */
 void resolve_patch_all(void);
 
+/*
+ * resolve_patch_all() for the shim's constructor.  When the shim's dlopen
+ * is the one the global scope offers (LD_PRELOAD: the objects loaded with
+ * the program bind through it), objects that do not link libcurl are not
+ * even looked at (see got.c), and, the program not having started yet,
+ * the fork handlers are registered later, by the next pass.
+ */
+void resolve_patch_start(void);
+
+/*
+ * 1 when the program (the executable, not a library) exports a definition
+ * of name, read from its own dynamic symbol table: unlike a failing
+ * dlsym(), no error is formatted and nothing is allocated.  Used at
+ * start-up.
+ */
+int resolve_program_defines(const char *name);
+
 #endif /* RATETAP_RESOLVE_H */

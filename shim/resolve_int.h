@@ -24,6 +24,7 @@ struct resolve_dyn {
 	const void *jmprel;		/* DT_JMPREL */
 	size_t pltrelsz;		/* DT_PLTRELSZ */
 	int pltrel;			/* DT_PLTREL: DT_RELA or DT_REL, 0 */
+	const uint32_t *gnu_hash;	/* DT_GNU_HASH, NULL if none */
 	const char *soname;		/* DT_SONAME, NULL if none */
 	const char *rpath;		/* DT_RPATH, NULL if none */
 	const char *runpath;		/* DT_RUNPATH, NULL if none */
@@ -47,8 +48,12 @@ const char *resolve_dyn_str(const struct resolve_dyn *d, size_t off);
  * ("libcurl.so*", "libcurl-<flavour>.so*"), else 0.  Either may be NULL. */
 int resolve_is_libcurl(const char *path, const char *soname);
 
-/* The load address (dli_fbase) of the shim itself. */
+/* The load address (its ELF header) of the shim itself. */
 const void *resolve_self_base(void);
+
+/* 1 when p lies in one of the shim's own segments: a few compares (no
+ * dladdr(), which scans symbol tables). */
+int resolve_in_self(const void *p);
 
 /* 1 when RATETAP_DEBUG=1 (read once). */
 int resolve_debug(void);

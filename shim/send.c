@@ -41,8 +41,11 @@ send_event(const char *path, struct rtp_event *ev)
 	ev->pid = (int32_t)getpid();	/* a forked child reports itself */
 	ev->seq = atomic_fetch_add(&send_seq, 1) + 1;
 	ev->dropped = drops;
-	if (path == NULL || (plen = strlen(path)) == 0 ||
-	    plen >= sizeof(sun.sun_path)) {
+	if (path == NULL) {
+		why = 0;	/* no socket that may be used */
+		goto err;
+	}
+	if ((plen = strlen(path)) == 0 || plen >= sizeof(sun.sun_path)) {
 		why = ENAMETOOLONG;
 		goto err;
 	}
@@ -78,7 +81,8 @@ send_event(const char *path, struct rtp_event *ev)
 err:
 	shim_debug("%s dropped (%s), %u unsent",
 	    (ev->flags & RTP_F_DROPS_ONLY) ? "drops report" : "event",
-	    strerror(why), (unsigned)drops + 1);
+	    why != 0 ? strerror(why) : "no usable socket",
+	    (unsigned)drops + 1);
 	if (fd != -1)
 		close(fd);
 	atomic_fetch_add(&send_drops, 1);
@@ -122,7 +126,13 @@ send_report_drops(const char *path, const char *prog)
 __attribute__((destructor)) static void
 send_fini(void)
 {
-	if (shim_cfg.off || !shim_cfg.sock_ok)
+	const char *path;
+
+	/* no hook ever ran (most programs): nothing was sent, and no page
+	   of the shim's data is touched on the way out */
+	if (!atomic_load_explicit(&shim_cfg_ready, memory_order_relaxed) ||
+	    shim_cfg.off || atomic_load(&send_drops) == 0 ||
+	    (path = cfg_sock()) == NULL)
 		return;
-	(void)send_report_drops(shim_cfg.sock, shim_cfg.prog);
+	(void)send_report_drops(path, cfg_prog());
 }

@@ -10,6 +10,7 @@
 #ifndef RATETAP_SHIM_H
 #define RATETAP_SHIM_H
 
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -37,14 +38,21 @@ struct shim_cfg {
 	int off;			/* 1: pure pass-through */
 	int debug;			/* RATETAP_DEBUG=1 */
 	int sock_ok;			/* sock holds a usable path */
+	int sock_default;		/* sock is the default path (no
+					   RATETAP_SOCKET): its directory is
+					   checked before the first send */
 	char sock[RT_PATH_MAX];		/* ingest socket path */
-	char prog[RTP_PROG_LEN];	/* program name for events */
-	struct cfg_host hosts[CFG_MAX_HOSTS];
+	struct cfg_host *hosts;		/* CFG_MAX_HOSTS entries (allocated
+					   by the first cfg_load()) */
 	size_t nhosts;
 };
 
 /* The configuration, read once (cfg_ensure) from the environment. */
 extern struct shim_cfg shim_cfg;
+
+/* Set (release) once shim_cfg has been read; the shim's constructor does
+ * it, so after start-up shim_off() is a plain load. */
+extern _Atomic int shim_cfg_ready;
 
 /* A parsed URL: only what the shim needs to decide and to report. */
 struct cfg_url {
@@ -68,8 +76,41 @@ void cfg_ensure(void);
  * setuid). */
 int cfg_off(void);
 
+/* cfg_off() for the hooks' fast paths: one load once the configuration
+ * is read. */
+static inline int
+shim_off(void)
+{
+	if (__builtin_expect(!atomic_load_explicit(&shim_cfg_ready,
+	    memory_order_acquire), 0))
+		cfg_ensure();
+	return shim_cfg.off;
+}
+
 /* Parse url into *out.  Returns 0, or -1 when it names no usable host. */
 int cfg_parse_url(const char *url, struct cfg_url *out);
+
+/*
+ * Copy what cfg_parse_url() reads of url (scheme and host[:port], never
+ * the userinfo: it is a credential) into buf (size len), so that url can
+ * be parsed later from buf with the same result.  A NULL url, or one whose
+ * part does not fit, gives "", which parses as no usable host.
+ */
+void cfg_url_keep(const char *url, char *buf, size_t len);
+
+/* The program name for events: read from /proc/self/cmdline at the first
+ * call (not at start-up: most programs never send an event). */
+const char *cfg_prog(void);
+
+/*
+ * The ingest socket path to send to, or NULL when there is none or it must
+ * not be used: for the default path (RATETAP_SOCKET unset) its directory is
+ * checked once per process, at the first call, to be a real directory
+ * (lstat) owned by getuid() and not writable by group or others; another
+ * user may have created /tmp/ratetap-$UID to receive the datagrams.  A
+ * refusal is said once under RATETAP_DEBUG=1.
+ */
+const char *cfg_sock(void);
 
 /* 1 when a transfer to u is to be tapped (RATETAP_HOSTS), else 0. */
 int cfg_tapped(const struct cfg_url *u);
@@ -95,15 +136,32 @@ extern __thread int shim_busy __attribute__((tls_model("initial-exec")));
 
 /* ---- handle.c ---------------------------------------------------------- */
 
+#define HDR_PART_MAX	512	/* a header line delivered in pieces is
+					   joined up to this length */
+
+/* The header tee's reading of one transfer's responses (headers.c). */
+struct hdr_tee {
+	struct rtp_event ev;		/* header fields of the current
+					   response */
+	char part[HDR_PART_MAX];	/* a line not yet complete */
+	size_t partlen;
+	int skip;			/* dropping the rest of a long line */
+	int ended;			/* the blank line after the current
+					   response's headers was seen */
+};
+
 /* State of one transfer in progress on a tapped handle. */
 struct shim_xfer {
 	struct scan_state scan;		/* body scanner */
+	struct hdr_tee hdr;		/* response headers, as they arrive */
 	char host[RTP_HOST_LEN];	/* host[:port] as reported */
 	int tls;			/* https:// */
 	int tee_on;			/* our WRITEFUNCTION is installed */
-	int hf_patched;			/* we set HEADERFUNCTION (see xfer.c) */
+	int hdr_on;			/* our HEADERFUNCTION is installed */
 	uint64_t fed;			/* bytes given to the scanner */
 };
+
+#define URL_KEEP_MAX	(CFG_HOST_MAX + 32)	/* scheme://host:port */
 
 /* What the shim knows about one easy handle.  Fields other than easy,
  * next and multi are only touched by the thread that owns the handle (as
@@ -118,16 +176,26 @@ struct shim_handle {
 	void *user_wd;			/* CURLOPT_WRITEDATA */
 	int wd_set;			/* user_wd was set (else stdout) */
 	int wf_set;			/* user_wf was set (else fwrite) */
-	curl_write_callback user_hf;	/* CURLOPT_HEADERFUNCTION */
+	curl_write_callback user_hf;	/* CURLOPT_HEADERFUNCTION, NULL:
+					   libcurl's default */
 	void *user_hd;			/* CURLOPT_HEADERDATA */
+	int hf_set;			/* user_hf was set */
+	int hd_set;			/* user_hd was set */
 	int created;			/* its creation (or reset) was seen */
 	int cb_known;			/* the write callback and data above are
 					   the handle's: created, or both were
 					   set since.  Else no tee (plugin
 					   mode) */
+	int hcb_known;			/* the same for the header callback
+					   and data */
 
 	/* where a transfer goes (xfer_target) */
 	int url_seen;			/* CURLOPT_URL or CURLOPT_CURLU seen */
+	int stale;			/* url_keep, port_opt or curlu changed
+					   since the target was worked out */
+	char url_keep[URL_KEEP_MAX];	/* CURLOPT_URL as cfg_url_keep()
+					   keeps it, parsed when a transfer
+					   begins */
 	int url_ok;			/* url holds the parsed CURLOPT_URL */
 	struct cfg_url url;		/* CURLOPT_URL, parsed */
 	CURLU *curlu;			/* CURLOPT_CURLU (overrides the URL) */
@@ -164,13 +232,19 @@ void hdl_set_multi(struct shim_handle *sh, CURLM *multi);
  */
 int hdl_collect_multi(CURLM *multi, struct shim_handle ***out, size_t *n);
 
-/* Register the fork handlers of the table lock (once). */
+/* Register the fork handlers of the table lock (once; every locked
+ * operation on the table makes sure of it first). */
 void hdl_atfork_init(void);
 
 /* ---- xfer.c ------------------------------------------------------------ */
 
-/* Record url as the handle's CURLOPT_URL and update its target. */
+/* Record url as the handle's CURLOPT_URL; it is parsed (and the target
+ * worked out) by xfer_refresh() when a transfer begins. */
 void xfer_set_url(struct shim_handle *sh, const char *url);
+
+/* Work out the target of sh again (xfer_target) when its URL or port
+ * changed since the last time.  Cheap when nothing changed. */
+void xfer_refresh(const struct curl_fns *f, struct shim_handle *sh);
 
 /*
  * Work out where a transfer on sh goes (tapped, tls, host) from its
@@ -207,10 +281,11 @@ void xfer_abort(const struct curl_fns *f, struct shim_handle *sh);
 void xfer_finalize(const struct curl_fns *f, struct shim_handle *sh,
     CURLcode cc, uint32_t flags);
 
-/* Put the application's write callbacks back on easy (used after
- * finalizing and on a duplicated handle). */
+/* Put the application's write callback and data back on easy, and, when
+ * header is 1, its header callback and data (used after finalizing and on
+ * a duplicated handle). */
 void xfer_restore_callbacks(const struct curl_fns *f, CURL *easy,
-    const struct shim_handle *sh, int hf_patched);
+    const struct shim_handle *sh, int write, int header);
 
 /* ---- tee.c ------------------------------------------------------------- */
 
@@ -221,6 +296,16 @@ void xfer_restore_callbacks(const struct curl_fns *f, CURL *easy,
  * result unchanged; feeds the scanner only bytes the application accepted.
  */
 size_t tee_write(char *ptr, size_t size, size_t nmemb, void *userdata);
+
+/*
+ * The HEADERFUNCTION installed on tapped handles; userdata is the struct
+ * shim_handle.  Does what libcurl would have done with the header line:
+ * the application's header callback with its HEADERDATA; without one, its
+ * write callback (or fwrite) with HEADERDATA when that is set; else
+ * nothing (the line is accepted).  Returns that result unchanged; a line
+ * the application accepted goes to the header reader (hdr_tee_feed).
+ */
+size_t tee_header(char *ptr, size_t size, size_t nmemb, void *userdata);
 
 /* ---- headers.c --------------------------------------------------------- */
 
@@ -234,8 +319,23 @@ int hdr_apply(struct rtp_event *ev, const char *name, const char *value);
 
 /* Read the last response's headers of easy with f->easy_nextheader and
  * apply them to ev; without curl_easy_nextheader sets
- * RTP_F_HEADERS_UNREAD. */
+ * RTP_F_HEADERS_UNREAD.  The fallback for transfers not header-teed. */
 void hdr_read(const struct curl_fns *f, CURL *easy, struct rtp_event *ev);
+
+/* Start reading a transfer's headers afresh. */
+void hdr_tee_init(struct hdr_tee *t);
+
+/*
+ * One header line (len bytes at p, as libcurl hands it to a header
+ * callback) of a transfer: a status line ("HTTP/...") starts the set
+ * afresh, ours are applied to t->ev, others are skipped at the cost of a
+ * compare or two.  Lines after a response's blank line (trailers) are not
+ * read.
+ */
+void hdr_tee_feed(struct hdr_tee *t, const char *p, size_t len);
+
+/* Copy the header fields of h (built by the header tee) into ev. */
+void hdr_merge(struct rtp_event *ev, const struct rtp_event *h);
 
 /* ---- send.c ------------------------------------------------------------ */
 

@@ -1,8 +1,10 @@
 /*
- * The transfer lifecycle of a tapped handle: begin (install the tee, start
- * the scanner), finalize exactly once (read status, method, path and
- * headers, finish the scanner, restore the application's callbacks, send
- * the event), and the URL bookkeeping that decides what is tapped.
+ * The transfer lifecycle of a tapped handle: begin (install the body and
+ * header tees, start the scanner), finalize exactly once (read status,
+ * method and path, take the headers read on the way, finish the scanner,
+ * restore the application's callbacks, send the event), and the URL
+ * bookkeeping that decides what is tapped: CURLOPT_URL is only copied when
+ * set and parsed when a transfer begins.
  *
  * All calls into libcurl go through the function table of the hook in
  * progress, never through the (hooked) global symbols.
@@ -13,9 +15,6 @@
 #include <strings.h>
 
 #include "shim.h"
-
-/* libcurl's default write function, as a callback type */
-#define FWRITE_CB	((curl_write_callback)(void (*)(void))fwrite)
 
 /* host[:port] as events report it: the port only when named (by the URL
  * or CURLOPT_PORT). */
@@ -70,17 +69,26 @@ xfer_target(const struct curl_fns *f, struct shim_handle *sh)
 	}
 	sh->tapped = cfg_tapped(&u);
 	sh->tls = u.tls;
-	report_host(&u, sh->host, sizeof(sh->host));
+	if (sh->tapped)		/* only a tapped transfer reports it */
+		report_host(&u, sh->host, sizeof(sh->host));
 }
 
 void
 xfer_set_url(struct shim_handle *sh, const char *url)
 {
 	sh->url_seen = 1;
-	sh->url_ok = url != NULL && cfg_parse_url(url, &sh->url) == 0;
-	/* a CURLU handle set on sh keeps precedence: no table needed */
-	if (sh->curlu == NULL)
-		xfer_target(NULL, sh);
+	cfg_url_keep(url, sh->url_keep, sizeof(sh->url_keep));
+	sh->stale = 1;
+}
+
+void
+xfer_refresh(const struct curl_fns *f, struct shim_handle *sh)
+{
+	if (!sh->stale)
+		return;
+	sh->stale = 0;
+	sh->url_ok = cfg_parse_url(sh->url_keep, &sh->url) == 0;
+	xfer_target(f, sh);
 }
 
 static int
@@ -98,14 +106,42 @@ set_ptr(const struct curl_fns *f, CURL *easy, CURLoption opt, void *p)
 
 void
 xfer_restore_callbacks(const struct curl_fns *f, CURL *easy,
-    const struct shim_handle *sh, int hf_patched)
+    const struct shim_handle *sh, int write, int header)
 {
-	if (set_fn(f, easy, CURLOPT_WRITEFUNCTION, sh->user_wf) == -1 ||
-	    set_ptr(f, easy, CURLOPT_WRITEDATA,
-	    sh->wd_set ? sh->user_wd : (void *)stdout) == -1)
+	if (write && (set_fn(f, easy, CURLOPT_WRITEFUNCTION, sh->user_wf) ==
+	    -1 || set_ptr(f, easy, CURLOPT_WRITEDATA,
+	    sh->wd_set ? sh->user_wd : (void *)stdout) == -1))
 		shim_debug("could not restore the write callback");
-	if (hf_patched && set_fn(f, easy, CURLOPT_HEADERFUNCTION, NULL) == -1)
+	if (header && (set_fn(f, easy, CURLOPT_HEADERFUNCTION, sh->user_hf) ==
+	    -1 || set_ptr(f, easy, CURLOPT_HEADERDATA, sh->user_hd) == -1))
 		shim_debug("could not restore the header callback");
+}
+
+/* 1 when the shim knows everything libcurl would do with a header line
+ * of sh: its header callback and data, and, when those send the headers
+ * to the write callback (HEADERDATA without HEADERFUNCTION), that too. */
+static int
+header_known(const struct shim_handle *sh)
+{
+	if (!sh->hcb_known)
+		return 0;
+	return sh->user_hf != NULL || sh->user_hd == NULL || sh->created ||
+	    sh->wf_set;
+}
+
+/* Install the header tee on sh: 0, or -1 with the handle unchanged. */
+static int
+header_tee(const struct curl_fns *f, struct shim_handle *sh)
+{
+	if (set_ptr(f, sh->easy, CURLOPT_HEADERDATA, sh) == -1)
+		return -1;
+	if (set_fn(f, sh->easy, CURLOPT_HEADERFUNCTION, tee_header) == -1) {
+		if (set_ptr(f, sh->easy, CURLOPT_HEADERDATA, sh->user_hd) ==
+		    -1)
+			shim_debug("could not restore the header data");
+		return -1;
+	}
+	return 0;
 }
 
 int
@@ -120,45 +156,45 @@ xfer_begin(const struct curl_fns *f, struct shim_handle *sh)
 		return 0;
 	}
 	x = sh->x;
-	memset(x, 0, sizeof(*x));
 	scan_init(&x->scan);
+	hdr_tee_init(&x->hdr);
 	memcpy(x->host, sh->host, sizeof(x->host));
 	x->tls = sh->tls;
+	x->tee_on = 0;
+	x->hdr_on = 0;
+	x->fed = 0;
+	sh->fns = f;
+	sh->active = 1;
+	/*
+	 * The headers are read as they arrive, through a tee of the header
+	 * callback.  Where the shim does not know the handle's header
+	 * callback (set before the shim was loaded), they are read from
+	 * libcurl's header API when the transfer ends instead.
+	 */
+	if (header_known(sh)) {
+		if (header_tee(f, sh) == 0)
+			x->hdr_on = 1;
+		else
+			shim_debug("could not install the header tee on a "
+			    "transfer to %s", sh->host);
+	}
 	if (!sh->cb_known) {
 		/* the application may have set its write callback before the
 		   shim was loaded: a tee would lose it */
 		shim_debug("write callback of a transfer to %s unknown: "
 		    "body not teed", sh->host);
-		sh->fns = f;
-		sh->active = 1;
 		return 1;
 	}
-	/*
-	 * Without a HEADERFUNCTION but with HEADERDATA set, libcurl hands the
-	 * headers to the WRITEFUNCTION with HEADERDATA as userdata.  Make that
-	 * explicit for this transfer (same function, same pointer) so that
-	 * the tee only ever sees body bytes with its own userdata.
-	 */
-	if (sh->user_hf == NULL && sh->user_hd != NULL) {
-		if (set_fn(f, sh->easy, CURLOPT_HEADERFUNCTION,
-		    sh->user_wf != NULL ? sh->user_wf : FWRITE_CB) == -1)
-			goto untee;
-		x->hf_patched = 1;
-	}
 	if (set_ptr(f, sh->easy, CURLOPT_WRITEDATA, sh) == -1 ||
-	    set_fn(f, sh->easy, CURLOPT_WRITEFUNCTION, tee_write) == -1)
-		goto untee;
+	    set_fn(f, sh->easy, CURLOPT_WRITEFUNCTION, tee_write) == -1) {
+		/* tracked without the body: usage will be reported
+		   unreadable */
+		shim_debug("could not install the tee on a transfer to %s",
+		    sh->host);
+		xfer_restore_callbacks(f, sh->easy, sh, 1, 0);
+		return 1;
+	}
 	x->tee_on = 1;
-	sh->fns = f;
-	sh->active = 1;
-	return 1;
-untee:
-	/* tracked without the body: usage will be reported unreadable */
-	shim_debug("could not install the tee on a transfer to %s", sh->host);
-	xfer_restore_callbacks(f, sh->easy, sh, x->hf_patched);
-	x->hf_patched = 0;
-	sh->fns = f;
-	sh->active = 1;
 	return 1;
 }
 
@@ -168,10 +204,11 @@ xfer_abort(const struct curl_fns *f, struct shim_handle *sh)
 	if (!sh->active)
 		return;
 	sh->active = 0;
-	if (sh->x->tee_on || sh->x->hf_patched)
-		xfer_restore_callbacks(f, sh->easy, sh, sh->x->hf_patched);
+	if (sh->x->tee_on || sh->x->hdr_on)
+		xfer_restore_callbacks(f, sh->easy, sh, sh->x->tee_on,
+		    sh->x->hdr_on);
 	sh->x->tee_on = 0;
-	sh->x->hf_patched = 0;
+	sh->x->hdr_on = 0;
 	hdl_set_multi(sh, NULL);
 }
 
@@ -232,6 +269,8 @@ struct xfer_end {
 	int tls;
 	int teed;			/* the body went through the scanner */
 	const struct scan_result *res;	/* NULL when not teed */
+	const struct rtp_event *hdrs;	/* the header tee's reading; NULL:
+					   read them from libcurl */
 	uint64_t fed;			/* body bytes seen */
 };
 
@@ -263,14 +302,16 @@ report(const struct curl_fns *f, CURL *easy, CURLcode cc, uint32_t flags,
 	ev.method = (uint8_t)method_of(method);
 	messages = path_of(url, ev.path, sizeof(ev.path));
 	rtp_strlcpy(ev.host, xe->host, sizeof(ev.host));
-	rtp_strlcpy(ev.prog, shim_cfg.prog, sizeof(ev.prog));
+	rtp_strlcpy(ev.prog, cfg_prog(), sizeof(ev.prog));
 	if (xe->tls)
 		ev.flags |= RTP_F_TLS;
 	if (res != NULL && res->kind == SCAN_SSE)
 		ev.flags |= RTP_F_STREAM;
 	if (res != NULL && res->is_error)
 		ev.flags |= RTP_F_ERROR_BODY;
-	if (code > 0)
+	if (code > 0 && xe->hdrs != NULL)
+		hdr_merge(&ev, xe->hdrs);
+	else if (code > 0)
 		hdr_read(f, easy, &ev);
 	if (res != NULL && res->model[0] != '\0')
 		rtp_strlcpy(ev.model, res->model, sizeof(ev.model));
@@ -303,7 +344,7 @@ report(const struct curl_fns *f, CURL *easy, CURLcode cc, uint32_t flags,
 	shim_debug("event: %s %s%s status %ld curl %d usage %d, %llu body "
 	    "bytes seen", method != NULL ? method : "?", ev.host, ev.path,
 	    code, (int)cc, ev.usage_state, (unsigned long long)xe->fed);
-	(void)send_event(shim_cfg.sock_ok ? shim_cfg.sock : NULL, &ev);
+	(void)send_event(cfg_sock(), &ev);
 }
 
 void
@@ -325,12 +366,13 @@ xfer_finalize(const struct curl_fns *f, struct shim_handle *sh,
 	xe.tls = x->tls;
 	xe.teed = x->tee_on;
 	xe.res = &res;
+	xe.hdrs = x->hdr_on ? &x->hdr.ev : NULL;
 	xe.fed = x->fed;
 	/* the application's callbacks go back before anything can fail */
-	if (x->tee_on || x->hf_patched)
-		xfer_restore_callbacks(f, sh->easy, sh, x->hf_patched);
+	if (x->tee_on || x->hdr_on)
+		xfer_restore_callbacks(f, sh->easy, sh, x->tee_on, x->hdr_on);
 	x->tee_on = 0;
-	x->hf_patched = 0;
+	x->hdr_on = 0;
 	report(f, sh->easy, cc, flags, &xe);
 }
 

@@ -1,7 +1,9 @@
 /*
  * Unit tests of shim/headers.c: every rate-limit header to its event
  * field, case-insensitive names, strict values (malformed ones leave the
- * field absent), and the one-pass read through curl_easy_nextheader.
+ * field absent), the header tee's reading of header lines as they arrive
+ * (only the final response's headers count), and the fallback read through
+ * curl_easy_nextheader.
  */
 #include <check.h>
 #include <stdlib.h>
@@ -408,6 +410,248 @@ START_TEST(read_without_nextheader_flags_headers_unread)
 }
 END_TEST
 
+
+START_TEST(the_table_is_ordered_for_the_search_by_length)
+{
+	size_t k;
+
+	for (k = 0; k < HDR_NDEFS; k++) {
+		ck_assert_uint_eq(hdr_defs[k].len, strlen(hdr_defs[k].name));
+		ck_assert_int_eq(hdr_defs[k].rl, k < HDR_NRL);
+		if (k > 0 && k < HDR_NRL)
+			ck_assert_uint_le(hdr_defs[k - 1].len, hdr_defs[k].len);
+	}
+	/* every entry is found by its own name, in any case */
+	for (k = 0; k < HDR_NDEFS; k++) {
+		char name[128], upper[128];
+		size_t i;
+
+		snprintf(name, sizeof(name), "%s%s", hdr_defs[k].rl ? RL : "",
+		    hdr_defs[k].name);
+		for (i = 0; name[i] != '\0'; i++)
+			upper[i] = (char)(name[i] >= 'a' && name[i] <= 'z' ?
+			    name[i] - 32 : name[i]);
+		upper[i] = '\0';
+		ck_assert_ptr_eq(find_def(name, strlen(name)), &hdr_defs[k]);
+		ck_assert_ptr_eq(find_def(upper, strlen(upper)), &hdr_defs[k]);
+		ck_assert_ptr_null(find_def(name, strlen(name) - 1));
+	}
+	ck_assert_ptr_null(find_def(RL, strlen(RL)));
+	ck_assert_ptr_null(find_def(RL "unified-5h-utilizatioN_", 43));
+}
+END_TEST
+
+/* ---- the header tee's reader --------------------------------------------- */
+
+static struct hdr_tee tee;
+
+static void
+feed(const char *line)
+{
+	hdr_tee_feed(&tee, line, strlen(line));
+}
+
+/* The headers of a response as a server sends them, line by line. */
+static void
+feed_response(const char *status, const char *util5h, const char *reqid)
+{
+	char buf[128];
+
+	feed(status);
+	feed("Date: Sat, 28 Nov 2026 18:00:00 GMT\r\n");
+	snprintf(buf, sizeof(buf), "Anthropic-Ratelimit-Unified-5h-Utilization:"
+	    " %s\r\n", util5h);
+	feed(buf);
+	snprintf(buf, sizeof(buf), "request-id: %s\r\n", reqid);
+	feed(buf);
+	feed("content-type: application/json\r\n");
+	feed("\r\n");
+}
+
+START_TEST(the_tee_reads_header_lines_as_they_arrive)
+{
+	struct rtp_event out;
+
+	hdr_tee_init(&tee);
+	feed("HTTP/1.1 200 OK\r\n");
+	feed("content-type: application/json\r\n");
+	feed("ANTHROPIC-RATELIMIT-UNIFIED-STATUS: allowed_warning\r\n");
+	feed("anthropic-ratelimit-unified-7d-utilization:0.5\r\n");
+	feed("anthropic-ratelimit-unified-7d-reset: 1790003600\r\n");
+	feed("anthropic-ratelimit-tokens-reset: 2026-11-28T19:00:00Z\r\n");
+	feed("Retry-After: 7\r\n");
+	feed("request-id: req_tee_1\r\n");
+	feed("anthropic-ratelimit-unified-5h-utilization: bogus\r\n");
+	feed("set-cookie: secret=1\r\n");
+	feed("\r\n");
+	ck_assert_uint_eq(tee.ev.unified_status, RTP_US_ALLOWED_WARNING);
+	ck_assert_double_eq(tee.ev.d[RTP_D_UTIL_7D], 0.5);
+	ck_assert_int_eq(tee.ev.i[RTP_I_RESET_7D], 1790003600);
+	ck_assert_int_eq(tee.ev.i[RTP_I_TOK_RESET], 1795892400);
+	ck_assert_int_eq(tee.ev.i[RTP_I_RETRY_AFTER], 7);
+	ck_assert_str_eq(tee.ev.request_id, "req_tee_1");
+	ck_assert_uint_eq(tee.ev.present, RTP_PRESENT_D(RTP_D_UTIL_7D) |
+	    RTP_PRESENT_I(RTP_I_RESET_7D) | RTP_PRESENT_I(RTP_I_TOK_RESET) |
+	    RTP_PRESENT_I(RTP_I_RETRY_AFTER));
+
+	/* merged into an event, next to its other fields */
+	rtp_init(&out);
+	out.pid = 1;
+	out.http_status = 200;
+	rtp_strlcpy(out.model, "claude-x", sizeof(out.model));
+	hdr_merge(&out, &tee.ev);
+	ck_assert_uint_eq(out.present, tee.ev.present);
+	ck_assert_str_eq(out.request_id, "req_tee_1");
+	ck_assert_str_eq(out.model, "claude-x");
+	ck_assert_uint_eq(out.http_status, 200);
+	ck_assert_uint_eq(out.unified_status, RTP_US_ALLOWED_WARNING);
+	ck_assert_int_eq(rtp_validate(&out, sizeof(out), NULL), RTP_OK);
+}
+END_TEST
+
+START_TEST(the_tee_and_the_header_api_read_alike)
+{
+	static const char *const lines[][2] = {
+		{ "anthropic-ratelimit-unified-status", "rejected" },
+		{ "anthropic-ratelimit-unified-5h-status", "allowed" },
+		{ "anthropic-ratelimit-unified-representative-claim",
+		    "seven_day" },
+		{ "anthropic-ratelimit-unified-overage-disabled-reason",
+		    "org_level_disabled" },
+		{ "anthropic-ratelimit-unified-fallback-percentage", "0.5" },
+		{ "anthropic-ratelimit-requests-limit", "50" },
+		{ "anthropic-ratelimit-requests-remaining", "49" },
+		{ "anthropic-ratelimit-input-tokens-reset",
+		    "2026-11-28T19:00:00.5+01:00" },
+		{ "anthropic-ratelimit-unified-7d_sonnet-utilization", "1.2" },
+		{ "anthropic-ratelimit-newer-thing", "3" },
+	};
+	struct rtp_event api;
+	char buf[256];
+	size_t k;
+
+	hdr_tee_init(&tee);
+	rtp_init(&api);
+	feed("HTTP/2 200 \r\n");
+	for (k = 0; k < sizeof(lines) / sizeof(lines[0]); k++) {
+		snprintf(buf, sizeof(buf), "%s: %s\r\n", lines[k][0],
+		    lines[k][1]);
+		feed(buf);
+		(void)hdr_apply(&api, lines[k][0], lines[k][1]);
+	}
+	feed("\r\n");
+	ck_assert_int_eq(memcmp(&api, &tee.ev, sizeof(api)), 0);
+}
+END_TEST
+
+START_TEST(only_the_final_response_of_redirects_counts)
+{
+	hdr_tee_init(&tee);
+	feed("HTTP/1.1 301 Moved Permanently\r\n");
+	feed("anthropic-ratelimit-unified-5h-utilization: 0.9\r\n");
+	feed("anthropic-ratelimit-unified-7d-utilization: 0.8\r\n");
+	feed("request-id: req_old\r\n");
+	feed("location: /v1/messages\r\n");
+	feed("\r\n");
+	feed_response("HTTP/1.1 200 OK\r\n", "0.25", "req_new");
+	ck_assert_double_eq(tee.ev.d[RTP_D_UTIL_5H], 0.25);
+	ck_assert_str_eq(tee.ev.request_id, "req_new");
+	/* the 7d value came with the redirect only: gone */
+	ck_assert_uint_eq(tee.ev.present, RTP_PRESENT_D(RTP_D_UTIL_5H));
+	tee.ev.pid = 1;
+	ck_assert_int_eq(rtp_validate(&tee.ev, sizeof(tee.ev), NULL), RTP_OK);
+}
+END_TEST
+
+START_TEST(a_100_continue_before_the_response_is_left_out)
+{
+	hdr_tee_init(&tee);
+	feed("HTTP/1.1 100 Continue\r\n");
+	feed("request-id: req_continue\r\n");
+	feed("\r\n");
+	feed_response("HTTP/1.1 429 Too Many Requests\r\n", "1.0", "req_429");
+	ck_assert_str_eq(tee.ev.request_id, "req_429");
+	ck_assert_double_eq(tee.ev.d[RTP_D_UTIL_5H], 1.0);
+	/* a proxy's CONNECT answer first is left out the same way */
+	hdr_tee_init(&tee);
+	feed("HTTP/1.1 200 Connection established\r\n");
+	feed("retry-after: 30\r\n");
+	feed("\r\n");
+	feed_response("HTTP/1.1 200 OK\r\n", "0.5", "req_tls");
+	ck_assert_uint_eq(tee.ev.present, RTP_PRESENT_D(RTP_D_UTIL_5H));
+	ck_assert_str_eq(tee.ev.request_id, "req_tls");
+}
+END_TEST
+
+START_TEST(trailers_after_the_blank_line_are_not_headers)
+{
+	hdr_tee_init(&tee);
+	feed_response("HTTP/1.1 200 OK\r\n", "0.5", "req_1");
+	feed("request-id: req_trailer\r\n");
+	feed("anthropic-ratelimit-unified-7d-utilization: 0.1\r\n");
+	ck_assert_str_eq(tee.ev.request_id, "req_1");
+	ck_assert_uint_eq(tee.ev.present, RTP_PRESENT_D(RTP_D_UTIL_5H));
+}
+END_TEST
+
+START_TEST(lines_in_pieces_or_without_a_line_end_are_handled)
+{
+	hdr_tee_init(&tee);
+	feed("HTTP/1.1 200 OK\r\n");
+	/* a line in pieces is joined before it is read */
+	feed("anthropic-ratelimit-unified-");
+	feed("5h-utilization: 0.");
+	feed("75\r\n");
+	/* a line end of LF alone */
+	feed("request-id: req_lf\n");
+	ck_assert_double_eq(tee.ev.d[RTP_D_UTIL_5H], 0.75);
+	ck_assert_str_eq(tee.ev.request_id, "req_lf");
+	/* a piece never completed is never read */
+	feed("retry-after: 9");
+	ck_assert_uint_eq(tee.ev.present & RTP_PRESENT_I(RTP_I_RETRY_AFTER),
+	    0);
+}
+END_TEST
+
+START_TEST(an_overlong_line_in_pieces_is_skipped_whole)
+{
+	char big[HDR_PART_MAX + 64];
+
+	hdr_tee_init(&tee);
+	feed("HTTP/1.1 200 OK\r\n");
+	memset(big, 'x', sizeof(big) - 1);
+	big[sizeof(big) - 1] = '\0';
+	memcpy(big, "request-id: ", 12);
+	feed(big);			/* no line end: a piece */
+	feed(big + 12);			/* too long: skipped */
+	feed("tail\r\n");		/* the end of that line */
+	ck_assert_str_eq(tee.ev.request_id, "");
+	feed("request-id: req_after\r\n");
+	ck_assert_str_eq(tee.ev.request_id, "req_after");
+	/* an overlong whole line is read as it is (and refused here) */
+	feed(big);
+	feed("\r\n");
+	ck_assert_str_eq(tee.ev.request_id, "req_after");
+}
+END_TEST
+
+START_TEST(folded_and_nameless_lines_are_ignored)
+{
+	hdr_tee_init(&tee);
+	feed("HTTP/1.1 200 OK\r\n");
+	feed("request-id: req_1\r\n");
+	feed(" request-id: req_folded\r\n");
+	feed("\trequest-id: req_folded\r\n");
+	feed("request-id req_nocolon\r\n");
+	feed("anthropic-ratelimit-\r\n");
+	feed(":\r\n");
+	ck_assert_str_eq(tee.ev.request_id, "req_1");
+	ck_assert_uint_eq(tee.ev.present, 0);
+	tee.ev.pid = 1;
+	ck_assert_int_eq(rtp_validate(&tee.ev, sizeof(tee.ev), NULL), RTP_OK);
+}
+END_TEST
+
 static Suite *
 headers_suite(void)
 {
@@ -429,6 +673,15 @@ headers_suite(void)
 	tcase_add_test(tc, read_walks_every_header_once);
 	tcase_add_test(tc, read_without_nextheader_flags_headers_unread);
 	tcase_add_test(tc, a_shorter_repeat_of_a_string_header_still_validates);
+	tcase_add_test(tc, the_table_is_ordered_for_the_search_by_length);
+	tcase_add_test(tc, the_tee_reads_header_lines_as_they_arrive);
+	tcase_add_test(tc, the_tee_and_the_header_api_read_alike);
+	tcase_add_test(tc, only_the_final_response_of_redirects_counts);
+	tcase_add_test(tc, a_100_continue_before_the_response_is_left_out);
+	tcase_add_test(tc, trailers_after_the_blank_line_are_not_headers);
+	tcase_add_test(tc, lines_in_pieces_or_without_a_line_end_are_handled);
+	tcase_add_test(tc, an_overlong_line_in_pieces_is_skipped_whole);
+	tcase_add_test(tc, folded_and_nameless_lines_are_ignored);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -307,6 +307,64 @@ START_TEST(recognises_libcurl_names)
 }
 END_TEST
 
+START_TEST(knows_which_objects_link_libcurl)
+{
+	static const struct {
+		const char *lib;
+		int links;
+	} t[] = {
+		{ "libdbtarget.so", 1 },
+		{ "libdbtarget_noplt.so", 1 },
+		{ "libdbunder.so", 0 },
+		{ "librunpath.so", 0 },
+	};
+	struct link_map *lm;
+	struct resolve_dyn d;
+	size_t k;
+
+	for (k = 0; k < sizeof(t) / sizeof(t[0]); k++) {
+		lm = NULL;
+		ck_assert_int_eq(dlinfo(load(t[k].lib, RTLD_LAZY | RTLD_LOCAL),
+		    RTLD_DI_LINKMAP, &lm), 0);
+		ck_assert_int_eq(resolve_dyn_read(lm->l_addr, lm->l_ld, &d),
+		    0);
+		ck_assert_msg(links_libcurl(&d) == t[k].links, "%s",
+		    t[k].lib);
+	}
+}
+END_TEST
+
+/*
+ * An object that does not link libcurl binds its curl_* references through
+ * the global scope (the shim, under LD_PRELOAD): they are left alone, and
+ * only its dlopen is patched.
+ */
+START_TEST(objects_without_libcurl_keep_their_curl_references)
+{
+	void *under = load("libdbunder.so", RTLD_LAZY | RTLD_LOCAL);
+	void *rp = load("librunpath.so", RTLD_NOW | RTLD_LOCAL);
+	addr_fn addr = (addr_fn)(uintptr_t)sym(under, "db_perform_addr");
+
+	ck_assert_ptr_eq(addr(), (void *)(uintptr_t)curl_easy_perform);
+	resolve_patch_all();
+	ck_assert_ptr_eq(addr(), (void *)(uintptr_t)curl_easy_perform);
+	ck_assert_ptr_eq(*slot_of(rp, "dlopen"), (void *)(uintptr_t)
+	    dlhook_dlopen);
+}
+END_TEST
+
+START_TEST(knows_its_own_address_range)
+{
+	ck_assert(resolve_in_self((const void *)(uintptr_t)anchor));
+	ck_assert(resolve_in_self(resolve_self_base()));
+	ck_assert(resolve_in_self(&ranges));		/* its data too */
+	ck_assert(!resolve_in_self((const void *)(uintptr_t)
+	    curl_easy_perform));
+	ck_assert(!resolve_in_self((const void *)(uintptr_t)strlen));
+	ck_assert(!resolve_in_self(NULL));
+}
+END_TEST
+
 /* Load variant, check it calls libcurl, patch, check it calls the hook. */
 static void
 patch_variant(const char *lib)
@@ -493,6 +551,9 @@ resolve_suite(void)
 	tcase_add_test(tc, leaves_libcurl_and_unhooked_symbols_alone);
 	tcase_add_test(tc, does_nothing_when_disabled);
 	tcase_add_test(tc, the_dlopen_hook_patches_what_it_loads);
+	tcase_add_test(tc, knows_which_objects_link_libcurl);
+	tcase_add_test(tc, objects_without_libcurl_keep_their_curl_references);
+	tcase_add_test(tc, knows_its_own_address_range);
 	tcase_add_test(tc, the_dlopen_hook_keeps_the_callers_runpath);
 	tcase_add_test(tc, the_dlopen_hook_keeps_the_callers_rpath);
 	tcase_add_test(tc, expands_origin_and_platform);

@@ -1,7 +1,10 @@
 /*
  * Unit tests of shim/tee.c: the application sees exactly what libcurl
  * delivered and libcurl sees exactly what the application returned; the
- * scanner sees only bytes the application accepted, once.
+ * scanner (body) and the header reader (headers) see only bytes the
+ * application accepted, once.  The header tee does what libcurl does
+ * without it: the header callback with HEADERDATA, else the write callback
+ * (or fwrite) with HEADERDATA when that is set, else nothing.
  */
 #include <check.h>
 #include <stdio.h>
@@ -26,6 +29,21 @@ scan_feed(struct scan_state *st, const char *buf, size_t len)
 	memcpy(fed + fed_len, buf, len);
 	fed_len += len;
 	feeds++;
+}
+
+/* The header reader, faked: it records the lines it is fed. */
+static char hfed[4096];
+static size_t hfed_len;
+static int hfeeds;
+
+void
+hdr_tee_feed(struct hdr_tee *t, const char *p, size_t len)
+{
+	(void)t;
+	ck_assert_uint_le(hfed_len + len, sizeof(hfed));
+	memcpy(hfed + hfed_len, p, len);
+	hfed_len += len;
+	hfeeds++;
 }
 
 /* The application's write callback, scripted. */
@@ -67,8 +85,8 @@ setup(void)
 	sh.user_wf = app_write;
 	sh.user_wd = &app_data;
 	sh.wd_set = 1;
-	fed_len = got_len = 0;
-	feeds = calls = 0;
+	fed_len = got_len = hfed_len = 0;
+	feeds = calls = hfeeds = 0;
 	busy_in_cb = -1;
 	memset(script, 0, sizeof(script));
 }
@@ -230,6 +248,136 @@ START_TEST(without_a_transfer_state_only_the_application_is_called)
 }
 END_TEST
 
+
+/* ---- the header tee ------------------------------------------------------ */
+
+static int app_hdata;
+
+static size_t
+hdeliver(const char *s)
+{
+	char buf[256];
+
+	snprintf(buf, sizeof(buf), "%s", s);
+	return tee_header(buf, 1, strlen(s), &sh);
+}
+
+START_TEST(the_header_callback_gets_the_same_bytes_and_its_return_value)
+{
+	setup();
+	sh.user_hf = app_write;
+	sh.user_hd = &app_hdata;
+	script[0] = script[1] = ACCEPT;
+	ck_assert_uint_eq(hdeliver("HTTP/1.1 200 OK\r\n"), 17);
+	ck_assert_uint_eq(hdeliver("request-id: req_1\r\n"), 19);
+	ck_assert_ptr_eq(got_ud, &app_hdata);
+	ck_assert_uint_eq(got_len, 36);
+	ck_assert_int_eq(memcmp(got, "HTTP/1.1 200 OK\r\nrequest-id: req_1\r\n",
+	    36), 0);
+	ck_assert_uint_eq(hfed_len, 36);
+	ck_assert_int_eq(memcmp(hfed, got, 36), 0);
+	ck_assert_int_eq(hfeeds, 2);
+	ck_assert_int_eq(feeds, 0);	/* headers never reach the scanner */
+}
+END_TEST
+
+START_TEST(a_short_header_return_aborts_and_is_not_read)
+{
+	setup();
+	sh.user_hf = app_write;
+	sh.user_hd = &app_hdata;
+	script[0] = 4;			/* libcurl aborts the transfer */
+	ck_assert_uint_eq(hdeliver("request-id: req_1\r\n"), 4);
+	script[1] = CURL_WRITEFUNC_PAUSE;
+	ck_assert_uint_eq(hdeliver("request-id: req_2\r\n"),
+	    CURL_WRITEFUNC_PAUSE);
+	ck_assert_int_eq(hfeeds, 0);
+	/* a paused line comes again and is read then, once */
+	script[2] = ACCEPT;
+	ck_assert_uint_eq(hdeliver("request-id: req_2\r\n"), 19);
+	ck_assert_int_eq(hfeeds, 1);
+	ck_assert_int_eq(calls, 3);
+}
+END_TEST
+
+START_TEST(headerdata_alone_sends_headers_to_the_write_callback)
+{
+	setup();
+	sh.user_hf = NULL;
+	sh.user_hd = &app_hdata;	/* libcurl: the write callback */
+	script[0] = ACCEPT;
+	ck_assert_uint_eq(hdeliver("retry-after: 7\r\n"), 16);
+	ck_assert_ptr_eq(got_ud, &app_hdata);
+	ck_assert_uint_eq(got_len, 16);
+	ck_assert_int_eq(hfeeds, 1);
+	ck_assert_int_eq(feeds, 0);
+	/* and its return value is libcurl's */
+	script[1] = 0;
+	ck_assert_uint_eq(hdeliver("retry-after: 8\r\n"), 0);
+	ck_assert_int_eq(hfeeds, 1);
+}
+END_TEST
+
+START_TEST(headerdata_alone_without_a_write_callback_uses_fwrite)
+{
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f;
+
+	setup();
+	f = open_memstream(&buf, &len);
+	ck_assert_ptr_nonnull(f);
+	sh.user_wf = NULL;
+	sh.user_hf = NULL;
+	sh.user_hd = f;
+	ck_assert_uint_eq(hdeliver("HTTP/1.1 200 OK\r\n"), 17);
+	ck_assert_uint_eq(hdeliver("\r\n"), 2);
+	ck_assert_int_eq(fclose(f), 0);
+	ck_assert_uint_eq(len, 19);
+	ck_assert_int_eq(memcmp(buf, "HTTP/1.1 200 OK\r\n\r\n", 19), 0);
+	ck_assert_int_eq(hfeeds, 2);
+	ck_assert_int_eq(calls, 0);
+	free(buf);
+}
+END_TEST
+
+START_TEST(without_header_callback_or_data_headers_are_read_and_dropped)
+{
+	setup();
+	sh.user_hf = NULL;
+	sh.user_hd = NULL;		/* libcurl: nobody gets them */
+	ck_assert_uint_eq(hdeliver("HTTP/1.1 200 OK\r\n"), 17);
+	ck_assert_uint_eq(hdeliver("request-id: req_1\r\n"), 19);
+	ck_assert_int_eq(calls, 0);
+	ck_assert_uint_eq(got_len, 0);
+	ck_assert_int_eq(hfeeds, 2);
+}
+END_TEST
+
+START_TEST(the_header_callback_runs_outside_the_busy_flag)
+{
+	setup();
+	sh.user_hf = app_write;
+	script[0] = ACCEPT;
+	shim_busy = 1;
+	ck_assert_uint_eq(hdeliver("a: b\r\n"), 6);
+	ck_assert_int_eq(busy_in_cb, 0);
+	ck_assert_int_eq(shim_busy, 1);
+	shim_busy = 0;
+}
+END_TEST
+
+START_TEST(without_a_transfer_state_the_header_reader_is_not_fed)
+{
+	setup();
+	sh.x = NULL;
+	sh.user_hf = app_write;
+	script[0] = ACCEPT;
+	ck_assert_uint_eq(hdeliver("a: b\r\n"), 6);
+	ck_assert_int_eq(hfeeds, 0);
+}
+END_TEST
+
 static Suite *
 tee_suite(void)
 {
@@ -249,6 +397,17 @@ tee_suite(void)
 	tcase_add_test(tc, empty_deliveries_are_forwarded_but_not_scanned);
 	tcase_add_test(tc,
 	    without_a_transfer_state_only_the_application_is_called);
+	tcase_add_test(tc,
+	    the_header_callback_gets_the_same_bytes_and_its_return_value);
+	tcase_add_test(tc, a_short_header_return_aborts_and_is_not_read);
+	tcase_add_test(tc, headerdata_alone_sends_headers_to_the_write_callback);
+	tcase_add_test(tc,
+	    headerdata_alone_without_a_write_callback_uses_fwrite);
+	tcase_add_test(tc,
+	    without_header_callback_or_data_headers_are_read_and_dropped);
+	tcase_add_test(tc, the_header_callback_runs_outside_the_busy_flag);
+	tcase_add_test(tc,
+	    without_a_transfer_state_the_header_reader_is_not_fed);
 	suite_add_tcase(s, tc);
 	return s;
 }

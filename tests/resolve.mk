@@ -9,11 +9,14 @@
 #   libdbtarget_noplt.so  -fno-plt and full RELRO: GLOB_DAT calls
 #   librunpath.so         DT_RUNPATH $ORIGIN/plug; librpath.so: DT_RPATH
 #   plug/libdbplug.so     found only through those paths
+#   libdbunder.so         dbtarget.c not linked to libcurl (its curl_*
+#                         references left to the global scope)
 DB          = $(B)/tests/deepbind
 DB_CFLAGS   = $(ALL_CFLAGS) $(CURL_CFLAGS) -fPIC -fvisibility=hidden -shared
 DB_LIBS     = $(DB)/libdbtarget.so $(DB)/libdbtarget_now.so \
               $(DB)/libdbtarget_noplt.so $(DB)/librunpath.so \
-              $(DB)/librpath.so $(DB)/plug/libdbplug.so
+              $(DB)/librpath.so $(DB)/plug/libdbplug.so \
+              $(DB)/libdbunder.so
 
 CHECK_LIBS_resolve = $(CURL_LIBS)
 TEST_PROGS += $(DB_LIBS) $(B)/tests/dbload $(B)/tests/plughost
@@ -35,6 +38,10 @@ $(DB)/libdbtarget_noplt.so: tests/deepbind/dbtarget.c
 	@mkdir -p $(@D)
 	$(CC) $(DB_CFLAGS) -fno-plt -Wl,-z,relro -Wl,-z,now -o $@ $< \
 	    $(ALL_LDFLAGS) $(CURL_LIBS)
+
+$(DB)/libdbunder.so: tests/deepbind/dbtarget.c
+	@mkdir -p $(@D)
+	$(CC) $(DB_CFLAGS) -Wl,-z,relro -Wl,-z,lazy -o $@ $< $(ALL_LDFLAGS)
 
 $(DB)/librunpath.so: tests/deepbind/runpath.c
 	@mkdir -p $(@D)

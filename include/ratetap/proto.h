@@ -28,7 +28,8 @@
 #define RTP_F_TLS		0x0002u	/* https:// */
 #define RTP_F_NO_DONE		0x0004u	/* removed from its multi handle before a
 					   CURLMSG_DONE was seen: completion unknown */
-#define RTP_F_HEADERS_UNREAD	0x0008u	/* libcurl lacks curl_easy_header() */
+#define RTP_F_HEADERS_UNREAD	0x0008u	/* headers not teed and libcurl lacks
+					   curl_easy_nextheader() */
 #define RTP_F_ERROR_BODY	0x0010u	/* body was {"type":"error",...} */
 #define RTP_F_DROPS_ONLY	0x0020u	/* no transfer: carries only the
 					   process's unreported drops (sent

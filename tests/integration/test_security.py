@@ -5,6 +5,8 @@
 - Sockets are 0600 in a 0700 directory; a socket path or runtime directory
   that belongs to someone else, or a symlink in place of a socket, is
   refused, never reused or removed (the daemon exits with a clear error).
+- The shim sends to the default ingest socket (RATETAP_SOCKET unset) only
+  when its directory is a directory of ours that nobody else can write.
 - No credential or prompt text reaches the daemon's log, the state file,
   the status JSON, the metrics, `ratetap status`, the datagrams, or the
   shim's debug output.
@@ -21,6 +23,7 @@ import os
 import shutil
 import socket
 import stat
+import subprocess
 import sys
 import tempfile
 import time
@@ -28,8 +31,9 @@ import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from harness import (BUILD, CLI, DAEMON, PYTHON, SANITIZE, SHIM,  # noqa: E402
-                     Daemon, MockAPI, Receiver, have, run, shim_env)
+from harness import (BUILD, CLI, DAEMON, PYTHON, RECEIVER,  # noqa: E402
+                     SANITIZE, SHIM, Daemon, MockAPI, Receiver, have, run,
+                     shim_env)
 
 NOBODY = 65534
 RT_LOAD = os.path.join(BUILD, "tests", "rt-load")
@@ -238,6 +242,81 @@ class SocketPathTest(SecurityCase):
         self.assertTrue(os.path.islink(d.ingest_path))
         with open(target) as f:
             self.assertEqual(f.read(), "keep me")
+
+
+class ShimRuntimeDirTest(SecurityCase):
+    """With RATETAP_SOCKET unset the shim sends to
+    $XDG_RUNTIME_DIR/ratetap/ingest.sock (/tmp/ratetap-$UID without
+    XDG_RUNTIME_DIR) only when that directory is a directory (not a
+    symbolic link) owned by the user and writable by nobody else: another
+    user who made it first would receive the datagrams.  Otherwise the
+    events are dropped, and RATETAP_DEBUG=1 says why, once."""
+
+    def send(self, rdir):
+        """Two tapped curl transfers in one process with the default
+        socket path under self.xdg, a receiver bound there; returns
+        (events received, curl's stderr)."""
+        sock = os.path.join(rdir, "ingest.sock")
+        rx = subprocess.Popen([RECEIVER, sock], stdin=subprocess.DEVNULL,
+                              stdout=subprocess.PIPE,
+                              stderr=subprocess.DEVNULL)
+        try:
+            deadline = time.monotonic() + 10
+            while not os.path.exists(sock):
+                self.assertIsNone(rx.poll(), "rt-receiver exited")
+                self.assertLess(time.monotonic(), deadline,
+                                "rt-receiver did not bind %s" % sock)
+                time.sleep(0.01)
+            env = shim_env(self.api, None, RATETAP_SOCKET=None,
+                           XDG_RUNTIME_DIR=self.xdg, RATETAP_DEBUG="1")
+            url = self.api.url("/v1/messages")
+            p = run(["curl", "-sS", "-d", MSG % "hi", url, "-d",
+                     MSG % "hi", url], env)
+            self.assertEqual(p.returncode, 0, p.stderr)
+            self.assertEqual(p.stdout.count(b'"usage"'), 2, p.stdout)
+            time.sleep(0.3)
+        finally:
+            rx.terminate()
+            out = rx.communicate(timeout=10)[0]
+        evs = [json.loads(l) for l in out.splitlines() if l.strip()]
+        return evs, p.stderr
+
+    def setUp(self):
+        super().setUp()
+        self.api = self.mock()
+        self.xdg = os.path.join(self.tmp, "xdg")
+        self.rdir = os.path.join(self.xdg, "ratetap")
+        os.makedirs(self.rdir, mode=0o700)
+        os.chmod(self.rdir, 0o700)
+
+    def refused(self, rdir, why):
+        evs, err = self.send(rdir)
+        self.assertEqual(evs, [], "datagrams went to an unsafe directory")
+        self.assertEqual(err.count(why.encode()), 1, err)
+        # both events counted as dropped, said per event
+        self.assertEqual(err.count(b"no usable socket"), 2, err)
+
+    def test_the_shim_sends_to_its_own_private_directory(self):
+        evs, _ = self.send(self.rdir)
+        self.assertEqual(len(evs), 2, evs)
+        self.assertEqual({e["sender_uid"] for e in evs}, {os.getuid()})
+
+    def test_a_directory_others_can_write_gets_nothing(self):
+        for mode in (0o777, 0o720, 0o702):
+            with self.subTest(mode=oct(mode)):
+                os.chmod(self.rdir, mode)
+                self.refused(self.rdir, "writable by group or others")
+
+    def test_a_symbolic_link_in_place_of_the_directory_gets_nothing(self):
+        real = os.path.join(self.xdg, "elsewhere")
+        os.rename(self.rdir, real)
+        os.symlink(real, self.rdir)
+        self.refused(real, "not a directory")
+
+    def test_a_directory_owned_by_another_user_gets_nothing(self):
+        need_root(self)
+        os.chown(self.rdir, NOBODY, NOBODY)
+        self.refused(self.rdir, "owned by uid %d" % NOBODY)
 
 
 # -- no secrets anywhere -----------------------------------------------------

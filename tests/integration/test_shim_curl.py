@@ -2,13 +2,18 @@
 
 Every test runs the same curl command line twice, without and with the
 shim, and requires byte-identical output; under the shim the receiver must
-get exactly the expected events.
+get exactly the expected events.  HeaderTeeTest checks the header tee:
+curl's header callback gets the same lines, and only the final response's
+headers (after a redirect, after 100 Continue) reach the event.
 """
 
+import http.server
 import json
 import os
+import re
 import shutil
 import tempfile
+import threading
 import time
 import unittest
 
@@ -308,6 +313,144 @@ class ShimCurlTest(unittest.TestCase):
             self.assertNotIn(b"sk-secret", p.stderr)
             self.assertNotIn(b"Hello", p.stderr)
             rx.events(1)
+
+
+class Redirector:
+    """A local HTTP server answering every POST with a 307 to target, with
+    rate-limit headers and a request-id of its own that must not count."""
+
+    def __init__(self, target):
+        class Handler(http.server.BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def do_POST(self):
+                n = int(self.headers.get("content-length") or 0)
+                self.rfile.read(n)
+                self.send_response(307)
+                self.send_header("location", target)
+                self.send_header("request-id", "req_redirect")
+                self.send_header("anthropic-ratelimit-unified-5h-"
+                                 "utilization", "0.99")
+                self.send_header("anthropic-ratelimit-unified-7d-status",
+                                 "rejected")
+                self.send_header("content-length", "0")
+                self.end_headers()
+
+            def log_message(self, *args):
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0),
+                                                      Handler)
+        self.hostport = "127.0.0.1:%d" % self.server.server_address[1]
+        self.thread = threading.Thread(target=self.server.serve_forever,
+                                       daemon=True)
+        self.thread.start()
+
+    def close(self):
+        self.server.shutdown()
+        self.server.server_close()
+        self.thread.join(5)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+
+def header_lines(dump):
+    """The header lines curl dumped (-D), Date left out: the second it was
+    sent at is not part of what is compared."""
+    return [l for l in dump.decode(errors="replace").split("\r\n")
+            if not l.lower().startswith("date:")]
+
+
+@unittest.skipUnless(CURL, "curl is not installed")
+class HeaderTeeTest(unittest.TestCase):
+    """The shim reads the response headers through a tee of curl's header
+    callback: curl must get exactly the same header lines, and the event
+    carries the headers of the final response only."""
+
+    def run_both(self, api, argv, env, d):
+        """argv without and with the shim, against a freshly reset mock
+        (the same request-ids both times); returns (reference, shimmed),
+        each (process, header dump)."""
+        out = []
+        for e in (plain_env(), env):
+            api.reset()
+            dump = os.path.join(d, "headers.txt")
+            p = run(argv + ["-D", dump], e)
+            self.assertEqual(p.returncode, 0, p.stderr)
+            with open(dump, "rb") as f:
+                out.append((p, f.read()))
+            os.unlink(dump)
+        return out
+
+    def test_curl_gets_the_same_headers_and_the_event_their_values(self):
+        for tls in (False, True):
+            with self.subTest(tls=tls), MockAPI(tls=tls) as api, \
+                    Receiver() as rx, tempfile.TemporaryDirectory() as d:
+                argv = curl_argv(api, [Transfer(data=body())])
+                # -i: the headers go to the body's writer as well
+                for extra in ([], ["-i"]):
+                    (ref, rdump), (p, dump) = self.run_both(
+                        api, argv + extra, shim_env(api, rx), d)
+                    self.assertEqual(header_lines(dump),
+                                     header_lines(rdump))
+                    if extra:
+                        self.assertEqual(
+                            header_lines(p.stdout.split(b"\r\n\r\n")[0]),
+                            header_lines(ref.stdout.split(b"\r\n\r\n")[0]))
+                        self.assertEqual(p.stdout.split(b"\r\n\r\n")[1:],
+                                         ref.stdout.split(b"\r\n\r\n")[1:])
+                    else:
+                        self.assertEqual(p.stdout, ref.stdout)
+                    ev = rx.events(1)[0]
+                    m = re.search(r"request-id: (\S+)",
+                                  dump.decode(errors="replace"))
+                    self.assertIsNotNone(m, dump)
+                    self.assertEqual(ev["request_id"], m.group(1))
+                    self.assertEqual(ev["util_5h"], 0.25)
+                    self.assertEqual(ev["usage_state"], "ok")
+                    self.assertNotIn("headers_unread", ev["flags"])
+
+    def test_only_the_final_response_counts_after_a_redirect(self):
+        with MockAPI() as api, Receiver() as rx, \
+                Redirector(api.url("/v1/messages")) as red, \
+                tempfile.TemporaryDirectory() as d:
+            argv = [CURL, "-sS", "-L", "--data-binary", body(),
+                    "http://%s/v1/messages" % red.hostport]
+            env = shim_env(api, rx, RATETAP_HOSTS="%s,%s" % (
+                red.hostport, api.hostport))
+            (ref, rdump), (p, dump) = self.run_both(api, argv, env, d)
+            self.assertEqual(p.stdout, ref.stdout)
+            self.assertEqual(header_lines(dump), header_lines(rdump))
+            self.assertIn(b"req_redirect", dump)	# curl saw both
+            ev = rx.events(1)[0]
+            # reported under the host it began with, read from the last
+            self.assertEqual(ev["host"], red.hostport)
+            self.assertEqual(ev["http_status"], 200)
+            self.assertEqual(ev["usage_state"], "ok")
+            self.assertTrue(ev["request_id"].startswith("req_mock_"), ev)
+            self.assertEqual(ev["util_5h"], 0.25)
+            self.assertEqual(ev["status_7d"], "absent")
+
+    def test_a_100_continue_before_the_response_is_left_out(self):
+        with MockAPI() as api, Receiver() as rx, \
+                tempfile.TemporaryDirectory() as d:
+            argv = curl_argv(api, [Transfer(
+                data=body(text="x" * 4096),
+                headers=["Expect: 100-continue"])])
+            (ref, rdump), (p, dump) = self.run_both(
+                api, argv, shim_env(api, rx), d)
+            self.assertIn(b"100 Continue", dump)
+            self.assertEqual(header_lines(dump), header_lines(rdump))
+            self.assertEqual(p.stdout, ref.stdout)
+            ev = rx.events(1)[0]
+            self.assertEqual(ev["http_status"], 200)
+            self.assertEqual(ev["usage_state"], "ok")
+            self.assertTrue(ev["request_id"].startswith("req_mock_"), ev)
+            self.assertEqual(ev["util_5h"], 0.25)
 
 
 if __name__ == "__main__":
