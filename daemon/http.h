@@ -59,6 +59,20 @@ int64_t http_request(struct loop *l, const char *method, const char *url,
  */
 const char *http_header(const struct http_response *r, const char *name);
 
+/*
+ * Verify the servers of every later request with the CA certificates in
+ * path (CURLOPT_CAINFO) instead of the system store; NULL goes back to the
+ * system store.  Verification is never turned off.  path is copied.
+ * Returns 0, or -1 on ENOMEM (the setting is then unchanged).
+ */
+int http_set_ca_file(const char *path);
+
+/*
+ * Check that path names a readable regular file, for a start-up error
+ * before any request.  Returns 0, or -1 with a one-line reason in err.
+ */
+int http_check_ca_file(const char *path, char *err, size_t errlen);
+
 /* Abort request id without calling its callback.  Unknown ids are fine. */
 void http_cancel(struct loop *l, int64_t id);
 

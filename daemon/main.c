@@ -52,6 +52,7 @@ struct opts {
 	char api_base[1024];
 	int interval;
 	const char *credentials;
+	const char *ca_file;	/* NULL: the system's CA store */
 	double warn_pct;
 	const char *metrics_listen;
 	int debug;
@@ -85,7 +86,8 @@ usage(FILE *f)
 	fprintf(f,
 "usage: ratetapd [--socket PATH] [--control PATH] [--state-dir DIR]\n"
 "                [--api-base URL] [--poll-interval SECS] [--credentials FILE]\n"
-"                [--warn-threshold PCT] [--metrics-listen [ADDR:]PORT]\n"
+"                [--cacert FILE] [--warn-threshold PCT]\n"
+"                [--metrics-listen [ADDR:]PORT]\n"
 "                [--debug] [--help] [--version]\n"
 "\n"
 "Runs in the foreground, logs to stderr, stops on SIGTERM/SIGINT.\n"
@@ -98,6 +100,9 @@ usage(FILE *f)
 "  --credentials FILE    credentials file holding claudeAiOauth.accessToken\n"
 "                        (default $CLAUDE_CONFIG_DIR/.credentials.json or\n"
 "                        ~/.claude/.credentials.json)\n"
+"  --cacert FILE         CA certificates in FILE (PEM) (RATETAP_CA_FILE)\n"
+"                        verifying the usage poll's and OTLP push's HTTPS\n"
+"                        servers instead of the system's CA store\n"
 "  --warn-threshold PCT  log when a window crosses PCT %% (default 80)\n"
 "  --metrics-listen [ADDR:]PORT  also serve /metrics on TCP (ADDR defaults\n"
 "                        to 127.0.0.1)\n"
@@ -155,7 +160,7 @@ static void
 parse_args(struct opts *o, int argc, char **argv)
 {
 	enum { O_SOCKET = 256, O_CONTROL, O_STATE, O_API, O_INTERVAL, O_CRED,
-	    O_WARN, O_METRICS, O_DEBUG, O_HELP, O_VERSION };
+	    O_CACERT, O_WARN, O_METRICS, O_DEBUG, O_HELP, O_VERSION };
 	static const struct option lo[] = {
 		{ "socket", required_argument, NULL, O_SOCKET },
 		{ "control", required_argument, NULL, O_CONTROL },
@@ -163,6 +168,7 @@ parse_args(struct opts *o, int argc, char **argv)
 		{ "api-base", required_argument, NULL, O_API },
 		{ "poll-interval", required_argument, NULL, O_INTERVAL },
 		{ "credentials", required_argument, NULL, O_CRED },
+		{ "cacert", required_argument, NULL, O_CACERT },
 		{ "warn-threshold", required_argument, NULL, O_WARN },
 		{ "metrics-listen", required_argument, NULL, O_METRICS },
 		{ "debug", no_argument, NULL, O_DEBUG },
@@ -170,8 +176,8 @@ parse_args(struct opts *o, int argc, char **argv)
 		{ "version", no_argument, NULL, O_VERSION },
 		{ NULL, 0, NULL, 0 }
 	};
-	const char *v;
-	char *end;
+	const char *v, *ca_what = NULL;
+	char *end, err[512];
 	int c, i;
 
 	/* never take a secret from argv: it would show in ps */
@@ -194,6 +200,10 @@ parse_args(struct opts *o, int argc, char **argv)
 		set_api_base(o, v, "RATETAP_API_BASE");
 	if ((v = getenv("RATETAP_POLL_INTERVAL")) != NULL && v[0] != '\0')
 		o->interval = parse_interval(v, "RATETAP_POLL_INTERVAL");
+	if ((v = getenv("RATETAP_CA_FILE")) != NULL && v[0] != '\0') {
+		o->ca_file = v;
+		ca_what = "RATETAP_CA_FILE";
+	}
 
 	while ((c = getopt_long(argc, argv, "", lo, NULL)) != -1) {
 		switch (c) {
@@ -222,6 +232,10 @@ parse_args(struct opts *o, int argc, char **argv)
 				exit(1);
 			}
 			o->credentials = optarg;
+			break;
+		case O_CACERT:
+			o->ca_file = optarg;
+			ca_what = "--cacert";
 			break;
 		case O_WARN:
 			errno = 0;
@@ -256,6 +270,12 @@ parse_args(struct opts *o, int argc, char **argv)
 		fprintf(stderr, "ratetapd: unexpected argument \"%s\"\n",
 		    argv[optind]);
 		usage(stderr);
+		exit(1);
+	}
+	if (o->ca_file != NULL &&
+	    http_check_ca_file(o->ca_file, err, sizeof(err)) == -1) {
+		fprintf(stderr, "ratetapd: %s: cannot use CA file: %s\n",
+		    ca_what, err);
 		exit(1);
 	}
 	if (o->ingest[0] == '\0' &&
@@ -580,26 +600,36 @@ open_sockets(struct daemon *d)
 	}
 	take_lock(d);
 
+	/* check both paths (and their directories) before binding either:
+	   a refused path must not leave the other socket behind */
+	if (d->control_fd == -1 && d->ingest_fd == -1 &&
+	    strcmp(d->o.control, d->o.ingest) == 0)
+		fatalx("the ingest and control sockets cannot share the path "
+		    "%s", d->o.control);
+	if (d->control_fd == -1 &&
+	    sock_prepare_path(d->o.control, &busy, err, sizeof(err)) == -1) {
+		if (busy)
+			fatalx("another ratetapd is already running: %s "
+			    "answers", d->o.control);
+		fatalx("control socket: %s", err);
+	}
+	if (d->ingest_fd == -1 &&
+	    sock_prepare_path(d->o.ingest, &busy, err, sizeof(err)) == -1)
+		fatalx("ingest socket: %s", err);
+
 	if (d->control_fd == -1) {
-		if (sock_prepare_path(d->o.control, &busy, err,
-		    sizeof(err)) == -1) {
-			if (busy)
-				fatalx("another ratetapd is already running: "
-				    "%s answers", d->o.control);
-			fatalx("control socket: %s", err);
-		}
 		if ((d->control_fd = sock_bind_control(d->o.control, err,
 		    sizeof(err))) == -1)
 			fatalx("control socket: %s", err);
 		d->control_bound = 1;
 	}
 	if (d->ingest_fd == -1) {
-		if (sock_prepare_path(d->o.ingest, &busy, err, sizeof(err)) ==
-		    -1)
-			fatalx("ingest socket: %s", err);
 		if ((d->ingest_fd = sock_bind_ingest(d->o.ingest, err,
-		    sizeof(err))) == -1)
+		    sizeof(err))) == -1) {
+			if (d->control_bound)
+				unlink(d->o.control);
 			fatalx("ingest socket: %s", err);
+		}
 		d->ingest_bound = 1;
 	}
 }
@@ -654,6 +684,11 @@ main(int argc, char **argv)
 	if (loop_add_timer(d.l, SAVE_CHECK_MS, on_save_timer, &d) == -1 ||
 	    loop_add_timer(d.l, 0, on_tick_timer, &d) == -1)
 		fatal("timers");
+	if (http_set_ca_file(d.o.ca_file) == -1)
+		fatal("CA file");
+	if (d.o.ca_file != NULL)
+		log_info("TLS servers verified with the CA file %s",
+		    d.o.ca_file);
 	pc.api_base = d.o.api_base;
 	pc.interval = d.o.interval;
 	pc.credentials = d.o.credentials;
@@ -686,6 +721,7 @@ main(int argc, char **argv)
 	poll_stop(d.poll);
 	otlp_stop(d.l);
 	http_shutdown(d.l);
+	(void)http_set_ca_file(NULL);
 	ing_stop(d.l, d.ingest_fd);
 	ctl_stop(d.metrics);
 	ctl_stop(d.ctl);

@@ -209,6 +209,34 @@ class SocketsTest(DaemonTestCase):
         send(d, event())
         d.wait_for(lambda s: s["requests"]["total"] >= 1)
 
+    def test_a_refused_ingest_path_leaves_no_control_socket(self):
+        d = self.daemon(start=False)
+        rt = os.path.dirname(d.control_path)
+        os.makedirs(rt, mode=0o700)
+        with open(d.ingest_path, "w") as f:
+            f.write("precious")
+        p = subprocess.run([DAEMON], env=d.daemon_env, capture_output=True,
+                           timeout=10, stdin=subprocess.DEVNULL)
+        self.assertEqual(p.returncode, 1)
+        self.assertIn(b"ingest socket", p.stderr)
+        self.assertFalse(os.path.exists(d.control_path), p.stderr)
+
+    def test_a_refused_ingest_directory_leaves_no_control_socket(self):
+        d = self.daemon(start=False)
+        tmp = tempfile.mkdtemp(prefix="rt-ingest-", dir="/tmp")
+        self.addCleanup(lambda: subprocess.run(["rm", "-rf", tmp]))
+        bad = os.path.join(tmp, "shared")
+        os.mkdir(bad)
+        os.chmod(bad, 0o777)
+        p = subprocess.run([DAEMON, "--socket",
+                            os.path.join(bad, "ingest.sock")],
+                           env=d.daemon_env, capture_output=True,
+                           timeout=10, stdin=subprocess.DEVNULL)
+        self.assertEqual(p.returncode, 1)
+        self.assertIn(b"writable by group or others", p.stderr)
+        self.assertFalse(os.path.exists(d.control_path), p.stderr)
+        self.assertEqual(os.listdir(bad), [])
+
 
 class EventsTest(DaemonTestCase):
 
@@ -395,6 +423,50 @@ class PollTest(DaemonTestCase):
             self.assertNotIn(CANARY.encode(), text, what)
             self.assertNotIn(b"CANARY", text, what)
 
+    def test_an_https_poll_is_verified_with_the_ca_file(self):
+        api = self.mock(tls=True)
+        d = self.daemon(api, token=CANARY,
+                        env={"RATETAP_CA_FILE": api.cafile})
+        st = d.wait_for(lambda s: s["poll"]["last_ok"] is not None)
+        self.assertEqual(win(st, "five_hour")["utilization"], 25.0)
+        self.assertEqual(win(st, "seven_day")["utilization"], 50.0)
+        self.assertIsNone(st["poll"]["last_error"])
+        self.assertGreaterEqual(api.stats()["polls_token_ok"], 1)
+        self.assertIn(api.cafile, d.log())
+
+    def test_without_the_ca_file_an_https_poll_fails_verification(self):
+        api = self.mock(tls=True)
+        d = self.daemon(api, token=CANARY)
+        st = d.wait_for(lambda s: s["poll"]["last_error"] is not None)
+        self.assertIn("certificate", st["poll"]["last_error"])
+        self.assertIsNone(st["poll"]["last_ok"])
+        self.assertIsNone(win(st, "five_hour")["utilization"])
+        self.assertEqual(api.stats()["polls"], 0)
+
+    def test_a_ca_file_that_does_not_sign_the_server_is_refused(self):
+        api = self.mock(tls=True)
+        tmp = tempfile.mkdtemp(prefix="rt-ca-", dir="/tmp")
+        self.addCleanup(lambda: subprocess.run(["rm", "-rf", tmp]))
+        other = os.path.join(tmp, "other.pem")
+        p = run(["openssl", "req", "-x509", "-newkey", "rsa:2048",
+                 "-nodes", "-days", "1", "-subj", "/CN=127.0.0.1",
+                 "-addext", "subjectAltName=IP:127.0.0.1",
+                 "-keyout", os.path.join(tmp, "other.key"),
+                 "-out", other], None)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        d = self.daemon(api, token=CANARY, args=["--cacert", other])
+        st = d.wait_for(lambda s: s["poll"]["last_error"] is not None)
+        self.assertIn("certificate", st["poll"]["last_error"])
+        self.assertEqual(api.stats()["polls"], 0)
+
+    def test_the_cacert_flag_wins_over_the_environment(self):
+        api = self.mock(tls=True)
+        d = self.daemon(api, token="tok",
+                        env={"RATETAP_CA_FILE": "/nonexistent/ca.pem"},
+                        args=["--cacert", api.cafile])
+        st = d.wait_for(lambda s: s["poll"]["last_ok"] is not None)
+        self.assertEqual(win(st, "five_hour")["utilization"], 25.0)
+
 
 class PersistenceTest(DaemonTestCase):
 
@@ -504,6 +576,35 @@ class CommandLineTest(DaemonTestCase):
         p = self.run_daemon([], env={"RATETAP_POLL_INTERVAL": "soon"})
         self.assertEqual(p.returncode, 1)
         self.assertIn(b"RATETAP_POLL_INTERVAL", p.stderr)
+
+    def test_an_unusable_ca_file_is_a_start_up_error(self):
+        tmp = tempfile.mkdtemp(prefix="rt-ca-", dir="/tmp")
+        self.addCleanup(lambda: subprocess.run(["rm", "-rf", tmp]))
+        unreadable = os.path.join(tmp, "unreadable.pem")
+        with open(unreadable, "w") as f:
+            f.write("x")
+        os.chmod(unreadable, 0)
+        cases = [(["--cacert", os.path.join(tmp, "missing.pem")], {},
+                  b"--cacert", b"No such file"),
+                 (["--cacert", ""], {}, b"--cacert", b"empty path"),
+                 (["--cacert", tmp], {}, b"--cacert",
+                  b"not a regular file"),
+                 ([], {"RATETAP_CA_FILE": os.path.join(tmp, "no.pem")},
+                  b"RATETAP_CA_FILE", b"No such file")]
+        if os.geteuid() != 0:	# root reads any file
+            cases.append((["--cacert", unreadable], {}, b"--cacert",
+                          b"Permission denied"))
+        for args, env, who, why in cases:
+            d = self.daemon(start=False)
+            e = dict(d.daemon_env)
+            e.update(env)
+            p = subprocess.run([DAEMON] + args, env=e, capture_output=True,
+                               timeout=10, stdin=subprocess.DEVNULL)
+            self.assertEqual(p.returncode, 1, (args, env))
+            self.assertIn(who, p.stderr, (args, env))
+            self.assertIn(why, p.stderr, (args, env))
+            self.assertFalse(os.path.exists(d.control_path), args)
+            self.assertFalse(os.path.exists(d.ingest_path), args)
 
     def test_the_token_is_never_taken_from_the_command_line(self):
         p = self.run_daemon(["--token", CANARY])
