@@ -15,6 +15,30 @@
 #include "tracker.h"
 
 /*
+ * One recvmmsg() slot: a datagram buffer (8-aligned so that the event's
+ * 64-bit fields may be copied out) and its own control buffer, since every
+ * datagram carries its own sender's credentials.
+ */
+struct slot {
+	union {
+		char buf[ING_BUF_SIZE];
+		uint64_t align;
+	} data;
+	union {
+		char buf[CMSG_SPACE(sizeof(struct ucred))];
+		struct cmsghdr align;
+	} ctl;
+};
+
+/*
+ * The slots live in static storage (too large for the stack); the daemon
+ * is single-threaded and ing_drain() is not reentrant.
+ */
+static struct slot slots[ING_MMSG_VLEN];
+static struct mmsghdr mmsg[ING_MMSG_VLEN];
+static struct iovec iov[ING_MMSG_VLEN];
+
+/*
  * The sender's uid from a received message: 0 with *uid set, 1 when the
  * kernel recorded no credentials (a datagram queued before SO_PASSCRED was
  * set, e.g. on a socket passed by a service manager without
@@ -38,64 +62,76 @@ sender_uid(struct msghdr *msg, uid_t *uid)
 	return -1;
 }
 
+/* Check one received datagram of n bytes and apply it to t. */
+static void
+ingest_one(struct trk *t, struct msghdr *msg, size_t n, uid_t uid,
+    time_t now)
+{
+	struct rtp_event ev;
+	uid_t from;
+	int err, cr;
+
+	/*
+	 * Unrecorded credentials are accepted: the socket is 0600 in a 0700
+	 * directory, so only our uid could send to it by path.
+	 */
+	cr = sender_uid(msg, &from);
+	if (cr == -1 || (cr == 0 && from != uid)) {
+		log_debug("ingest: datagram from uid %ld ignored",
+		    cr == -1 ? -1L : (long)from);
+		trk_foreign(t);
+		return;
+	}
+	if (msg->msg_flags & (MSG_TRUNC | MSG_CTRUNC))
+		err = RTP_E_SIZE;
+	else
+		err = rtp_validate(msg->msg_iov[0].iov_base, n, &ev);
+	if (err != RTP_OK) {
+		log_debug("ingest: datagram of %zu bytes rejected: %s", n,
+		    rtp_strerror(err));
+		trk_rejected(t, err);
+		return;
+	}
+	trk_event(t, &ev, now);
+}
+
 int
 ing_drain(int fd, struct trk *t, uid_t uid, time_t now)
 {
-	union {
-		char buf[CMSG_SPACE(sizeof(struct ucred))];
-		struct cmsghdr align;
-	} ctl;
-	/* 8-aligned so that the event's 64-bit fields may be copied out */
-	union {
-		char buf[ING_BUF_SIZE];
-		uint64_t align;
-	} data;
-	struct rtp_event ev;
-	struct msghdr msg;
-	struct iovec iov;
-	uid_t from;
-	ssize_t n;
-	int count = 0, err, cr;
+	unsigned int want, i;
+	int count = 0, got;
 
 	while (count < ING_BATCH_MAX) {
-		memset(&msg, 0, sizeof(msg));
-		iov.iov_base = data.buf;
-		iov.iov_len = sizeof(data.buf);
-		msg.msg_iov = &iov;
-		msg.msg_iovlen = 1;
-		msg.msg_control = ctl.buf;
-		msg.msg_controllen = sizeof(ctl.buf);
-		n = recvmsg(fd, &msg, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
-		if (n == -1) {
+		want = ING_BATCH_MAX - count;
+		if (want > ING_MMSG_VLEN)
+			want = ING_MMSG_VLEN;
+		for (i = 0; i < want; i++) {
+			struct msghdr *h = &mmsg[i].msg_hdr;
+
+			iov[i].iov_base = slots[i].data.buf;
+			iov[i].iov_len = sizeof(slots[i].data.buf);
+			memset(h, 0, sizeof(*h));
+			h->msg_iov = &iov[i];
+			h->msg_iovlen = 1;
+			h->msg_control = slots[i].ctl.buf;
+			h->msg_controllen = sizeof(slots[i].ctl.buf);
+			mmsg[i].msg_len = 0;
+		}
+		got = recvmmsg(fd, mmsg, want, MSG_DONTWAIT |
+		    MSG_CMSG_CLOEXEC, NULL);
+		if (got == -1) {
 			if (errno == EINTR)
 				continue;
 			if (errno == EAGAIN || errno == EWOULDBLOCK)
 				break;
 			return -1;
 		}
-		count++;
-		/*
-		 * Unrecorded credentials are accepted: the socket is 0600 in a
-		 * 0700 directory, so only our uid could send to it by path.
-		 */
-		cr = sender_uid(&msg, &from);
-		if (cr == -1 || (cr == 0 && from != uid)) {
-			log_debug("ingest: datagram from uid %ld ignored",
-			    cr == -1 ? -1L : (long)from);
-			trk_foreign(t);
-			continue;
-		}
-		if (msg.msg_flags & (MSG_TRUNC | MSG_CTRUNC))
-			err = RTP_E_SIZE;
-		else
-			err = rtp_validate(data.buf, (size_t)n, &ev);
-		if (err != RTP_OK) {
-			log_debug("ingest: datagram of %zd bytes rejected: %s",
-			    n, rtp_strerror(err));
-			trk_rejected(t, err);
-			continue;
-		}
-		trk_event(t, &ev, now);
+		for (i = 0; i < (unsigned int)got; i++)
+			ingest_one(t, &mmsg[i].msg_hdr, mmsg[i].msg_len, uid,
+			    now);
+		count += got;
+		if ((unsigned int)got < want)
+			break;		/* the queue is empty */
 	}
 	return count;
 }

@@ -19,15 +19,21 @@ struct trk;
 
 /* Datagrams read per wakeup at most (the loop calls again while more wait).
  * Small enough that a control request waits at most a few milliseconds
- * behind a flood (about 6 us an event), large enough to amortise the
+ * behind a flood (a few us an event), large enough to amortise the
  * wakeup. */
 #define ING_BATCH_MAX	256
 
+/* Datagrams read per recvmmsg() call at most, each into its own buffer of
+ * ING_BUF_SIZE bytes with its own credentials. */
+#define ING_MMSG_VLEN	32
+
 /*
- * Read every datagram waiting on fd (nonblocking, SO_PASSCRED set) and
- * apply it to t as of now: from a uid other than uid -> trk_foreign();
+ * Read the datagrams waiting on fd (nonblocking, SO_PASSCRED set), at most
+ * ING_BATCH_MAX, in batches of up to ING_MMSG_VLEN per recvmmsg(), and
+ * apply each to t as of now: from a uid other than uid -> trk_foreign();
  * invalid -> trk_rejected(reason); else trk_event().  Returns the number of
  * datagrams read, or -1 with errno on a socket error other than EAGAIN.
+ * Not reentrant: the receive buffers are static.
  */
 int ing_drain(int fd, struct trk *t, uid_t uid, time_t now);
 

@@ -21,6 +21,27 @@ static const char *const api_names[TRK_API_COUNT] = {
 	"requests", "tokens", "input_tokens", "output_tokens"
 };
 
+/*
+ * A hash index over a per-model or per-program table, kept in the same
+ * allocation right after the table's rows (see table_new()), so that an
+ * event finds its row without comparing its name with every row's.  It is
+ * a cache of the rows: rebuilt whenever the row count differs from the one
+ * it indexed (a table filled by trk_load() or reset by trk_reset()), and a
+ * hit is always confirmed by comparing the names.
+ */
+#define NAMED_SLOTS	512	/* power of two, at least twice the rows */
+
+struct named_index {
+	int n;				/* rows indexed; -1: rebuild */
+	uint32_t hash[NAMED_SLOTS];	/* name hash of each used slot */
+	uint16_t row[NAMED_SLOTS];	/* row + 1; 0: free slot */
+};
+
+_Static_assert(NAMED_SLOTS >= 2 * TRK_MAX_MODELS &&
+    NAMED_SLOTS >= 2 * TRK_MAX_PROGS && TRK_MAX_MODELS < 65535 &&
+    TRK_MAX_PROGS < 65535 && (NAMED_SLOTS & (NAMED_SLOTS - 1)) == 0,
+    "named index size");
+
 /* Header fields of each window: utilization (d[]) and reset (i[]). */
 static const int win_util_d[TRK_WIN_COUNT] = {
 	RTP_D_UTIL_5H, RTP_D_UTIL_7D, RTP_D_UTIL_7D_SONNET, RTP_D_UTIL_7D_OPUS
@@ -92,16 +113,33 @@ trk_claim_name(int c)
 	}
 }
 
+/* The index of a table of max rows allocated by table_new(). */
+static struct named_index *
+table_index(struct trk_named *tab, int max)
+{
+	return (struct named_index *)(void *)(tab + max);
+}
+
+/* A zeroed table of max rows followed by its (empty, valid) index. */
+static struct trk_named *
+table_new(int max)
+{
+	return calloc(1, (size_t)max * sizeof(struct trk_named) +
+	    sizeof(struct named_index));
+}
+
 struct trk *
 trk_new(const struct trk_config *cfg)
 {
 	struct trk *t;
 
+	_Static_assert(sizeof(struct trk_named) % _Alignof(struct named_index)
+	    == 0, "index alignment");
 	t = calloc(1, sizeof(*t));
 	if (t == NULL)
 		return NULL;
-	t->models = calloc(TRK_MAX_MODELS, sizeof(*t->models));
-	t->progs = calloc(TRK_MAX_PROGS, sizeof(*t->progs));
+	t->models = table_new(TRK_MAX_MODELS);
+	t->progs = table_new(TRK_MAX_PROGS);
 	if (t->models == NULL || t->progs == NULL) {
 		trk_free(t);
 		return NULL;
@@ -139,6 +177,8 @@ trk_reset(struct trk *t)
 	memset(t, 0, sizeof(*t));
 	memset(models, 0, TRK_MAX_MODELS * sizeof(*models));
 	memset(progs, 0, TRK_MAX_PROGS * sizeof(*progs));
+	table_index(models, TRK_MAX_MODELS)->n = -1;
+	table_index(progs, TRK_MAX_PROGS)->n = -1;
 	t->cfg = cfg;
 	t->models = models;
 	t->progs = progs;
@@ -271,21 +311,77 @@ tokens_add(struct trk_tokens *dst, const struct trk_tokens *src)
 	    src->cache_read_input);
 }
 
-/* Case-insensitive substring search, ASCII. */
+static int
+lower(int c)
+{
+	return c >= 'A' && c <= 'Z' ? c - 'A' + 'a' : c;
+}
+
+/* Case-insensitive substring search, ASCII; needle is lowercase. */
 static int
 contains_ci(const char *hay, const char *needle)
 {
-	size_t n = strlen(needle), i;
+	size_t i;
 
 	for (; *hay != '\0'; hay++) {
-		for (i = 0; i < n; i++)
-			if (hay[i] == '\0' || tolower((unsigned char)hay[i]) !=
-			    tolower((unsigned char)needle[i]))
-				break;
-		if (i == n)
+		if (lower((unsigned char)*hay) != needle[0])
+			continue;
+		for (i = 1; needle[i] != '\0'; i++)
+			if (lower((unsigned char)hay[i]) != needle[i])
+				break;	/* also at hay's NUL */
+		if (needle[i] == '\0')
 			return 1;
 	}
 	return 0;
+}
+
+/* FNV-1a of a NUL-terminated name. */
+static uint32_t
+name_hash(const char *s)
+{
+	uint32_t h = 2166136261u;
+
+	for (; *s != '\0'; s++)
+		h = (h ^ (unsigned char)*s) * 16777619u;
+	return h;
+}
+
+/* Add row r of tab, named with hash h, to ix (the first row wins). */
+static void
+index_add(struct named_index *ix, uint32_t h, int r)
+{
+	uint32_t s = h & (NAMED_SLOTS - 1);
+
+	while (ix->row[s] != 0)
+		s = (s + 1) & (NAMED_SLOTS - 1);
+	ix->hash[s] = h;
+	ix->row[s] = (uint16_t)(r + 1);
+}
+
+/* Index the first n rows of tab afresh. */
+static void
+index_build(struct named_index *ix, const struct trk_named *tab, int n)
+{
+	int i;
+
+	memset(ix->row, 0, sizeof(ix->row));
+	for (i = 0; i < n; i++)
+		index_add(ix, name_hash(tab[i].name), i);
+	ix->n = n;
+}
+
+/* The first row of tab named name (hash h), or NULL. */
+static struct trk_named *
+index_find(const struct named_index *ix, struct trk_named *tab,
+    const char *name, uint32_t h)
+{
+	uint32_t s = h & (NAMED_SLOTS - 1);
+
+	for (; ix->row[s] != 0; s = (s + 1) & (NAMED_SLOTS - 1))
+		if (ix->hash[s] == h &&
+		    strcmp(tab[ix->row[s] - 1].name, name) == 0)
+			return &tab[ix->row[s] - 1];
+	return NULL;
 }
 
 /*
@@ -297,26 +393,35 @@ contains_ci(const char *hay, const char *needle)
 static struct trk_named *
 named_row(struct trk_named *tab, int *n, int max, const char *name)
 {
+	struct named_index *ix = table_index(tab, max);
+	struct trk_named *row;
 	char clean[TRK_NAME_LEN];
-	int i;
+	uint32_t h;
 
+	if (*n < 0 || *n > max)		/* never written so; be safe */
+		*n = *n < 0 ? 0 : max;
+	if (ix->n != *n)
+		index_build(ix, tab, *n);
 	rtp_strlcpy(clean, name, sizeof(clean));
 	if (clean[0] == '\0')
 		snprintf(clean, sizeof(clean), "unknown");
-	for (i = 0; i < *n; i++)
-		if (strcmp(tab[i].name, clean) == 0)
-			return &tab[i];
+	h = name_hash(clean);
+	if ((row = index_find(ix, tab, clean, h)) != NULL)
+		return row;
 	if (*n >= max - 1) {
 		snprintf(clean, sizeof(clean), "other");
-		for (i = 0; i < *n; i++)
-			if (strcmp(tab[i].name, clean) == 0)
-				return &tab[i];
+		h = name_hash(clean);
+		if ((row = index_find(ix, tab, clean, h)) != NULL)
+			return row;
 		if (*n >= max)	/* cannot happen: "other" takes the last row */
 			return &tab[max - 1];
 	}
-	memset(&tab[*n], 0, sizeof(tab[*n]));
-	snprintf(tab[*n].name, sizeof(tab[*n].name), "%s", clean);
-	return &tab[(*n)++];
+	row = &tab[*n];
+	memset(row, 0, sizeof(*row));
+	snprintf(row->name, sizeof(row->name), "%s", clean);
+	index_add(ix, h, *n);
+	ix->n = ++*n;
+	return row;
 }
 
 /*

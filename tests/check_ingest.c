@@ -5,6 +5,7 @@
 #include <check.h>
 #include <errno.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -188,6 +189,198 @@ START_TEST(a_datagram_from_another_uid_is_foreign)
 }
 END_TEST
 
+/* Make tx nonblocking with a large send buffer; returns how many copies of
+ * ev (seq numbered from 1) were queued, at most n. */
+static int
+send_many(struct rtp_event *ev, int n)
+{
+	int big = 4 << 20, i;
+
+	ck_assert_int_eq(setsockopt(tx, SOL_SOCKET, SO_SNDBUF, &big,
+	    sizeof(big)), 0);
+	for (i = 0; i < n; i++) {
+		ev->seq = (uint32_t)i + 1;
+		if (send(tx, ev, sizeof(*ev), MSG_DONTWAIT) == -1) {
+			ck_assert(errno == EAGAIN || errno == EWOULDBLOCK);
+			break;
+		}
+	}
+	return i;
+}
+
+START_TEST(a_wakeup_reads_at_most_a_batch_over_several_calls)
+{
+	struct rtp_event ev;
+	int sent, first;
+
+	good_event(&ev);
+	sent = send_many(&ev, ING_BATCH_MAX + ING_MMSG_VLEN + 5);
+	ck_assert_int_gt(sent, 2 * ING_MMSG_VLEN + 1);
+	first = sent < ING_BATCH_MAX ? sent : ING_BATCH_MAX;
+	ck_assert_int_eq(ing_drain(rx, t, getuid(), time(NULL)), first);
+	ck_assert_int_eq(t->datagrams_accepted, first);
+	ck_assert_int_eq(ing_drain(rx, t, getuid(), time(NULL)), sent - first);
+	ck_assert_int_eq(t->datagrams_accepted, sent);
+	ck_assert_int_eq(t->win[TRK_FIVE_HOUR].tokens.input, (int64_t)sent * 11);
+	ck_assert_int_eq(t->requests_total, sent);
+	ck_assert_int_eq(ing_drain(rx, t, getuid(), time(NULL)), 0);
+}
+END_TEST
+
+START_TEST(each_datagram_of_a_batch_is_judged_on_its_own)
+{
+	struct rtp_event ev, bad;
+	pid_t pid;
+	int i, status, good = 0, size = 0, magic = 0, foreign = 0;
+	int root = getuid() == 0;
+
+	good_event(&ev);
+	bad = ev;
+	bad.magic = 0xdeadbeef;
+	/* spread over more than one recvmmsg() call */
+	for (i = 0; i < 3 * ING_MMSG_VLEN; i++) {
+		switch (i % 4) {
+		case 0:
+			send_bytes(&ev, sizeof(ev));
+			good++;
+			break;
+		case 1:
+			send_bytes(&ev, sizeof(ev) - 1 - (size_t)(i % 7));
+			size++;
+			break;
+		case 2:
+			send_bytes(&bad, sizeof(bad));
+			magic++;
+			break;
+		default:
+			if (!root) {
+				send_bytes(&ev, sizeof(ev));
+				good++;
+				break;
+			}
+			/* as root: a datagram from another user in between */
+			pid = fork();
+			ck_assert_int_ge(pid, 0);
+			if (pid == 0) {
+				if (setgid(65534) == -1 || setuid(65534) == -1)
+					_exit(2);
+				_exit(send(tx, &ev, sizeof(ev), 0) ==
+				    (ssize_t)sizeof(ev) ? 0 : 3);
+			}
+			ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+			ck_assert(WIFEXITED(status) &&
+			    WEXITSTATUS(status) == 0);
+			foreign++;
+			break;
+		}
+	}
+	ck_assert_int_eq(ing_drain(rx, t, getuid(), time(NULL)),
+	    3 * ING_MMSG_VLEN);
+	ck_assert_int_eq(t->datagrams_accepted, good);
+	ck_assert_int_eq(t->datagrams_rejected[RTP_E_SIZE], size);
+	ck_assert_int_eq(t->datagrams_rejected[RTP_E_MAGIC], magic);
+	ck_assert_int_eq(t->datagrams_foreign, foreign);
+	ck_assert_int_eq(t->requests_total, good);
+}
+END_TEST
+
+/* Sum of the requests of a table's rows. */
+static int64_t
+table_requests(const struct trk_named *tab, int n)
+{
+	int64_t r = 0;
+	int i;
+
+	for (i = 0; i < n; i++)
+		r += tab[i].requests;
+	return r;
+}
+
+/* Row count of name in a table (a name must never have two rows). */
+static int
+rows_named(const struct trk_named *tab, int n, const char *name)
+{
+	int i, c = 0;
+
+	for (i = 0; i < n; i++)
+		c += strcmp(tab[i].name, name) == 0;
+	return c;
+}
+
+START_TEST(many_programs_fold_into_other_and_every_request_is_counted)
+{
+	struct rtp_event ev;
+	char name[RTP_PROG_LEN];
+	int round, i, j, total = 0;
+
+	good_event(&ev);
+	for (round = 0; round < 2; round++) {
+		for (i = 0; i < TRK_MAX_PROGS + 100; i++) {
+			snprintf(name, sizeof(name), "prog-%d", i);
+			memset(ev.prog, 0, sizeof(ev.prog));
+			rtp_strlcpy(ev.prog, name, sizeof(ev.prog));
+			send_bytes(&ev, sizeof(ev));
+			total++;
+			if (i % 50 == 49) {
+				ck_assert_int_eq(ing_drain(rx, t, getuid(),
+				    time(NULL)), 50);
+			}
+		}
+		while (ing_drain(rx, t, getuid(), time(NULL)) > 0)
+			;
+		ck_assert_int_eq(t->datagrams_accepted, total);
+		ck_assert_int_eq(t->nprogs, TRK_MAX_PROGS);
+		ck_assert_int_eq(table_requests(t->progs, t->nprogs), total);
+		ck_assert_int_eq(rows_named(t->progs, t->nprogs, "other"), 1);
+		for (j = 0; j < TRK_MAX_PROGS - 1; j++) {
+			snprintf(name, sizeof(name), "prog-%d", j);
+			ck_assert_str_eq(t->progs[j].name, name);
+			ck_assert_int_eq(t->progs[j].requests, round + 1);
+		}
+		ck_assert_str_eq(t->progs[TRK_MAX_PROGS - 1].name, "other");
+		ck_assert_int_eq(t->progs[TRK_MAX_PROGS - 1].requests,
+		    (int64_t)(round + 1) * 101);
+	}
+	/* after a reset the names start over from an empty table */
+	trk_reset(t);
+	send_bytes(&ev, sizeof(ev));
+	ck_assert_int_eq(ing_drain(rx, t, getuid(), time(NULL)), 1);
+	ck_assert_int_eq(t->nprogs, 1);
+	ck_assert_str_eq(t->progs[0].name, ev.prog);
+	ck_assert_int_eq(t->progs[0].requests, 1);
+}
+END_TEST
+
+START_TEST(rows_written_outside_the_tracker_are_found_by_name)
+{
+	struct rtp_event ev;
+
+	/* as trk_load() fills a table: rows and count, no events */
+	snprintf(t->models[0].name, TRK_NAME_LEN, "claude-opus-4-1");
+	t->models[0].requests = 7;
+	snprintf(t->models[1].name, TRK_NAME_LEN, "claude-sonnet-4-5");
+	t->models[1].requests = 5;
+	t->nmodels = 2;
+	good_event(&ev);
+	send_bytes(&ev, sizeof(ev));
+	ck_assert_int_eq(ing_drain(rx, t, getuid(), time(NULL)), 1);
+	ck_assert_int_eq(t->nmodels, 2);
+	ck_assert_int_eq(t->models[1].requests, 6);
+	/* reset, then refilled with other rows but the same count */
+	trk_reset(t);
+	snprintf(t->models[0].name, TRK_NAME_LEN, "claude-sonnet-4-5");
+	t->models[0].requests = 1;
+	snprintf(t->models[1].name, TRK_NAME_LEN, "claude-haiku-4-5");
+	t->nmodels = 2;
+	send_bytes(&ev, sizeof(ev));
+	ck_assert_int_eq(ing_drain(rx, t, getuid(), time(NULL)), 1);
+	ck_assert_int_eq(t->nmodels, 2);
+	ck_assert_int_eq(rows_named(t->models, t->nmodels,
+	    "claude-sonnet-4-5"), 1);
+	ck_assert_int_eq(t->models[0].requests, 2);
+}
+END_TEST
+
 START_TEST(the_loop_reads_the_socket_when_it_becomes_readable)
 {
 	struct loop *l = loop_new();
@@ -238,6 +431,11 @@ ingest_suite(void)
 	tcase_add_test(tc,
 	    wrong_magic_version_and_fields_are_rejected_by_reason);
 	tcase_add_test(tc, a_datagram_from_another_uid_is_foreign);
+	tcase_add_test(tc, a_wakeup_reads_at_most_a_batch_over_several_calls);
+	tcase_add_test(tc, each_datagram_of_a_batch_is_judged_on_its_own);
+	tcase_add_test(tc,
+	    many_programs_fold_into_other_and_every_request_is_counted);
+	tcase_add_test(tc, rows_written_outside_the_tracker_are_found_by_name);
 	tcase_add_test(tc, the_loop_reads_the_socket_when_it_becomes_readable);
 	tcase_add_test(tc, a_socket_error_is_reported_not_looped_on);
 	suite_add_tcase(s, tc);
