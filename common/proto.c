@@ -32,25 +32,28 @@ rtp_strlcpy(char *dst, const char *src, size_t dstlen)
 	dst[i] = '\0';
 }
 
+_Static_assert(RTP_PATH_LEN >= RTP_MODEL_LEN && RTP_PATH_LEN >= RTP_HOST_LEN &&
+    RTP_PATH_LEN >= RTP_PROG_LEN && RTP_PATH_LEN >= RTP_REQID_LEN &&
+    RTP_PATH_LEN >= RTP_REASON_LEN, "str_ok() compares padding with zeros[]");
+
 static int
 str_ok(const char *s, size_t len)
 {
-	size_t i;
+	static const char zeros[RTP_PATH_LEN];	/* the longest string field */
+	const char *nul = memchr(s, '\0', len);
+	size_t i, n;
 
-	for (i = 0; i < len; i++) {
+	if (nul == NULL || len > sizeof(zeros))	/* no terminating NUL */
+		return 0;
+	n = (size_t)(nul - s);
+	for (i = 0; i < n; i++) {
 		unsigned char c = (unsigned char)s[i];
 
-		if (c == '\0')
-			break;
 		if (c < 0x20 || c >= 0x7f)
 			return 0;
 	}
-	if (i == len)		/* no terminating NUL */
-		return 0;
-	for (; i < len; i++)	/* padding after the NUL must be zero */
-		if (s[i] != '\0')
-			return 0;
-	return 1;
+	/* padding after the NUL must be zero */
+	return memcmp(nul + 1, zeros, len - n - 1) == 0;
 }
 
 static int
