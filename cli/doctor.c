@@ -349,7 +349,7 @@ analyse(const char *given, const char *path, int depth, const char *role,
 		    "statically into the program: there is no dynamic symbol "
 		    "to hook, ratetap cannot see it; use a build linked to "
 		    "the shared libcurl");
-	} else if (doc_interp_check(given, real, base, &ei, &t, args, v)) {
+	} else if (doc_interp_check(path, real, base, &ei, &t, args, v)) {
 		if (ncurl > 0 && !v->visible) {
 			v->visible = 1;
 			doc_set_why(v, "%s links libcurl itself; run it as "
@@ -533,7 +533,11 @@ doctor_usage(FILE *f)
 	    "(a path or a\n"
 	    "command name looked up in PATH) or of a running process, and "
 	    "if not, why\n"
-	    "and what to do.  Exit status: 0 visible, 1 not visible, 2 "
+	    "and what to do; a #! script is diagnosed through its "
+	    "interpreter and its own\n"
+	    "imports.  Each verdict names what is seen and what is not.  "
+	    "Exit status:\n"
+	    "0 visible (at least one way in is seen), 1 not visible, 2 "
 	    "usage error.\n"
 	    "\n"
 	    "  --pid PID   examine a running process\n"

@@ -29,6 +29,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 
 #include "doctor.h"
@@ -459,6 +460,27 @@ check_php(const char *real, const struct elfinfo *ei, const struct tree *t,
 
 /* -- python -------------------------------------------------------------- */
 
+/* include-system-site-packages = true in the pyvenv.cfg at path. */
+static int
+venv_system_site(const char *path)
+{
+	char line[256], *p;
+	FILE *f;
+	int yes = 0;
+
+	if ((f = fopen(path, "re")) == NULL)
+		return 0;
+	while (fgets(line, sizeof(line), f) != NULL) {
+		p = line + strspn(line, " \t");
+		if (strncmp(p, "include-system-site-packages", 28) != 0)
+			continue;
+		p += 28 + strspn(p + 28, " \t=");
+		yes = strncasecmp(p, "true", 4) == 0;
+	}
+	fclose(f);
+	return yes;
+}
+
 static void
 check_python(const char *given, const char *real, const char *base,
     const struct elfinfo *ei, const struct doc_args *args,
@@ -470,7 +492,7 @@ check_python(const char *given, const char *real, const char *base,
 	char tmp[PATH_MAX], mod[PATH_MAX], *copy, *tok, *save, *p;
 	const char *home = getenv("HOME"), *env, *q;
 	size_t k;
-	int nosite, nouser, noenv, found;
+	int nosite, nouser, noenv, found, venv, syssite = 0;
 
 	/* python3.11 -> "3.11", modules tagged "cpython-311" */
 	q = strrchr(real, '/') ? strrchr(real, '/') + 1 : real;
@@ -499,24 +521,35 @@ check_python(const char *given, const char *real, const char *base,
 		snprintf(tmp, sizeof(tmp), "%s", k == 0 ? given : real);
 		snprintf(pre[k], sizeof(pre[k]), "%s", dirname(dirname(tmp)));
 	}
+	/* a virtual environment: pyvenv.cfg at the root of the one the
+	   program was named in; its site-packages, and the base
+	   installation's only with include-system-site-packages = true */
+	venv = snprintf(d, sizeof(d), "%s/pyvenv.cfg", pre[0]) <
+	    (int)sizeof(d) && access(d, R_OK) == 0;
+	if (venv) {
+		syssite = venv_system_site(d);
+		printf("  %-11s virtual environment %s (%s)\n", "note", pre[0],
+		    syssite ? "with the system site-packages" :
+		    "without the system site-packages");
+		nouser = 1;
+	}
 	for (k = 0; k < 2; k++) {
 		/* the standard library's own extension modules */
-		dirs_addf(&ds, "%s/lib/python%s/lib-dynload", pre[k],
-		    ver);
+		dirs_addf(&ds, "%s/lib/python%s/lib-dynload", pre[k], ver);
 		if (nosite)
 			continue;
-		/* a virtual environment: pyvenv.cfg beside or above */
-		if (snprintf(d, sizeof(d), "%s/pyvenv.cfg", pre[k]) <
-		    (int)sizeof(d) && access(d, R_OK) == 0)
+		if (venv && k == 0) {
 			dirs_addf(&ds, "%s/lib/python%s/site-packages",
 			    pre[k], ver);
-		dirs_addf(&ds, "%s/local/lib/python%s/dist-packages",
-		    pre[k], ver);
+			continue;
+		}
+		if (venv && !syssite)
+			continue;
+		dirs_addf(&ds, "%s/local/lib/python%s/dist-packages", pre[k],
+		    ver);
 		dirs_addf(&ds, "%s/lib/python3/dist-packages", pre[k]);
-		dirs_addf(&ds, "%s/lib/python%s/dist-packages",
-		    pre[k], ver);
-		dirs_addf(&ds, "%s/lib/python%s/site-packages",
-		    pre[k], ver);
+		dirs_addf(&ds, "%s/lib/python%s/dist-packages", pre[k], ver);
+		dirs_addf(&ds, "%s/lib/python%s/site-packages", pre[k], ver);
 	}
 	if (!nosite && !nouser && home != NULL) {
 		dirs_addf(&ds, "%s/.local/lib/python%s/site-packages",
@@ -540,8 +573,9 @@ check_python(const char *given, const char *real, const char *base,
 		printf("  %-11s no pycurl found for this interpreter\n",
 		    "binding");
 		doc_path_add(v, 1, 0, "pycurl", nosite ? "not importable: -S "
-		    "skips the site directories" : "not installed: apt-get "
-		    "install python3-pycurl");
+		    "skips the site directories" : venv ? "not installed in "
+		    "the virtual environment: pip install pycurl" :
+		    "not installed: apt-get install python3-pycurl");
 		doc_set_why(v, "no libcurl binding is importable by this "
 		    "interpreter; programs using pycurl would be visible");
 	} else if (binding_found(mod, "pycurl", 0, v)) {

@@ -39,6 +39,13 @@ doc_shebang(char *line, const char **interp, struct doc_args *args,
 	args->n = 0;
 	*interp = NULL;
 	p = line + strspn(line, " \t");
+	if (strchr(p, '\r') != NULL) {
+		snprintf(err, errlen, "the #! line ends in a carriage return "
+		    "(DOS line ends): the kernel takes it as part of the "
+		    "line, e.g. an interpreter named '%.*s\\r'",
+		    (int)strcspn(p, " \t\r"), p);
+		return -1;
+	}
 	if (*p == '\0') {
 		snprintf(err, errlen, "the #! line names no interpreter");
 		return -1;
@@ -81,6 +88,11 @@ doc_shebang(char *line, const char **interp, struct doc_args *args,
 	    tok = strtok_r(NULL, " \t", &save)) {
 		if (*interp != p) {
 			(void)add_arg(args, tok);
+			continue;
+		}
+		if (strncmp(tok, "--split-string=", 15) == 0) {
+			if (tok[15] != '\0')
+				*interp = tok + 15;
 			continue;
 		}
 		assign = tok[0] != '-' && strchr(tok, '=') != NULL;
@@ -218,12 +230,19 @@ lookup_top(const struct known *k, const char *name, size_t len,
     const char *sep)
 {
 	const struct known *r;
-	const char *p;
+	size_t l = len;
 
-	if ((r = lookup(k, name, len)) != NULL)
-		return r;
-	p = memmem(name, len, sep, strlen(sep));
-	return p != NULL ? lookup(k, name, (size_t)(p - name)) : NULL;
+	/* the longest known prefix that ends at a separator */
+	for (;;) {
+		if ((r = lookup(k, name, l)) != NULL)
+			return r;
+		while (l > 0 && (l < strlen(sep) || strncmp(name + l -
+		    strlen(sep), sep, strlen(sep)) != 0))
+			l--;
+		if (l <= strlen(sep))
+			return NULL;
+		l -= strlen(sep);
+	}
 }
 
 static void

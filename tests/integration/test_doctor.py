@@ -312,12 +312,30 @@ class Bindings(DoctorTest):
         self.assertIn("WWW::Curl: VISIBLE", v)
         self.assertIn("LWP, HTTP::Tiny: NOT VISIBLE (no libcurl)", v)
 
-    def test_an_interpreter_without_a_binding_says_so(self):
-        # ruby with curb's directories out of reach: a copy of the
-        # interpreter elsewhere still loads from its compiled-in paths, so
-        # use an interpreter with none: /bin/sh
-        v = self.assertNotVisible(*doctor("/bin/sh"))
-        self.assertIn("does not link libcurl", v)
+    def test_a_python_venv_sees_the_system_pycurl_only_when_it_includes_it(
+            self):
+        if not has_module("python3", "pycurl"):
+            self.skipTest("pycurl is not installed")
+        for flags, seen in (([], False), (["--system-site-packages"], True)):
+            venv = os.path.join(self.tmp, "venv%d" % len(flags))
+            p = subprocess.run(["/usr/bin/python3", "-m", "venv",
+                                "--without-pip"] + flags + [venv],
+                               capture_output=True)
+            if p.returncode != 0:
+                self.skipTest("python3 -m venv: %s" % p.stderr)
+            py = os.path.join(venv, "bin", "python3")
+            # the interpreter itself agrees
+            imp = subprocess.run([py, "-c", "import pycurl"],
+                                 capture_output=True).returncode == 0
+            self.assertEqual(imp, seen)
+            rc, out, err = doctor(py)
+            self.assertIn("virtual environment %s" % venv, out)
+            if seen:
+                self.assertVisible(rc, out, err, "pycurl: VISIBLE")
+            else:
+                v = self.assertNotVisible(rc, out, err)
+                self.assertIn("pycurl: NOT VISIBLE (not installed in the "
+                              "virtual environment", v)
 
 
 def multiarch():
