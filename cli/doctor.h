@@ -151,8 +151,10 @@ int doc_interp_check(const char *given, const char *real, const char *base,
     const struct doc_args *args, struct verdict *v);
 
 /* Report the libcurl a module links (lines labelled label); returns how
- * many libcurls were found, -1 when the module cannot be read. */
-int doc_module_curl(const char *mod, const char *label);
+ * many shared libcurls it links that are installed (0 also when it carries
+ * its own copy), -1 when the module cannot be read.  *missing (may be
+ * NULL) is set when it names a libcurl that is not installed. */
+int doc_module_curl(const char *mod, const char *label, int *missing);
 
 /* script.c */
 

@@ -173,7 +173,7 @@ dirs_find(const struct dirs *ds, const char *const *rel,
 }
 
 int
-doc_module_curl(const char *mod, const char *label)
+doc_module_curl(const char *mod, const char *label, int *missing)
 {
 	struct elfinfo ei;
 	struct tree t;
@@ -198,6 +198,8 @@ doc_module_curl(const char *mod, const char *label)
 			    t.o[i].path ? "" : " (not found on this system)");
 			if (t.o[i].path != NULL)
 				n++;
+			else if (missing != NULL)
+				*missing = 1;
 		}
 	}
 	doc_tree_free(&t);
@@ -215,12 +217,13 @@ static int
 binding_found(const char *mod, const char *what, int deepbind,
     struct verdict *v)
 {
-	int n;
+	int n, missing = 0;
 
 	printf("  %-11s %s %s\n", "binding", what, mod);
-	n = doc_module_curl(mod, "libcurl");
+	n = doc_module_curl(mod, "libcurl", &missing);
 	if (n <= 0) {
 		doc_path_add(v, 1, 0, what, n < 0 ? "unreadable module" :
+		    missing ? "the libcurl it links is not installed" :
 		    "the module links no shared libcurl");
 		return 0;
 	}
@@ -427,7 +430,7 @@ check_php(const char *real, const struct elfinfo *ei, const struct tree *t,
 		printf("  %-11s php curl extension %s, not enabled%s\n",
 		    "binding", ext, noini ? " (-n: no ini file is read)" :
 		    " in any ini file");
-		(void)doc_module_curl(ext, "libcurl");
+		(void)doc_module_curl(ext, "libcurl", NULL);
 		doc_path_add(v, 1, 0, what, noini ? "not enabled: -n reads "
 		    "no ini files" : "not enabled");
 		doc_set_why(v, "php's curl extension is installed but not "

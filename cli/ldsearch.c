@@ -143,6 +143,33 @@ sysdirs_load(void)
 	conf_read("/etc/ld.so.conf", 0);
 }
 
+/* This build's own e_machine. */
+static int
+build_machine(void)
+{
+#if defined(__x86_64__)
+	return EM_X86_64;
+#elif defined(__aarch64__)
+	return EM_AARCH64;
+#elif defined(__i386__)
+	return EM_386;
+#elif defined(__arm__)
+	return EM_ARM;
+#elif defined(__powerpc64__)
+	return EM_PPC64;
+#elif defined(__s390x__)
+	return EM_S390;
+#elif defined(__riscv)
+	return EM_RISCV;
+#elif defined(__mips__)
+	return EM_MIPS;
+#elif defined(__loongarch64)
+	return EM_LOONGARCH;
+#else
+	return EM_NONE;
+#endif
+}
+
 /* The name this build's own machine has in Debian's multiarch scheme:
  * the last resort when the system says nothing. */
 static const char *
@@ -176,6 +203,40 @@ build_multiarch(void)
 #endif
 }
 
+/* Debian's name for the machine of objects like ref when the system has
+ * no C library for it to say so: this build's own name for its own
+ * machine, else the usual one for that machine. */
+static const char *
+fallback_multiarch(const struct elfinfo *ref)
+{
+	static const struct {
+		int machine, elfclass;
+		const char *name;
+	} m[] = {
+		{ EM_X86_64, ELFCLASS64, "x86_64-linux-gnu" },
+		{ EM_X86_64, ELFCLASS32, "x86_64-linux-gnux32" },
+		{ EM_386, ELFCLASS32, "i386-linux-gnu" },
+		{ EM_AARCH64, ELFCLASS64, "aarch64-linux-gnu" },
+		{ EM_ARM, ELFCLASS32, "arm-linux-gnueabihf" },
+		{ EM_PPC64, ELFCLASS64, "powerpc64le-linux-gnu" },
+		{ EM_S390, ELFCLASS64, "s390x-linux-gnu" },
+		{ EM_RISCV, ELFCLASS64, "riscv64-linux-gnu" },
+		{ EM_MIPS, ELFCLASS64, "mips64el-linux-gnuabi64" },
+		{ EM_LOONGARCH, ELFCLASS64, "loongarch64-linux-gnu" }
+	};
+	static const unsigned char self = sizeof(void *) == 8 ? ELFCLASS64 :
+	    ELFCLASS32;
+	size_t i;
+
+	if (ref->elfclass == self && ref->machine == build_machine())
+		return build_multiarch();
+	for (i = 0; i < sizeof(m) / sizeof(m[0]); i++)
+		if (m[i].machine == ref->machine &&
+		    m[i].elfclass == ref->elfclass)
+			return m[i].name;
+	return "";
+}
+
 /* 1 when the directory dir holds a C library for objects like ref; its
  * base name (the multiarch name) then goes to out. */
 static int
@@ -204,7 +265,7 @@ doc_multiarch(const struct elfinfo *ref)
 		return name;
 	klass = ref->elfclass;
 	machine = ref->machine;
-	snprintf(name, sizeof(name), "%s", build_multiarch());
+	snprintf(name, sizeof(name), "%s", fallback_multiarch(ref));
 	ldcache_load();
 	for (i = 0; i < ldcache_n; i++) {
 		if (strcmp(ldcache_names[i], "libc.so.6") != 0)

@@ -303,6 +303,27 @@ class Bindings(DoctorTest):
         rc, out, err = doctor(lua, env=env)
         self.assertVisible(rc, out, err, os.path.join(self.tmp, "curl.so"))
 
+    def test_a_binding_without_a_shared_libcurl_is_not_visible(self):
+        # a curl.so on the cpath that carries libcurl inside it, or links
+        # none: nothing for the shim to reach
+        if not LUAS:
+            self.skipTest("no lua")
+        lua = LUAS[-1]
+        var = "LUA_CPATH_" + lua[3:].replace(".", "_")
+        env = dict(os.environ)
+        env[var] = os.path.join(self.tmp, "?.so")
+        mod = os.path.join(self.tmp, "curl.so")
+        static = os.path.join(PROGS, "static_curl")
+        if os.path.exists(static):
+            os.symlink(static, mod)
+            v = self.assertNotVisible(*doctor(lua, env=env),
+                                      "carries its own copy of libcurl")
+            self.assertIn("lua-curl (require \"curl\"): NOT VISIBLE", v)
+            os.unlink(mod)
+        os.symlink(self.prog("no_curl"), mod)
+        v = self.assertNotVisible(*doctor(lua, env=env), mod)
+        self.assertIn("NOT VISIBLE (the module links no shared libcurl)", v)
+
     def test_perl_with_www_curl_is_visible(self):
         if not has_module("perl", "WWW::Curl"):
             self.skipTest("libwww-curl-perl is not installed")
@@ -481,6 +502,7 @@ RUBY = """#!/usr/bin/env ruby
 require 'curb'
 c = Curl::Easy.new(ARGV[0])
 c.headers['content-type'] = 'application/json'
+c.cacert = ARGV[2] if ARGV[2]
 c.http_post(ARGV[1])
 print c.body_str
 """
@@ -491,6 +513,7 @@ local c = curl.easy_init()
 local out = {}
 c:setopt(curl.OPT_URL, arg[1])
 c:setopt(curl.OPT_POSTFIELDS, arg[2])
+if arg[3] then c:setopt(curl.OPT_CAINFO, arg[3]) end
 c:setopt(curl.OPT_HTTPHEADER, {"content-type: application/json"})
 c:setopt(curl.OPT_WRITEFUNCTION, function(s)
     out[#out + 1] = s
@@ -507,6 +530,7 @@ my $c = WWW::Curl::Easy->new;
 my $body = '';
 $c->setopt(CURLOPT_URL, $ARGV[0]);
 $c->setopt(CURLOPT_POSTFIELDS, $ARGV[1]);
+$c->setopt(CURLOPT_CAINFO, $ARGV[2]) if @ARGV > 2;
 $c->setopt(CURLOPT_HTTPHEADER, ['content-type: application/json']);
 $c->setopt(CURLOPT_WRITEDATA, \\$body);
 my $rc = $c->perform;
@@ -517,7 +541,7 @@ print $body;
 
 class TheVerdictIsTrue(DoctorTest):
     """A VISIBLE verdict for a binding is proved by a real request under
-    `ratetap run`, counted by the real daemon."""
+    `ratetap run`, over HTTP and HTTPS, counted by the real daemon."""
 
     def check(self, name, text):
         s = os.path.join(self.tmp, name)
@@ -525,24 +549,28 @@ class TheVerdictIsTrue(DoctorTest):
             f.write(text)
         os.chmod(s, 0o755)
         self.assertVisible(*doctor(s))
-        with MockAPI() as api:
-            d = Daemon(api)
-            try:
-                env = dict(d.env)
-                env.pop("LD_PRELOAD", None)
-                p = run([CLI, "run", "--", s, api.url("/v1/messages"),
-                         BODY], env)
-                self.assertEqual(p.returncode, 0, p.stderr)
-                self.assertIn(b"claude-sonnet-4-5", p.stdout)
-                st = d.wait_for(lambda s: s["requests"]["total"] >= 1)
-                self.assertEqual(st["requests"]["total"], 1)
-                self.assertEqual(st["requests"]["usage_unreadable"], 0)
-                m = st["models"]["claude-sonnet-4-5"]
-                self.assertEqual((m["input"], m["output"]), (11, 22))
-                self.assertEqual(sum(r["requests"] for r in
-                                     st["processes"].values()), 1)
-            finally:
-                d.stop()
+        for tls in (False, True):
+            with self.subTest(tls=tls), MockAPI(tls=tls) as api:
+                self.request(s, api)
+
+    def request(self, script, api):
+        d = Daemon(api)
+        try:
+            env = dict(d.env)
+            env.pop("LD_PRELOAD", None)
+            p = run([CLI, "run", "--", script, api.url("/v1/messages"),
+                     BODY] + ([api.cafile] if api.cafile else []), env)
+            self.assertEqual(p.returncode, 0, p.stderr)
+            self.assertIn(b"claude-sonnet-4-5", p.stdout)
+            st = d.wait_for(lambda s: s["requests"]["total"] >= 1)
+            self.assertEqual(st["requests"]["total"], 1)
+            self.assertEqual(st["requests"]["usage_unreadable"], 0)
+            m = st["models"]["claude-sonnet-4-5"]
+            self.assertEqual((m["input"], m["output"]), (11, 22))
+            self.assertEqual(sum(r["requests"] for r in
+                                 st["processes"].values()), 1)
+        finally:
+            d.stop()
 
     def test_ruby_curb_request_is_counted(self):
         if not has_module("ruby", "curb"):
