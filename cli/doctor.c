@@ -376,9 +376,9 @@ analyse(const char *given, const char *path, int depth, const char *role,
 	return 0;
 }
 
-/* The ways in, one line each, then the verdict line naming them all. */
+/* The ways in of *v, one line each. */
 static void
-print_verdict(const struct verdict *v)
+print_paths(const struct verdict *v)
 {
 	size_t i;
 
@@ -386,6 +386,15 @@ print_verdict(const struct verdict *v)
 		printf("  %-11s %s%s%s\n", v->paths[i].seen ? "seen" :
 		    "not seen", v->paths[i].what, v->paths[i].note[0] ?
 		    ": " : "", v->paths[i].note);
+}
+
+/* The ways in, then the verdict line naming them all. */
+static void
+print_verdict(const struct verdict *v)
+{
+	size_t i;
+
+	print_paths(v);
 	printf("verdict     %s: ", v->visible ? "VISIBLE" : "NOT VISIBLE");
 	if (v->npaths > 0) {
 		printf("%s ", v->subject);
@@ -495,9 +504,11 @@ doctor_pid(const char *pid)
 		if (analyse(exe, access(exe, R_OK) == 0 ? exe : link, 1,
 		    "executable", NULL, &v) == -1)
 			have_exe = 0;
-		else
+		else {
+			print_paths(&v);
 			printf("  %-11s %s: %s\n", "if rerun",
 			    v.visible ? "visible" : "not visible", v.why);
+		}
 	}
 	if (shim && curl) {
 		printf("verdict     VISIBLE: the shim and a libcurl are both "

@@ -419,7 +419,15 @@ check_php(const char *real, const struct elfinfo *ei, const struct tree *t,
 	}
 	v->visible = 0;
 	snprintf(v->lang, sizeof(v->lang), "php");
-	if (!has_ext) {
+	if (doc_tree_find(t, "libcurl") > 0) {
+		/* built with the curl extension inside (--with-curl) */
+		printf("  %-11s php's curl extension is built in\n",
+		    "binding");
+		doc_path_add(v, 1, 1, what, NULL);
+		v->visible = 1;
+		doc_set_why(v, "php links libcurl itself; run `ratetap run -- "
+		    "php script.php`");
+	} else if (!has_ext) {
 		printf("  %-11s php without the curl extension\n", "binding");
 		doc_path_add(v, 1, 0, what, "not installed: apt-get install "
 		    "php-curl");

@@ -396,7 +396,7 @@ doc_script_uses(const char *path, const char *given, const char *lang,
 	struct uses us;
 	const struct vpath *ip;
 	const char *b;
-	char *text, *line, *save;
+	char *text, *line, *save, *p;
 	ssize_t n;
 	size_t i;
 	int fd, curl;
@@ -420,6 +420,10 @@ doc_script_uses(const char *path, const char *given, const char *lang,
 	} else {
 		for (line = strtok_r(text, "\n", &save); line != NULL;
 		    line = strtok_r(NULL, "\n", &save)) {
+			/* a line that is a comment imports nothing */
+			p = line + strspn(line, " \t");
+			if (*p == '#' || strncmp(p, "--", 2) == 0)
+				continue;
 			if (strcmp(lang, "python") == 0)
 				scan_python(line, &us);
 			else if (strcmp(lang, "ruby") == 0)

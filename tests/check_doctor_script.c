@@ -153,11 +153,14 @@ START_TEST(ruby_lua_perl_requires_are_read)
 {
 	struct verdict v;
 
-	uses("ruby", "require 'curb'\nrequire(\"net/http\")\n", 1, &v);
+	uses("ruby", "require 'curb'\nrequire(\"net/http\")\n"
+	    "  # require 'faraday'\nrequire_relative 'curl'\n", 1, &v);
 	ck_assert(has(&v, "curb", 1));
 	ck_assert(has(&v, "net/http", 0));
+	ck_assert_int_eq((int)v.npaths, 2);	/* comments import nothing */
 	uses("lua", "local c = require(\"cURL\")\nlocal h = require "
-	    "'socket.http'\n", 1, &v);
+	    "'socket.http'\n-- require 'ssl.https'\n", 1, &v);
+	ck_assert_int_eq((int)v.npaths, 2);
 	ck_assert(has(&v, "cURL", 1));
 	ck_assert(has(&v, "socket.http", 0));
 	uses("perl", "use strict;\nuse WWW::Curl::Easy;\nuse LWP::UserAgent;"
