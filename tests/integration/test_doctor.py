@@ -538,6 +538,26 @@ die "perform: $rc" if $rc != 0;
 print $body;
 """
 
+GUZZLE = "/usr/share/php/GuzzleHttp/autoload.php"
+
+# Three requests: Guzzle's default handler (the curl extension), Guzzle with
+# 'stream' => true and file_get_contents (both PHP's stream wrapper).
+PHP_GUZZLE = """#!/usr/bin/php
+<?php
+require '%s';
+[$url, $body] = array_slice($argv, 1, 2);
+$ca = $argv[3] ?? null;
+$g = new GuzzleHttp\\Client();
+$opt = ['body' => $body, 'verify' => $ca ?? true,
+        'headers' => ['content-type' => 'application/json']];
+echo $g->post($url, $opt)->getBody(), "\\n";
+echo $g->post($url, $opt + ['stream' => true])->getBody()->getContents(), "\\n";
+$ctx = stream_context_create(['http' => ['method' => 'POST',
+    'header' => "content-type: application/json\\r\\n", 'content' => $body],
+    'ssl' => ['cafile' => $ca]]);
+echo file_get_contents($url, false, $ctx), "\\n";
+""" % GUZZLE
+
 
 class TheVerdictIsTrue(DoctorTest):
     """A VISIBLE verdict for a binding is proved by a real request under
@@ -553,7 +573,7 @@ class TheVerdictIsTrue(DoctorTest):
             with self.subTest(tls=tls), MockAPI(tls=tls) as api:
                 self.request(s, api)
 
-    def request(self, script, api):
+    def request(self, script, api, sent=1, counted=1):
         d = Daemon(api)
         try:
             env = dict(d.env)
@@ -561,14 +581,16 @@ class TheVerdictIsTrue(DoctorTest):
             p = run([CLI, "run", "--", script, api.url("/v1/messages"),
                      BODY] + ([api.cafile] if api.cafile else []), env)
             self.assertEqual(p.returncode, 0, p.stderr)
-            self.assertIn(b"claude-sonnet-4-5", p.stdout)
-            st = d.wait_for(lambda s: s["requests"]["total"] >= 1)
-            self.assertEqual(st["requests"]["total"], 1)
+            self.assertEqual(p.stdout.count(b"claude-sonnet-4-5"), sent)
+            self.assertEqual(api.stats()["requests"]["/v1/messages"], sent)
+            st = d.wait_for(lambda s: s["requests"]["total"] >= counted)
+            self.assertEqual(st["requests"]["total"], counted)
             self.assertEqual(st["requests"]["usage_unreadable"], 0)
             m = st["models"]["claude-sonnet-4-5"]
-            self.assertEqual((m["input"], m["output"]), (11, 22))
+            self.assertEqual((m["input"], m["output"]),
+                             (11 * counted, 22 * counted))
             self.assertEqual(sum(r["requests"] for r in
-                                 st["processes"].values()), 1)
+                                 st["processes"].values()), counted)
         finally:
             d.stop()
 
@@ -585,6 +607,27 @@ class TheVerdictIsTrue(DoctorTest):
                 done += 1
         if not done:
             self.skipTest("no lua with lua-curl")
+
+    def test_php_guzzle_counts_its_curl_requests_only(self):
+        # doctor names Guzzle's stream => true and file_get_contents as not
+        # seen; the daemon indeed counts one request of the three sent
+        if not has_module("php", "curl") or not os.path.exists(GUZZLE):
+            self.skipTest("php-curl or php-guzzlehttp-guzzle is missing")
+        s = os.path.join(self.tmp, "guzzle.php")
+        with open(s, "w") as f:
+            f.write(PHP_GUZZLE)
+        os.chmod(s, 0o755)
+        rc, out, err = doctor(s)
+        self.assertVisible(rc, out, err)
+        v = verdict(out)
+        self.assertIn("guzzle.php uses Guzzle with 'stream' => true (stream "
+                      "wrapper): NOT VISIBLE (no libcurl)", v)
+        self.assertIn("Guzzle without it (curl extension): VISIBLE", v)
+        self.assertIn("file_get_contents / fopen on a URL (stream wrapper): "
+                      "NOT VISIBLE (no libcurl)", v)
+        for tls in (False, True):
+            with self.subTest(tls=tls), MockAPI(tls=tls) as api:
+                self.request(s, api, sent=3, counted=1)
 
     def test_perl_www_curl_request_is_counted(self):
         if not has_module("perl", "WWW::Curl"):
