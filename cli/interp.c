@@ -586,7 +586,9 @@ check_python(const char *given, const char *real, const char *base,
 		doc_path_add(v, 1, 0, "pycurl", nosite ? "not importable: -S "
 		    "skips the site directories" : venv ? "not installed in "
 		    "the virtual environment: pip install pycurl" :
-		    "not installed: apt-get install python3-pycurl");
+		    strcmp(pre[1], "/usr") == 0 ? "not installed: apt-get "
+		    "install python3-pycurl" : "not installed for this "
+		    "interpreter: pip install pycurl");
 		doc_set_why(v, "no libcurl binding is importable by this "
 		    "interpreter; programs using pycurl would be visible");
 	} else if (binding_found(mod, "pycurl", 0, v)) {
