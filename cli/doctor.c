@@ -450,6 +450,60 @@ scan_maps(const char *pid, int *curl, int *shim, char *curlpath,
 	return 0;
 }
 
+/* "; not seen: A (why), B (why)" for the ways in of *v not seen. */
+static void
+print_unseen(const struct verdict *v)
+{
+	size_t i;
+	int n = 0;
+
+	for (i = 0; i < v->npaths; i++) {
+		if (v->paths[i].seen)
+			continue;
+		printf("%s%s%s%s%s", n++ ? ", " : "; not seen: ",
+		    v->paths[i].what, v->paths[i].note[0] ? " (" : "",
+		    v->paths[i].note, v->paths[i].note[0] ? ")" : "");
+	}
+}
+
+/*
+ * The script an interpreter process runs: the first argument of
+ * /proc/PID/cmdline after the interpreter that is not an option and names
+ * a regular file (relative to the process's working directory).  Its
+ * imports narrow *v as for `ratetap doctor SCRIPT`.
+ */
+static void
+pid_script(long pv, struct verdict *v)
+{
+	char path[64], buf[8192], file[PATH_MAX];
+	struct stat sb;
+	const char *a;
+	size_t n, off;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%ld/cmdline", pv);
+	if ((f = fopen(path, "re")) == NULL)
+		return;
+	n = fread(buf, 1, sizeof(buf) - 1, f);
+	fclose(f);
+	buf[n] = '\0';
+	for (off = strlen(buf) + 1; off < n; off += strlen(buf + off) + 1) {
+		a = buf + off;
+		if (a[0] == '-')
+			continue;
+		if (a[0] == '/')
+			snprintf(file, sizeof(file), "%s", a);
+		else if (snprintf(file, sizeof(file), "/proc/%ld/cwd/%s", pv,
+		    a) >= (int)sizeof(file))
+			return;
+		if (stat(file, &sb) == -1 || !S_ISREG(sb.st_mode))
+			return;
+		printf("\n%-11s %s\n", "script", a);
+		doc_script_uses(file, a, v->lang, v);
+		return;
+	}
+}
+
 static int
 doctor_pid(const char *pid)
 {
@@ -505,6 +559,8 @@ doctor_pid(const char *pid)
 		    "executable", NULL, &v) == -1)
 			have_exe = 0;
 		else {
+			if (v.lang[0] != '\0')
+				pid_script(pv, &v);
 			print_paths(&v);
 			printf("  %-11s %s: %s\n", "if rerun",
 			    v.visible ? "visible" : "not visible", v.why);
@@ -512,7 +568,10 @@ doctor_pid(const char *pid)
 	}
 	if (shim && curl) {
 		printf("verdict     VISIBLE: the shim and a libcurl are both "
-		    "loaded in process %ld; its transfers are counted\n", pv);
+		    "loaded in process %ld; its libcurl transfers are "
+		    "counted", pv);
+		print_unseen(&v);
+		putchar('\n');
 		return 0;
 	}
 	if (shim && have_exe && v.visible) {

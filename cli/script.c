@@ -168,6 +168,8 @@ static const struct known py_known[] = {
 	{ "httplib2", "httplib2", 0, "no libcurl" },
 	{ "anthropic", "anthropic (httpx)", 0, "no libcurl" },
 	{ "openai", "openai (httpx)", 0, "no libcurl" },
+	{ "tornado.curl_httpclient", "tornado's curl_httpclient (pycurl)", 1,
+	    NULL },
 	{ "tornado", "tornado", 0, "its default client has no libcurl; "
 	    "its curl_httpclient uses pycurl" },
 	{ NULL, NULL, 0, NULL }
@@ -260,6 +262,11 @@ scan_python(char *line, struct uses *us)
 {
 	char *p = line + strspn(line, " \t"), *tok, *save;
 	size_t n;
+
+	/* AsyncHTTPClient.configure("tornado.curl_httpclient...") */
+	if (strstr(p, "tornado.curl_httpclient") != NULL)
+		note_use(us, lookup(py_known, "tornado.curl_httpclient", 23),
+		    "uses");
 
 	if (strncmp(p, "from", 4) == 0 && isspace((unsigned char)p[4])) {
 		p += 5 + strspn(p + 5, " \t");

@@ -138,6 +138,13 @@ START_TEST(python_imports_are_read_in_every_form)
 	ck_assert(!has(&v, "httpx", 0));	/* a string, not an import */
 	ck_assert_int_eq(v.visible, 1);
 
+	uses("python", "from tornado.httpclient import AsyncHTTPClient\n"
+	    "AsyncHTTPClient.configure(\"tornado.curl_httpclient."
+	    "CurlAsyncHTTPClient\")\n", 1, &v);
+	ck_assert(has(&v, "tornado", 0));
+	ck_assert(has(&v, "tornado's curl_httpclient (pycurl)", 1));
+	ck_assert_int_eq(v.visible, 1);
+
 	uses("python", "import anthropic\n", 1, &v);
 	ck_assert(has(&v, "anthropic (httpx)", 0));
 	ck_assert_int_eq(v.visible, 0);

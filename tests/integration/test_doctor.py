@@ -663,6 +663,27 @@ class Processes(DoctorTest):
         self.assertIn("process     %d: %s" % (
             p.pid, os.path.realpath(self.prog("with_curl"))), out)
 
+    def test_a_running_script_is_judged_by_its_imports(self):
+        if not has_module("python3", "pycurl"):
+            self.skipTest("pycurl is not installed")
+        script = os.path.join(self.tmp, "svc.py")
+        with open(script, "w") as f:
+            f.write("import sys, time\nimport pycurl\n"
+                    "import urllib.request\n"
+                    "print('ready', flush=True)\ntime.sleep(30)\n")
+        env = dict(os.environ, RATETAP_SOCKET=NOWHERE_SOCK)
+        env.pop("LD_PRELOAD", None)
+        p = self.spawn([CLI, "run", "--no-daemon", "--",
+                        "/usr/bin/python3", "-u", script], env)
+        self.assertEqual(p.stdout.readline(), b"ready\n")
+        rc, out, err = doctor("--pid", str(p.pid))
+        self.assertVisible(rc, out, err, "libratetap.so is loaded",
+                           "libcurl-gnutls.so.4", "imports pycurl",
+                           "imports urllib")
+        v = verdict(out)
+        self.assertIn("its libcurl transfers are counted; not seen: "
+                      "urllib (no libcurl)", v)
+
     def test_an_unshimmed_process_is_not_visible(self):
         p = self.spawn(["sleep", "30"], dict(os.environ))
         deadline = time.monotonic() + 5
