@@ -921,7 +921,6 @@ doc_interp_check(const char *given, const char *real, const char *base,
 	    doc_name_is(base, "bun") || doc_name_is(base, "deno")) {
 		printf("  %-11s JavaScript runtime with its own HTTP stack\n",
 		    "binding");
-		snprintf(v->lang, sizeof(v->lang), "node");
 		v->visible = 0;
 		doc_path_add(v, 0, 0, "http, https, fetch", NO_LIBCURL);
 		doc_set_why(v, "%s does not use libcurl: not visible (use a "
