@@ -2,13 +2,16 @@
  * `ratetap doctor PROGRAM` and `ratetap doctor --pid PID`: can ratetap see
  * this program's libcurl traffic, and if not, why and what to do.
  *
- * The analysis is static (libelf): ELF or script, dynamic or static,
- * setuid/setgid bits and file capabilities (the loader ignores LD_PRELOAD
- * then), the libcurl it links directly or through its DT_NEEDED tree, a
- * libcurl carried inside the binary itself, and interpreters whose curl
- * binding is an extension module (php's curl extension, python's pycurl).
- * For a running process, /proc/PID/maps says whether a libcurl and the shim
- * are mapped.
+ * The analysis is static (libelf, cli/elf.c): ELF or script, dynamic or
+ * static, setuid/setgid bits and file capabilities (the loader ignores
+ * LD_PRELOAD then), the libcurl it links directly or through its DT_NEEDED
+ * tree (found as the loader would, cli/ldsearch.c), a libcurl carried
+ * inside the binary itself, and interpreters whose curl binding is an
+ * extension module loaded at run time (cli/interp.c); a #! script is
+ * diagnosed through its interpreter and its own imports (cli/script.c).
+ * Each verdict names the ways a program may make requests and which of
+ * them are seen.  For a running process, /proc/PID/maps says whether a
+ * libcurl and the shim are mapped.
  */
 #include <sys/stat.h>
 #include <sys/types.h>
@@ -18,8 +21,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
-#include <glob.h>
-#include <libgen.h>
 #include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -31,62 +32,13 @@
 #include <libelf.h>
 
 #include "cli.h"
+#include "doctor.h"
 
-#define MAX_OBJECTS	512	/* DT_NEEDED tree size bound */
 #define MAX_SCRIPT_DEPTH 4	/* #! chains followed */
 #define SHIM_NAME	"libratetap.so"
 
-static const char *const default_dirs[] = {
-	"/lib/x86_64-linux-gnu", "/usr/lib/x86_64-linux-gnu", "/lib64",
-	"/usr/lib64", "/lib", "/usr/lib", NULL
-};
-
-/* What one ELF file says about itself. */
-struct elfinfo {
-	int elfclass;			/* ELFCLASS32 / ELFCLASS64 */
-	int machine;			/* e_machine */
-	int type;			/* e_type */
-	int has_interp;			/* PT_INTERP: loaded by ld.so */
-	int has_dynamic;		/* PT_DYNAMIC */
-	int pie;			/* DT_FLAGS_1 has DF_1_PIE */
-	char interp[PATH_MAX];
-	char **needed;			/* DT_NEEDED names */
-	size_t nneeded;
-	char runpath[PATH_MAX];		/* DT_RUNPATH, else DT_RPATH */
-	int embeds_curl;		/* defines curl_easy_* itself */
-	int curl_version_string;	/* "libcurl/<digit>" in .rodata */
-};
-
-/* One object of the DT_NEEDED tree. */
-struct object {
-	char *name;		/* as needed ("libcurl.so.4") */
-	char *path;		/* where it was found, NULL when not found */
-	int parent;		/* index of the object needing it, -1 root */
-};
-
-struct tree {
-	struct object *o;
-	size_t n;
-	size_t cap;
-	int unresolved;		/* needed libraries not found */
-};
-
-/* Outcome of the analysis of one program. */
-struct verdict {
-	int visible;
-	char why[1024];
-};
-
-/* `ldconfig -p`: name => path pairs, read once. */
-static char **ldcache_names, **ldcache_paths;
-static size_t ldcache_n;
-static int ldcache_loaded;
-
-static void set_why(struct verdict *, const char *, ...)
-    __attribute__((format(printf, 2, 3)));
-
-static void
-set_why(struct verdict *v, const char *fmt, ...)
+void
+doc_set_why(struct verdict *v, const char *fmt, ...)
 {
 	va_list ap;
 
@@ -95,497 +47,19 @@ set_why(struct verdict *v, const char *fmt, ...)
 	va_end(ap);
 }
 
-static void
-elfinfo_free(struct elfinfo *ei)
+void
+doc_path_add(struct verdict *v, int curl, int seen, const char *what,
+    const char *note)
 {
-	size_t i;
+	struct vpath *p;
 
-	for (i = 0; i < ei->nneeded; i++)
-		free(ei->needed[i]);
-	free(ei->needed);
-	ei->needed = NULL;
-	ei->nneeded = 0;
-}
-
-static int
-add_needed(struct elfinfo *ei, const char *name)
-{
-	char **p;
-
-	if ((p = realloc(ei->needed, (ei->nneeded + 1) * sizeof(*p))) == NULL)
-		return -1;
-	ei->needed = p;
-	if ((p[ei->nneeded] = strdup(name)) == NULL)
-		return -1;
-	ei->nneeded++;
-	return 0;
-}
-
-static int
-is_curl_symbol(const char *name)
-{
-	return strcmp(name, "curl_easy_perform") == 0 ||
-	    strcmp(name, "curl_multi_perform") == 0 ||
-	    strcmp(name, "curl_easy_init") == 0;
-}
-
-/* "libcurl/" followed by a digit: curl_version()'s string. */
-static int
-has_curl_version(const char *p, size_t len)
-{
-	const char *q;
-
-	while (len > 9 && (q = memmem(p, len, "libcurl/", 8)) != NULL) {
-		if ((size_t)(q - p) + 8 < len && isdigit((unsigned char)q[8]))
-			return 1;
-		len -= (size_t)(q - p) + 8;
-		p = q + 8;
-	}
-	return 0;
-}
-
-/*
- * Read what matters of the ELF file path into *ei.  full: also look at the
- * symbol tables and .rodata (for an embedded libcurl).  Returns 1 when it is
- * ELF, 0 when it is not, -1 when unreadable (reason in err).
- */
-static int
-elf_read(const char *path, struct elfinfo *ei, int full, char *err,
-    size_t errlen)
-{
-	Elf *e = NULL;
-	Elf_Scn *scn = NULL;
-	Elf_Data *data;
-	GElf_Ehdr eh;
-	GElf_Phdr ph;
-	GElf_Shdr sh;
-	GElf_Dyn dyn;
-	GElf_Sym sym;
-	const char *s, *raw;
-	size_t nph, i, n, rawlen, shstrndx = 0;
-	int fd, rc = -1, have_shstr;
-	char rpath[PATH_MAX] = "";
-
-	memset(ei, 0, sizeof(*ei));
-	if (elf_version(EV_CURRENT) == EV_NONE) {
-		snprintf(err, errlen, "libelf is out of date");
-		return -1;
-	}
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1) {
-		snprintf(err, errlen, "%s: %s", path, strerror(errno));
-		return -1;
-	}
-	if ((e = elf_begin(fd, ELF_C_READ_MMAP, NULL)) == NULL) {
-		snprintf(err, errlen, "%s: %s", path, elf_errmsg(-1));
-		goto err;
-	}
-	if (elf_kind(e) != ELF_K_ELF) {
-		rc = 0;
-		goto err;
-	}
-	if (gelf_getehdr(e, &eh) == NULL || elf_getphdrnum(e, &nph) != 0) {
-		snprintf(err, errlen, "%s: damaged ELF header: %s", path,
-		    elf_errmsg(-1));
-		goto err;
-	}
-	ei->elfclass = gelf_getclass(e);
-	ei->machine = eh.e_machine;
-	ei->type = eh.e_type;
-	raw = elf_rawfile(e, &rawlen);
-	for (i = 0; i < nph; i++) {
-		if (gelf_getphdr(e, (int)i, &ph) == NULL)
-			continue;
-		if (ph.p_type == PT_DYNAMIC)
-			ei->has_dynamic = 1;
-		if (ph.p_type == PT_INTERP) {
-			ei->has_interp = 1;
-			if (raw != NULL && ph.p_offset < rawlen &&
-			    ph.p_filesz > 0 && ph.p_filesz < sizeof(ei->interp) &&
-			    ph.p_filesz <= rawlen - ph.p_offset) {
-				memcpy(ei->interp, raw + ph.p_offset,
-				    ph.p_filesz);
-				ei->interp[ph.p_filesz] = '\0';
-			}
-		}
-	}
-	have_shstr = elf_getshdrstrndx(e, &shstrndx) == 0;
-	while ((scn = elf_nextscn(e, scn)) != NULL) {
-		if (gelf_getshdr(scn, &sh) == NULL)
-			continue;
-		if (sh.sh_type == SHT_DYNAMIC) {
-			if ((data = elf_getdata(scn, NULL)) == NULL ||
-			    sh.sh_entsize == 0)
-				continue;
-			n = sh.sh_size / sh.sh_entsize;
-			for (i = 0; i < n; i++) {
-				if (gelf_getdyn(data, (int)i, &dyn) == NULL ||
-				    dyn.d_tag == DT_NULL)
-					break;
-				if (dyn.d_tag == DT_FLAGS_1 &&
-				    (dyn.d_un.d_val & DF_1_PIE))
-					ei->pie = 1;
-				if (dyn.d_tag != DT_NEEDED &&
-				    dyn.d_tag != DT_RUNPATH &&
-				    dyn.d_tag != DT_RPATH)
-					continue;
-				s = elf_strptr(e, sh.sh_link, dyn.d_un.d_val);
-				if (s == NULL)
-					continue;
-				if (dyn.d_tag == DT_NEEDED) {
-					if (add_needed(ei, s) == -1) {
-						snprintf(err, errlen, "%s",
-						    strerror(ENOMEM));
-						goto err;
-					}
-				} else if (dyn.d_tag == DT_RUNPATH) {
-					snprintf(ei->runpath,
-					    sizeof(ei->runpath), "%s", s);
-				} else {
-					snprintf(rpath, sizeof(rpath), "%s", s);
-				}
-			}
-		} else if (full && (sh.sh_type == SHT_SYMTAB ||
-		    sh.sh_type == SHT_DYNSYM)) {
-			if ((data = elf_getdata(scn, NULL)) == NULL ||
-			    sh.sh_entsize == 0)
-				continue;
-			n = sh.sh_size / sh.sh_entsize;
-			for (i = 0; i < n && !ei->embeds_curl; i++) {
-				if (gelf_getsym(data, (int)i, &sym) == NULL)
-					break;
-				if (sym.st_shndx == SHN_UNDEF ||
-				    GELF_ST_TYPE(sym.st_info) != STT_FUNC)
-					continue;
-				s = elf_strptr(e, sh.sh_link, sym.st_name);
-				if (s != NULL && is_curl_symbol(s))
-					ei->embeds_curl = 1;
-			}
-		} else if (full && have_shstr && sh.sh_type == SHT_PROGBITS &&
-		    !ei->curl_version_string) {
-			s = elf_strptr(e, shstrndx, sh.sh_name);
-			if (s == NULL || strcmp(s, ".rodata") != 0)
-				continue;
-			if ((data = elf_getdata(scn, NULL)) != NULL &&
-			    data->d_buf != NULL &&
-			    has_curl_version(data->d_buf, data->d_size))
-				ei->curl_version_string = 1;
-		}
-	}
-	if (ei->runpath[0] == '\0' && rpath[0] != '\0')
-		snprintf(ei->runpath, sizeof(ei->runpath), "%s", rpath);
-	rc = 1;
-	elf_end(e);
-	close(fd);
-	return rc;
-err:
-	if (e != NULL)
-		elf_end(e);
-	close(fd);
-	if (rc != 1)
-		elfinfo_free(ei);
-	return rc;
-}
-
-/* Read `ldconfig -p` once: the loader's cache of library locations. */
-static void
-ldcache_load(void)
-{
-	static const char *const tools[] = {
-		"/sbin/ldconfig", "/usr/sbin/ldconfig", NULL
-	};
-	char line[PATH_MAX + 256], *name, *arrow, *end, **a, **b;
-	FILE *f = NULL;
-	size_t i;
-
-	if (ldcache_loaded)
+	if (v->npaths == DOC_MAX_PATHS)
 		return;
-	ldcache_loaded = 1;
-	for (i = 0; tools[i] != NULL && f == NULL; i++) {
-		if (access(tools[i], X_OK) == -1 ||
-		    snprintf(line, sizeof(line), "%s -p 2>/dev/null",
-		    tools[i]) >= (int)sizeof(line))
-			continue;
-		f = popen(line, "re");
-	}
-	if (f == NULL)
-		return;
-	while (fgets(line, sizeof(line), f) != NULL) {
-		if (line[0] != '\t' && line[0] != ' ')
-			continue;
-		name = line + strspn(line, " \t");
-		if ((arrow = strstr(name, " => ")) == NULL)
-			continue;
-		end = strchr(name, ' ');
-		*end = '\0';
-		arrow += 4;
-		arrow[strcspn(arrow, "\n")] = '\0';
-		a = realloc(ldcache_names, (ldcache_n + 1) * sizeof(*a));
-		if (a == NULL)
-			break;
-		ldcache_names = a;
-		b = realloc(ldcache_paths, (ldcache_n + 1) * sizeof(*b));
-		if (b == NULL)
-			break;
-		ldcache_paths = b;
-		a[ldcache_n] = strdup(name);
-		b[ldcache_n] = strdup(arrow);
-		if (a[ldcache_n] == NULL || b[ldcache_n] == NULL) {
-			free(a[ldcache_n]);
-			free(b[ldcache_n]);
-			break;
-		}
-		ldcache_n++;
-	}
-	pclose(f);
-}
-
-/* 1 when path is an ELF object of the same class and machine as ref. */
-static int
-compatible(const char *path, const struct elfinfo *ref)
-{
-	struct elfinfo ei;
-	char err[PATH_MAX + 64];
-	int ok;
-
-	if (access(path, R_OK) == -1)
-		return 0;
-	if (elf_read(path, &ei, 0, err, sizeof(err)) != 1)
-		return 0;
-	ok = ei.elfclass == ref->elfclass && ei.machine == ref->machine;
-	elfinfo_free(&ei);
-	return ok;
-}
-
-/* Expand $ORIGIN / ${ORIGIN} in one runpath entry. */
-static void
-expand_origin(const char *entry, const char *origin, char *out, size_t len)
-{
-	const char *p;
-	size_t o = 0;
-
-	for (p = entry; *p && o + 1 < len; ) {
-		if (strncmp(p, "$ORIGIN", 7) == 0) {
-			o += (size_t)snprintf(out + o, len - o, "%s", origin);
-			p += 7;
-		} else if (strncmp(p, "${ORIGIN}", 9) == 0) {
-			o += (size_t)snprintf(out + o, len - o, "%s", origin);
-			p += 9;
-		} else {
-			out[o++] = *p++;
-		}
-		if (o >= len)
-			o = len - 1;
-	}
-	out[o] = '\0';
-}
-
-/*
- * Find library name needed by the object at objpath (with runpath rp) the
- * way the loader would: RUNPATH, LD_LIBRARY_PATH, the ld.so cache, the
- * default directories.  Returns 0 with the path in out, or -1.
- */
-static int
-find_library(const char *name, const char *objpath, const char *rp,
-    const struct elfinfo *ref, char *out, size_t len)
-{
-	char origin[PATH_MAX], buf[PATH_MAX], dir[PATH_MAX], cand[PATH_MAX];
-	const char *lists[2];
-	char *copy, *tok, *save;
-	size_t i, l;
-
-	if (strchr(name, '/') != NULL) {
-		if (!compatible(name, ref))
-			return -1;
-		snprintf(out, len, "%s", name);
-		return 0;
-	}
-	snprintf(buf, sizeof(buf), "%s", objpath);
-	snprintf(origin, sizeof(origin), "%s", dirname(buf));
-	lists[0] = rp;
-	lists[1] = getenv("LD_LIBRARY_PATH");
-	for (l = 0; l < 2; l++) {
-		if (lists[l] == NULL || lists[l][0] == '\0' ||
-		    (copy = strdup(lists[l])) == NULL)
-			continue;
-		for (tok = strtok_r(copy, ":;", &save); tok != NULL;
-		    tok = strtok_r(NULL, ":;", &save)) {
-			expand_origin(tok, origin, dir, sizeof(dir));
-			if (snprintf(cand, sizeof(cand), "%s/%s", dir, name) <
-			    (int)sizeof(cand) && compatible(cand, ref)) {
-				snprintf(out, len, "%s", cand);
-				free(copy);
-				return 0;
-			}
-		}
-		free(copy);
-	}
-	ldcache_load();
-	for (i = 0; i < ldcache_n; i++)
-		if (strcmp(ldcache_names[i], name) == 0 &&
-		    compatible(ldcache_paths[i], ref)) {
-			snprintf(out, len, "%s", ldcache_paths[i]);
-			return 0;
-		}
-	for (i = 0; default_dirs[i] != NULL; i++)
-		if (snprintf(cand, sizeof(cand), "%s/%s", default_dirs[i],
-		    name) < (int)sizeof(cand) && compatible(cand, ref)) {
-			snprintf(out, len, "%s", cand);
-			return 0;
-		}
-	return -1;
-}
-
-static void
-tree_free(struct tree *t)
-{
-	size_t i;
-
-	for (i = 0; i < t->n; i++) {
-		free(t->o[i].name);
-		free(t->o[i].path);
-	}
-	free(t->o);
-	memset(t, 0, sizeof(*t));
-}
-
-static int
-tree_add(struct tree *t, const char *name, const char *path, int parent)
-{
-	struct object *p;
-
-	if (t->n == t->cap) {
-		t->cap = t->cap ? t->cap * 2 : 32;
-		if ((p = realloc(t->o, t->cap * sizeof(*p))) == NULL)
-			return -1;
-		t->o = p;
-	}
-	p = &t->o[t->n];
-	p->name = strdup(name);
-	p->path = path ? strdup(path) : NULL;
-	p->parent = parent;
-	if (p->name == NULL || (path != NULL && p->path == NULL)) {
-		free(p->name);
-		free(p->path);
-		return -1;
-	}
-	t->n++;
-	return 0;
-}
-
-static int
-tree_has(const struct tree *t, const char *name)
-{
-	size_t i;
-
-	for (i = 0; i < t->n; i++)
-		if (strcmp(t->o[i].name, name) == 0)
-			return 1;
-	return 0;
-}
-
-/*
- * Walk the DT_NEEDED tree of root (already read into *rei) breadth first.
- * Each library is visited once.  Returns 0 or -1 on ENOMEM.
- */
-static int
-tree_build(struct tree *t, const char *root, const struct elfinfo *rei)
-{
-	struct elfinfo ei;
-	char path[PATH_MAX], err[PATH_MAX + 64];
-	size_t i, k;
-	int found;
-
-	memset(t, 0, sizeof(*t));
-	if (tree_add(t, root, root, -1) == -1)
-		return -1;
-	for (i = 0; i < t->n && t->n < MAX_OBJECTS; i++) {
-		if (t->o[i].path == NULL)
-			continue;
-		if (i == 0) {
-			ei = *rei;	/* borrowed: not freed below */
-		} else if (elf_read(t->o[i].path, &ei, 0, err,
-		    sizeof(err)) != 1) {
-			continue;
-		}
-		for (k = 0; k < ei.nneeded && t->n < MAX_OBJECTS; k++) {
-			if (tree_has(t, ei.needed[k]))
-				continue;
-			found = find_library(ei.needed[k], t->o[i].path,
-			    ei.runpath, rei, path, sizeof(path)) == 0;
-			if (!found)
-				t->unresolved++;
-			if (tree_add(t, ei.needed[k], found ? path : NULL,
-			    (int)i) == -1) {
-				if (i != 0)
-					elfinfo_free(&ei);
-				return -1;
-			}
-		}
-		if (i != 0)
-			elfinfo_free(&ei);
-	}
-	return 0;
-}
-
-static int
-is_libcurl(const char *name)
-{
-	const char *b = strrchr(name, '/');
-
-	b = b ? b + 1 : name;
-	return strncmp(b, "libcurl.so", 10) == 0 ||
-	    strncmp(b, "libcurl-", 8) == 0;
-}
-
-/* The TLS flavour of the libcurl at index i of t. */
-static const char *
-curl_flavour(const struct tree *t, size_t i)
-{
-	const char *n = t->o[i].name;
-	size_t k;
-
-	for (k = 0; k < t->n; k++) {
-		if (t->o[k].parent != (int)i)
-			continue;
-		if (strncmp(t->o[k].name, "libssl.so", 9) == 0)
-			return "OpenSSL";
-		if (strncmp(t->o[k].name, "libgnutls.so", 12) == 0)
-			return "GnuTLS";
-		if (strncmp(t->o[k].name, "libnss3.so", 10) == 0)
-			return "NSS";
-		if (strncmp(t->o[k].name, "libmbedtls.so", 13) == 0)
-			return "mbedTLS";
-		if (strncmp(t->o[k].name, "libwolfssl.so", 13) == 0)
-			return "wolfSSL";
-	}
-	if (strncmp(n, "libcurl-gnutls", 14) == 0)
-		return "GnuTLS";
-	if (strncmp(n, "libcurl-nss", 11) == 0)
-		return "NSS";
-	if (strncmp(n, "libcurl.so", 10) == 0)
-		return "OpenSSL";
-	return "unknown TLS library";
-}
-
-/* "prog -> libfoo.so.1 -> libcurl.so.4" for object i. */
-static void
-chain(const struct tree *t, size_t i, char *buf, size_t len)
-{
-	int idx[64], n = 0, k;
-	size_t o = 0;
-	const char *b;
-
-	for (k = (int)i; k >= 0 && n < 64; k = t->o[k].parent)
-		idx[n++] = k;
-	buf[0] = '\0';
-	for (k = n - 1; k >= 0; k--) {
-		b = strrchr(t->o[idx[k]].name, '/');
-		b = b ? b + 1 : t->o[idx[k]].name;
-		o += (size_t)snprintf(buf + o, o < len ? len - o : 0, "%s%s", b,
-		    k ? " -> " : "");
-		if (o >= len)
-			break;
-	}
+	p = &v->paths[v->npaths++];
+	snprintf(p->what, sizeof(p->what), "%s", what);
+	snprintf(p->note, sizeof(p->note), "%s", note ? note : "");
+	p->curl = curl;
+	p->seen = seen;
 }
 
 /*
@@ -600,11 +74,11 @@ report_curls(const struct tree *t, const char *label, const char *direct)
 	int n = 0;
 
 	for (i = 1; i < t->n; i++) {
-		if (!is_libcurl(t->o[i].name))
+		if (!doc_is_libcurl(t->o[i].name))
 			continue;
-		chain(t, i, ch, sizeof(ch));
+		doc_chain(t, i, ch, sizeof(ch));
 		printf("  %-11s %s (%s), %s%s%s\n", n ? "" : label,
-		    t->o[i].name, curl_flavour(t, i), t->o[i].parent == 0 ?
+		    t->o[i].name, doc_curl_flavour(t, i), t->o[i].parent == 0 ?
 		    direct : "linked through ", t->o[i].parent == 0 ?
 		    "" : ch, t->o[i].path ? "" : " (not found on this system)");
 		n++;
@@ -646,163 +120,14 @@ resolve_path(const char *prog, char *out, size_t len)
 	return -1;
 }
 
-static int
-name_is(const char *base, const char *prefix)
+int
+doc_name_is(const char *base, const char *prefix)
 {
 	size_t n = strlen(prefix);
 
 	return strncmp(base, prefix, n) == 0 &&
 	    (base[n] == '\0' || isdigit((unsigned char)base[n]) ||
 	    base[n] == '-' || base[n] == '.');
-}
-
-/* First match of pattern, into out.  1 when found. */
-static int
-glob_first(const char *pattern, const char *must, const char *mustnot,
-    char *out, size_t len)
-{
-	glob_t g;
-	size_t i;
-	int found = 0;
-
-	if (glob(pattern, 0, NULL, &g) != 0)
-		return 0;
-	for (i = 0; i < g.gl_pathc && !found; i++) {
-		const char *b = strrchr(g.gl_pathv[i], '/');
-
-		b = b ? b + 1 : g.gl_pathv[i];
-		if (must != NULL && strstr(b, must) == NULL &&
-		    (mustnot == NULL || strstr(b, mustnot) != NULL))
-			continue;
-		snprintf(out, len, "%s", g.gl_pathv[i]);
-		found = 1;
-	}
-	globfree(&g);
-	return found;
-}
-
-/* Report the libcurl an extension module links.  0 when it links one. */
-static int
-module_curl(const char *mod, const char *label)
-{
-	struct elfinfo ei;
-	struct tree t;
-	char err[PATH_MAX + 64];
-	int n = 0;
-
-	if (elf_read(mod, &ei, 0, err, sizeof(err)) != 1)
-		return -1;
-	if (tree_build(&t, mod, &ei) == 0)
-		n = report_curls(&t, label, "linked by the module");
-	tree_free(&t);
-	elfinfo_free(&ei);
-	return n > 0 ? 0 : -1;
-}
-
-/* php: is the curl extension there and enabled? */
-static void
-check_php(const char *real, const char *base, struct verdict *v)
-{
-	char ver[32] = "*", pat[PATH_MAX], ext[PATH_MAX], ini[PATH_MAX];
-	const char *p;
-	int has_ext, has_ini;
-
-	/* php8.2, php-cgi8.2, php-fpm8.2: the version names the conf dir */
-	for (p = base; *p && !isdigit((unsigned char)*p); p++)
-		;
-	if (*p && strspn(p, "0123456789.") == strlen(p) && strlen(p) < 16)
-		snprintf(ver, sizeof(ver), "%s", p);
-	(void)real;
-	has_ext = glob_first("/usr/lib/php/*/curl.so", NULL, NULL, ext,
-	    sizeof(ext)) || glob_first("/usr/local/lib/php/extensions/*/curl.so",
-	    NULL, NULL, ext, sizeof(ext));
-	snprintf(pat, sizeof(pat), "/etc/php/%s/cli/conf.d/*curl.ini", ver);
-	has_ini = glob_first(pat, NULL, NULL, ini, sizeof(ini)) ||
-	    glob_first("/usr/local/etc/php/conf.d/*curl.ini", NULL, NULL, ini,
-	    sizeof(ini));
-	if (!has_ext) {
-		printf("  %-11s php without the curl extension\n", "binding");
-		v->visible = 0;
-		set_why(v, "php has no curl extension, "
-		    "so its scripts make no libcurl calls; install it "
-		    "(apt-get install php-curl)");
-		return;
-	}
-	printf("  %-11s php curl extension %s%s%s\n", "binding", ext,
-	    has_ini ? ", enabled by " : ", not enabled in any conf.d ini",
-	    has_ini ? ini : "");
-	(void)module_curl(ext, "libcurl");
-	if (!has_ini) {
-		v->visible = 0;
-		set_why(v, "php's curl extension is "
-		    "installed but not enabled; enable it (phpenmod curl) or "
-		    "run php -d extension=curl");
-		return;
-	}
-	v->visible = 1;
-	set_why(v, "php's curl extension is loaded "
-	    "with RTLD_DEEPBIND; ratetap patches it (supported); run "
-	    "`ratetap run -- php script.php`");
-}
-
-/* python: is pycurl importable by this interpreter? */
-static void
-check_python(const char *given, const char *real, const char *base,
-    struct verdict *v)
-{
-	char tag[32] = "", pre[2][PATH_MAX], pat[PATH_MAX], mod[PATH_MAX];
-	char tmp[PATH_MAX];
-	static const char *const subs[] = {
-		"/lib/python3*/site-packages/pycurl*.so",
-		"/lib/python3*/dist-packages/pycurl*.so",
-		"/lib/python3/dist-packages/pycurl*.so",
-		"/local/lib/python3*/dist-packages/pycurl*.so",
-		NULL
-	};
-	const char *home = getenv("HOME");
-	const char *p;
-	size_t i, k;
-	int found = 0;
-
-	/* python3.11 -> "cpython-311": only modules built for it */
-	if (strncmp(base, "python", 6) == 0 && (p = strchr(base, '.')) != NULL &&
-	    isdigit((unsigned char)base[6]))
-		snprintf(tag, sizeof(tag), "cpython-%c%s", base[6], p + 1);
-	for (k = 0; k < 2; k++) {
-		snprintf(tmp, sizeof(tmp), "%s", k == 0 ? given : real);
-		snprintf(pre[k], sizeof(pre[k]), "%s", dirname(dirname(tmp)));
-	}
-	for (k = 0; k < 2 && !found; k++)
-		for (i = 0; subs[i] != NULL && !found; i++) {
-			if (snprintf(pat, sizeof(pat), "%s%s", pre[k], subs[i]) >=
-			    (int)sizeof(pat))
-				continue;
-			found = glob_first(pat, tag[0] ? tag : NULL,
-			    "cpython-", mod, sizeof(mod));
-		}
-	if (!found && home != NULL && snprintf(pat, sizeof(pat),
-	    "%s/.local/lib/python3*/site-packages/pycurl*.so", home) <
-	    (int)sizeof(pat))
-		found = glob_first(pat, tag[0] ? tag : NULL, "cpython-", mod,
-		    sizeof(mod));
-	if (!found) {
-		printf("  %-11s no pycurl found for this interpreter\n",
-		    "binding");
-		v->visible = 0;
-		set_why(v, "python's own HTTP clients "
-		    "(urllib, requests, httpx, aiohttp) do not use libcurl and "
-		    "no pycurl is installed for this interpreter; programs "
-		    "using pycurl would be visible (apt-get install "
-		    "python3-pycurl)");
-		return;
-	}
-	printf("  %-11s pycurl %s\n", "binding", mod);
-	(void)module_curl(mod, "libcurl");
-	v->visible = 1;
-	set_why(v, "python programs that use pycurl "
-	    "are seen: pycurl's libcurl is hooked (supported); run "
-	    "`ratetap run -- python3 script.py`. Programs using urllib, "
-	    "requests or httpx are not visible");
 }
 
 static const char *
@@ -824,28 +149,59 @@ elf_type_name(const struct elfinfo *ei)
 	}
 }
 
+/* Name the TLS libraries of a program without libcurl: what it would
+ * take to see it (the TLS tap, not built yet). */
+static void
+tls_paths(const struct tree *t, const char *base, struct verdict *v)
+{
+	static const struct {
+		const char *prefix;
+		const char *name;
+	} tls[] = {
+		{ "libssl.so", "OpenSSL" }, { "libgnutls.so", "GnuTLS" },
+		{ "libnss3.so", "NSS" }, { "libmbedtls.so", "mbedTLS" },
+		{ "libwolfssl.so", "wolfSSL" }
+	};
+	char what[256];
+	size_t k;
+	int i;
+
+	for (k = 0; k < sizeof(tls) / sizeof(tls[0]); k++) {
+		if ((i = doc_tree_find(t, tls[k].prefix)) <= 0)
+			continue;
+		printf("  %-11s %s (%s)\n", "tls", tls[k].name, t->o[i].name);
+		snprintf(what, sizeof(what), "its own HTTP over %s (%s)",
+		    tls[k].name, t->o[i].name);
+		doc_path_add(v, 0, 0, what, "no libcurl; a TLS-level tap is "
+		    "planned, not built");
+	}
+	if (v->npaths > 0)
+		snprintf(v->subject, sizeof(v->subject), "%s:", base);
+}
+
 /*
  * Analyse the program at path (given as the user named it) and print what
- * was found; *v receives the verdict.  Returns 0, or -1 when the file cannot
- * be examined at all (reason printed).
+ * was found; *v receives the verdict.  args: the interpreter arguments when
+ * path runs a #! script (NULL otherwise).  Returns 0, or -1 when the file
+ * cannot be examined at all (reason printed).
  */
 static int
 analyse(const char *given, const char *path, int depth, const char *role,
-    struct verdict *v)
+    const struct doc_args *args, struct verdict *v)
 {
 	struct elfinfo ei;
 	struct tree t;
 	struct stat sb;
+	struct doc_args sargs;
 	char real[PATH_MAX], err[PATH_MAX + 128], line[512], interp[PATH_MAX];
-	char *p, *word, *save, *arg0;
-	const char *base;
+	char shown[512], what[512];
+	const char *base, *arg0;
 	ssize_t caps;
-	int fd, r, ncurl, priv = 0;
+	int fd, r, i, ncurl, priv = 0;
 	ssize_t n;
 
 	memset(&t, 0, sizeof(t));
-	v->visible = 0;
-	v->why[0] = '\0';
+	memset(v, 0, sizeof(*v));
 	if (realpath(path, real) == NULL) {
 		cli_errx("doctor: %s: %s", path, strerror(errno));
 		return -1;
@@ -860,7 +216,7 @@ analyse(const char *given, const char *path, int depth, const char *role,
 	putchar('\n');
 	if (!S_ISREG(sb.st_mode)) {
 		printf("  %-11s not a regular file\n", "file");
-		set_why(v, "%s is not a program", given);
+		doc_set_why(v, "%s is not a program", given);
 		return 0;
 	}
 
@@ -878,46 +234,47 @@ analyse(const char *given, const char *path, int depth, const char *role,
 	line[n] = '\0';
 	if (n >= 2 && line[0] == '#' && line[1] == '!') {
 		line[strcspn(line, "\n")] = '\0';
-		p = line + 2;
-		printf("  %-11s script (#!%s)\n", "file", p);
-		word = strtok_r(p, " \t", &save);
-		if (word == NULL) {
-			set_why(v, "the #! line names no "
-			    "interpreter");
+		snprintf(shown, sizeof(shown), "%s", line + 2);
+		printf("  %-11s script (#!%s)\n", "file", shown);
+		if (doc_shebang(line + 2, &arg0, &sargs, err, sizeof(err)) ==
+		    -1) {
+			doc_set_why(v, "%s", err);
 			return 0;
 		}
-		arg0 = word;
-		base = strrchr(word, '/');
-		if (strcmp(base ? base + 1 : word, "env") == 0) {
-			while ((arg0 = strtok_r(NULL, " \t", &save)) != NULL &&
-			    (arg0[0] == '-' || strchr(arg0, '=') != NULL))
-				;
-			if (arg0 == NULL) {
-				set_why(v, "the #! line "
-				    "runs env without a program");
-				return 0;
-			}
-		}
 		if (depth + 1 >= MAX_SCRIPT_DEPTH) {
-			set_why(v, "too many nested #! "
-			    "interpreters");
+			doc_set_why(v, "too many nested #! interpreters");
 			return 0;
 		}
 		if (resolve_path(arg0, interp, sizeof(interp)) == -1) {
-			set_why(v, "its interpreter %s "
-			    "is not found", arg0);
+			doc_set_why(v, "its interpreter %s is not found", arg0);
 			return 0;
 		}
 		printf("  %-11s diagnosing the interpreter %s instead\n", "",
 		    interp);
+		for (i = 0, what[0] = '\0'; i < sargs.n; i++)
+			snprintf(what + strlen(what), sizeof(what) -
+			    strlen(what), "%s%s", i ? " " : "", sargs.v[i]);
+		if (sargs.n > 0)
+			printf("  %-11s %s\n", "arguments", what);
 		if (depth > 0)
 			printf("  %-11s this interpreter is itself a script (a "
 			    "wrapper such as pyenv's?); if it runs another "
 			    "program, diagnose that one\n", "note");
-		return analyse(arg0, interp, depth + 1, "interpreter", v);
+		if (analyse(arg0, interp, depth + 1, "interpreter", &sargs,
+		    v) == -1)
+			return -1;
+		/* an interpreter behind a wrapper: its name still says
+		   what the script's imports mean */
+		base = strrchr(arg0, '/') ? strrchr(arg0, '/') + 1 : arg0;
+		if (v->lang[0] != '\0' || doc_script_lang(base) != NULL) {
+			printf("\n%-11s %s\n", "script", given);
+			doc_script_uses(real, given, v->lang[0] ? v->lang :
+			    doc_script_lang(base), v);
+		}
+		return 0;
 	}
 
-	r = elf_read(real, &ei, 1, err, sizeof(err));
+	r = doc_elf_read(real, &ei, 1, err, sizeof(err));
 	if (r == -1) {
 		cli_errx("doctor: %s", err);
 		return -1;
@@ -925,8 +282,8 @@ analyse(const char *given, const char *path, int depth, const char *role,
 	if (r == 0) {
 		printf("  %-11s neither an ELF executable nor a #! script\n",
 		    "file");
-		set_why(v, "%s is not a program the "
-		    "dynamic loader runs", given);
+		doc_set_why(v, "%s is not a program the dynamic loader runs",
+		    given);
 		return 0;
 	}
 	printf("  %-11s ELF %d-bit %s", "file",
@@ -955,10 +312,10 @@ analyse(const char *given, const char *path, int depth, const char *role,
 		    "libcurl", ei.embeds_curl ? "defines curl_easy_* itself" :
 		    "libcurl version string in .rodata");
 
-	if (tree_build(&t, real, &ei) == -1) {
+	if (doc_tree_build(&t, real, &ei) == -1) {
 		cli_errx("doctor: %s", strerror(ENOMEM));
-		elfinfo_free(&ei);
-		tree_free(&t);
+		doc_elf_free(&ei);
+		doc_tree_free(&t);
 		return -1;
 	}
 	ncurl = report_curls(&t, "libcurl", "linked directly");
@@ -971,68 +328,85 @@ analyse(const char *given, const char *path, int depth, const char *role,
 		    "note", t.unresolved, t.unresolved == 1 ? "y" : "ies");
 
 	base = strrchr(real, '/') ? strrchr(real, '/') + 1 : real;
+	snprintf(v->subject, sizeof(v->subject), "%s:", base);
 	if (ei.type == ET_DYN && !ei.has_interp && !ei.pie) {
-		set_why(v, "%s is a shared library, not a program; run "
+		doc_set_why(v, "%s is a shared library, not a program; run "
 		    "`ratetap doctor` on the program that loads it", given);
 	} else if (ei.type != ET_EXEC && ei.type != ET_DYN) {
-		set_why(v, "%s is an ELF %s, not a program", given,
+		doc_set_why(v, "%s is an ELF %s, not a program", given,
 		    elf_type_name(&ei));
 	} else if (!ei.has_interp) {
-		set_why(v, "statically linked: the "
+		doc_set_why(v, "statically linked: the "
 		    "dynamic loader never runs, so LD_PRELOAD is ignored and "
 		    "ratetap cannot see it; use a dynamically linked build");
 	} else if (priv) {
-		set_why(v, "setuid/setgid or file "
+		doc_set_why(v, "setuid/setgid or file "
 		    "capabilities: the loader ignores LD_PRELOAD for it and "
 		    "ratetap cannot see it; run an unprivileged copy "
 		    "(cp it and drop the bits) if you need to see it");
-	} else if (name_is(base, "node") || name_is(base, "nodejs") ||
-	    name_is(base, "bun") || name_is(base, "deno")) {
-		printf("  %-11s JavaScript runtime with its own HTTP stack\n",
-		    "binding");
-		set_why(v, "%s does not use libcurl: "
-		    "not visible (use a proxy-based tool); the usage poll "
-		    "still shows the windows' utilization", base);
 	} else if (ei.embeds_curl || (ei.curl_version_string && ncurl == 0)) {
-		set_why(v, "libcurl is linked "
+		doc_set_why(v, "libcurl is linked "
 		    "statically into the program: there is no dynamic symbol "
 		    "to hook, ratetap cannot see it; use a build linked to "
 		    "the shared libcurl");
-	} else if (name_is(base, "php") || name_is(base, "php-cgi") ||
-	    name_is(base, "php-fpm")) {
-		if (ncurl > 0) {
+	} else if (doc_interp_check(path, real, base, &ei, &t, args, v)) {
+		if (ncurl > 0 && !v->visible) {
 			v->visible = 1;
-			set_why(v, "php links libcurl "
-			    "itself; run `ratetap run -- php script.php`");
-		} else {
-			check_php(real, base, v);
+			doc_set_why(v, "%s links libcurl itself; run it as "
+			    "`ratetap run -- %s ...`", base, given);
 		}
-	} else if (name_is(base, "python") || name_is(base, "python3")) {
-		check_python(given, real, base, v);
 	} else if (ncurl > 0) {
 		v->visible = 1;
-		set_why(v, "it loads libcurl "
+		i = doc_tree_find(&t, "libcurl");
+		snprintf(what, sizeof(what), "%s (%s)", t.o[i].name,
+		    doc_curl_flavour(&t, (size_t)i));
+		doc_path_add(v, 1, 1, what, NULL);
+		doc_set_why(v, "it loads libcurl "
 		    "dynamically and LD_PRELOAD reaches it; run it as "
 		    "`ratetap run -- %s ...`", given);
 	} else {
-		set_why(v, "it does not link libcurl, "
+		tls_paths(&t, base, v);
+		doc_set_why(v, "it does not link libcurl, "
 		    "directly or through its libraries; ratetap sees only "
 		    "libcurl transfers (if it dlopen()s libcurl at run time, "
 		    "try `ratetap run` and check `ratetap status`)");
 	}
-	elfinfo_free(&ei);
-	tree_free(&t);
+	doc_elf_free(&ei);
+	doc_tree_free(&t);
 	return 0;
 }
 
+/* The ways in of *v, one line each. */
+static void
+print_paths(const struct verdict *v)
+{
+	size_t i;
+
+	for (i = 0; i < v->npaths; i++)
+		printf("  %-11s %s%s%s\n", v->paths[i].seen ? "seen" :
+		    "not seen", v->paths[i].what, v->paths[i].note[0] ?
+		    ": " : "", v->paths[i].note);
+}
+
+/* The ways in, then the verdict line naming them all. */
 static void
 print_verdict(const struct verdict *v)
 {
-	printf("verdict     %s: %s\n", v->visible ? "VISIBLE" : "NOT VISIBLE",
-	    v->why);
+	size_t i;
+
+	print_paths(v);
+	printf("verdict     %s: ", v->visible ? "VISIBLE" : "NOT VISIBLE");
+	if (v->npaths > 0) {
+		printf("%s ", v->subject);
+		for (i = 0; i < v->npaths; i++)
+			printf("%s: %s%s%s%s; ", v->paths[i].what,
+			    v->paths[i].seen ? "VISIBLE" : "NOT VISIBLE",
+			    v->paths[i].note[0] ? " (" : "", v->paths[i].note,
+			    v->paths[i].note[0] ? ")" : "");
+	}
+	printf("%s\n", v->why);
 }
 
-/* Scan /proc/PID/maps for a libcurl and the shim. */
 static int
 scan_maps(const char *pid, int *curl, int *shim, char *curlpath,
     size_t len, char *err, size_t errlen)
@@ -1062,7 +436,7 @@ scan_maps(const char *pid, int *curl, int *shim, char *curlpath,
 		b = strrchr(p, '/') + 1;
 		if (strcmp(b, SHIM_NAME) == 0)
 			*shim = 1;
-		else if (is_libcurl(b) && !*curl) {
+		else if (doc_is_libcurl(b) && !*curl) {
 			*curl = 1;
 			snprintf(curlpath, len, "%s", p);
 		}
@@ -1074,6 +448,60 @@ scan_maps(const char *pid, int *curl, int *shim, char *curlpath,
 	}
 	fclose(f);
 	return 0;
+}
+
+/* "; not seen: A (why), B (why)" for the ways in of *v not seen. */
+static void
+print_unseen(const struct verdict *v)
+{
+	size_t i;
+	int n = 0;
+
+	for (i = 0; i < v->npaths; i++) {
+		if (v->paths[i].seen)
+			continue;
+		printf("%s%s%s%s%s", n++ ? ", " : "; not seen: ",
+		    v->paths[i].what, v->paths[i].note[0] ? " (" : "",
+		    v->paths[i].note, v->paths[i].note[0] ? ")" : "");
+	}
+}
+
+/*
+ * The script an interpreter process runs: the first argument of
+ * /proc/PID/cmdline after the interpreter that is not an option and names
+ * a regular file (relative to the process's working directory).  Its
+ * imports narrow *v as for `ratetap doctor SCRIPT`.
+ */
+static void
+pid_script(long pv, struct verdict *v)
+{
+	char path[64], buf[8192], file[PATH_MAX];
+	struct stat sb;
+	const char *a;
+	size_t n, off;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%ld/cmdline", pv);
+	if ((f = fopen(path, "re")) == NULL)
+		return;
+	n = fread(buf, 1, sizeof(buf) - 1, f);
+	fclose(f);
+	buf[n] = '\0';
+	for (off = strlen(buf) + 1; off < n; off += strlen(buf + off) + 1) {
+		a = buf + off;
+		if (a[0] == '-')
+			continue;
+		if (a[0] == '/')
+			snprintf(file, sizeof(file), "%s", a);
+		else if (snprintf(file, sizeof(file), "/proc/%ld/cwd/%s", pv,
+		    a) >= (int)sizeof(file))
+			return;
+		if (stat(file, &sb) == -1 || !S_ISREG(sb.st_mode))
+			return;
+		printf("\n%-11s %s\n", "script", a);
+		doc_script_uses(file, a, v->lang, v);
+		return;
+	}
 }
 
 static int
@@ -1128,15 +556,22 @@ doctor_pid(const char *pid)
 		/* /proc/PID/exe opens even when the file was deleted. */
 		snprintf(link, sizeof(link), "/proc/%ld/exe", pv);
 		if (analyse(exe, access(exe, R_OK) == 0 ? exe : link, 1,
-		    "executable", &v) == -1)
+		    "executable", NULL, &v) == -1)
 			have_exe = 0;
-		else
+		else {
+			if (v.lang[0] != '\0')
+				pid_script(pv, &v);
+			print_paths(&v);
 			printf("  %-11s %s: %s\n", "if rerun",
 			    v.visible ? "visible" : "not visible", v.why);
+		}
 	}
 	if (shim && curl) {
 		printf("verdict     VISIBLE: the shim and a libcurl are both "
-		    "loaded in process %ld; its transfers are counted\n", pv);
+		    "loaded in process %ld; its libcurl transfers are "
+		    "counted", pv);
+		print_unseen(&v);
+		putchar('\n');
 		return 0;
 	}
 	if (shim && have_exe && v.visible) {
@@ -1168,7 +603,11 @@ doctor_usage(FILE *f)
 	    "(a path or a\n"
 	    "command name looked up in PATH) or of a running process, and "
 	    "if not, why\n"
-	    "and what to do.  Exit status: 0 visible, 1 not visible, 2 "
+	    "and what to do; a #! script is diagnosed through its "
+	    "interpreter and its own\n"
+	    "imports.  Each verdict names what is seen and what is not.  "
+	    "Exit status:\n"
+	    "0 visible (at least one way in is seen), 1 not visible, 2 "
 	    "usage error.\n"
 	    "\n"
 	    "  --pid PID   examine a running process\n"
@@ -1227,7 +666,7 @@ cli_doctor_main(int argc, char **argv)
 		    argv[optind]);
 		return CLI_EXIT_USAGE;
 	}
-	if (analyse(argv[optind], path, 0, "program", &v) == -1)
+	if (analyse(argv[optind], path, 0, "program", NULL, &v) == -1)
 		return CLI_EXIT_USAGE;
 	print_verdict(&v);
 	return v.visible ? 0 : 1;

@@ -1,12 +1,15 @@
 # Tests of ratetap, the command line tool.
 #
 # Unit tests: check_status_render #includes cli/status.c (to reach its
-# static helpers) and links the other CLI modules; check_cli_run links them
-# all but main.c.
+# static helpers) and links the other CLI modules; check_cli_run and
+# check_doctor_script (doctor's #! and import reading, cli/script.c) link
+# them all but main.c.
 CHECK_OBJS_status_render = $(filter-out $(B)/obj/cli/status.o,$(CLI_LIBOBJ))
 CHECK_LIBS_status_render = $(CLI_LIBS)
 CHECK_OBJS_cli_run       = $(CLI_LIBOBJ)
 CHECK_LIBS_cli_run       = $(CLI_LIBS)
+CHECK_OBJS_doctor_script = $(CLI_LIBOBJ)
+CHECK_LIBS_doctor_script = $(CLI_LIBS)
 
 # Programs `ratetap doctor` is tested on (tests/integration/test_doctor.py):
 #   no_curl       dynamic, no libcurl

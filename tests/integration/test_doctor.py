@@ -1,9 +1,14 @@
 """ratetap doctor: can ratetap see a program, and if not, why.
 
-Real programs of the system (curl, php, python3, true) and the test
-programs of tests/doctor/ (built by make test-progs): a static binary, one
-with libcurl inside it, one linking the shared libcurl, one without
-libcurl; setuid, setgid and file-capability copies are made here.
+Real programs of the system (curl, wget, php, python3, ruby, lua, perl,
+true) and the test programs of tests/doctor/ (built by make test-progs): a
+static binary, one with libcurl inside it, one linking the shared libcurl,
+one without libcurl; setuid, setgid and file-capability copies are made
+here.  Interpreters whose libcurl binding is an extension module (php's
+curl extension, pycurl, ruby's curb, lua-curl, perl's WWW::Curl) are
+diagnosed as they are installed, #! scripts through their interpreter and
+their own imports; for ruby, lua and perl a real request under `ratetap
+run` proves the verdict.
 """
 
 import os
@@ -15,7 +20,7 @@ import tempfile
 import time
 import unittest
 
-from harness import BUILD, CLI, run
+from harness import BUILD, CLI, Daemon, MockAPI, run
 
 PROGS = os.path.join(BUILD, "tests", "doctor")
 NOWHERE_SOCK = "/nonexistent/ratetap-test/ingest.sock"
@@ -84,6 +89,18 @@ class Programs(DoctorTest):
         self.assertVisible(rc, out, err, "curl extension", "curl.so",
                            "RTLD_DEEPBIND", "supported")
 
+    def test_php_names_its_stream_wrapper_as_not_visible(self):
+        php = shutil.which("php")
+        if php is None or not has_module("php", "curl"):
+            self.skipTest("php or its curl extension is not installed")
+        rc, out, err = doctor(php)
+        self.assertVisible(rc, out, err)
+        v = verdict(out)
+        self.assertIn("curl extension (curl_*, Guzzle's default handler): "
+                      "VISIBLE", v)
+        self.assertIn("stream wrapper (file_get_contents, fopen, Guzzle "
+                      "'stream' => true): NOT VISIBLE (no libcurl)", v)
+
     def test_python3_is_visible_through_pycurl(self):
         if not os.path.exists("/usr/bin/python3"):
             self.skipTest("no /usr/bin/python3")
@@ -93,6 +110,22 @@ class Programs(DoctorTest):
         rc, out, err = doctor("/usr/bin/python3")
         self.assertVisible(rc, out, err, "pycurl", "libcurl-gnutls.so.4 "
                            "(GnuTLS), linked by the module")
+        v = verdict(out)
+        self.assertIn("pycurl: VISIBLE", v)
+        self.assertIn("urllib, http.client, requests, httpx, aiohttp: "
+                      "NOT VISIBLE (no libcurl)", v)
+
+    def test_curl_names_what_it_uses(self):
+        rc, out, err = doctor("curl")
+        self.assertVisible(rc, out, err)
+        self.assertIn("curl: libcurl.so.4 (OpenSSL): VISIBLE", verdict(out))
+
+    def test_wget_uses_gnutls_and_no_libcurl(self):
+        if shutil.which("wget") is None:
+            self.skipTest("wget is not installed")
+        v = self.assertNotVisible(*doctor("wget"))
+        self.assertIn("no libcurl", v)
+        self.assertIn("GnuTLS", v)
 
     def test_a_static_binary_is_not_visible(self):
         v = self.assertNotVisible(*doctor(self.prog("static_hello")),
@@ -203,6 +236,405 @@ class Programs(DoctorTest):
             self.assertIn(msg, err, args)
 
 
+def has_module(lang, what):
+    """Can the interpreter load the binding?  Asked of the interpreter
+    itself, to skip where a package is missing."""
+    probes = {
+        ("php", "curl"): ["php", "-r", "exit(function_exists('curl_init')"
+                          " ? 0 : 1);"],
+        ("ruby", "curb"): ["ruby", "-e", "require 'curb'"],
+        ("lua5.1", "curl"): ["lua5.1", "-e", "require 'curl'"],
+        ("lua5.2", "curl"): ["lua5.2", "-e", "require 'curl'"],
+        ("perl", "WWW::Curl"): ["perl", "-MWWW::Curl::Easy", "-e", "1"],
+        ("python3", "pycurl"): ["/usr/bin/python3", "-c", "import pycurl"],
+    }
+    argv = probes[(lang, what)]
+    if shutil.which(argv[0]) is None:
+        return False
+    return subprocess.run(argv, capture_output=True).returncode == 0
+
+
+LUAS = [l for l in ("lua5.1", "lua5.2") if shutil.which(l)]
+
+
+class Bindings(DoctorTest):
+    """Interpreters whose libcurl binding is an extension module loaded at
+    run time: found where the interpreter itself loads extensions from."""
+
+    def test_ruby_with_curb_is_visible(self):
+        if not has_module("ruby", "curb"):
+            self.skipTest("ruby-curb is not installed")
+        rc, out, err = doctor("ruby")
+        self.assertVisible(rc, out, err, "curb_core.so",
+                           "libcurl-gnutls.so.4 (GnuTLS), linked by the "
+                           "module")
+        v = verdict(out)
+        self.assertIn("curb (Curl::Easy, Curl::Multi): VISIBLE", v)
+        self.assertIn("net/http", v)
+        self.assertIn("NOT VISIBLE (no libcurl)", v)
+
+    def test_lua_with_lua_curl_is_visible(self):
+        if not LUAS:
+            self.skipTest("no lua5.1 or lua5.2")
+        for lua in LUAS:
+            if not has_module(lua, "curl"):
+                continue
+            rc, out, err = doctor(lua)
+            self.assertVisible(rc, out, err, "libcurl-gnutls.so.4",
+                               "/lua/%s/curl.so" % lua[3:])
+            self.assertIn("lua-curl", verdict(out))
+
+    def test_lua_follows_its_cpath(self):
+        # LUA_CPATH_5_x replaces the compiled-in search path: nowhere to
+        # load curl.so from, nothing to see
+        if not LUAS or not has_module(LUAS[-1], "curl"):
+            self.skipTest("no lua with lua-curl")
+        lua = LUAS[-1]
+        env = dict(os.environ)
+        env["LUA_CPATH_" + lua[3:].replace(".", "_")] = \
+            os.path.join(self.tmp, "?.so")
+        v = self.assertNotVisible(*doctor(lua, env=env))
+        self.assertIn("no libcurl binding", v)
+        # a module of its own on the path is found
+        env["LUA_CPATH_" + lua[3:].replace(".", "_")] = \
+            os.path.join(self.tmp, "?.so") + ";;"
+        os.symlink(os.path.realpath("/usr/lib/%s/lua/%s/curl.so" % (
+            multiarch(), lua[3:])), os.path.join(self.tmp, "curl.so"))
+        rc, out, err = doctor(lua, env=env)
+        self.assertVisible(rc, out, err, os.path.join(self.tmp, "curl.so"))
+
+    def test_a_binding_without_a_shared_libcurl_is_not_visible(self):
+        # a curl.so on the cpath that carries libcurl inside it, or links
+        # none: nothing for the shim to reach
+        if not LUAS:
+            self.skipTest("no lua")
+        lua = LUAS[-1]
+        var = "LUA_CPATH_" + lua[3:].replace(".", "_")
+        env = dict(os.environ)
+        env[var] = os.path.join(self.tmp, "?.so")
+        mod = os.path.join(self.tmp, "curl.so")
+        static = os.path.join(PROGS, "static_curl")
+        if os.path.exists(static):
+            os.symlink(static, mod)
+            v = self.assertNotVisible(*doctor(lua, env=env),
+                                      "carries its own copy of libcurl")
+            self.assertIn("lua-curl (require \"curl\"): NOT VISIBLE", v)
+            os.unlink(mod)
+        os.symlink(self.prog("no_curl"), mod)
+        v = self.assertNotVisible(*doctor(lua, env=env), mod)
+        self.assertIn("NOT VISIBLE (the module links no shared libcurl)", v)
+
+    def test_perl_with_www_curl_is_visible(self):
+        if not has_module("perl", "WWW::Curl"):
+            self.skipTest("libwww-curl-perl is not installed")
+        rc, out, err = doctor("perl")
+        self.assertVisible(rc, out, err, "auto/WWW/Curl/Curl.so")
+        v = verdict(out)
+        self.assertIn("WWW::Curl: VISIBLE", v)
+        self.assertIn("LWP, HTTP::Tiny: NOT VISIBLE (no libcurl)", v)
+
+    def test_a_python_venv_sees_the_system_pycurl_only_when_it_includes_it(
+            self):
+        if not has_module("python3", "pycurl"):
+            self.skipTest("pycurl is not installed")
+        for flags, seen in (([], False), (["--system-site-packages"], True)):
+            venv = os.path.join(self.tmp, "venv%d" % len(flags))
+            p = subprocess.run(["/usr/bin/python3", "-m", "venv",
+                                "--without-pip"] + flags + [venv],
+                               capture_output=True)
+            if p.returncode != 0:
+                self.skipTest("python3 -m venv: %s" % p.stderr)
+            py = os.path.join(venv, "bin", "python3")
+            # the interpreter itself agrees
+            imp = subprocess.run([py, "-c", "import pycurl"],
+                                 capture_output=True).returncode == 0
+            self.assertEqual(imp, seen)
+            rc, out, err = doctor(py)
+            self.assertIn("virtual environment %s" % venv, out)
+            if seen:
+                self.assertVisible(rc, out, err, "pycurl: VISIBLE")
+            else:
+                v = self.assertNotVisible(rc, out, err)
+                self.assertIn("pycurl: NOT VISIBLE (not installed in the "
+                              "virtual environment", v)
+
+
+def multiarch():
+    """Debian's multiarch directory name of this system, from where libc
+    is (never assumed)."""
+    for d in ("/lib", "/usr/lib"):
+        for e in sorted(os.listdir(d)):
+            if "-linux-" in e and os.path.exists(
+                    os.path.join(d, e, "libc.so.6")):
+                return e
+    raise AssertionError("no multiarch libc directory")
+
+
+class Scripts(DoctorTest):
+    """#! scripts: the shebang is parsed like the kernel and env(1) do,
+    the interpreter diagnosed, and the script's own imports read (never
+    run)."""
+
+    def setUp(self):
+        super().setUp()
+        # the system's interpreters, not a version manager's shims
+        self.env = dict(os.environ, PATH="/usr/bin:/bin")
+
+    def doctor(self, *args):
+        return doctor(*args, env=self.env)
+
+    def script(self, name, text):
+        p = os.path.join(self.tmp, name)
+        marker = os.path.join(self.tmp, "ran")
+        with open(p, "w") as f:
+            f.write(text.replace("MARKER", marker))
+        os.chmod(p, 0o755)
+        self.addCleanup(self.assertFalse, os.path.exists(marker),
+                        "doctor ran the script")
+        return p
+
+    def test_a_python_script_importing_pycurl_is_visible(self):
+        if not has_module("python3", "pycurl"):
+            self.skipTest("pycurl is not installed")
+        s = self.script("a.py", "#!/usr/bin/python3\nimport os, pycurl\n"
+                        "open('MARKER', 'w')\n")
+        rc, out, err = self.doctor(s)
+        self.assertVisible(rc, out, err, "imports pycurl")
+        self.assertIn("a.py uses pycurl: VISIBLE", verdict(out))
+
+    def test_a_python_script_importing_requests_is_not_visible(self):
+        for line in ("import requests", "from httpx import Client",
+                     "import urllib.request", "import anthropic"):
+            s = self.script("r.py", "#!/usr/bin/env python3\n%s\n"
+                            "open('MARKER', 'w')\n" % line)
+            v = self.assertNotVisible(*self.doctor(s), "diagnosing the "
+                                      "interpreter")
+            self.assertIn("NOT VISIBLE (no libcurl)", v, line)
+            self.assertIn(line.split()[1].split(".")[0], v, line)
+
+    def test_a_python_script_with_both_names_each(self):
+        if not has_module("python3", "pycurl"):
+            self.skipTest("pycurl is not installed")
+        s = self.script("b.py", "#!/usr/bin/env -S python3 -u\n"
+                        "import pycurl\nimport requests\n")
+        rc, out, err = self.doctor(s)
+        self.assertVisible(rc, out, err)
+        v = verdict(out)
+        self.assertIn("pycurl: VISIBLE", v)
+        self.assertIn("requests: NOT VISIBLE (no libcurl)", v)
+
+    def test_python_without_site_cannot_import_debians_pycurl(self):
+        if not has_module("python3", "pycurl"):
+            self.skipTest("pycurl is not installed")
+        s = self.script("s.py", "#!/usr/bin/python3 -S\nimport pycurl\n")
+        rc, out, err = self.doctor(s)
+        v = self.assertNotVisible(rc, out, err, "-S")
+        self.assertIn("pycurl", v)
+
+    def test_a_ruby_script_requiring_curb_or_net_http(self):
+        if not has_module("ruby", "curb"):
+            self.skipTest("ruby-curb is not installed")
+        s = self.script("c.rb", "#!/usr/bin/env ruby\nrequire 'curb'\n"
+                        "File.write('MARKER', '')\n")
+        rc, out, err = self.doctor(s)
+        self.assertVisible(rc, out, err, "requires curb")
+        s = self.script("n.rb", "#!/usr/bin/env -S ruby -w\n"
+                        "require \"net/http\"\nFile.write('MARKER', '')\n")
+        v = self.assertNotVisible(*self.doctor(s))
+        self.assertIn("net/http: NOT VISIBLE (no libcurl)", v)
+
+    def test_a_lua_script_requiring_curl(self):
+        if not LUAS or not has_module(LUAS[-1], "curl"):
+            self.skipTest("no lua with lua-curl")
+        s = self.script("l.lua", "#!/usr/bin/env %s\nlocal curl = "
+                        "require(\"curl\")\n" % LUAS[-1])
+        self.assertVisible(*self.doctor(s), "requires curl")
+        s = self.script("h.lua", "#!/usr/bin/env %s\nlocal http = "
+                        "require 'socket.http'\n" % LUAS[-1])
+        v = self.assertNotVisible(*self.doctor(s))
+        self.assertIn("socket.http", v)
+
+    def test_a_php_script_using_the_stream_wrapper(self):
+        if not has_module("php", "curl"):
+            self.skipTest("php-curl is not installed")
+        s = self.script("f.php", "#!/usr/bin/php\n<?php\n$r = "
+                        "file_get_contents('https://api.anthropic.com/');\n")
+        v = self.assertNotVisible(*self.doctor(s))
+        self.assertIn("file_get_contents", v)
+        s = self.script("g.php", "#!/usr/bin/env php\n<?php\n"
+                        "$c = new GuzzleHttp\\Client();\n"
+                        "$c->post('https://x/', ['stream' => true]);\n")
+        rc, out, err = self.doctor(s)
+        v = verdict(out)
+        self.assertIn("Guzzle with 'stream' => true (stream wrapper): "
+                      "NOT VISIBLE (no libcurl)", v)
+        self.assertIn("Guzzle without it (curl extension): VISIBLE", v)
+        s = self.script("h.php", "#!/usr/bin/env php\n<?php\n"
+                        "$c = curl_init('https://x/');\ncurl_exec($c);\n")
+        rc, out, err = self.doctor(s)
+        self.assertVisible(rc, out, err, "uses curl_*")
+
+    def test_php_without_ini_files_has_no_curl_extension(self):
+        if not has_module("php", "curl"):
+            self.skipTest("php-curl is not installed")
+        s = self.script("n.php", "#!/usr/bin/php -n\n<?php curl_init();\n")
+        v = self.assertNotVisible(*self.doctor(s), "-n")
+        self.assertIn("curl extension", v)
+
+    def test_env_without_s_takes_the_rest_as_one_name(self):
+        s = self.script("e.py", "#!/usr/bin/env python3 -u\nimport pycurl\n")
+        v = self.assertNotVisible(*self.doctor(s))
+        self.assertIn("'python3 -u'", v)
+        self.assertIn("env -S", v)
+
+    def test_env_options_and_assignments_are_skipped(self):
+        s = self.script("o.py", "#!/usr/bin/env -S -u HOME A=1 "
+                        "/usr/bin/python3 -u\nimport requests\n")
+        rc, out, err = self.doctor(s)
+        self.assertIn("interpreter /usr/bin/python3", out)
+        self.assertIn("requests: NOT VISIBLE", verdict(out))
+
+
+BODY = '{"model":"claude-sonnet-4-5","max_tokens":64,' \
+       '"messages":[{"role":"user","content":"hi"}]}'
+
+RUBY = """#!/usr/bin/env ruby
+require 'curb'
+c = Curl::Easy.new(ARGV[0])
+c.headers['content-type'] = 'application/json'
+c.cacert = ARGV[2] if ARGV[2]
+c.http_post(ARGV[1])
+print c.body_str
+"""
+
+LUA = """#!/usr/bin/env %s
+local curl = require("curl")
+local c = curl.easy_init()
+local out = {}
+c:setopt(curl.OPT_URL, arg[1])
+c:setopt(curl.OPT_POSTFIELDS, arg[2])
+if arg[3] then c:setopt(curl.OPT_CAINFO, arg[3]) end
+c:setopt(curl.OPT_HTTPHEADER, {"content-type: application/json"})
+c:setopt(curl.OPT_WRITEFUNCTION, function(s)
+    out[#out + 1] = s
+    return #s
+end)
+c:perform()
+io.write(table.concat(out))
+"""
+
+PERL = """#!/usr/bin/perl
+use strict;
+use WWW::Curl::Easy;
+my $c = WWW::Curl::Easy->new;
+my $body = '';
+$c->setopt(CURLOPT_URL, $ARGV[0]);
+$c->setopt(CURLOPT_POSTFIELDS, $ARGV[1]);
+$c->setopt(CURLOPT_CAINFO, $ARGV[2]) if @ARGV > 2;
+$c->setopt(CURLOPT_HTTPHEADER, ['content-type: application/json']);
+$c->setopt(CURLOPT_WRITEDATA, \\$body);
+my $rc = $c->perform;
+die "perform: $rc" if $rc != 0;
+print $body;
+"""
+
+GUZZLE = "/usr/share/php/GuzzleHttp/autoload.php"
+
+# Three requests: Guzzle's default handler (the curl extension), Guzzle with
+# 'stream' => true and file_get_contents (both PHP's stream wrapper).
+PHP_GUZZLE = """#!/usr/bin/php
+<?php
+require '%s';
+[$url, $body] = array_slice($argv, 1, 2);
+$ca = $argv[3] ?? null;
+$g = new GuzzleHttp\\Client();
+$opt = ['body' => $body, 'verify' => $ca ?? true,
+        'headers' => ['content-type' => 'application/json']];
+echo $g->post($url, $opt)->getBody(), "\\n";
+echo $g->post($url, $opt + ['stream' => true])->getBody()->getContents(), "\\n";
+$ctx = stream_context_create(['http' => ['method' => 'POST',
+    'header' => "content-type: application/json\\r\\n", 'content' => $body],
+    'ssl' => ['cafile' => $ca]]);
+echo file_get_contents($url, false, $ctx), "\\n";
+""" % GUZZLE
+
+
+class TheVerdictIsTrue(DoctorTest):
+    """A VISIBLE verdict for a binding is proved by a real request under
+    `ratetap run`, over HTTP and HTTPS, counted by the real daemon."""
+
+    def check(self, name, text):
+        s = os.path.join(self.tmp, name)
+        with open(s, "w") as f:
+            f.write(text)
+        os.chmod(s, 0o755)
+        self.assertVisible(*doctor(s))
+        for tls in (False, True):
+            with self.subTest(tls=tls), MockAPI(tls=tls) as api:
+                self.request(s, api)
+
+    def request(self, script, api, sent=1, counted=1):
+        d = Daemon(api)
+        try:
+            env = dict(d.env)
+            env.pop("LD_PRELOAD", None)
+            p = run([CLI, "run", "--", script, api.url("/v1/messages"),
+                     BODY] + ([api.cafile] if api.cafile else []), env)
+            self.assertEqual(p.returncode, 0, p.stderr)
+            self.assertEqual(p.stdout.count(b"claude-sonnet-4-5"), sent)
+            self.assertEqual(api.stats()["requests"]["/v1/messages"], sent)
+            st = d.wait_for(lambda s: s["requests"]["total"] >= counted)
+            self.assertEqual(st["requests"]["total"], counted)
+            self.assertEqual(st["requests"]["usage_unreadable"], 0)
+            m = st["models"]["claude-sonnet-4-5"]
+            self.assertEqual((m["input"], m["output"]),
+                             (11 * counted, 22 * counted))
+            self.assertEqual(sum(r["requests"] for r in
+                                 st["processes"].values()), counted)
+        finally:
+            d.stop()
+
+    def test_ruby_curb_request_is_counted(self):
+        if not has_module("ruby", "curb"):
+            self.skipTest("ruby-curb is not installed")
+        self.check("curb.rb", RUBY)
+
+    def test_lua_curl_request_is_counted(self):
+        done = 0
+        for lua in LUAS:
+            if has_module(lua, "curl"):
+                self.check("lcurl.lua", LUA % lua)
+                done += 1
+        if not done:
+            self.skipTest("no lua with lua-curl")
+
+    def test_php_guzzle_counts_its_curl_requests_only(self):
+        # doctor names Guzzle's stream => true and file_get_contents as not
+        # seen; the daemon indeed counts one request of the three sent
+        if not has_module("php", "curl") or not os.path.exists(GUZZLE):
+            self.skipTest("php-curl or php-guzzlehttp-guzzle is missing")
+        s = os.path.join(self.tmp, "guzzle.php")
+        with open(s, "w") as f:
+            f.write(PHP_GUZZLE)
+        os.chmod(s, 0o755)
+        rc, out, err = doctor(s)
+        self.assertVisible(rc, out, err)
+        v = verdict(out)
+        self.assertIn("guzzle.php uses Guzzle with 'stream' => true (stream "
+                      "wrapper): NOT VISIBLE (no libcurl)", v)
+        self.assertIn("Guzzle without it (curl extension): VISIBLE", v)
+        self.assertIn("file_get_contents / fopen on a URL (stream wrapper): "
+                      "NOT VISIBLE (no libcurl)", v)
+        for tls in (False, True):
+            with self.subTest(tls=tls), MockAPI(tls=tls) as api:
+                self.request(s, api, sent=3, counted=1)
+
+    def test_perl_www_curl_request_is_counted(self):
+        if not has_module("perl", "WWW::Curl"):
+            self.skipTest("libwww-curl-perl is not installed")
+        self.check("wwwcurl.pl", PERL)
+
+
 class Processes(DoctorTest):
     def spawn(self, argv, env):
         p = subprocess.Popen(argv, env=env, stdout=subprocess.PIPE,
@@ -230,6 +662,27 @@ class Processes(DoctorTest):
                            "libcurl.so.4")
         self.assertIn("process     %d: %s" % (
             p.pid, os.path.realpath(self.prog("with_curl"))), out)
+
+    def test_a_running_script_is_judged_by_its_imports(self):
+        if not has_module("python3", "pycurl"):
+            self.skipTest("pycurl is not installed")
+        script = os.path.join(self.tmp, "svc.py")
+        with open(script, "w") as f:
+            f.write("import sys, time\nimport pycurl\n"
+                    "import urllib.request\n"
+                    "print('ready', flush=True)\ntime.sleep(30)\n")
+        env = dict(os.environ, RATETAP_SOCKET=NOWHERE_SOCK)
+        env.pop("LD_PRELOAD", None)
+        p = self.spawn([CLI, "run", "--no-daemon", "--",
+                        "/usr/bin/python3", "-u", script], env)
+        self.assertEqual(p.stdout.readline(), b"ready\n")
+        rc, out, err = doctor("--pid", str(p.pid))
+        self.assertVisible(rc, out, err, "libratetap.so is loaded",
+                           "libcurl-gnutls.so.4", "imports pycurl",
+                           "imports urllib")
+        v = verdict(out)
+        self.assertIn("its libcurl transfers are counted; not seen: "
+                      "urllib (no libcurl)", v)
 
     def test_an_unshimmed_process_is_not_visible(self):
         p = self.spawn(["sleep", "30"], dict(os.environ))
