@@ -88,7 +88,7 @@ fill(struct trk *t)
 {
 	int i;
 
-	for (i = 0; i < TRK_WIN_COUNT; i++) {
+	for (i = 0; i < TRK_WIN_FIXED; i++) {
 		t->win[i].has_util = i != 2;
 		t->win[i].utilization = i != 2 ? 10.25 * (i + 1) : 0.0;
 		t->win[i].resets_at = T0 + 1000 * (i + 1);
@@ -174,7 +174,7 @@ same(const struct trk *a, const struct trk *b)
 {
 	int i;
 
-	for (i = 0; i < TRK_WIN_COUNT; i++) {
+	for (i = 0; i < TRK_WIN_FIXED; i++) {
 		ck_assert_int_eq(a->win[i].has_util, b->win[i].has_util);
 		ck_assert(a->win[i].utilization == b->win[i].utilization);
 		ck_assert(a->win[i].resets_at == b->win[i].resets_at);
