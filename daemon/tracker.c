@@ -170,6 +170,7 @@ trk_new(const struct trk_config *cfg)
 		return NULL;
 	}
 	wins_init(t);
+	t->spend.enabled = -1;
 	t->cfg.warn_pct = TRK_DEFAULT_WARN_PCT;
 	if (cfg != NULL && isfinite(cfg->warn_pct) && cfg->warn_pct > 0.0 &&
 	    cfg->warn_pct <= TRK_UTIL_MAX)
@@ -209,6 +210,7 @@ trk_reset(struct trk *t)
 	t->models = models;
 	t->progs = progs;
 	t->retry_after = -1;
+	t->spend.enabled = -1;
 	wins_init(t);
 }
 

@@ -25,7 +25,8 @@ STREAM = b'{"model":"claude-sonnet-4-5","stream":true,"max_tokens":64,' \
 # struct rtp_event (include/ratetap/proto.h), host byte order, no implicit
 # padding: header, flags, ids, status bytes, pad[3], present, 4 token
 # counts, d[8], i[19], then the strings.
-EVENT_FMT = "=IHHIiIIiHBBBBBBB3xQqqqq8d19q64s64s96s32s64s32s"
+EVENT_FMT = "=IHHIiIIiHBBBBBBB3xQqqqq8d19q64s64s96s32s64s32s" \
+    "8x192x"  # nwin, wpad and win[4], all zero
 EVENT_SIZE = struct.calcsize(EVENT_FMT)
 RTP_MAGIC = 0x31505452
 RTP_D_COUNT = 8
