@@ -489,6 +489,25 @@ class MockUsageTest(unittest.TestCase):
         self.assertEqual(int(r.timestamp()),
                          int(hdr[P + "unified-5h-reset"]))
 
+    def test_limits_mode_has_the_newer_shape(self):
+        self.api.configure({"usage": {"mode": "limits"}})
+        st, _, body, _ = self.poll()
+        self.assertEqual(st, 200)
+        doc = json.loads(body)
+        self.assertIsNone(doc["five_hour"])
+        self.assertIsNone(doc["seven_day"])
+        kinds = [(x["kind"], x["percent"]) for x in doc["limits"]]
+        self.assertIn(("session", 25.0), kinds)
+        self.assertIn(("weekly_all", 50.0), kinds)
+        self.assertIn(("monthly_wombat", 1.0), kinds)
+        scoped = [x["scope"] for x in doc["limits"]
+                  if x["kind"] == "weekly_scoped"]
+        self.assertIn({"model": {"id": "claude-fable-5",
+                                 "display_name": "Fable"}}, scoped)
+        self.assertIn({"surface": {"display_name": "Claude Code"}}, scoped)
+        self.assertEqual(doc["spend"]["used"], {
+            "amount_minor": 1234, "currency": "USD", "exponent": 2})
+
     def test_token_check_and_poll_counters(self):
         self.api.configure({"usage": {"token": "tok-A"}})
         st, _, body, _ = self.poll("tok-B")
