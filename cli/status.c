@@ -413,7 +413,7 @@ window_rows(const cJSON *ws, struct wrow *rows, size_t max)
 	return n;
 }
 
-/* "header 5s ago" from a window's source and age, or "". */
+/* "header, 5s ago" from a window's source and age, or "". */
 static void
 fmt_source(const cJSON *w, char *buf, size_t len)
 {
@@ -426,7 +426,7 @@ fmt_source(const cJSON *w, char *buf, size_t len)
 		return;
 	if (num(w, "age_seconds", &age) && age >= 0) {
 		cli_fmt_relative(-(long long)llround(age), rel, sizeof(rel));
-		snprintf(buf, len, "%s %s", src, rel);
+		snprintf(buf, len, "%s, %s", src, rel);
 	} else
 		snprintf(buf, len, "%s", src);
 }

@@ -490,8 +490,8 @@ START_TEST(status_shows_every_window_the_daemon_names)
 	/* the named four are always there */
 	ASSERT_HAS(line_of(out, "7-day Opus"), "unknown");
 	/* the figure's source and age */
-	ASSERT_HAS(line_of(out, "5-hour "), "(header 5s ago)");
-	ASSERT_HAS(line_of(out, "7-day  "), "(poll 2m 5s ago)");
+	ASSERT_HAS(line_of(out, "5-hour "), "(header, 5s ago)");
+	ASSERT_HAS(line_of(out, "7-day  "), "(poll, 2m 5s ago)");
 	/* windows that count no tokens are left out of the tokens table */
 	ck_assert_ptr_nonnull(tok);
 	ASSERT_HAS(tok, "7-day Fable");

@@ -119,7 +119,7 @@ class LimitsShapeTest(WindowsTestCase):
         self.assertRegex(table, r"\n7-day Claude Code +3\.0%")
         self.assertRegex(table, r"\nmonthly_wombat +1\.0%")
         self.assertIn("on, $12.34 of $50.00 used (24.7%)", table)
-        self.assertIn("(poll ", table)
+        self.assertIn("(poll, ", table)
 
         code, _, body = d.request("GET", "/metrics")
         self.assertEqual(code, 200)
@@ -170,7 +170,7 @@ class HeaderWindowsTest(WindowsTestCase):
         self.assertEqual(win(st, "five_hour")["source"], "header")
         self.assertEqual(st["ingest"]["rejected"]["field"], 0)
         table = self.status_cli(d)
-        self.assertRegex(table, r"\n7-day fable +33\.0%.*\(header ")
+        self.assertRegex(table, r"\n7-day fable +33\.0%.*\(header, ")
 
     def test_the_header_and_the_limits_array_name_one_window(self):
         api = self.mock()
