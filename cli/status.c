@@ -220,6 +220,17 @@ fmt_abs(time_t t, time_t now, char *buf, size_t len)
 		strftime(buf, len, "%Y-%m-%d %H:%M", &tm);
 }
 
+/* The time of the rendering: weekday, date, time and time zone. */
+static void
+fmt_asof(time_t t, char *buf, size_t len)
+{
+	struct tm tm;
+
+	if (localtime_r(&t, &tm) == NULL ||
+	    strftime(buf, len, "%a %Y-%m-%d %H:%M:%S %Z", &tm) == 0)
+		snprintf(buf, len, "?");
+}
+
 /* "in 3h 12m (Sat 21:00)" from an RFC 3339 string, or "unknown". */
 static void
 fmt_when(const char *rfc, time_t now, char *buf, size_t len)
@@ -303,25 +314,149 @@ render_bar(FILE *out, const struct style *sy, int known, double u)
 	fputc(']', out);
 }
 
+#define LABEL_MIN	14	/* window label column, at least */
+#define LABEL_MAX	28	/* and at most; longer labels are cut */
+#define COUNT_MIN	12	/* token count columns, at least */
+
+/* s cut to width columns with an ellipsis when longer, into buf. */
+static void
+ellipsize(const char *s, size_t width, char *buf, size_t len)
+{
+	size_t c = 0, i = 0;
+
+	if (columns(s) <= width) {
+		snprintf(buf, len, "%s", s);
+		return;
+	}
+	/* width - 1 columns of s, then U+2026 */
+	while (s[i] != '\0' && i + 4 < len) {
+		if (((unsigned char)s[i] & 0xc0) != 0x80) {
+			if (c + 1 >= width)
+				break;
+			c++;
+		}
+		buf[i] = s[i];
+		i++;
+	}
+	while (i > 0 && ((unsigned char)s[i] & 0xc0) == 0x80)
+		i--;	/* never half a character */
+	snprintf(buf + i, len - i, "\xe2\x80\xa6");
+}
+
+/* The label of window key w (a member of the status's "windows"). */
+static void
+win_label(const char *key, const cJSON *w, char *buf, size_t len)
+{
+	const char *l = w != NULL ? str(w, "label") : NULL;
+	const char *rest;
+	size_t i;
+
+	for (i = 0; i < sizeof(windows) / sizeof(windows[0]); i++)
+		if (strcmp(key, windows[i].key) == 0) {
+			snprintf(buf, len, "%s", windows[i].label);
+			return;
+		}
+	if (strncmp(key, "seven_day_", 10) == 0 ||
+	    strncmp(key, "five_hour_", 10) == 0) {
+		rest = key + 10;
+		snprintf(buf, len, "%s %s", key[0] == 's' ? "7-day" : "5-hour",
+		    l != NULL ? l : rest);
+	} else
+		snprintf(buf, len, "%s", l != NULL ? l : key);
+}
+
+/* The windows to show: the four named ones always, then the others the
+ * daemon reports, in its order (at most MAX_ROWS). */
+#define MAX_ROWS	40
+
+struct wrow {
+	const char *key;
+	const cJSON *w;		/* NULL when absent */
+	char label[96];
+};
+
+static size_t
+window_rows(const cJSON *ws, struct wrow *rows, size_t max)
+{
+	const cJSON *it;
+	size_t n = 0, i, k;
+
+	for (i = 0; i < sizeof(windows) / sizeof(windows[0]) && n < max; i++) {
+		rows[n].key = windows[i].key;
+		rows[n].w = ws ? obj(ws, windows[i].key) : NULL;
+		n++;
+	}
+	if (ws != NULL) {
+		cJSON_ArrayForEach(it, ws) {
+			int known = 0;
+
+			if (it->string == NULL || !cJSON_IsObject(it))
+				continue;
+			for (k = 0; k < sizeof(windows) / sizeof(windows[0]);
+			    k++)
+				if (strcmp(it->string, windows[k].key) == 0)
+					known = 1;
+			if (known || n >= max)
+				continue;
+			rows[n].key = it->string;
+			rows[n].w = it;
+			n++;
+		}
+	}
+	for (i = 0; i < n; i++) {
+		char full[96];
+
+		win_label(rows[i].key, rows[i].w, full, sizeof(full));
+		ellipsize(full, LABEL_MAX, rows[i].label,
+		    sizeof(rows[i].label));
+	}
+	return n;
+}
+
+/* "header, 5s ago" from a window's source and age, or "". */
+static void
+fmt_source(const cJSON *w, char *buf, size_t len)
+{
+	const char *src = w != NULL ? str(w, "source") : NULL;
+	char rel[64];
+	double age;
+
+	buf[0] = '\0';
+	if (src == NULL)
+		return;
+	if (num(w, "age_seconds", &age) && age >= 0) {
+		cli_fmt_relative(-(long long)llround(age), rel, sizeof(rel));
+		snprintf(buf, len, "%s, %s", src, rel);
+	} else
+		snprintf(buf, len, "%s", src);
+}
+
 static void
 render_windows(FILE *out, const cJSON *st, const struct style *sy, time_t now)
 {
-	const cJSON *ws = obj(st, "windows"), *w, *tok;
-	char pct[32], when[160], cell[32];
+	const cJSON *ws = obj(st, "windows"), *w, *tok, *ct;
+	struct wrow rows[MAX_ROWS];
+	char pct[32], when[160], cell[48], src[96];
+	size_t width[4], lw = LABEL_MIN, i, k, n;
 	double u;
-	size_t i, k;
 	int known;
 
-	fprintf(out, "%s%-14s %7s  %-22s  %s%s\n", sy->bold, "Window", "Used",
-	    "", "Resets", sy->reset);
-	for (i = 0; i < sizeof(windows) / sizeof(windows[0]); i++) {
-		w = ws ? obj(ws, windows[i].key) : NULL;
+	n = window_rows(ws, rows, MAX_ROWS);
+	for (i = 0; i < n; i++)
+		if (columns(rows[i].label) > lw)
+			lw = columns(rows[i].label);
+
+	fputs(sy->bold, out);
+	pad(out, "Window", lw, 0);
+	fprintf(out, " %7s  %-22s  %s%s\n", "Used", "", "Resets", sy->reset);
+	for (i = 0; i < n; i++) {
+		w = rows[i].w;
 		known = w != NULL && num(w, "utilization", &u);
 		if (known)
 			snprintf(pct, sizeof(pct), "%.1f%%", u);
 		else
 			snprintf(pct, sizeof(pct), DASH);
-		pad(out, windows[i].label, 14, 0);
+		pad(out, rows[i].label, lw, 0);
 		fputc(' ', out);
 		if (known)
 			fputs(util_colour(sy, u), out);
@@ -331,62 +466,155 @@ render_windows(FILE *out, const cJSON *st, const struct style *sy, time_t now)
 		fputs("  ", out);
 		render_bar(out, sy, known, known ? u : 0.0);
 		fmt_when(w ? str(w, "resets_at") : NULL, now, when, sizeof(when));
-		fprintf(out, "  %s\n", when);
+		fmt_source(w, src, sizeof(src));
+		if (src[0] != '\0')
+			fprintf(out, "  %s  %s(%s)%s\n", when, sy->dim, src,
+			    sy->reset);
+		else
+			fprintf(out, "  %s\n", when);
 	}
 
-	fprintf(out, "\n%s%-14s %12s %12s %12s %12s%s\n", sy->bold,
-	    "Tokens", "input", "output", "cache write", "cache read",
-	    sy->reset);
-	for (i = 0; i < sizeof(windows) / sizeof(windows[0]); i++) {
-		w = ws ? obj(ws, windows[i].key) : NULL;
+	/* token columns as wide as their widest count */
+	for (k = 0; k < 4; k++)
+		width[k] = COUNT_MIN;
+	for (i = 0; i < n; i++) {
+		tok = rows[i].w ? obj(rows[i].w, "tokens") : NULL;
+		for (k = 0; k < 4; k++) {
+			fmt_num(tok, token_keys[k], cell, sizeof(cell));
+			if (columns(cell) > width[k])
+				width[k] = columns(cell);
+		}
+	}
+	fputc('\n', out);
+	fputs(sy->bold, out);
+	pad(out, "Tokens", lw, 0);
+	{
+		static const char *const heads[4] = {
+			"input", "output", "cache write", "cache read"
+		};
+
+		for (k = 0; k < 4; k++) {
+			fputc(' ', out);
+			pad(out, heads[k], width[k], 1);
+		}
+	}
+	fprintf(out, "%s\n", sy->reset);
+	for (i = 0; i < n; i++) {
+		w = rows[i].w;
+		ct = w ? cJSON_GetObjectItemCaseSensitive(w, "counts_tokens") :
+		    NULL;
+		if (cJSON_IsFalse(ct))
+			continue;	/* a scope ratetap cannot attribute */
 		tok = w ? obj(w, "tokens") : NULL;
-		pad(out, windows[i].label, 14, 0);
+		pad(out, rows[i].label, lw, 0);
 		for (k = 0; k < 4; k++) {
 			fmt_num(tok, token_keys[k], cell, sizeof(cell));
 			fputc(' ', out);
-			pad(out, cell, 12, 1);
+			pad(out, cell, width[k], 1);
 		}
 		fputc('\n', out);
 	}
 }
 
-static void
-fmt_credits(double cents, char *buf, size_t len)
+/* Major units of an amount in minor units (10^-exp). */
+static double
+major(double minor, int exp)
 {
-	snprintf(buf, len, "%.2f", cents / 100.0);
+	while (exp-- > 0)
+		minor /= 10.0;
+	return minor;
 }
 
+/* "$12.34", "€5.00", "12.34 CHF", or "12.34" without a currency. */
+static void
+fmt_money(double amount, int exp, const char *cur, char *buf, size_t len)
+{
+	char n[32];
+
+	if (exp < 0 || exp > 9)
+		exp = 2;
+	if (!(amount > -1e15 && amount < 1e15))
+		amount = 0.0;
+	snprintf(n, sizeof(n), "%.*f", exp, amount);
+	if (cur == NULL)
+		snprintf(buf, len, "%s", n);
+	else if (strcmp(cur, "USD") == 0)
+		snprintf(buf, len, "$%s", n);
+	else if (strcmp(cur, "EUR") == 0)
+		snprintf(buf, len, "\xe2\x82\xac%s", n);
+	else if (strcmp(cur, "GBP") == 0)
+		snprintf(buf, len, "\xc2\xa3%s", n);
+	else
+		snprintf(buf, len, "%s %s", n, cur);
+}
+
+/* A spend amount {amount, currency, exponent}: 1 and buf, else 0. */
+static int
+spend_money(const cJSON *sp, const char *key, char *buf, size_t len)
+{
+	const cJSON *m = sp != NULL ? obj(sp, key) : NULL;
+	double a, e = 2;
+
+	if (m == NULL || !num(m, "amount", &a))
+		return 0;
+	(void)num(m, "exponent", &e);
+	fmt_money(a, (int)e, str(m, "currency"), buf, len);
+	return 1;
+}
+
+/*
+ * Extra usage: money with its currency where the usage endpoint's spend
+ * gives one; else extra_usage's amounts, which the API gives in cents
+ * (shown as hundredths, its currency unknown).
+ */
 static void
 render_extra(FILE *out, const cJSON *st)
 {
-	const cJSON *e = obj(st, "extra_usage");
+	const cJSON *e = obj(st, "extra_usage"), *sp = obj(st, "spend");
 	const cJSON *en = e ? cJSON_GetObjectItemCaseSensitive(e,
 	    "is_enabled") : NULL;
-	char used[32], lim[32];
+	const cJSON *sen = sp ? cJSON_GetObjectItemCaseSensitive(sp,
+	    "enabled") : NULL;
+	const char *cur = e != NULL ? str(e, "currency") : NULL, *why;
+	char used[64], lim[64];
 	double u, l, p;
+	int have_used;
 
 	fputs("Extra usage:    ", out);
+	if (!cJSON_IsBool(en) && cJSON_IsBool(sen))
+		en = sen;
 	if (!cJSON_IsBool(en)) {
 		fputs("unknown\n", out);
 		return;
 	}
 	if (cJSON_IsFalse(en)) {
-		fputs("off\n", out);
+		fputs("off", out);
+		if (sp != NULL && (why = str(sp, "disabled_reason")) != NULL)
+			fprintf(out, " (%s)", why);
+		fputc('\n', out);
 		return;
 	}
 	fputs("on", out);
-	if (num(e, "used_credits", &u)) {
-		fmt_credits(u, used, sizeof(used));
+	if ((have_used = spend_money(sp, "used", used, sizeof(used)))) {
+		if (spend_money(sp, "limit", lim, sizeof(lim)))
+			fprintf(out, ", %s of %s used", used, lim);
+		else
+			fprintf(out, ", %s used (no monthly limit)", used);
+	} else if (e != NULL && num(e, "used_credits", &u)) {
+		have_used = 1;
+		fmt_money(major(u, 2), 2, cur, used, sizeof(used));
 		if (num(e, "monthly_limit", &l)) {
-			fmt_credits(l, lim, sizeof(lim));
-			fprintf(out, ", %s of %s credits used", used, lim);
-		} else {
-			fprintf(out, ", %s credits used (no monthly limit)",
-			    used);
-		}
+			fmt_money(major(l, 2), 2, cur, lim, sizeof(lim));
+			fprintf(out, ", %s of %s used", used, lim);
+		} else
+			fprintf(out, ", %s used (no monthly limit)", used);
 	}
-	if (num(e, "utilization", &p))
+	if ((e != NULL && num(e, "utilization", &p)) ||
+	    (sp != NULL && num(sp, "percent", &p)))
 		fprintf(out, " (%.1f%%)", p);
+	if (have_used && cur == NULL && !spend_money(sp, "used", used,
+	    sizeof(used)))
+		fputs("; currency not reported", out);
 	fputc('\n', out);
 }
 
@@ -398,6 +626,7 @@ render_api_limits(FILE *out, const cJSON *st, const struct style *sy,
 	char rem[32], lim[32], when[160];
 	size_t i;
 	int header = 0;
+	time_t rt;
 
 	if (a == NULL)
 		return;
@@ -412,8 +641,15 @@ render_api_limits(FILE *out, const cJSON *st, const struct style *sy,
 		fmt_num(k, "remaining", rem, sizeof(rem));
 		fmt_num(k, "limit", lim, sizeof(lim));
 		fmt_when(str(k, "resets_at"), now, when, sizeof(when));
-		fprintf(out, "  %-14s %s of %s left, resets %s\n",
-		    api_kinds[i].label, rem, lim, when);
+		if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(k,
+		    "stale")) || (str(k, "resets_at") != NULL &&
+		    parse_time(str(k, "resets_at"), &rt) == 0 && rt <= now))
+			fprintf(out, "  %-14s %sstale%s: %s of %s left when "
+			    "last seen; it reset %s\n", api_kinds[i].label,
+			    sy->yellow, sy->reset, rem, lim, when);
+		else
+			fprintf(out, "  %-14s %s of %s left, resets %s\n",
+			    api_kinds[i].label, rem, lim, when);
 	}
 }
 
@@ -435,13 +671,36 @@ render_top(FILE *out, const cJSON *st, const char *key, const char *title,
 {
 	const cJSON *o = obj(st, key), *it;
 	struct named *v = NULL;
-	char req[32], tok[32];
+	char req[32], tok[32], name[128];
 	double x;
-	size_t n = 0, cap, i, k;
+	size_t n = 0, cap, i, k, rw = 10, tw = 14;
 
-	fprintf(out, "\n%s%-30s %10s %14s%s\n", sy->bold, title, "requests",
-	    "tokens", sy->reset);
 	cap = o ? (size_t)cJSON_GetArraySize(o) : 0;
+	/* counts up to 10^15 stay aligned: columns as wide as the widest */
+	if (o != NULL) {
+		cJSON_ArrayForEach(it, o) {
+			double sum = 0.0;
+
+			if (!cJSON_IsObject(it))
+				continue;
+			if (num(it, "requests", &x)) {
+				cli_fmt_count(llround(x), req, sizeof(req));
+				if (columns(req) > rw)
+					rw = columns(req);
+			}
+			for (k = 0; k < 4; k++)
+				if (num(it, token_keys[k], &x))
+					sum += x;
+			cli_fmt_count(llround(sum), tok, sizeof(tok));
+			if (columns(tok) > tw)
+				tw = columns(tok);
+		}
+	}
+	fprintf(out, "\n%s%-30s ", sy->bold, title);
+	pad(out, "requests", rw, 1);
+	fputc(' ', out);
+	pad(out, "tokens", tw, 1);
+	fprintf(out, "%s\n", sy->reset);
 	if (cap == 0) {
 		fprintf(out, "  (none yet)\n");
 		return;
@@ -469,11 +728,12 @@ render_top(FILE *out, const cJSON *st, const char *key, const char *title,
 			snprintf(req, sizeof(req), DASH);
 		cli_fmt_count(llround(v[i].tokens), tok, sizeof(tok));
 		fputs("  ", out);
-		pad(out, v[i].name, 28, 0);
+		ellipsize(v[i].name, 28, name, sizeof(name));
+		pad(out, name, 28, 0);
 		fputc(' ', out);
-		pad(out, req, 10, 1);
+		pad(out, req, rw, 1);
 		fputc(' ', out);
-		pad(out, tok, 14, 1);
+		pad(out, tok, tw, 1);
 		fputc('\n', out);
 	}
 	if (n > TOP_N)
@@ -625,7 +885,7 @@ cli_status_render(FILE *out, const cJSON *st, const struct cli_render_opts *o)
 		if (num(d, "pid", &pid))
 			fprintf(out, ", pid %lld", llround(pid));
 	}
-	fmt_abs(o->now, o->now, when, sizeof(when));
+	fmt_asof(o->now, when, sizeof(when));
 	fprintf(out, ", as of %s\n\n", when);
 
 	render_windows(out, st, sy, o->now);

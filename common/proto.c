@@ -62,6 +62,75 @@ tokens_ok(int64_t v)
 	return v >= 0 && v <= RTP_TOKENS_MAX;
 }
 
+/* A header window entry: [a-z0-9_] name, something present, each value
+ * in range, absent values and padding zero. */
+static int
+win_ok(const struct rtp_win *w)
+{
+	static const char zeros[sizeof(w->pad)];
+	const char *nul = memchr(w->name, '\0', sizeof(w->name));
+	size_t i, n;
+
+	if (nul == NULL || nul == w->name)
+		return 0;
+	n = (size_t)(nul - w->name);
+	for (i = 0; i < n; i++) {
+		char c = w->name[i];
+
+		if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+		    c == '_'))
+			return 0;
+	}
+	for (i = n; i < sizeof(w->name); i++)
+		if (w->name[i] != '\0')
+			return 0;
+	if (w->present == 0 || (w->present & ~RTP_W_ALL) != 0 ||
+	    memcmp(w->pad, zeros, sizeof(zeros)) != 0)
+		return 0;
+	if (w->present & RTP_W_UTIL) {
+		if (!isfinite(w->util) || w->util < 0.0 || w->util > 1e6)
+			return 0;
+	} else if (w->util != 0.0)
+		return 0;
+	if (w->present & RTP_W_RESET) {
+		if (w->reset < 0 || w->reset > INT64_C(253402300799))
+			return 0;
+	} else if (w->reset != 0)
+		return 0;
+	if (w->present & RTP_W_STATUS) {
+		if (w->status == RTP_US_ABSENT || w->status > RTP_US_MAX)
+			return 0;
+	} else if (w->status != 0)
+		return 0;
+	return 1;
+}
+
+static int
+wins_ok(const struct rtp_event *ev)
+{
+	static const struct rtp_win zero;
+	int k, j;
+
+	if (ev->nwin > RTP_WIN_SLOTS)
+		return 0;
+	for (k = 0; k < (int)sizeof(ev->wpad); k++)
+		if (ev->wpad[k] != 0)
+			return 0;
+	for (k = 0; k < RTP_WIN_SLOTS; k++) {
+		if (k >= ev->nwin) {
+			if (memcmp(&ev->win[k], &zero, sizeof(zero)) != 0)
+				return 0;
+			continue;
+		}
+		if (!win_ok(&ev->win[k]))
+			return 0;
+		for (j = 0; j < k; j++)
+			if (strcmp(ev->win[j].name, ev->win[k].name) == 0)
+				return 0;	/* one entry per window */
+	}
+	return 1;
+}
+
 int
 rtp_validate(const void *buf, size_t len, struct rtp_event *out)
 {
@@ -88,7 +157,10 @@ rtp_validate(const void *buf, size_t len, struct rtp_event *out)
 		return RTP_E_FIELD;
 	/* a drops-only event describes no transfer */
 	if ((ev.flags & RTP_F_DROPS_ONLY) && (ev.http_status != 0 ||
-	    ev.usage_state != RTP_USAGE_NONE || ev.present != 0))
+	    ev.usage_state != RTP_USAGE_NONE || ev.present != 0 ||
+	    ev.nwin != 0))
+		return RTP_E_FIELD;
+	if (!wins_ok(&ev))
 		return RTP_E_FIELD;
 	if (!tokens_ok(ev.input_tokens) || !tokens_ok(ev.output_tokens) ||
 	    !tokens_ok(ev.cache_creation_input_tokens) ||

@@ -230,48 +230,70 @@ render_windows(struct buf *b, const struct trk *t, time_t now)
 
 	family(b, "ratetap_window_utilization_percent", "gauge",
 	    "Utilization of the rate-limit window in percent (may exceed 100); absent when unknown.");
-	for (w = 0; w < TRK_WIN_COUNT; w++)
+	for (w = 0; w < t->nwin; w++)
 		if (t->win[w].has_util)
 			sample_d(b, "ratetap_window_utilization_percent",
-			    "window", trk_win_name(w), NULL, NULL,
+			    "window", t->win[w].name, NULL, NULL,
 			    t->win[w].utilization);
 
 	family(b, "ratetap_window_reset_timestamp_seconds", "gauge",
 	    "When the window resets, as a unix timestamp; absent when unknown.");
-	for (w = 0; w < TRK_WIN_COUNT; w++)
-		if (t->win[w].resets_at > 0)
+	for (w = 0; w < t->nwin; w++)
+		if (trk_win_reset(t, w, NULL) > 0)
 			sample_i(b, "ratetap_window_reset_timestamp_seconds",
-			    "window", trk_win_name(w), NULL, NULL,
-			    (int64_t)t->win[w].resets_at);
+			    "window", t->win[w].name, NULL, NULL,
+			    (int64_t)trk_win_reset(t, w, NULL));
 
 	family(b, "ratetap_window_time_until_reset_seconds", "gauge",
 	    "Seconds until the window resets (0 once the reset time has passed); absent when unknown.");
-	for (w = 0; w < TRK_WIN_COUNT; w++) {
+	for (w = 0; w < t->nwin; w++) {
 		int64_t left;
 
-		if (t->win[w].resets_at <= 0)
+		if (trk_win_reset(t, w, NULL) <= 0)
 			continue;
-		left = (int64_t)t->win[w].resets_at - (int64_t)now;
+		left = (int64_t)trk_win_reset(t, w, NULL) - (int64_t)now;
 		sample_i(b, "ratetap_window_time_until_reset_seconds",
-		    "window", trk_win_name(w), NULL, NULL,
+		    "window", t->win[w].name, NULL, NULL,
 		    left > 0 ? left : 0);
 	}
 
 	family(b, "ratetap_window_tokens", "gauge",
 	    "Tokens used in the current window by type; zeroed when the window rolls over.");
-	for (w = 0; w < TRK_WIN_COUNT; w++)
+	for (w = 0; w < t->nwin; w++)
 		for (k = 0; k < EXPORT_TOK_COUNT; k++)
 			sample_i(b, "ratetap_window_tokens",
-			    "window", trk_win_name(w),
+			    "window", t->win[w].name,
 			    "type", export_tok_name(k),
 			    export_tok_get(&t->win[w].tokens, k));
 
 	family(b, "ratetap_window_rollovers_total", "counter",
 	    "Times the window was seen to roll over.");
-	for (w = 0; w < TRK_WIN_COUNT; w++)
+	for (w = 0; w < t->nwin; w++)
 		sample_i(b, "ratetap_window_rollovers_total",
-		    "window", trk_win_name(w), NULL, NULL,
+		    "window", t->win[w].name, NULL, NULL,
 		    t->win[w].rollovers);
+
+	family(b, "ratetap_window_observed_timestamp_seconds", "gauge",
+	    "When the window's utilization figure was observed by its source, as a unix timestamp; absent when unknown.");
+	for (w = 0; w < t->nwin; w++)
+		if (t->win[w].has_util && t->win[w].source != TRK_SRC_NONE &&
+		    t->win[w].observed_at > 0)
+			sample_i(b, "ratetap_window_observed_timestamp_seconds",
+			    "window", t->win[w].name, NULL, NULL,
+			    (int64_t)t->win[w].observed_at);
+
+	family(b, "ratetap_window_source", "gauge",
+	    "Source of the window's utilization figure: 1 for the current one; absent when unknown.");
+	for (w = 0; w < t->nwin; w++) {
+		int src;
+
+		if (!t->win[w].has_util || t->win[w].source == TRK_SRC_NONE)
+			continue;
+		for (src = TRK_SRC_NONE + 1; src < TRK_SRC_COUNT; src++)
+			sample_i(b, "ratetap_window_source", "window",
+			    t->win[w].name, "source", trk_src_name(src),
+			    src == t->win[w].source);
+	}
 
 	family(b, "ratetap_warning_threshold_percent", "gauge",
 	    "Utilization above which ratetapd warns, in percent.");

@@ -725,17 +725,18 @@ pay_windows(struct pb *pb, const struct trk *t, time_t now)
 	    "Tokens used in the current window; zeroed at rollover", 0, 0);
 	metric(pb, &roll, "ratetap.window.rollovers", "{rollover}",
 	    "Times the window rolled over", 1, 1);
-	for (w = 0; w < TRK_WIN_COUNT; w++) {
+	for (w = 0; w < t->nwin; w++) {
 		const struct trk_window *win = &t->win[w];
-		const char *wn = trk_win_name(w);
+		const char *wn = win->name;
+		time_t rs = trk_win_reset(t, w, NULL);
 
 		if (win->has_util)
 			point(pb, &util, 1, win->utilization, 0,
 			    ATTRS("ratetap.window", wn));
-		if (win->resets_at > 0) {
-			int64_t l = (int64_t)win->resets_at - (int64_t)now;
+		if (rs > 0) {
+			int64_t l = (int64_t)rs - (int64_t)now;
 
-			point(pb, &reset, 0, 0.0, (int64_t)win->resets_at,
+			point(pb, &reset, 0, 0.0, (int64_t)rs,
 			    ATTRS("ratetap.window", wn));
 			point(pb, &left, 0, 0.0, l > 0 ? l : 0,
 			    ATTRS("ratetap.window", wn));

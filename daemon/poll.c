@@ -32,6 +32,7 @@ struct poll_ctx {
 	int token_seen;		/* -1 never looked, 0 none, 1 found, 2 bad */
 	char logged[512];	/* kind of failure last logged, "" none */
 	time_t next_at;
+	time_t started_at;	/* when the request in flight was sent */
 	uint64_t rng;
 };
 
@@ -185,6 +186,7 @@ on_done(const struct http_response *r, void *arg)
 		failed(p, "invalid JSON", reason, NULL, -1);
 		return;
 	}
+	res.requested_at = p->started_at;	/* figures no newer than this */
 	trk_poll_ok(p->t, &res, time(NULL));
 	if (p->logged[0] != '\0' || p->failures > 0)
 		log_info("usage poll working again");
@@ -250,6 +252,7 @@ start_poll(struct poll_ctx *p)
 	hdrs[3] = "Accept: application/json";
 	hdrs[4] = NULL;
 	p->next_at = 0;
+	p->started_at = time(NULL);
 	p->req_id = http_request(p->l, "GET", p->url, hdrs, NULL,
 	    (long)(p->interval > POLL_TOTAL_TIMEOUT ? POLL_TOTAL_TIMEOUT :
 	    (p->interval < 2 ? 2 : p->interval)) * 1000L,

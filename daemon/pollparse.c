@@ -16,7 +16,7 @@
 
 #define POLL_BODY_MAX	(1024 * 1024)
 
-static const char *const poll_win_keys[TRK_WIN_COUNT] = {
+static const char *const poll_win_keys[TRK_WIN_FIXED] = {
 	"five_hour", "seven_day", "seven_day_sonnet", "seven_day_opus"
 };
 
@@ -89,24 +89,14 @@ opt_number(const cJSON *obj, const char *ctx, const char *key, double max,
 	return 0;
 }
 
+/* A window object {utilization, resets_at} named key into *pw. */
 static int
-parse_window(const cJSON *root, int w, struct trk_poll_window *pw,
+parse_window_obj(const cJSON *o, const char *key, struct trk_poll_window *pw,
     char *err, size_t errlen)
 {
-	const char *key = poll_win_keys[w];
-	const cJSON *o, *r;
+	const cJSON *r;
 
 	memset(pw, 0, sizeof(*pw));
-	if (member(root, key, &o) == -1) {
-		seterr(err, errlen, "%s appears twice", key);
-		return -1;
-	}
-	if (o == NULL || cJSON_IsNull(o))
-		return 0;
-	if (!cJSON_IsObject(o)) {
-		seterr(err, errlen, "%s is not an object", key);
-		return -1;
-	}
 	if (opt_number(o, key, "utilization", TRK_UTIL_MAX, &pw->has_util,
 	    &pw->utilization, err, errlen) == -1)
 		return -1;
@@ -127,6 +117,355 @@ parse_window(const cJSON *root, int w, struct trk_poll_window *pw,
 		}
 	}
 	pw->present = 1;
+	return 0;
+}
+
+static int
+parse_window(const cJSON *root, int w, struct trk_poll_window *pw,
+    char *err, size_t errlen)
+{
+	const char *key = poll_win_keys[w];
+	const cJSON *o;
+
+	memset(pw, 0, sizeof(*pw));
+	if (member(root, key, &o) == -1) {
+		seterr(err, errlen, "%s appears twice", key);
+		return -1;
+	}
+	if (o == NULL || cJSON_IsNull(o))
+		return 0;
+	if (!cJSON_IsObject(o)) {
+		seterr(err, errlen, "%s is not an object", key);
+		return -1;
+	}
+	return parse_window_obj(o, key, pw, err, errlen);
+}
+
+/*
+ * Window key's entry in p: a fixed index, the dynamic one already named
+ * so, or a new one; NULL when the table is full.
+ */
+static struct trk_poll_window *
+poll_slot(struct trk_poll *p, const char *name)
+{
+	struct trk_poll_window *pw;
+	int w;
+
+	for (w = 0; w < TRK_WIN_FIXED; w++)
+		if (strcmp(name, poll_win_keys[w]) == 0)
+			return &p->win[w];
+	for (w = TRK_WIN_FIXED; w < p->nwin; w++)
+		if (strcmp(p->win[w].name, name) == 0)
+			return &p->win[w];
+	if (p->nwin >= TRK_WIN_MAX)
+		return NULL;
+	pw = &p->win[p->nwin++];
+	memset(pw, 0, sizeof(*pw));
+	snprintf(pw->name, sizeof(pw->name), "%s", name);
+	return pw;
+}
+
+/*
+ * The other flat windows (seven_day_cowork, five_hour_x, ...), which come
+ * and go: an object of the usual shape becomes a window; null, another
+ * shape or a bad value is ignored like any unknown key.
+ */
+static void
+parse_flat_others(const cJSON *root, struct trk_poll *p)
+{
+	const cJSON *c;
+	struct trk_poll_window tmp, *pw;
+	char name[TRK_WIN_NAME_LEN], err[8];
+	int w, fixed;
+
+	cJSON_ArrayForEach(c, root) {
+		if (c->string == NULL || !cJSON_IsObject(c) ||
+		    (strncmp(c->string, "seven_day_", 10) != 0 &&
+		    strncmp(c->string, "five_hour_", 10) != 0))
+			continue;
+		for (fixed = 0, w = 0; w < TRK_WIN_FIXED; w++)
+			if (strcmp(c->string, poll_win_keys[w]) == 0)
+				fixed = 1;
+		if (fixed || trk_name_part(c->string, name, sizeof(name)) ==
+		    0 || strcmp(name, c->string) != 0)
+			continue;
+		if (parse_window_obj(c, name, &tmp, err, sizeof(err)) == -1)
+			continue;
+		if ((pw = poll_slot(p, name)) == NULL)
+			return;
+		pw->present = 1;
+		pw->has_util = tmp.has_util;
+		pw->utilization = tmp.utilization;
+		pw->resets_at = tmp.resets_at;
+	}
+}
+
+/* obj[key] when it is a non-empty string, else NULL. */
+static const char *
+opt_str(const cJSON *obj, const char *key)
+{
+	const cJSON *c = cJSON_GetObjectItemCaseSensitive(obj, key);
+
+	if (!cJSON_IsString(c) || c->valuestring == NULL ||
+	    c->valuestring[0] == '\0')
+		return NULL;
+	return c->valuestring;
+}
+
+/*
+ * One entry of the `limits` array: {kind, percent, resets_at, scope,
+ * ...}.  session is five_hour, weekly_all seven_day, weekly_scoped
+ * seven_day_<scope>; another kind is a window of its own name (with
+ * _<scope> when scoped).  An entry without a kind, or scoped without a
+ * name for its scope, cannot be named and is skipped.
+ */
+static int
+parse_limit(const cJSON *e, int i, struct trk_poll *p, char *err,
+    size_t errlen)
+{
+	const cJSON *k, *sc, *m, *sf, *r;
+	const char *base, *scope_name = NULL;
+	char ctx[32], name[TRK_WIN_NAME_LEN], part[TRK_WIN_NAME_LEN];
+	struct trk_poll_window *pw;
+	int has = 0, match = TRK_MATCH_NONE;
+	double pct = 0.0;
+	time_t reset = 0;
+
+	snprintf(ctx, sizeof(ctx), "limits[%d]", i);
+	if (!cJSON_IsObject(e)) {
+		seterr(err, errlen, "%s is not an object", ctx);
+		return -1;
+	}
+	if (member(e, "kind", &k) == -1) {
+		seterr(err, errlen, "%s.kind appears twice", ctx);
+		return -1;
+	}
+	if (k != NULL && !cJSON_IsNull(k) && !cJSON_IsString(k)) {
+		seterr(err, errlen, "%s.kind is not a string", ctx);
+		return -1;
+	}
+	if (opt_number(e, ctx, "percent", TRK_UTIL_MAX, &has, &pct, err,
+	    errlen) == -1)
+		return -1;
+	if (member(e, "resets_at", &r) == -1) {
+		seterr(err, errlen, "%s.resets_at appears twice", ctx);
+		return -1;
+	}
+	if (r != NULL && !cJSON_IsNull(r)) {
+		if (!cJSON_IsString(r) || r->valuestring == NULL ||
+		    trk_parse_time(r->valuestring, &reset) == -1) {
+			seterr(err, errlen, "%s.resets_at is not an RFC 3339 "
+			    "time", ctx);
+			return -1;
+		}
+	}
+	if (member(e, "scope", &sc) == -1) {
+		seterr(err, errlen, "%s.scope appears twice", ctx);
+		return -1;
+	}
+	if (sc != NULL && !cJSON_IsNull(sc)) {
+		if (!cJSON_IsObject(sc)) {
+			seterr(err, errlen, "%s.scope is not an object", ctx);
+			return -1;
+		}
+		m = cJSON_GetObjectItemCaseSensitive(sc, "model");
+		sf = cJSON_GetObjectItemCaseSensitive(sc, "surface");
+		if (cJSON_IsObject(m)) {
+			if ((scope_name = opt_str(m, "display_name")) == NULL)
+				scope_name = opt_str(m, "id");
+			match = TRK_MATCH_MODEL;
+		} else if (cJSON_IsObject(sf))
+			scope_name = opt_str(sf, "display_name");
+		if (scope_name == NULL || trk_name_part(scope_name, part,
+		    sizeof(part)) == 0)
+			return 0;	/* a scope without a usable name */
+	}
+	if (k == NULL || !cJSON_IsString(k) || k->valuestring == NULL)
+		return 0;
+	if (strcmp(k->valuestring, "session") == 0)
+		base = "five_hour";
+	else if (strcmp(k->valuestring, "weekly_all") == 0 ||
+	    strcmp(k->valuestring, "weekly_scoped") == 0)
+		base = "seven_day";
+	else {
+		char kn[TRK_WIN_NAME_LEN];
+
+		if (trk_name_part(k->valuestring, kn, sizeof(kn)) == 0)
+			return 0;
+		snprintf(name, sizeof(name), "%s", kn);
+		base = NULL;
+	}
+	if (base != NULL)
+		snprintf(name, sizeof(name), "%s", base);
+	if (scope_name != NULL) {
+		size_t n = strlen(name);
+
+		if (n + 2 >= sizeof(name))
+			return 0;
+		size_t j;
+
+		name[n++] = '_';
+		for (j = 0; part[j] != '\0' && n + 1 < sizeof(name); j++)
+			name[n++] = part[j];
+		name[n] = '\0';
+		while (name[strlen(name) - 1] == '_')
+			name[strlen(name) - 1] = '\0';
+	} else if (strcmp(k->valuestring, "weekly_scoped") == 0)
+		return 0;	/* scoped, but to what? */
+	if ((pw = poll_slot(p, name)) == NULL)
+		return 0;	/* full: bounded */
+	pw->present = 1;
+	if (has) {
+		pw->has_util = 1;
+		pw->utilization = pct;
+	}
+	if (reset != 0)
+		pw->resets_at = reset;
+	if (scope_name != NULL && pw >= &p->win[TRK_WIN_FIXED]) {
+		rtp_strlcpy(pw->label, scope_name, sizeof(pw->label));
+		pw->match = match;
+		if (match == TRK_MATCH_MODEL)
+			snprintf(pw->match_word, sizeof(pw->match_word), "%s",
+			    scope_name);
+	} else if (pw >= &p->win[TRK_WIN_FIXED])
+		pw->match = TRK_MATCH_NONE;
+	return 0;
+}
+
+static int
+parse_limits(const cJSON *root, struct trk_poll *p, char *err,
+    size_t errlen)
+{
+	const cJSON *a, *e;
+	int i = 0;
+
+	if (member(root, "limits", &a) == -1) {
+		seterr(err, errlen, "limits appears twice");
+		return -1;
+	}
+	if (a == NULL || cJSON_IsNull(a))
+		return 0;
+	if (!cJSON_IsArray(a)) {
+		seterr(err, errlen, "limits is not an array");
+		return -1;
+	}
+	cJSON_ArrayForEach(e, a) {
+		if (parse_limit(e, i, p, err, errlen) == -1)
+			return -1;
+		i++;
+	}
+	return 0;
+}
+
+/* spend.used / spend.limit: null, or {amount_minor, currency, exponent} */
+static int
+parse_money(const cJSON *o, const char *key, struct trk_money *m,
+    char *err, size_t errlen)
+{
+	const cJSON *v, *c;
+	char ctx[32];
+	double amt, ex;
+	int has_amt, has_ex;
+	size_t i;
+
+	memset(m, 0, sizeof(*m));
+	snprintf(ctx, sizeof(ctx), "spend.%s", key);
+	if (member(o, key, &v) == -1) {
+		seterr(err, errlen, "%s appears twice", ctx);
+		return -1;
+	}
+	if (v == NULL || cJSON_IsNull(v))
+		return 0;
+	if (!cJSON_IsObject(v)) {
+		seterr(err, errlen, "%s is not an object", ctx);
+		return -1;
+	}
+	if (opt_number(v, ctx, "amount_minor", TRK_CREDITS_MAX, &has_amt,
+	    &amt, err, errlen) == -1 ||
+	    opt_number(v, ctx, "exponent", 9, &has_ex, &ex, err, errlen) == -1)
+		return -1;
+	if ((has_amt && floor(amt) != amt) || (has_ex && floor(ex) != ex)) {
+		seterr(err, errlen, "%s has a fractional amount or exponent",
+		    ctx);
+		return -1;
+	}
+	if (member(v, "currency", &c) == -1) {
+		seterr(err, errlen, "%s.currency appears twice", ctx);
+		return -1;
+	}
+	if (c != NULL && !cJSON_IsNull(c)) {
+		if (!cJSON_IsString(c) || c->valuestring == NULL ||
+		    strlen(c->valuestring) == 0 ||
+		    strlen(c->valuestring) >= sizeof(m->currency)) {
+			seterr(err, errlen, "%s.currency is not a currency "
+			    "code", ctx);
+			return -1;
+		}
+		for (i = 0; c->valuestring[i] != '\0'; i++) {
+			char ch = c->valuestring[i];
+
+			if (!((ch >= 'A' && ch <= 'Z') ||
+			    (ch >= 'a' && ch <= 'z'))) {
+				seterr(err, errlen, "%s.currency is not a "
+				    "currency code", ctx);
+				return -1;
+			}
+			m->currency[i] = ch >= 'a' ? (char)(ch - 32) : ch;
+		}
+	}
+	if (!has_amt)
+		return 0;	/* no amount: nothing to show */
+	m->known = 1;
+	m->amount_minor = (int64_t)amt;
+	m->exponent = has_ex ? (int)ex : 2;
+	return 0;
+}
+
+static int
+parse_spend(const cJSON *root, struct trk_spend *sp, char *err,
+    size_t errlen)
+{
+	const cJSON *o, *b, *r;
+
+	memset(sp, 0, sizeof(*sp));
+	sp->enabled = -1;
+	if (member(root, "spend", &o) == -1) {
+		seterr(err, errlen, "spend appears twice");
+		return -1;
+	}
+	if (o == NULL || cJSON_IsNull(o))
+		return 0;
+	if (!cJSON_IsObject(o)) {
+		seterr(err, errlen, "spend is not an object");
+		return -1;
+	}
+	if (parse_money(o, "used", &sp->used, err, errlen) == -1 ||
+	    parse_money(o, "limit", &sp->limit, err, errlen) == -1 ||
+	    opt_number(o, "spend", "percent", TRK_UTIL_MAX, &sp->has_percent,
+	    &sp->percent, err, errlen) == -1)
+		return -1;
+	if (member(o, "enabled", &b) == -1 ||
+	    member(o, "disabled_reason", &r) == -1) {
+		seterr(err, errlen, "a key of spend appears twice");
+		return -1;
+	}
+	if (b != NULL && !cJSON_IsNull(b)) {
+		if (!cJSON_IsBool(b)) {
+			seterr(err, errlen, "spend.enabled is not a boolean");
+			return -1;
+		}
+		sp->enabled = cJSON_IsTrue(b) ? 1 : 0;
+	}
+	if (r != NULL && !cJSON_IsNull(r)) {
+		if (!cJSON_IsString(r) || r->valuestring == NULL) {
+			seterr(err, errlen, "spend.disabled_reason is not a "
+			    "string");
+			return -1;
+		}
+		rtp_strlcpy(sp->disabled_reason, r->valuestring,
+		    sizeof(sp->disabled_reason));
+	}
+	sp->known = 1;
 	return 0;
 }
 
@@ -215,10 +554,14 @@ poll_parse(const char *body, size_t len, struct trk_poll *p, char *err,
 		seterr(err, errlen, "body is not a JSON object");
 		goto err;
 	}
-	for (w = 0; w < TRK_WIN_COUNT; w++)
+	for (w = 0; w < TRK_WIN_FIXED; w++)
 		if (parse_window(root, w, &p->win[w], err, errlen) == -1)
 			goto err;
-	if (parse_extra(root, &p->extra, err, errlen) == -1)
+	p->nwin = TRK_WIN_FIXED;
+	parse_flat_others(root, p);
+	if (parse_limits(root, p, err, errlen) == -1 ||
+	    parse_extra(root, &p->extra, err, errlen) == -1 ||
+	    parse_spend(root, &p->spend, err, errlen) == -1)
 		goto err;
 	cJSON_Delete(root);
 	free(copy);

@@ -113,6 +113,39 @@ put_table(cJSON *o, const char *key, const struct trk_named *tab, int n)
 	return arr;
 }
 
+static const char *const match_names[] = { "all", "model", "none" };
+
+static cJSON *
+put_money(cJSON *o, const char *key, const struct trk_money *m)
+{
+	cJSON *r;
+
+	if (!m->known)
+		return cJSON_AddNullToObject(o, key);
+	if ((r = cJSON_AddObjectToObject(o, key)) == NULL ||
+	    !ok(put_int(r, "amount_minor", m->amount_minor)) ||
+	    !ok(put_int(r, "exponent", m->exponent)) ||
+	    !ok(cJSON_AddStringToObject(r, "currency", m->currency)))
+		return NULL;
+	return r;
+}
+
+static cJSON *
+put_spend(cJSON *o, const struct trk_spend *sp)
+{
+	cJSON *r;
+
+	if ((r = cJSON_AddObjectToObject(o, "spend")) == NULL ||
+	    !ok(put_money(r, "used", &sp->used)) ||
+	    !ok(put_money(r, "limit", &sp->limit)) ||
+	    !ok(put_opt(r, "percent", sp->has_percent, sp->percent)) ||
+	    !ok(put_int(r, "enabled", sp->enabled)) ||
+	    !ok(cJSON_AddStringToObject(r, "disabled_reason",
+	    sp->disabled_reason)))
+		return NULL;
+	return r;
+}
+
 static cJSON *
 state_to_json(const struct trk *t)
 {
@@ -124,18 +157,27 @@ state_to_json(const struct trk *t)
 	if (!ok(put_int(root, "version", STATE_VERSION)) ||
 	    (o = cJSON_AddObjectToObject(root, "windows")) == NULL)
 		goto err;
-	for (i = 0; i < TRK_WIN_COUNT; i++) {
+	for (i = 0; i < t->nwin && i < TRK_WIN_MAX; i++) {
 		const struct trk_window *win = &t->win[i];
 
-		if ((w = cJSON_AddObjectToObject(o, trk_win_name(i))) == NULL ||
+		if ((w = cJSON_AddObjectToObject(o, win->name)) == NULL ||
 		    !ok(put_opt(w, "utilization", win->has_util,
 		    win->utilization)) ||
 		    !ok(put_int(w, "resets_at", win->resets_at)) ||
 		    !ok(put_tokens(w, "tokens", &win->tokens)) ||
 		    !ok(put_int(w, "rollovers", win->rollovers)) ||
-		    !ok(cJSON_AddBoolToObject(w, "warned", win->warned)))
+		    !ok(cJSON_AddBoolToObject(w, "warned", win->warned)) ||
+		    !ok(put_str(w, "source", trk_src_name(win->source))) ||
+		    !ok(put_int(w, "observed_at", win->observed_at)) ||
+		    !ok(put_int(w, "prev_reset", win->prev_reset)) ||
+		    !ok(put_str(w, "status", trk_ustatus_name(win->status))) ||
+		    !ok(put_str(w, "label", win->label)) ||
+		    !ok(put_str(w, "match", match_names[win->match])) ||
+		    !ok(put_str(w, "match_word", win->match_word)))
 			goto err;
 	}
+	if (t->spend.known && !ok(put_spend(root, &t->spend)))
+		goto err;
 
 	if ((o = cJSON_AddObjectToObject(root, "extra_usage")) == NULL ||
 	    !ok(cJSON_AddBoolToObject(o, "known", t->extra.known)) ||
@@ -562,6 +604,144 @@ get_table(struct rd *rd, const cJSON *root, const char *key,
 	return 0;
 }
 
+/* 1 when obj has key (once or more), for the keys added since version 1
+ * was first written: absent means the old default. */
+static int
+has(const cJSON *obj, const char *key)
+{
+	const cJSON *c;
+
+	cJSON_ArrayForEach(c, obj)
+		if (c->string != NULL && strcmp(c->string, key) == 0)
+			return 1;
+	return 0;
+}
+
+/* null or a string of names() for lo..hi into *out (0 for null) */
+static int
+get_name_in(struct rd *rd, const cJSON *obj, const char *ctx,
+    const char *key, int lo, int hi, const char *(*name)(int), int *out)
+{
+	const cJSON *c;
+	int i;
+
+	if (get(rd, obj, ctx, key, &c) == -1)
+		return -1;
+	*out = 0;
+	if (cJSON_IsNull(c))
+		return 0;
+	if (!cJSON_IsString(c) || c->valuestring == NULL)
+		return bad(rd, ctx, key, "not a string or null");
+	for (i = lo; i <= hi; i++)
+		if (name(i) != NULL && strcmp(name(i), c->valuestring) == 0) {
+			*out = i;
+			return 0;
+		}
+	return bad(rd, ctx, key, "unknown value");
+}
+
+static const char *
+match_name(int m)
+{
+	return m >= 0 && m <= TRK_MATCH_NONE ? match_names[m] : NULL;
+}
+
+/* A window's record; the keys after "warned" are optional (older files). */
+static int
+get_window(struct rd *rd, const cJSON *w, struct trk_window *win)
+{
+	char ctx[64];
+	int m;
+
+	snprintf(ctx, sizeof(ctx), "windows.%s", win->name);
+	if (get_opt(rd, w, ctx, "utilization", TRK_UTIL_MAX,
+	    &win->has_util, &win->utilization) == -1 ||
+	    get_time(rd, w, ctx, "resets_at", &win->resets_at) == -1 ||
+	    get_tokens(rd, w, ctx, "tokens", &win->tokens) == -1 ||
+	    get_count(rd, w, ctx, "rollovers", &win->rollovers) == -1 ||
+	    get_bool(rd, w, ctx, "warned", &win->warned) == -1)
+		return -1;
+	if ((has(w, "source") && get_name_in(rd, w, ctx, "source",
+	    TRK_SRC_HEADER, TRK_SRC_COUNT - 1, trk_src_name,
+	    &win->source) == -1) ||
+	    (has(w, "observed_at") && get_time(rd, w, ctx, "observed_at",
+	    &win->observed_at) == -1) ||
+	    (has(w, "prev_reset") && get_time(rd, w, ctx, "prev_reset",
+	    &win->prev_reset) == -1) ||
+	    (has(w, "status") && get_name_in(rd, w, ctx, "status",
+	    RTP_US_ALLOWED, RTP_US_MAX, trk_ustatus_name,
+	    &win->status) == -1) ||
+	    (has(w, "label") && get_str(rd, w, ctx, "label", win->label,
+	    sizeof(win->label)) == -1))
+		return -1;
+	if (has(w, "match")) {
+		if (get_name_in(rd, w, ctx, "match", TRK_MATCH_ALL,
+		    TRK_MATCH_NONE, match_name, &m) == -1 ||
+		    get_str(rd, w, ctx, "match_word", win->match_word,
+		    sizeof(win->match_word)) == -1)
+			return -1;
+		if (cJSON_IsNull(cJSON_GetObjectItemCaseSensitive(w, "match")))
+			return bad(rd, ctx, "match", "null");
+		/* the fixed windows' rule is not the file's to change */
+		if (strcmp(win->name, "five_hour") != 0 &&
+		    strcmp(win->name, "seven_day") != 0 &&
+		    strcmp(win->name, "seven_day_sonnet") != 0 &&
+		    strcmp(win->name, "seven_day_opus") != 0)
+			win->match = m == TRK_MATCH_ALL ? TRK_MATCH_NONE : m;
+	}
+	return 0;
+}
+
+static int
+get_money(struct rd *rd, const cJSON *o, const char *key,
+    struct trk_money *m)
+{
+	const cJSON *c;
+	int64_t v;
+
+	memset(m, 0, sizeof(*m));
+	if (get(rd, o, "spend", key, &c) == -1)
+		return -1;
+	if (cJSON_IsNull(c))
+		return 0;
+	if (!cJSON_IsObject(c))
+		return bad(rd, "spend", key, "not an object or null");
+	if (get_int(rd, c, "spend", "amount_minor", 0,
+	    (int64_t)TRK_CREDITS_MAX, &m->amount_minor) == -1 ||
+	    get_int(rd, c, "spend", "exponent", 0, 9, &v) == -1 ||
+	    get_str(rd, c, "spend", "currency", m->currency,
+	    sizeof(m->currency)) == -1)
+		return -1;
+	m->exponent = (int)v;
+	m->known = 1;
+	return 0;
+}
+
+/* The optional "spend" object. */
+static int
+get_spend(struct rd *rd, const cJSON *root, struct trk_spend *sp)
+{
+	const cJSON *o;
+	int64_t v;
+
+	memset(sp, 0, sizeof(*sp));
+	sp->enabled = -1;
+	if (!has(root, "spend"))
+		return 0;
+	if (get_obj(rd, root, "", "spend", &o) == -1 ||
+	    get_money(rd, o, "used", &sp->used) == -1 ||
+	    get_money(rd, o, "limit", &sp->limit) == -1 ||
+	    get_opt(rd, o, "spend", "percent", TRK_UTIL_MAX, &sp->has_percent,
+	    &sp->percent) == -1 ||
+	    get_int(rd, o, "spend", "enabled", -1, 1, &v) == -1 ||
+	    get_str(rd, o, "spend", "disabled_reason", sp->disabled_reason,
+	    sizeof(sp->disabled_reason)) == -1)
+		return -1;
+	sp->enabled = (int)v;
+	sp->known = 1;
+	return 0;
+}
+
 static int
 state_from_json(struct rd *rd, const cJSON *root, struct trk *t)
 {
@@ -583,20 +763,26 @@ state_from_json(struct rd *rd, const cJSON *root, struct trk *t)
 
 	if (get_obj(rd, root, "", "windows", &o) == -1)
 		return -1;
-	for (i = 0; i < TRK_WIN_COUNT; i++) {
-		struct trk_window *win = &t->win[i];
-		char ctx[64];
-
-		snprintf(ctx, sizeof(ctx), "windows.%s", trk_win_name(i));
+	for (i = 0; i < TRK_WIN_FIXED; i++) {
 		if (get_obj(rd, o, "windows", trk_win_name(i), &w) == -1 ||
-		    get_opt(rd, w, ctx, "utilization", TRK_UTIL_MAX,
-		    &win->has_util, &win->utilization) == -1 ||
-		    get_time(rd, w, ctx, "resets_at", &win->resets_at) == -1 ||
-		    get_tokens(rd, w, ctx, "tokens", &win->tokens) == -1 ||
-		    get_count(rd, w, ctx, "rollovers", &win->rollovers) == -1 ||
-		    get_bool(rd, w, ctx, "warned", &win->warned) == -1)
+		    get_window(rd, w, &t->win[i]) == -1)
 			return -1;
 	}
+	cJSON_ArrayForEach(w, o) {
+		int k;
+
+		if (w->string == NULL || trk_win_find(t, w->string) != -1)
+			continue;	/* a fixed one (a twin fails above) */
+		if ((k = trk_win_get(t, w->string)) == -1)
+			return bad(rd, "windows", w->string, "bad name or "
+			    "too many windows");
+		if (!cJSON_IsObject(w))
+			return bad(rd, "windows", w->string, "not an object");
+		if (get_window(rd, w, &t->win[k]) == -1)
+			return -1;
+	}
+	if (get_spend(rd, root, &t->spend) == -1)
+		return -1;
 
 	if (get_obj(rd, root, "", "extra_usage", &o) == -1 ||
 	    get_bool(rd, o, "extra_usage", "known", &t->extra.known) == -1 ||

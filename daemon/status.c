@@ -66,25 +66,85 @@ add_tokens(cJSON *obj, const char *key, const struct trk_tokens *tk)
 }
 
 static int
-add_windows(cJSON *root, const struct trk *t)
+add_windows(cJSON *root, const struct trk *t, time_t now)
 {
 	cJSON *ws, *o;
-	int w;
+	int w, base;
 
 	if ((ws = cJSON_AddObjectToObject(root, "windows")) == NULL)
 		return -1;
-	for (w = 0; w < TRK_WIN_COUNT; w++) {
+	for (w = 0; w < t->nwin && w < TRK_WIN_MAX; w++) {
 		const struct trk_window *win = &t->win[w];
+		time_t reset = trk_win_reset(t, w, &base);
+		int fig = win->has_util && win->source != TRK_SRC_NONE &&
+		    win->observed_at > 0;
 
-		o = cJSON_AddObjectToObject(ws, trk_win_name(w));
+		o = cJSON_AddObjectToObject(ws, win->name);
 		if (o == NULL ||
 		    !ok(add_opt_number(o, "utilization", win->has_util,
 		    win->utilization)) ||
-		    !ok(add_time(o, "resets_at", win->resets_at)) ||
+		    !ok(add_time(o, "resets_at", reset)) ||
+		    !ok(add_opt_string(o, "resets_with", base >= 0 ?
+		    t->win[base].name : NULL)) ||
 		    !ok(add_tokens(o, "tokens", &win->tokens)) ||
-		    !ok(add_int(o, "rollovers", win->rollovers)))
+		    !ok(add_int(o, "rollovers", win->rollovers)) ||
+		    !ok(add_opt_string(o, "source", fig ?
+		    trk_src_name(win->source) : NULL)) ||
+		    !ok(add_time(o, "observed_at", fig ? win->observed_at : 0)) ||
+		    !ok(fig ? add_int(o, "age_seconds", now > win->observed_at ?
+		    (int64_t)(now - win->observed_at) : 0) :
+		    cJSON_AddNullToObject(o, "age_seconds")) ||
+		    !ok(add_opt_string(o, "status",
+		    trk_ustatus_name(win->status))) ||
+		    !ok(add_opt_string(o, "label", win->label[0] != '\0' ?
+		    win->label : NULL)) ||
+		    !ok(cJSON_AddBoolToObject(o, "counts_tokens",
+		    win->match != TRK_MATCH_NONE)))
 			return -1;
 	}
+	return 0;
+}
+
+/* {amount, amount_minor, currency, exponent}, or null */
+static cJSON *
+add_money(cJSON *obj, const char *key, const struct trk_money *m)
+{
+	cJSON *o;
+	double div = 1.0;
+	int i;
+
+	if (!m->known)
+		return cJSON_AddNullToObject(obj, key);
+	for (i = 0; i < m->exponent; i++)
+		div *= 10.0;
+	if ((o = cJSON_AddObjectToObject(obj, key)) == NULL ||
+	    !ok(cJSON_AddNumberToObject(o, "amount",
+	    (double)m->amount_minor / div)) ||
+	    !ok(add_int(o, "amount_minor", m->amount_minor)) ||
+	    !ok(add_opt_string(o, "currency", m->currency[0] != '\0' ?
+	    m->currency : NULL)) ||
+	    !ok(add_int(o, "exponent", m->exponent)))
+		return NULL;
+	return o;
+}
+
+static int
+add_spend(cJSON *root, const struct trk *t)
+{
+	const struct trk_spend *sp = &t->spend;
+	cJSON *o;
+
+	if (!sp->known)
+		return cJSON_AddNullToObject(root, "spend") != NULL ? 0 : -1;
+	if ((o = cJSON_AddObjectToObject(root, "spend")) == NULL ||
+	    !ok(add_money(o, "used", &sp->used)) ||
+	    !ok(add_money(o, "limit", &sp->limit)) ||
+	    !ok(add_opt_number(o, "percent", sp->has_percent, sp->percent)) ||
+	    !ok(sp->enabled >= 0 ? cJSON_AddBoolToObject(o, "enabled",
+	    sp->enabled) : cJSON_AddNullToObject(o, "enabled")) ||
+	    !ok(add_opt_string(o, "disabled_reason",
+	    sp->disabled_reason[0] != '\0' ? sp->disabled_reason : NULL)))
+		return -1;
 	return 0;
 }
 
@@ -103,7 +163,12 @@ add_extra(cJSON *root, const struct trk *t)
 	    !ok(add_opt_number(o, "used_credits", e->known &&
 	    e->has_used_credits, e->used_credits)) ||
 	    !ok(add_opt_number(o, "utilization", e->known && e->has_util,
-	    e->utilization)))
+	    e->utilization)) ||
+	    !ok(cJSON_AddStringToObject(o, "unit", "cents")) ||
+	    !ok(add_opt_string(o, "currency", t->spend.known &&
+	    t->spend.used.currency[0] != '\0' ? t->spend.used.currency :
+	    t->spend.known && t->spend.limit.currency[0] != '\0' ?
+	    t->spend.limit.currency : NULL)))
 		return -1;
 	return 0;
 }
@@ -165,7 +230,7 @@ add_tables(cJSON *root, const struct trk *t)
 }
 
 static int
-add_api(cJSON *root, const struct trk *t)
+add_api(cJSON *root, const struct trk *t, time_t now)
 {
 	cJSON *as, *o;
 	int a;
@@ -183,7 +248,9 @@ add_api(cJSON *root, const struct trk *t)
 		o = cJSON_AddObjectToObject(as, trk_api_name(a));
 		if (o == NULL || !ok(add_int(o, "limit", l->limit)) ||
 		    !ok(add_int(o, "remaining", l->remaining)) ||
-		    !ok(add_time(o, "resets_at", l->reset)))
+		    !ok(add_time(o, "resets_at", l->reset)) ||
+		    !ok(cJSON_AddBoolToObject(o, "stale", l->reset > 0 &&
+		    l->reset <= now)))
 			return -1;
 	}
 	return 0;
@@ -239,10 +306,11 @@ trk_status_json(const struct trk *t, time_t now)
 
 	if ((root = cJSON_CreateObject()) == NULL)
 		return NULL;
-	if (add_windows(root, t) == -1 || add_extra(root, t) == -1 ||
+	if (add_windows(root, t, now) == -1 || add_extra(root, t) == -1 ||
+	    add_spend(root, t) == -1 ||
 	    add_requests(root, t) == -1 ||
 	    !ok(add_tokens(root, "tokens_total", &t->tokens_total)) ||
-	    add_tables(root, t) == -1 || add_api(root, t) == -1 ||
+	    add_tables(root, t) == -1 || add_api(root, t, now) == -1 ||
 	    add_misc(root, t) == -1 ||
 	    !ok(add_time(root, "generated_at", now)))
 		goto err;

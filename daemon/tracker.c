@@ -13,8 +13,12 @@
 #include "log.h"
 #include "tracker.h"
 
-static const char *const win_names[TRK_WIN_COUNT] = {
+static const char *const win_names[TRK_WIN_FIXED] = {
 	"five_hour", "seven_day", "seven_day_sonnet", "seven_day_opus"
+};
+
+static const char *const src_names[TRK_SRC_COUNT] = {
+	NULL, "header", "poll", "statusline", "rollover"
 };
 
 static const char *const api_names[TRK_API_COUNT] = {
@@ -43,10 +47,10 @@ _Static_assert(NAMED_SLOTS >= 2 * TRK_MAX_MODELS &&
     "named index size");
 
 /* Header fields of each window: utilization (d[]) and reset (i[]). */
-static const int win_util_d[TRK_WIN_COUNT] = {
+static const int win_util_d[TRK_WIN_FIXED] = {
 	RTP_D_UTIL_5H, RTP_D_UTIL_7D, RTP_D_UTIL_7D_SONNET, RTP_D_UTIL_7D_OPUS
 };
-static const int win_reset_i[TRK_WIN_COUNT] = {
+static const int win_reset_i[TRK_WIN_FIXED] = {
 	RTP_I_RESET_5H, RTP_I_RESET_7D, RTP_I_RESET_7D_SONNET,
 	RTP_I_RESET_7D_OPUS
 };
@@ -62,9 +66,17 @@ static const int api_i[TRK_API_COUNT][3] = {
 const char *
 trk_win_name(int w)
 {
-	if (w < 0 || w >= TRK_WIN_COUNT)
+	if (w < 0 || w >= TRK_WIN_FIXED)
 		return NULL;
 	return win_names[w];
+}
+
+const char *
+trk_src_name(int s)
+{
+	if (s <= TRK_SRC_NONE || s >= TRK_SRC_COUNT)
+		return NULL;
+	return src_names[s];
 }
 
 const char *
@@ -128,6 +140,19 @@ table_new(int max)
 	    sizeof(struct named_index));
 }
 
+static void win_init(struct trk_window *, const char *);
+
+/* The fixed windows, named, at their indices. */
+static void
+wins_init(struct trk *t)
+{
+	int w;
+
+	for (w = 0; w < TRK_WIN_FIXED; w++)
+		win_init(&t->win[w], win_names[w]);
+	t->nwin = TRK_WIN_FIXED;
+}
+
 struct trk *
 trk_new(const struct trk_config *cfg)
 {
@@ -144,6 +169,8 @@ trk_new(const struct trk_config *cfg)
 		trk_free(t);
 		return NULL;
 	}
+	wins_init(t);
+	t->spend.enabled = -1;
 	t->cfg.warn_pct = TRK_DEFAULT_WARN_PCT;
 	if (cfg != NULL && isfinite(cfg->warn_pct) && cfg->warn_pct > 0.0 &&
 	    cfg->warn_pct <= TRK_UTIL_MAX)
@@ -183,6 +210,8 @@ trk_reset(struct trk *t)
 	t->models = models;
 	t->progs = progs;
 	t->retry_after = -1;
+	t->spend.enabled = -1;
+	wins_init(t);
 }
 
 void
@@ -317,24 +346,6 @@ lower(int c)
 	return c >= 'A' && c <= 'Z' ? c - 'A' + 'a' : c;
 }
 
-/* Case-insensitive substring search, ASCII; needle is lowercase. */
-static int
-contains_ci(const char *hay, const char *needle)
-{
-	size_t i;
-
-	for (; *hay != '\0'; hay++) {
-		if (lower((unsigned char)*hay) != needle[0])
-			continue;
-		for (i = 1; needle[i] != '\0'; i++)
-			if (lower((unsigned char)hay[i]) != needle[i])
-				break;	/* also at hay's NUL */
-		if (needle[i] == '\0')
-			return 1;
-	}
-	return 0;
-}
-
 /* FNV-1a of a NUL-terminated name. */
 static uint32_t
 name_hash(const char *s)
@@ -424,15 +435,237 @@ named_row(struct trk_named *tab, int *n, int max, const char *name)
 	return row;
 }
 
+/* ---- windows ---- */
+
+static int
+valid_name_char(int c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_';
+}
+
+/* A window name: 1 to TRK_WIN_NAME_LEN - 1 of [a-z0-9_]. */
+static int
+valid_win_name(const char *s)
+{
+	size_t i;
+
+	if (s == NULL || *s == '\0')
+		return 0;
+	for (i = 0; s[i] != '\0'; i++)
+		if (!valid_name_char((unsigned char)s[i]) ||
+		    i + 1 >= TRK_WIN_NAME_LEN)
+			return 0;
+	return 1;
+}
+
+size_t
+trk_name_part(const char *s, char *out, size_t len)
+{
+	size_t n = 0;
+	int gap = 0;
+
+	if (len == 0)
+		return 0;
+	for (; s != NULL && *s != '\0'; s++) {
+		int c = lower((unsigned char)*s);
+
+		if ((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9')) {
+			if (gap && n > 0) {
+				if (n + 2 >= len)
+					break;
+				out[n++] = '_';
+			}
+			gap = 0;
+			if (n + 1 >= len)
+				break;
+			out[n++] = (char)c;
+		} else
+			gap = 1;
+	}
+	out[n] = '\0';
+	return n;
+}
+
+/* Letters and digits of s, lower case, into out (len). */
+static void
+alnum_lower(const char *s, char *out, size_t len)
+{
+	size_t n = 0;
+
+	if (len == 0)
+		return;
+	for (; s != NULL && *s != '\0' && n + 1 < len; s++) {
+		int c = lower((unsigned char)*s);
+
+		if ((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9'))
+			out[n++] = (char)c;
+	}
+	out[n] = '\0';
+}
+
+int
+trk_header_window(const char *token, char *out, size_t len)
+{
+	char part[TRK_WIN_NAME_LEN];
+	const char *base = NULL, *rest = token;
+
+	if (token == NULL || len == 0)
+		return -1;
+	if (strncmp(token, "5h", 2) == 0 &&
+	    (token[2] == '\0' || token[2] == '_')) {
+		base = "five_hour";
+		rest = token + 2;
+	} else if (strncmp(token, "7d", 2) == 0 &&
+	    (token[2] == '\0' || token[2] == '_')) {
+		base = "seven_day";
+		rest = token + 2;
+	}
+	trk_name_part(rest, part, sizeof(part));
+	if (base == NULL) {
+		if (part[0] == '\0')
+			return -1;
+		snprintf(out, len, "%s", part);
+	} else if (part[0] == '\0')
+		snprintf(out, len, "%s", base);
+	else
+		snprintf(out, len, "%s_%s", base, part);
+	/* a cut may leave a trailing '_' */
+	while (out[0] != '\0' && out[strlen(out) - 1] == '_')
+		out[strlen(out) - 1] = '\0';
+	return valid_win_name(out) ? 0 : -1;
+}
+
+/* An empty window named name, counting tokens by its name's rule. */
+static void
+win_init(struct trk_window *win, const char *name)
+{
+	memset(win, 0, sizeof(*win));
+	snprintf(win->name, sizeof(win->name), "%s", name);
+	if (strcmp(name, "five_hour") == 0 || strcmp(name, "seven_day") == 0) {
+		win->match = TRK_MATCH_ALL;
+	} else if (strncmp(name, "seven_day_", 10) == 0 ||
+	    strncmp(name, "five_hour_", 10) == 0) {
+		/* a model's window until the usage endpoint says otherwise */
+		win->match = TRK_MATCH_MODEL;
+		alnum_lower(name + 10, win->match_word,
+		    sizeof(win->match_word));
+		if (win->match_word[0] == '\0')
+			win->match = TRK_MATCH_NONE;
+	} else
+		win->match = TRK_MATCH_NONE;
+}
+
+int
+trk_win_find(const struct trk *t, const char *name)
+{
+	int w;
+
+	if (name == NULL)
+		return -1;
+	for (w = 0; w < t->nwin && w < TRK_WIN_MAX; w++)
+		if (strcmp(t->win[w].name, name) == 0)
+			return w;
+	return -1;
+}
+
+int
+trk_win_get(struct trk *t, const char *name)
+{
+	int w;
+
+	if (!valid_win_name(name))
+		return -1;
+	if ((w = trk_win_find(t, name)) != -1)
+		return w;
+	if (t->nwin >= TRK_WIN_MAX) {
+		if (!t->win_full_logged)
+			log_warnx("more than %d rate-limit windows: window "
+			    "%s and any further ones are not tracked",
+			    TRK_WIN_MAX, name);
+		t->win_full_logged = 1;
+		return -1;
+	}
+	w = t->nwin++;
+	win_init(&t->win[w], name);
+	t->dirty = 1;
+	log_debug("new rate-limit window %s", name);
+	return w;
+}
+
+/* The window a scoped window without its own reset follows, or -1. */
+static int
+win_base(const struct trk *t, int w)
+{
+	const char *n = t->win[w].name;
+
+	if (w == TRK_FIVE_HOUR || w == TRK_SEVEN_DAY)
+		return -1;
+	if (strncmp(n, "seven_day_", 10) == 0)
+		return TRK_SEVEN_DAY;
+	if (strncmp(n, "five_hour_", 10) == 0)
+		return TRK_FIVE_HOUR;
+	return -1;
+}
+
+time_t
+trk_win_reset(const struct trk *t, int w, int *base)
+{
+	int b;
+
+	if (base != NULL)
+		*base = -1;
+	if (w < 0 || w >= t->nwin)
+		return 0;
+	if (t->win[w].resets_at != 0)
+		return t->win[w].resets_at;
+	if ((b = win_base(t, w)) == -1 || t->win[b].resets_at == 0)
+		return 0;
+	if (base != NULL)
+		*base = b;
+	return t->win[b].resets_at;
+}
+
+/* Effective time of an observation: its time less its source's lag. */
+static time_t
+obs_time(int source, time_t at)
+{
+	switch (source) {
+	case TRK_SRC_POLL:
+		return at - TRK_POLL_LAG_SECS;
+	case TRK_SRC_STATUSLINE:
+		return at - TRK_STATUSLINE_LAG_SECS;
+	default:
+		return at;
+	}
+}
+
+/* The window's counters start afresh; its figure is 0 until a source
+ * reports on the new instance. */
+static void
+win_zero(struct trk *t, struct trk_window *win, time_t at)
+{
+	memset(&win->tokens, 0, sizeof(win->tokens));
+	win->rollovers = cadd(win->rollovers, 1);
+	win->warned = 0;
+	if (win->has_util) {
+		win->utilization = 0.0;
+		win->source = TRK_SRC_ROLLOVER;
+		win->observed_at = at;
+	}
+	t->dirty = 1;
+}
+
 /*
- * Zero window w's token counters: it rolled over.  newr is the new reset
- * time (0: unknown, the stored one has passed).
+ * Zero window w's token counters: it rolled over at `at`.  newr is the new
+ * reset time (0: unknown, the stored one has passed).  The windows that
+ * follow w's reset roll over with it.
  */
 static void
-win_rollover(struct trk *t, int w, time_t newr)
+win_rollover(struct trk *t, int w, time_t newr, time_t at)
 {
 	struct trk_window *win = &t->win[w];
 	char o[32], n[32];
+	int f;
 
 	trk_format_time(win->resets_at, o, sizeof(o));
 	if (newr != 0)
@@ -440,22 +673,30 @@ win_rollover(struct trk *t, int w, time_t newr)
 	else
 		snprintf(n, sizeof(n), "unknown");
 	log_info("%s window rolled over (reset %s -> %s; %lld input, "
-	    "%lld output tokens counted in the old window)", win_names[w], o,
+	    "%lld output tokens counted in the old window)", win->name, o,
 	    n, (long long)win->tokens.input, (long long)win->tokens.output);
-	memset(&win->tokens, 0, sizeof(win->tokens));
-	win->rollovers = cadd(win->rollovers, 1);
-	win->warned = 0;
+	if (win->resets_at != 0)
+		win->prev_reset = win->resets_at;
+	win->has_util = 1;	/* a new instance starts at 0 */
+	win_zero(t, win, at);
 	win->resets_at = newr;
-	t->dirty = 1;
+	for (f = 0; f < t->nwin; f++) {
+		if (f == w || t->win[f].resets_at != 0 || win_base(t, f) != w)
+			continue;
+		log_info("%s window rolled over with %s", t->win[f].name,
+		    win->name);
+		win_zero(t, &t->win[f], at);
+	}
 }
 
 /*
- * A reset time newr for window w arrived from a header or the poll at now.
- * Returns 1 when the source's data for the window is current (apply its
- * utilization too), 0 when it is stale and must be ignored: a reset that
- * has already passed, or one earlier than the stored (future) reset by more
- * than the jitter.  Assumes trk_tick(now) ran: a stored reset is in the
- * future or unknown.
+ * A reset time newr for window w arrived from a source at now.  Returns 1
+ * when the source's data is about the window's current instance (apply
+ * its figure too), 0 when it is stale and must be ignored: a reset that
+ * has already passed, one earlier than the stored (future) reset by more
+ * than the jitter, or one within the jitter of the instance that has just
+ * ended (a lagging source after a rollover).  Assumes trk_tick(now) ran:
+ * a stored reset is in the future or unknown.
  */
 static int
 win_reset(struct trk *t, int w, time_t newr, time_t now)
@@ -465,62 +706,141 @@ win_reset(struct trk *t, int w, time_t newr, time_t now)
 	if (newr <= now)
 		return 0;
 	if (win->resets_at == 0) {
+		if (win->prev_reset != 0 &&
+		    newr <= win->prev_reset + TRK_JITTER_SECS &&
+		    newr >= win->prev_reset - TRK_JITTER_SECS) {
+			log_debug("%s: ignoring reset time %lld of the window "
+			    "that ended", win->name, (long long)newr);
+			return 0;
+		}
 		win->resets_at = newr;
 		t->dirty = 1;
 		return 1;
 	}
 	if (newr > win->resets_at + TRK_JITTER_SECS) {
-		win_rollover(t, w, newr);
+		win_rollover(t, w, newr, now);
 		return 1;
 	}
 	if (newr < win->resets_at - TRK_JITTER_SECS) {
 		log_debug("%s: ignoring reset time %lld, earlier than the "
-		    "stored %lld", win_names[w], (long long)newr,
+		    "stored %lld", win->name, (long long)newr,
 		    (long long)win->resets_at);
 		return 0;
 	}
 	return 1;		/* jitter: keep the stored time */
 }
 
-/* Log an upward crossing of the warning threshold once per window. */
+/*
+ * Log an upward crossing of the warning threshold once per window
+ * instance: a rollover re-arms it, and so does a fall of more than
+ * TRK_WARN_REARM_PCT below the threshold (a reset that was not seen); two
+ * sources a little apart around the threshold never repeat it.
+ */
 static void
 win_check_warn(struct trk *t, int w)
 {
 	struct trk_window *win = &t->win[w];
 	char r[32];
+	time_t reset;
 
 	if (!win->has_util)
 		return;
 	if (win->utilization < t->cfg.warn_pct) {
-		if (win->warned)
+		if (win->warned && win->utilization < t->cfg.warn_pct -
+		    TRK_WARN_REARM_PCT) {
+			win->warned = 0;
 			t->dirty = 1;
-		win->warned = 0;
+		}
 		return;
 	}
 	if (win->warned)
 		return;
 	win->warned = 1;
 	t->dirty = 1;
-	if (win->resets_at != 0)
-		trk_format_time(win->resets_at, r, sizeof(r));
+	if ((reset = trk_win_reset(t, w, NULL)) != 0)
+		trk_format_time(reset, r, sizeof(r));
 	else
 		snprintf(r, sizeof(r), "unknown");
 	log_warnx("%s window at %.1f%% of its limit (warning threshold "
-	    "%.0f%%), resets %s", win_names[w], win->utilization,
+	    "%.0f%%), resets %s", win->name, win->utilization,
 	    t->cfg.warn_pct, r);
 }
 
+/*
+ * The figure of an observation: kept when it is the freshest one, or when
+ * it replaces the tracker's own 0 after a rollover and the source's reset
+ * showed it is about the new instance (confirmed).
+ */
 static void
-win_set_util(struct trk *t, int w, double pct)
+win_set_figure(struct trk *t, int w, const struct trk_obs *o, int confirmed)
 {
 	struct trk_window *win = &t->win[w];
+	double pct = o->utilization;
 
 	if (!isfinite(pct) || pct < 0.0 || pct > TRK_UTIL_MAX)
 		return;
-	if (!win->has_util || win->utilization != pct)
+	if (win->has_util && win->source != TRK_SRC_NONE &&
+	    !(win->source == TRK_SRC_ROLLOVER && confirmed) &&
+	    obs_time(o->source, o->observed_at) <
+	    obs_time(win->source, win->observed_at)) {
+		log_debug("%s: keeping the %s figure %.1f%%; the %s figure "
+		    "%.1f%% is older", win->name, src_names[win->source],
+		    win->utilization, trk_src_name(o->source) != NULL ?
+		    trk_src_name(o->source) : "?", pct);
+		return;
+	}
+	if (!win->has_util || win->utilization != pct ||
+	    win->source != o->source || win->observed_at != o->observed_at)
 		t->dirty = 1;
 	win->has_util = 1;
 	win->utilization = pct;
+	win->source = o->source;
+	win->observed_at = o->observed_at;
+}
+
+int
+trk_observe(struct trk *t, const char *name, const struct trk_obs *o,
+    time_t now)
+{
+	struct trk_window *win;
+	int w, confirmed = 0;
+
+	if ((w = trk_win_get(t, name)) == -1)
+		return -1;
+	win = &t->win[w];
+	if (w >= TRK_WIN_FIXED) {
+		if (o->label != NULL && o->label[0] != '\0' &&
+		    strcmp(win->label, o->label) != 0) {
+			rtp_strlcpy(win->label, o->label, sizeof(win->label));
+			t->dirty = 1;
+		}
+		if (o->match >= TRK_MATCH_ALL && o->match <= TRK_MATCH_NONE &&
+		    (win->match != o->match || (o->match_word != NULL &&
+		    strcmp(win->match_word, o->match_word) != 0))) {
+			win->match = o->match == TRK_MATCH_ALL ?
+			    TRK_MATCH_NONE : o->match;
+			alnum_lower(o->match_word, win->match_word,
+			    sizeof(win->match_word));
+			if (win->match == TRK_MATCH_MODEL &&
+			    win->match_word[0] == '\0')
+				win->match = TRK_MATCH_NONE;
+			t->dirty = 1;
+		}
+	}
+	if (o->resets_at != 0) {
+		if (!win_reset(t, w, o->resets_at, now))
+			return 0;	/* stale: nothing of it counts */
+		confirmed = 1;
+	}
+	if (o->has_util)
+		win_set_figure(t, w, o, confirmed);
+	if (o->status > RTP_US_ABSENT && o->status <= RTP_US_MAX &&
+	    win->status != o->status) {
+		win->status = o->status;
+		t->dirty = 1;
+	}
+	win_check_warn(t, w);
+	return 0;
 }
 
 void
@@ -528,31 +848,62 @@ trk_tick(struct trk *t, time_t now)
 {
 	int w;
 
-	for (w = 0; w < TRK_WIN_COUNT; w++) {
+	for (w = 0; w < t->nwin; w++) {
 		struct trk_window *win = &t->win[w];
 
 		if (win->resets_at == 0 || win->resets_at > now)
 			continue;
-		win_rollover(t, w, 0);
-		win->has_util = 1;
-		win->utilization = 0.0;
+		win_rollover(t, w, 0, win->resets_at);
 	}
 }
 
 static void
 event_headers(struct trk *t, const struct rtp_event *ev, time_t now)
 {
-	int w, a;
+	char name[TRK_WIN_NAME_LEN];
+	struct trk_obs o;
+	int w, a, k;
 
-	for (w = 0; w < TRK_WIN_COUNT; w++) {
-		int current = 1;
-
+	for (w = 0; w < TRK_WIN_FIXED; w++) {
+		memset(&o, 0, sizeof(o));
+		o.source = TRK_SRC_HEADER;
+		o.observed_at = now;
+		o.match = -1;
 		if (ev->present & RTP_PRESENT_I(win_reset_i[w]))
-			current = win_reset(t, w,
-			    (time_t)ev->i[win_reset_i[w]], now);
-		if (current && (ev->present & RTP_PRESENT_D(win_util_d[w])))
-			win_set_util(t, w, ev->d[win_util_d[w]] * 100.0);
-		win_check_warn(t, w);
+			o.resets_at = (time_t)ev->i[win_reset_i[w]];
+		if (ev->present & RTP_PRESENT_D(win_util_d[w])) {
+			o.has_util = 1;
+			o.utilization = ev->d[win_util_d[w]] * 100.0;
+		}
+		if (w == TRK_FIVE_HOUR)
+			o.status = ev->status_5h;
+		else if (w == TRK_SEVEN_DAY)
+			o.status = ev->status_7d;
+		if (o.resets_at == 0 && !o.has_util && o.status == 0)
+			continue;
+		(void)trk_observe(t, win_names[w], &o, now);
+	}
+	/* the windows only named by headers (unified-<window>-*) */
+	for (k = 0; k < ev->nwin && k < RTP_WIN_SLOTS; k++) {
+		const struct rtp_win *hw = &ev->win[k];
+		char tok[RTP_WIN_NAME_LEN];
+
+		rtp_strlcpy(tok, hw->name, sizeof(tok));
+		if (trk_header_window(tok, name, sizeof(name)) == -1)
+			continue;
+		memset(&o, 0, sizeof(o));
+		o.source = TRK_SRC_HEADER;
+		o.observed_at = now;
+		o.match = -1;
+		if (hw->present & RTP_W_RESET)
+			o.resets_at = (time_t)hw->reset;
+		if (hw->present & RTP_W_UTIL) {
+			o.has_util = 1;
+			o.utilization = hw->util * 100.0;
+		}
+		if (hw->present & RTP_W_STATUS)
+			o.status = hw->status;
+		(void)trk_observe(t, name, &o, now);
 	}
 
 	for (a = 0; a < TRK_API_COUNT; a++) {
@@ -624,7 +975,8 @@ trk_event(struct trk *t, const struct rtp_event *ev, time_t now)
 	    tokens_ok(ev->cache_creation_input_tokens) &&
 	    tokens_ok(ev->cache_read_input_tokens);
 	if (counted) {
-		char model[RTP_MODEL_LEN];
+		char model[RTP_MODEL_LEN], folded[RTP_MODEL_LEN];
+		int w;
 
 		tk.input = ev->input_tokens;
 		tk.output = ev->output_tokens;
@@ -632,12 +984,16 @@ trk_event(struct trk *t, const struct rtp_event *ev, time_t now)
 		tk.cache_read_input = ev->cache_read_input_tokens;
 		rtp_strlcpy(model, ev->model, sizeof(model));
 
-		tokens_add(&t->win[TRK_FIVE_HOUR].tokens, &tk);
-		tokens_add(&t->win[TRK_SEVEN_DAY].tokens, &tk);
-		if (contains_ci(model, "sonnet"))
-			tokens_add(&t->win[TRK_SEVEN_DAY_SONNET].tokens, &tk);
-		if (contains_ci(model, "opus"))
-			tokens_add(&t->win[TRK_SEVEN_DAY_OPUS].tokens, &tk);
+		alnum_lower(model, folded, sizeof(folded));
+		for (w = 0; w < t->nwin; w++) {
+			struct trk_window *win = &t->win[w];
+
+			if (win->match == TRK_MATCH_ALL ||
+			    (win->match == TRK_MATCH_MODEL &&
+			    win->match_word[0] != '\0' &&
+			    strstr(folded, win->match_word) != NULL))
+				tokens_add(&win->tokens, &tk);
+		}
 		tokens_add(&t->tokens_total, &tk);
 
 		row = named_row(t->models, &t->nmodels, TRK_MAX_MODELS, model);
@@ -675,20 +1031,43 @@ trk_foreign(struct trk *t)
 void
 trk_poll_ok(struct trk *t, const struct trk_poll *p, time_t now)
 {
-	int w;
+	struct trk_obs o;
+	int w, n;
 
 	trk_tick(t, now);
-	for (w = 0; w < TRK_WIN_COUNT; w++) {
+	n = p->nwin > TRK_WIN_FIXED ? p->nwin : TRK_WIN_FIXED;
+	if (n > TRK_WIN_MAX)
+		n = TRK_WIN_MAX;
+	for (w = 0; w < n; w++) {
 		const struct trk_poll_window *pw = &p->win[w];
-		int current = 1;
+		char name[TRK_WIN_NAME_LEN];
 
-		if (pw->present) {
-			if (pw->resets_at != 0)
-				current = win_reset(t, w, pw->resets_at, now);
-			if (current && pw->has_util)
-				win_set_util(t, w, pw->utilization);
-		}
-		win_check_warn(t, w);
+		if (!pw->present)
+			continue;
+		if (pw->name[0] != '\0')
+			rtp_strlcpy(name, pw->name, sizeof(name));
+		else if (w < TRK_WIN_FIXED)
+			snprintf(name, sizeof(name), "%s", win_names[w]);
+		else
+			continue;
+		memset(&o, 0, sizeof(o));
+		o.source = TRK_SRC_POLL;
+		/* the endpoint's figures are no newer than the request */
+		o.observed_at = p->requested_at > 0 && p->requested_at <= now ?
+		    p->requested_at : now;
+		o.has_util = pw->has_util;
+		o.utilization = pw->utilization;
+		o.resets_at = pw->resets_at;
+		o.label = pw->label;
+		o.match = pw->name[0] != '\0' && pw->match != TRK_MATCH_ALL ?
+		    pw->match : -1;
+		o.match_word = pw->match_word;
+		(void)trk_observe(t, name, &o, now);
+	}
+	if (p->spend.known) {
+		t->spend = p->spend;
+		t->spend.disabled_reason[sizeof(t->spend.disabled_reason) - 1] =
+		    '\0';
 	}
 	if (p->extra.known) {
 		const struct trk_extra *e = &p->extra;

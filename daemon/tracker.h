@@ -37,12 +37,51 @@
 #define TRK_CREDITS_MAX		1e15	/* largest credit amount accepted */
 #define TRK_TIME_MAX		INT64_C(253402300799) /* 9999-12-31T23:59:59Z */
 
+/*
+ * Windows.  The first TRK_WIN_FIXED are always there, at these indices;
+ * the usage endpoint's `limits` array, its other flat `seven_day_*` keys
+ * and the headers' `unified-<window>-*` names add more (up to
+ * TRK_WIN_MAX), each named in lower case [a-z0-9_] (`seven_day_fable`).
+ */
 enum trk_win {
 	TRK_FIVE_HOUR,
 	TRK_SEVEN_DAY,
 	TRK_SEVEN_DAY_SONNET,
 	TRK_SEVEN_DAY_OPUS,
-	TRK_WIN_COUNT
+	TRK_WIN_FIXED
+};
+
+#define TRK_WIN_MAX		32	/* windows at most; more are dropped */
+#define TRK_WIN_NAME_LEN	40	/* window names, NUL included */
+#define TRK_LABEL_LEN		32	/* a scope's display name, NUL incl. */
+
+/*
+ * Where a window's figure (its utilization) came from.  A figure is kept
+ * with the time it was observed; a newer observation replaces it, where a
+ * source's observation counts as made TRK_*_LAG_SECS before its time
+ * (docs/tracker.md, "Which figure wins").
+ */
+enum trk_src {
+	TRK_SRC_NONE,		/* no figure */
+	TRK_SRC_HEADER,		/* a response's anthropic-ratelimit-* header */
+	TRK_SRC_POLL,		/* GET /api/oauth/usage */
+	TRK_SRC_STATUSLINE,	/* Claude Code's statusLine JSON */
+	TRK_SRC_ROLLOVER,	/* 0, set by the tracker when a window rolled
+				   over: until a source reports on the new one */
+	TRK_SRC_COUNT
+};
+
+#define TRK_POLL_LAG_SECS	60	/* the usage endpoint trails headers */
+#define TRK_STATUSLINE_LAG_SECS	0
+#define TRK_WARN_REARM_PCT	10.0	/* a fall this far below the threshold
+					   re-arms its warning (a reset that
+					   was not seen) */
+
+/* Which responses' tokens a window counts (enum trk_match). */
+enum trk_match {
+	TRK_MATCH_ALL,		/* every /v1/messages response */
+	TRK_MATCH_MODEL,	/* models whose name holds match[] */
+	TRK_MATCH_NONE		/* none: a scope ratetap cannot attribute */
 };
 
 /* API-key limits, anthropic-ratelimit-<kind>-{limit,remaining,reset} */
@@ -62,12 +101,40 @@ struct trk_tokens {
 };
 
 struct trk_window {
+	char name[TRK_WIN_NAME_LEN];	/* "five_hour", "seven_day_fable" */
+	char label[TRK_LABEL_LEN];	/* scope's display name, "" if none */
+	int match;			/* enum trk_match */
+	char match_word[TRK_LABEL_LEN];	/* lower-case letters and digits */
 	int has_util;		/* utilization known */
 	double utilization;	/* percent, 0-100 (may exceed 100) */
+	int source;		/* enum trk_src of the figure */
+	time_t observed_at;	/* when the figure was observed; 0 unknown */
 	time_t resets_at;	/* UTC; 0 when unknown */
+	time_t prev_reset;	/* reset of the instance that ended last: a
+				   reset near it is stale (0: none) */
+	int status;		/* enum rtp_ustatus from headers, 0 unknown */
 	struct trk_tokens tokens; /* used in the current window */
 	int64_t rollovers;	/* times the window was seen to roll over */
-	int warned;		/* warning threshold crossing logged */
+	int warned;		/* warning logged in this window instance */
+};
+
+/* An amount of money as the usage endpoint's `spend` gives it. */
+struct trk_money {
+	int known;
+	int64_t amount_minor;	/* in 10^-exponent units of currency */
+	int exponent;		/* 0-9 */
+	char currency[8];	/* ISO 4217 code, "" when not given */
+};
+
+/* The usage endpoint's `spend` object. */
+struct trk_spend {
+	int known;		/* the poll reported it */
+	struct trk_money used;
+	struct trk_money limit;
+	int has_percent;
+	double percent;
+	int enabled;		/* -1 unknown, 0, 1 */
+	char disabled_reason[48];
 };
 
 struct trk_extra {
@@ -101,8 +168,10 @@ struct trk_config {
 
 struct trk {
 	struct trk_config cfg;
-	struct trk_window win[TRK_WIN_COUNT];
+	struct trk_window win[TRK_WIN_MAX];
+	int nwin;		/* windows in use, >= TRK_WIN_FIXED */
 	struct trk_extra extra;
+	struct trk_spend spend;
 	struct trk_api_limit api[TRK_API_COUNT];
 
 	/* last unified status seen in headers (enum rtp_ustatus, rtp_claim) */
@@ -140,10 +209,15 @@ struct trk {
 	int nprogs;
 
 	int dirty;		/* changed since the last trk_clear_dirty() */
+	int win_full_logged;	/* "too many windows" said (not persisted) */
 };
 
 /* Poll result, as parsed from GET /api/oauth/usage (see poll_parse()). */
 struct trk_poll_window {
+	char name[TRK_WIN_NAME_LEN];	/* "" at a fixed index: its name */
+	char label[TRK_LABEL_LEN];	/* scope's display name or "" */
+	int match;		/* enum trk_match */
+	char match_word[TRK_LABEL_LEN];
 	int present;		/* key present and not null */
 	int has_util;
 	double utilization;	/* percent */
@@ -151,8 +225,26 @@ struct trk_poll_window {
 };
 
 struct trk_poll {
-	struct trk_poll_window win[TRK_WIN_COUNT];
+	/* the TRK_WIN_FIXED windows at their indices, then the others */
+	struct trk_poll_window win[TRK_WIN_MAX];
+	int nwin;		/* entries used (at least TRK_WIN_FIXED) */
 	struct trk_extra extra;
+	struct trk_spend spend;
+	time_t requested_at;	/* when the request was sent; 0: use the
+				   time trk_poll_ok() is given */
+};
+
+/* One observation of a window by a source, for trk_observe(). */
+struct trk_obs {
+	int source;		/* enum trk_src */
+	time_t observed_at;	/* when the source saw it */
+	int has_util;
+	double utilization;	/* percent */
+	time_t resets_at;	/* 0: not given */
+	int status;		/* enum rtp_ustatus, 0: not given */
+	const char *label;	/* scope display name or NULL */
+	int match;		/* enum trk_match, or -1: keep / default */
+	const char *match_word;
 };
 
 /* Create an empty tracker.  cfg may be NULL for defaults.  NULL on ENOMEM. */
@@ -170,13 +262,16 @@ void trk_clear_dirty(struct trk *t);
 
 /*
  * Names used in the status JSON, state file, logs and metrics:
- * "five_hour", "seven_day", "seven_day_sonnet", "seven_day_opus";
+ * the fixed windows "five_hour", "seven_day", "seven_day_sonnet",
+ * "seven_day_opus" (others are named in struct trk_window);
  * "requests", "tokens", "input_tokens", "output_tokens"; unified status
- * ("allowed", "allowed_warning", "rejected", "other") and representative
- * claim ("five_hour", ..., "overage", "other").  NULL when out of range or
- * absent (RTP_US_ABSENT, RTP_CLAIM_ABSENT).
+ * ("allowed", "allowed_warning", "rejected", "other"), representative
+ * claim ("five_hour", ..., "overage", "other") and figure source
+ * ("header", "poll", "statusline", "rollover").  NULL when out of range or
+ * absent (RTP_US_ABSENT, RTP_CLAIM_ABSENT, TRK_SRC_NONE).
  */
 const char *trk_win_name(int w);
+const char *trk_src_name(int s);
 const char *trk_api_name(int a);
 const char *trk_ustatus_name(int s);
 const char *trk_claim_name(int c);
@@ -193,6 +288,44 @@ void trk_event(struct trk *t, const struct rtp_event *ev, time_t now);
 /* Count a datagram refused by rtp_validate() (err) or from another uid. */
 void trk_rejected(struct trk *t, int err);
 void trk_foreign(struct trk *t);
+
+/*
+ * The window named name (lower case [a-z0-9_], 1 to TRK_WIN_NAME_LEN - 1
+ * characters), or -1 when there is none.  trk_win_get() creates it when
+ * absent and there is room; -1 when the name is bad or the table full.
+ */
+int trk_win_find(const struct trk *t, const char *name);
+int trk_win_get(struct trk *t, const char *name);
+
+/*
+ * Sanitise a scope or header name into a window name part: lower case,
+ * every run of other characters one '_', no '_' at either end, cut to
+ * fit len.  Returns the length written (0: nothing usable).
+ */
+size_t trk_name_part(const char *s, char *out, size_t len);
+
+/*
+ * The window name a header's window token names: "5h" five_hour, "7d"
+ * seven_day, "7d_<x>" seven_day_<x>, "5h_<x>" five_hour_<x>, anything
+ * else itself.  Returns 0, or -1 when nothing usable remains.
+ */
+int trk_header_window(const char *token, char *out, size_t len);
+
+/*
+ * One observation of window name by a source at now: resets (rollover,
+ * jitter, stale rules) and the figure (the freshest observation wins),
+ * then the warning.  Creates the window when there is room.  Returns 0,
+ * or -1 when the window could not be created.
+ */
+int trk_observe(struct trk *t, const char *name, const struct trk_obs *o,
+    time_t now);
+
+/*
+ * The reset time window w goes by: its own, or (a scoped window without
+ * one) that of the window it follows, *base set to that window's index
+ * (else to -1).  0 when unknown.
+ */
+time_t trk_win_reset(const struct trk *t, int w, int *base);
 
 /* A poll succeeded with *p at now: apply it (rollover rules included). */
 void trk_poll_ok(struct trk *t, const struct trk_poll *p, time_t now);

@@ -371,6 +371,88 @@ find_def(const char *name, size_t len)
 	return NULL;
 }
 
+#define RL_UNIFIED	"anthropic-ratelimit-unified-"
+
+/*
+ * A window only a header names: anthropic-ratelimit-unified-<window>-
+ * {utilization,reset,status} with <window> of [a-z0-9_] (any case), such
+ * as 7d_sonnet or 7d_fable, into the event's first free rtp_win entry (or
+ * the one already holding that window).  Other unified-* names
+ * (overage-in-use, upgrade-paths, ...) are known to exist and ignored.
+ * Returns 1 when stored, -1 for a bad value, 0 when not such a header or
+ * no entry is free.
+ */
+static int
+apply_window(struct rtp_event *ev, const char *name, size_t nlen,
+    const char *s, size_t len)
+{
+	static const struct { const char *sfx; size_t len; uint8_t bit; }
+	    sfx[] = {
+		{ "-utilization", 12, RTP_W_UTIL },
+		{ "-reset", 6, RTP_W_RESET },
+		{ "-status", 7, RTP_W_STATUS },
+	};
+	char tok[RTP_WIN_NAME_LEN];
+	struct rtp_win *w = NULL;
+	size_t pl = sizeof(RL_UNIFIED) - 1, k, i, tl = 0;
+	int64_t iv = 0;
+	double dv = 0.0;
+
+	if (nlen <= pl || !same_name(name, RL_UNIFIED, pl))
+		return 0;
+	name += pl;
+	nlen -= pl;
+	for (k = 0; k < sizeof(sfx) / sizeof(sfx[0]); k++)
+		if (nlen > sfx[k].len && same_name(name + nlen - sfx[k].len,
+		    sfx[k].sfx, sfx[k].len))
+			break;
+	if (k == sizeof(sfx) / sizeof(sfx[0]))
+		return 0;
+	tl = nlen - sfx[k].len;
+	if (tl == 0 || tl >= sizeof(tok))
+		return 0;
+	for (i = 0; i < tl; i++) {
+		int c = lower_ascii((unsigned char)name[i]);
+
+		if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+		    c == '_'))
+			return 0;
+		tok[i] = (char)c;
+	}
+	memset(tok + tl, 0, sizeof(tok) - tl);
+	for (i = 0; i < ev->nwin && i < RTP_WIN_SLOTS; i++)
+		if (memcmp(ev->win[i].name, tok, sizeof(tok)) == 0)
+			w = &ev->win[i];
+	switch (sfx[k].bit) {
+	case RTP_W_UTIL:
+		if (parse_double(s, len, &dv) == -1)
+			return -1;
+		break;
+	case RTP_W_RESET:
+		if (parse_uint(s, len, MAX_UNIX, &iv) == -1)
+			return -1;
+		break;
+	default:
+		if (len == 0)
+			return -1;
+		break;
+	}
+	if (w == NULL) {
+		if (ev->nwin >= RTP_WIN_SLOTS)
+			return 0;	/* full: the first ones named win */
+		w = &ev->win[ev->nwin++];
+		memcpy(w->name, tok, sizeof(tok));
+	}
+	w->present |= sfx[k].bit;
+	if (sfx[k].bit == RTP_W_UTIL)
+		w->util = dv;
+	else if (sfx[k].bit == RTP_W_RESET)
+		w->reset = iv;
+	else
+		w->status = (uint8_t)parse_ustatus(s, len);
+	return 1;
+}
+
 /* hdr_apply() on a name and a value given by their lengths. */
 static int
 apply_n(struct rtp_event *ev, const char *name, size_t nlen,
@@ -382,7 +464,9 @@ apply_n(struct rtp_event *ev, const char *name, size_t nlen,
 
 	while (nlen > 0 && (name[nlen - 1] == ' ' || name[nlen - 1] == '\t'))
 		nlen--;
-	if ((def = find_def(name, nlen)) == NULL)
+	def = find_def(name, nlen);
+	if (def == NULL && (nlen <= sizeof(RL_UNIFIED) - 1 ||
+	    (name[0] != 'a' && name[0] != 'A')))
 		return 0;
 	while (len > 0 && (*s == ' ' || *s == '\t')) {
 		s++;
@@ -391,6 +475,8 @@ apply_n(struct rtp_event *ev, const char *name, size_t nlen,
 	while (len > 0 && (s[len - 1] == ' ' || s[len - 1] == '\t' ||
 	    s[len - 1] == '\r' || s[len - 1] == '\n'))
 		len--;
+	if (def == NULL)
+		return apply_window(ev, name, nlen, s, len);
 	switch (def->kind) {
 	case K_DBL:
 		if (parse_double(s, len, &dv) == -1)
@@ -559,4 +645,6 @@ hdr_merge(struct rtp_event *ev, const struct rtp_event *h)
 	memcpy(ev->request_id, h->request_id, sizeof(ev->request_id));
 	memcpy(ev->overage_reason, h->overage_reason,
 	    sizeof(ev->overage_reason));
+	ev->nwin = h->nwin;
+	memcpy(ev->win, h->win, sizeof(ev->win));
 }

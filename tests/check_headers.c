@@ -213,8 +213,6 @@ START_TEST(other_headers_are_not_ours)
 	ck_assert_int_eq(hdr_apply(&ev, "content-type", "application/json"),
 	    0);
 	ck_assert_int_eq(hdr_apply(&ev, "authorization", "Bearer x"), 0);
-	ck_assert_int_eq(hdr_apply(&ev, RL "unified-10y-utilization", "0.1"),
-	    0);
 	ck_assert_int_eq(hdr_apply(&ev, "x-" RL "unified-5h-utilization",
 	    "0.1"), 0);
 	ck_assert_int_eq(hdr_apply(&ev, RL "unified-5h-utilizationx", "0.1"),
@@ -652,6 +650,96 @@ START_TEST(folded_and_nameless_lines_are_ignored)
 }
 END_TEST
 
+START_TEST(every_window_a_header_names_is_taken)
+{
+	fresh();
+	ck_assert_int_eq(hdr_apply(&ev, RL "unified-7d_fable-utilization",
+	    "0.25"), 1);
+	ck_assert_int_eq(hdr_apply(&ev, RL "Unified-7D_Fable-Reset",
+	    "1800000000"), 1);
+	ck_assert_int_eq(hdr_apply(&ev, RL "unified-7d_fable-status",
+	    "allowed_warning"), 1);
+	ck_assert_int_eq(hdr_apply(&ev, RL "unified-7d_sonnet-status",
+	    "rejected"), 1);
+	/* the fixed fields keep their own slots */
+	ck_assert_int_eq(hdr_apply(&ev, RL "unified-7d_sonnet-utilization",
+	    "0.5"), 1);
+	ck_assert(has_d(RTP_D_UTIL_7D_SONNET));
+	ck_assert_uint_eq(ev.nwin, 2);
+	ck_assert_str_eq(ev.win[0].name, "7d_fable");
+	ck_assert_uint_eq(ev.win[0].present, RTP_W_UTIL | RTP_W_RESET |
+	    RTP_W_STATUS);
+	ck_assert_double_eq(ev.win[0].util, 0.25);
+	ck_assert_int_eq(ev.win[0].reset, 1800000000);
+	ck_assert_uint_eq(ev.win[0].status, RTP_US_ALLOWED_WARNING);
+	ck_assert_str_eq(ev.win[1].name, "7d_sonnet");
+	ck_assert_uint_eq(ev.win[1].present, RTP_W_STATUS);
+	ck_assert_uint_eq(ev.win[1].status, RTP_US_REJECTED);
+	ck_assert_int_eq(rtp_validate(&ev, sizeof(ev), NULL), RTP_OK);
+
+	/* known newer names that are no window, and bad values: ignored */
+	fresh();
+	ck_assert_int_eq(hdr_apply(&ev, RL "unified-overage-in-use", "true"),
+	    0);
+	ck_assert_int_eq(hdr_apply(&ev, RL "unified-upgrade-paths",
+	    "max_5x,max_20x"), 0);
+	ck_assert_int_eq(hdr_apply(&ev, RL "unified-7d-x-utilization",
+	    "0.1"), 0);
+	ck_assert_int_eq(hdr_apply(&ev, RL "unified--utilization", "0.1"), 0);
+	ck_assert_int_eq(hdr_apply(&ev, RL
+	    "unified-a_window_name_far_too_long_x-utilization", "0.1"), 0);
+	ck_assert_int_eq(hdr_apply(&ev, RL "unified-7d_x-utilization",
+	    "lots"), -1);
+	ck_assert_int_eq(hdr_apply(&ev, RL "unified-7d_x-reset", "-5"), -1);
+	ck_assert_uint_eq(ev.nwin, 0);
+	ck_assert_uint_eq(ev.present, 0);
+	ck_assert_int_eq(rtp_validate(&ev, sizeof(ev), NULL), RTP_OK);
+
+	/* more windows than slots: the first ones named are kept */
+	fresh();
+	ck_assert_int_eq(hdr_apply(&ev, RL "unified-7d_a-utilization", "0.1"),
+	    1);
+	ck_assert_int_eq(hdr_apply(&ev, RL "unified-7d_b-utilization", "0.1"),
+	    1);
+	ck_assert_int_eq(hdr_apply(&ev, RL "unified-7d_c-utilization", "0.1"),
+	    1);
+	ck_assert_int_eq(hdr_apply(&ev, RL "unified-7d_d-utilization", "0.1"),
+	    1);
+	ck_assert_int_eq(hdr_apply(&ev, RL "unified-7d_e-utilization", "0.1"),
+	    0);
+	ck_assert_int_eq(hdr_apply(&ev, RL "unified-7d_a-reset", "7"), 1);
+	ck_assert_uint_eq(ev.nwin, RTP_WIN_SLOTS);
+	ck_assert_int_eq(rtp_validate(&ev, sizeof(ev), NULL), RTP_OK);
+}
+END_TEST
+
+START_TEST(the_tee_carries_header_named_windows_into_the_event)
+{
+	static const char lines[] =
+	    "HTTP/1.1 200 OK\r\n"
+	    "anthropic-ratelimit-unified-7d_fable-utilization: 0.75\r\n"
+	    "anthropic-ratelimit-unified-overage-in-use: false\r\n"
+	    "anthropic-ratelimit-unified-upgrade-paths: a,b\r\n"
+	    "\r\n";
+	struct hdr_tee t;
+	struct rtp_event out;
+	const char *p = lines, *nl;
+
+	hdr_tee_init(&t);
+	while ((nl = strchr(p, '\n')) != NULL) {
+		hdr_tee_feed(&t, p, (size_t)(nl - p + 1));
+		p = nl + 1;
+	}
+	rtp_init(&out);
+	out.pid = 1;
+	hdr_merge(&out, &t.ev);
+	ck_assert_uint_eq(out.nwin, 1);
+	ck_assert_str_eq(out.win[0].name, "7d_fable");
+	ck_assert_double_eq(out.win[0].util, 0.75);
+	ck_assert_int_eq(rtp_validate(&out, sizeof(out), NULL), RTP_OK);
+}
+END_TEST
+
 static Suite *
 headers_suite(void)
 {
@@ -667,6 +755,8 @@ headers_suite(void)
 	tcase_add_test(tc, names_match_case_insensitively);
 	tcase_add_test(tc, surrounding_blanks_are_ignored);
 	tcase_add_test(tc, other_headers_are_not_ours);
+	tcase_add_test(tc, every_window_a_header_names_is_taken);
+	tcase_add_test(tc, the_tee_carries_header_named_windows_into_the_event);
 	tcase_add_test(tc, malformed_values_leave_the_field_absent);
 	tcase_add_test(tc, a_malformed_repeat_keeps_the_good_value);
 	tcase_add_test(tc, fractions_parse_exactly_without_the_locale);

@@ -25,12 +25,15 @@ static struct trk *t;
 static void
 setup(void)
 {
-	int sv[2], one = 1;
+	int sv[2], one = 1, sndbuf = 1 << 20;
 
 	ck_assert_int_eq(socketpair(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0, sv),
 	    0);
 	rx = sv[0];
 	tx = sv[1];
+	/* room for a hundred unread events in flight (the kernel caps it
+	   at net.core.wmem_max, twice that counted) */
+	(void)setsockopt(tx, SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof(sndbuf));
 	ck_assert_int_eq(setsockopt(rx, SOL_SOCKET, SO_PASSCRED, &one,
 	    sizeof(one)), 0);
 	ck_assert_ptr_nonnull(t = trk_new(NULL));

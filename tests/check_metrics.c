@@ -358,7 +358,7 @@ START_TEST(metrics_every_family_has_help_and_type_before_its_samples)
 		ck_assert_msg(check_sample_rest(buf) == 0, "malformed: %s", line);
 		samples++;
 	}
-	ck_assert_int_eq(families, 38);	/* docs/metrics.md lists them */
+	ck_assert_int_eq(families, 40);	/* docs/metrics.md lists them */
 	ck_assert_int_ge(samples, 80);
 	free(out);
 	trk_free(t);
@@ -553,6 +553,36 @@ START_TEST(metrics_window_tokens_gauge_drops_to_zero_at_rollover)
 }
 END_TEST
 
+START_TEST(metrics_show_every_window_with_its_source)
+{
+	struct trk *t = trk_new(NULL);
+	struct rtp_event ev;
+	char *out;
+
+	ck_assert_ptr_nonnull(t);
+	ev = msg_event("claude-fable-5", "curl", 10, 20, 0, 0);
+	ev.present = RTP_PRESENT_I(RTP_I_RESET_7D);
+	ev.i[RTP_I_RESET_7D] = NOW + 86400;
+	ev.nwin = 1;
+	snprintf(ev.win[0].name, sizeof(ev.win[0].name), "7d_fable");
+	ev.win[0].present = RTP_W_UTIL;
+	ev.win[0].util = 0.125;
+	trk_event(t, &ev, NOW);
+	out = render(t, NOW + 5);
+	ASSERT_LINE(out, "ratetap_window_utilization_percent{window=\"seven_day_fable\"} 12.5");
+	/* without a reset of its own it goes by seven_day's */
+	ASSERT_LINE(out, "ratetap_window_reset_timestamp_seconds{window=\"seven_day_fable\"} %lld",
+	    (long long)NOW + 86400);
+	ASSERT_LINE(out, "ratetap_window_tokens{window=\"seven_day_fable\",type=\"output\"} 20");
+	ASSERT_LINE(out, "ratetap_window_observed_timestamp_seconds{window=\"seven_day_fable\"} %lld",
+	    (long long)NOW);
+	ASSERT_LINE(out, "ratetap_window_source{window=\"seven_day_fable\",source=\"header\"} 1");
+	ASSERT_LINE(out, "ratetap_window_source{window=\"seven_day_fable\",source=\"poll\"} 0");
+	free(out);
+	trk_free(t);
+}
+END_TEST
+
 START_TEST(metrics_full_tables_render_completely)
 {
 	struct trk *t = trk_new(NULL);
@@ -601,6 +631,7 @@ metrics_suite(void)
 	tcase_add_test(tc, metrics_fold_models_and_programs_beyond_fifty_into_other);
 	tcase_add_test(tc, metrics_tracker_row_named_other_merges_into_one_other_series);
 	tcase_add_test(tc, metrics_window_tokens_gauge_drops_to_zero_at_rollover);
+	tcase_add_test(tc, metrics_show_every_window_with_its_source);
 	tcase_add_test(tc, metrics_full_tables_render_completely);
 	suite_add_tcase(s, tc);
 	return s;

@@ -166,6 +166,22 @@ static const char *const garbage[] = {
 	" ",
 	"\n\t ",
 	"{\"five_hour\":{\"utilization\":\"\\u0000\"}}",
+	"{\"limits\":{}}",
+	"{\"limits\":[5]}",
+	"{\"limits\":[{\"kind\":7}]}",
+	"{\"limits\":[{\"kind\":\"session\",\"percent\":\"12\"}]}",
+	"{\"limits\":[{\"kind\":\"session\",\"percent\":-1}]}",
+	"{\"limits\":[{\"kind\":\"session\",\"resets_at\":\"SECRET\"}]}",
+	"{\"limits\":[{\"kind\":\"weekly_scoped\",\"scope\":\"Fable\"}]}",
+	"{\"limits\":[],\"limits\":[]}",
+	"{\"spend\":5}",
+	"{\"spend\":{\"used\":7}}",
+	"{\"spend\":{\"used\":{\"amount_minor\":\"1\"}}}",
+	"{\"spend\":{\"used\":{\"amount_minor\":1.5}}}",
+	"{\"spend\":{\"used\":{\"amount_minor\":1,\"exponent\":12}}}",
+	"{\"spend\":{\"used\":{\"amount_minor\":1,\"currency\":\"US$\"}}}",
+	"{\"spend\":{\"enabled\":\"yes\"}}",
+	"{\"spend\":{\"disabled_reason\":5}}",
 };
 
 START_TEST(garbage_is_an_error_never_a_crash)
@@ -282,6 +298,108 @@ START_TEST(a_small_error_buffer_is_respected)
 }
 END_TEST
 
+
+START_TEST(the_limits_array_and_spend_parse_into_named_windows)
+{
+	const char *body =
+	    "{\"five_hour\":null,\"seven_day\":null,"
+	    "\"seven_day_sonnet\":{\"utilization\":20,\"resets_at\":null},"
+	    "\"seven_day_cowork\":null,"
+	    "\"seven_day_omelette\":{\"utilization\":4,\"resets_at\":null},"
+	    "\"seven_day_oauth_apps\":{\"utilization\":\"weird\"},"
+	    "\"limits\":["
+	    "{\"kind\":\"session\",\"percent\":12,\"resets_at\":"
+	    "\"2026-11-28T20:00:00Z\",\"scope\":null,\"is_active\":true,"
+	    "\"severity\":\"normal\",\"group\":\"x\"},"
+	    "{\"kind\":\"weekly_all\",\"percent\":null,\"resets_at\":null},"
+	    "{\"kind\":\"weekly_scoped\",\"percent\":21,\"scope\":{\"model\":"
+	    "{\"id\":\"claude-sonnet\",\"display_name\":\"Sonnet\"}}},"
+	    "{\"kind\":\"weekly_scoped\",\"percent\":7,\"scope\":{\"model\":"
+	    "{\"id\":\"claude-fable\",\"display_name\":\"Fable\"}}},"
+	    "{\"kind\":\"weekly_scoped\",\"percent\":3,\"scope\":{\"surface\":"
+	    "{\"display_name\":\"Claude Code\"}}},"
+	    "{\"kind\":\"weekly_scoped\",\"percent\":3,\"scope\":{}},"
+	    "{\"kind\":\"weekly_scoped\",\"percent\":3},"
+	    "{\"kind\":null,\"percent\":3},"
+	    "{\"kind\":\"Daily Burst!\",\"percent\":9,\"brand_new\":[1]}],"
+	    "\"spend\":{\"used\":{\"amount_minor\":1234,\"currency\":\"usd\","
+	    "\"exponent\":2},\"limit\":null,\"percent\":null,\"enabled\":false,"
+	    "\"disabled_reason\":\"out_of_credits\"}}";
+	struct trk_poll p;
+	char err[128] = "";
+	int w, fable = -1, code = -1, omelette = -1, burst = -1;
+
+	ck_assert_msg(parse(body, &p, err, sizeof(err)) == 0, "%s", err);
+	/* session is the 5-hour window, weekly_all the 7-day one */
+	ck_assert(p.win[TRK_FIVE_HOUR].present);
+	ck_assert_double_eq(p.win[TRK_FIVE_HOUR].utilization, 12.0);
+	ck_assert_int_eq(p.win[TRK_FIVE_HOUR].resets_at, T_20);
+	ck_assert(p.win[TRK_SEVEN_DAY].present);
+	ck_assert(!p.win[TRK_SEVEN_DAY].has_util);
+	/* the array's Sonnet and the flat key are one window: the array,
+	   the newer shape, wins */
+	ck_assert_double_eq(p.win[TRK_SEVEN_DAY_SONNET].utilization, 21.0);
+	for (w = TRK_WIN_FIXED; w < p.nwin; w++) {
+		ck_assert_str_ne(p.win[w].name, "seven_day_sonnet");
+		ck_assert_str_ne(p.win[w].name, "seven_day_cowork");
+		ck_assert_str_ne(p.win[w].name, "seven_day_oauth_apps");
+		if (strcmp(p.win[w].name, "seven_day_fable") == 0)
+			fable = w;
+		if (strcmp(p.win[w].name, "seven_day_claude_code") == 0)
+			code = w;
+		if (strcmp(p.win[w].name, "seven_day_omelette") == 0)
+			omelette = w;
+		if (strcmp(p.win[w].name, "daily_burst") == 0)
+			burst = w;
+	}
+	ck_assert_int_eq(p.nwin, TRK_WIN_FIXED + 4);
+	ck_assert_int_ge(fable, 0);
+	ck_assert_int_ge(code, 0);
+	ck_assert_int_ge(omelette, 0);
+	ck_assert_int_ge(burst, 0);
+	ck_assert_double_eq(p.win[fable].utilization, 7.0);
+	ck_assert_str_eq(p.win[fable].label, "Fable");
+	ck_assert_int_eq(p.win[fable].match, TRK_MATCH_MODEL);
+	ck_assert_str_eq(p.win[code].label, "Claude Code");
+	ck_assert_int_eq(p.win[code].match, TRK_MATCH_NONE);
+	ck_assert_double_eq(p.win[omelette].utilization, 4.0);
+	ck_assert_double_eq(p.win[burst].utilization, 9.0);
+	ck_assert_int_eq(p.win[burst].match, TRK_MATCH_NONE);
+
+	ck_assert(p.spend.known);
+	ck_assert(p.spend.used.known);
+	ck_assert_int_eq(p.spend.used.amount_minor, 1234);
+	ck_assert_int_eq(p.spend.used.exponent, 2);
+	ck_assert_str_eq(p.spend.used.currency, "USD");
+	ck_assert(!p.spend.limit.known);
+	ck_assert(!p.spend.has_percent);
+	ck_assert_int_eq(p.spend.enabled, 0);
+	ck_assert_str_eq(p.spend.disabled_reason, "out_of_credits");
+}
+END_TEST
+
+START_TEST(the_limits_array_is_bounded)
+{
+	char body[16384];
+	struct trk_poll p;
+	char err[128] = "";
+	size_t n;
+	int i;
+
+	n = (size_t)snprintf(body, sizeof(body), "{\"limits\":[");
+	for (i = 0; i < 100; i++)
+		n += (size_t)snprintf(body + n, sizeof(body) - n,
+		    "%s{\"kind\":\"weekly_scoped\",\"percent\":1,\"scope\":"
+		    "{\"model\":{\"display_name\":\"m%d with a rather long name "
+		    "that goes on and on\"}}}", i ? "," : "", i);
+	snprintf(body + n, sizeof(body) - n, "]}");
+	ck_assert_msg(parse(body, &p, err, sizeof(err)) == 0, "%s", err);
+	ck_assert_int_eq(p.nwin, TRK_WIN_MAX);
+	for (i = 0; i < p.nwin; i++)
+		ck_assert_uint_lt(strlen(p.win[i].name), TRK_WIN_NAME_LEN);
+}
+END_TEST
+
 static Suite *
 pollparse_suite(void)
 {
@@ -298,6 +416,8 @@ pollparse_suite(void)
 	tcase_add_test(tc, bodies_over_one_mebibyte_are_refused_before_parsing);
 	tcase_add_test(tc, deep_nesting_is_an_error);
 	tcase_add_test(tc, a_small_error_buffer_is_respected);
+	tcase_add_test(tc, the_limits_array_and_spend_parse_into_named_windows);
+	tcase_add_test(tc, the_limits_array_is_bounded);
 	suite_add_tcase(s, tc);
 	return s;
 }

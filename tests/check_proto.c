@@ -5,6 +5,7 @@
 #include <check.h>
 #include <math.h>
 #include <stdlib.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "ratetap/proto.h"
@@ -256,6 +257,70 @@ START_TEST(validate_accepts_drops_only_events_that_describe_no_transfer)
 }
 END_TEST
 
+/* An event whose header-named windows are all well formed. */
+static void
+win_event(struct rtp_event *ev)
+{
+	good_event(ev);
+	ev->nwin = 2;
+	snprintf(ev->win[0].name, sizeof(ev->win[0].name), "7d_fable");
+	ev->win[0].present = RTP_W_UTIL | RTP_W_RESET;
+	ev->win[0].util = 0.5;
+	ev->win[0].reset = 1800000000;
+	snprintf(ev->win[1].name, sizeof(ev->win[1].name), "7d_sonnet");
+	ev->win[1].present = RTP_W_STATUS;
+	ev->win[1].status = RTP_US_REJECTED;
+}
+
+START_TEST(validate_checks_every_header_window_entry)
+{
+	struct rtp_event ev;
+	int k;
+
+	ck_assert_uint_le(sizeof(struct rtp_event), 1024);
+	win_event(&ev);
+	ck_assert_int_eq(check(&ev), RTP_OK);
+	for (k = 0; k < 16; k++) {
+		win_event(&ev);
+		switch (k) {
+		case 0: ev.nwin = RTP_WIN_SLOTS + 1; break;
+		case 1: ev.wpad[3] = 1; break;
+		case 2: ev.win[0].name[0] = '\0'; break;
+		case 3: ev.win[0].name[1] = 'D'; break;
+		case 4: ev.win[0].name[2] = '-'; break;
+		case 5: ev.win[0].name[sizeof(ev.win[0].name) - 1] = 'x'; break;
+		case 6: ev.win[0].present = 0; break;
+		case 7: ev.win[0].present = 0x08; break;
+		case 8: ev.win[0].util = NAN; break;
+		case 9: ev.win[0].util = -1.0; break;
+		case 10: ev.win[0].reset = -1; break;
+		case 11: ev.win[1].status = RTP_US_MAX + 1; break;
+		case 12: ev.win[1].util = 0.5; break;	/* not present */
+		case 13: ev.win[1].pad[0] = 1; break;
+		case 14:	/* an unused entry with data */
+			ev.win[3].util = 0.1;
+			break;
+		case 15:	/* the same window twice */
+			memcpy(ev.win[1].name, ev.win[0].name,
+			    sizeof(ev.win[0].name));
+			break;
+		default: break;
+		}
+		ck_assert_msg(check(&ev) == RTP_E_FIELD,
+		    "bad window case %d accepted (%s)", k,
+		    rtp_strerror(check(&ev)));
+	}
+	/* a drops-only event names no window */
+	rtp_init(&ev);
+	ev.pid = 1;
+	ev.flags = RTP_F_DROPS_ONLY;
+	ev.nwin = 1;
+	snprintf(ev.win[0].name, sizeof(ev.win[0].name), "7d_x");
+	ev.win[0].present = RTP_W_UTIL;
+	ck_assert_int_eq(check(&ev), RTP_E_FIELD);
+}
+END_TEST
+
 START_TEST(strlcpy_truncates_and_replaces_unprintables)
 {
 	char buf[8];
@@ -297,6 +362,7 @@ proto_suite(void)
 	tcase_add_test(tc, validate_accepts_boundary_values);
 	tcase_add_test(tc,
 	    validate_accepts_drops_only_events_that_describe_no_transfer);
+	tcase_add_test(tc, validate_checks_every_header_window_entry);
 	tcase_add_test(tc, strlcpy_truncates_and_replaces_unprintables);
 	tcase_add_test(tc, strerror_names_every_error);
 	suite_add_tcase(s, tc);

@@ -88,14 +88,42 @@ fill(struct trk *t)
 {
 	int i;
 
-	for (i = 0; i < TRK_WIN_COUNT; i++) {
+	for (i = 0; i < TRK_WIN_FIXED; i++) {
 		t->win[i].has_util = i != 2;
 		t->win[i].utilization = i != 2 ? 10.25 * (i + 1) : 0.0;
 		t->win[i].resets_at = T0 + 1000 * (i + 1);
 		fill_tokens(&t->win[i].tokens, 100 * (i + 1));
 		t->win[i].rollovers = 7 + i;
 		t->win[i].warned = i % 2;
+		t->win[i].source = i != 2 ? TRK_SRC_HEADER + i % 3 : 0;
+		t->win[i].observed_at = i != 2 ? T0 - 10 * i : 0;
+		t->win[i].prev_reset = T0 - 5000 * i;
+		t->win[i].status = i == 0 ? RTP_US_ALLOWED_WARNING : 0;
 	}
+	/* two windows of the limits array */
+	i = trk_win_get(t, "seven_day_fable");
+	ck_assert_int_eq(i, TRK_WIN_FIXED);
+	t->win[i].has_util = 1;
+	t->win[i].utilization = 7.5;
+	t->win[i].source = TRK_SRC_POLL;
+	t->win[i].observed_at = T0 - 3;
+	snprintf(t->win[i].label, sizeof(t->win[i].label), "Fable \"5\"");
+	fill_tokens(&t->win[i].tokens, 900);
+	i = trk_win_get(t, "seven_day_claude_code");
+	t->win[i].match = TRK_MATCH_NONE;
+	t->win[i].resets_at = T0 + 99;
+	t->win[i].status = RTP_US_REJECTED;
+	t->spend.known = 1;
+	t->spend.used.known = 1;
+	t->spend.used.amount_minor = 1234;
+	t->spend.used.exponent = 2;
+	snprintf(t->spend.used.currency, sizeof(t->spend.used.currency),
+	    "USD");
+	t->spend.has_percent = 1;
+	t->spend.percent = 24.68;
+	t->spend.enabled = 0;
+	snprintf(t->spend.disabled_reason, sizeof(t->spend.disabled_reason),
+	    "out_of_credits");
 	t->extra.known = 1;
 	t->extra.is_enabled = 1;
 	t->extra.has_monthly_limit = 1;
@@ -174,14 +202,33 @@ same(const struct trk *a, const struct trk *b)
 {
 	int i;
 
-	for (i = 0; i < TRK_WIN_COUNT; i++) {
+	ck_assert_int_eq(a->nwin, b->nwin);
+	for (i = 0; i < a->nwin; i++) {
+		ck_assert_str_eq(a->win[i].name, b->win[i].name);
+		ck_assert_str_eq(a->win[i].label, b->win[i].label);
+		ck_assert_int_eq(a->win[i].match, b->win[i].match);
+		ck_assert_str_eq(a->win[i].match_word, b->win[i].match_word);
 		ck_assert_int_eq(a->win[i].has_util, b->win[i].has_util);
 		ck_assert(a->win[i].utilization == b->win[i].utilization);
+		ck_assert_int_eq(a->win[i].source, b->win[i].source);
+		ck_assert(a->win[i].observed_at == b->win[i].observed_at);
 		ck_assert(a->win[i].resets_at == b->win[i].resets_at);
+		ck_assert(a->win[i].prev_reset == b->win[i].prev_reset);
+		ck_assert_int_eq(a->win[i].status, b->win[i].status);
 		same_tokens(&a->win[i].tokens, &b->win[i].tokens);
 		ck_assert(a->win[i].rollovers == b->win[i].rollovers);
 		ck_assert_int_eq(a->win[i].warned, b->win[i].warned);
 	}
+	ck_assert_int_eq(a->spend.known, b->spend.known);
+	ck_assert_int_eq(a->spend.used.known, b->spend.used.known);
+	ck_assert(a->spend.used.amount_minor == b->spend.used.amount_minor);
+	ck_assert_int_eq(a->spend.used.exponent, b->spend.used.exponent);
+	ck_assert_str_eq(a->spend.used.currency, b->spend.used.currency);
+	ck_assert_int_eq(a->spend.limit.known, b->spend.limit.known);
+	ck_assert_int_eq(a->spend.has_percent, b->spend.has_percent);
+	ck_assert(a->spend.percent == b->spend.percent);
+	ck_assert_int_eq(a->spend.enabled, b->spend.enabled);
+	ck_assert_str_eq(a->spend.disabled_reason, b->spend.disabled_reason);
 	ck_assert_int_eq(a->extra.known, b->extra.known);
 	ck_assert_int_eq(a->extra.is_enabled, b->extra.is_enabled);
 	ck_assert_int_eq(a->extra.has_monthly_limit, b->extra.has_monthly_limit);
@@ -463,8 +510,8 @@ refused(const char *dotted, const char *json)
 		ck_assert_ptr_nonnull(v);
 		if (cJSON_IsArray(parent))
 			cJSON_ReplaceItemInArray(parent, atoi(k), v);
-		else if (cur != NULL)
-			cJSON_ReplaceItemViaPointer(parent, cur, v);
+		else if (cur != NULL)	/* keeps the key, unlike ViaPointer */
+			cJSON_ReplaceItemInObjectCaseSensitive(parent, k, v);
 		else
 			cJSON_AddItemToObject(parent, k, v);
 	}
@@ -546,6 +593,23 @@ static const struct {
 	{ "models.2.tokens", NULL },
 	{ "programs.1.tokens.input", "true" },
 	{ "programs", "null" },
+	{ "windows.five_hour.source", "\"bogus\"" },
+	{ "windows.five_hour.source", "5" },
+	{ "windows.seven_day.observed_at", "-1" },
+	{ "windows.seven_day.prev_reset", "\"x\"" },
+	{ "windows.seven_day.status", "\"fine\"" },
+	{ "windows.seven_day.label", "\"caf\\u00e9\"" },
+	{ "windows.seven_day_fable.tokens", NULL },
+	{ "windows.seven_day_fable.match", "\"weird\"" },
+	{ "windows.seven_day_fable.match", "null" },
+	{ "windows.Bad-Name", "{\"utilization\":null}" },
+	{ "windows.seven_day_x", "5" },
+	{ "spend", "[]" },
+	{ "spend.used", "5" },
+	{ "spend.used.exponent", "12" },
+	{ "spend.used.currency", NULL },
+	{ "spend.enabled", "2" },
+	{ "spend.disabled_reason", NULL },
 };
 
 START_TEST(wrong_typed_missing_or_out_of_range_fields_are_refused)
@@ -598,6 +662,51 @@ START_TEST(unknown_keys_are_ignored)
 	write_file(path, out, strlen(out));
 	ck_assert_msg(trk_load(u, path, err, sizeof(err)) == 0, "%s", err);
 	same(t, u);
+	cJSON_free(out);
+	cJSON_Delete(root);
+	free(text);
+	trk_free(t);
+	trk_free(u);
+}
+END_TEST
+
+START_TEST(a_file_without_the_newer_keys_still_loads)
+{
+	static const char *const newer[] = {
+		"source", "observed_at", "prev_reset", "status", "label",
+		"match", "match_word"
+	};
+	struct trk *t = saved_full();
+	struct trk *u = trk_new(NULL);
+	size_t len, k;
+	char *text = read_file(path, &len), *out, err[256] = "";
+	cJSON *root = cJSON_Parse(text), *ws, *w;
+	int i;
+
+	ck_assert_ptr_nonnull(root);
+	cJSON_DeleteItemFromObject(root, "spend");
+	ws = cJSON_GetObjectItem(root, "windows");
+	cJSON_DeleteItemFromObject(ws, "seven_day_fable");
+	cJSON_DeleteItemFromObject(ws, "seven_day_claude_code");
+	cJSON_ArrayForEach(w, ws)
+		for (k = 0; k < sizeof(newer) / sizeof(newer[0]); k++)
+			cJSON_DeleteItemFromObject(w, newer[k]);
+	out = cJSON_Print(root);
+	write_file(path, out, strlen(out));
+	ck_assert_msg(trk_load(u, path, err, sizeof(err)) == 0, "%s", err);
+	ck_assert_int_eq(u->nwin, TRK_WIN_FIXED);
+	for (i = 0; i < TRK_WIN_FIXED; i++) {
+		ck_assert(u->win[i].utilization == t->win[i].utilization);
+		ck_assert(u->win[i].resets_at == t->win[i].resets_at);
+		same_tokens(&u->win[i].tokens, &t->win[i].tokens);
+		ck_assert_int_eq(u->win[i].source, TRK_SRC_NONE);
+		ck_assert_int_eq(u->win[i].prev_reset, 0);
+	}
+	/* the fixed windows keep their token rules */
+	ck_assert_int_eq(u->win[TRK_FIVE_HOUR].match, TRK_MATCH_ALL);
+	ck_assert_int_eq(u->win[TRK_SEVEN_DAY_OPUS].match, TRK_MATCH_MODEL);
+	ck_assert_str_eq(u->win[TRK_SEVEN_DAY_OPUS].match_word, "opus");
+	ck_assert(!u->spend.known);
 	cJSON_free(out);
 	cJSON_Delete(root);
 	free(text);
@@ -755,6 +864,7 @@ state_suite(void)
 	    wrong_typed_missing_or_out_of_range_fields_are_refused);
 	tcase_add_test(tc, too_many_table_rows_are_refused);
 	tcase_add_test(tc, unknown_keys_are_ignored);
+	tcase_add_test(tc, a_file_without_the_newer_keys_still_loads);
 	tcase_add_test(tc, a_failed_write_leaves_the_old_file);
 	tcase_add_test(tc,
 	    a_write_error_midway_leaves_the_old_file_and_no_temp);

@@ -226,8 +226,10 @@ START_TEST(status_shows_models_extra_usage_api_limits_and_poll)
 
 	l = line_of(strstr(out, "Top models"), "  claude-opus-4-1");
 	ASSERT_HAS(l, "5,001");
+	/* the API's credits are cents: hundredths, currency unknown */
 	ASSERT_HAS(line_of(out, "Extra usage:"),
-	    "on, 12.34 of 50.00 credits used (24.7%)");
+	    "on, 12.34 of 50.00 used (24.7%); currency not reported");
+	ASSERT_HASNT(out, "credits");
 	l = line_of(out, "  requests ");
 	ASSERT_HAS(l, "49 of 50 left, resets in 1m (Sat 17:49)");
 	ASSERT_HASNT(out, "  tokens ");	/* null: not shown */
@@ -413,6 +415,158 @@ START_TEST(status_warns_about_a_recovered_state_and_lost_datagrams)
 }
 END_TEST
 
+
+/* Column of the first occurrence of needle in line (bytes before it that
+ * start a character). */
+static size_t
+col_of(const char *line, const char *needle)
+{
+	const char *p = strstr(line, needle);
+	size_t c = 0;
+
+	ck_assert_msg(p != NULL, "'%s' not in '%s'", needle, line);
+	for (; line < p; line++)
+		if (((unsigned char)*line & 0xc0) != 0x80)
+			c++;
+	return c;
+}
+
+static const char dynamic_json[] =
+"{\"windows\":{"
+"  \"five_hour\":{\"utilization\":25.0,\"resets_at\":\"2026-11-28T21:00:00Z\","
+"    \"source\":\"header\",\"age_seconds\":5,"
+"    \"tokens\":{\"input\":1000000000000,\"output\":1,"
+"    \"cache_creation_input\":999999999999999,\"cache_read_input\":2}},"
+"  \"seven_day\":{\"utilization\":40.0,\"resets_at\":null,"
+"    \"source\":\"poll\",\"age_seconds\":125,"
+"    \"tokens\":{\"input\":5,\"output\":6,\"cache_creation_input\":7,"
+"    \"cache_read_input\":8}},"
+"  \"seven_day_fable\":{\"utilization\":7.0,\"resets_at\":null,"
+"    \"label\":\"Fable\",\"counts_tokens\":true,"
+"    \"tokens\":{\"input\":3,\"output\":0,\"cache_creation_input\":0,"
+"    \"cache_read_input\":0}},"
+"  \"seven_day_claude_code\":{\"utilization\":3.0,\"resets_at\":null,"
+"    \"label\":\"Claude Code\",\"counts_tokens\":false,"
+"    \"tokens\":{\"input\":0,\"output\":0,\"cache_creation_input\":0,"
+"    \"cache_read_input\":0}},"
+"  \"monthly_wombat\":{\"utilization\":1.0,\"resets_at\":null,"
+"    \"counts_tokens\":false,\"tokens\":{}}},"
+" \"extra_usage\":{\"is_enabled\":true,\"monthly_limit\":5000,"
+"   \"used_credits\":1234,\"utilization\":24.68,\"currency\":\"USD\"},"
+" \"spend\":{\"used\":{\"amount\":12.34,\"amount_minor\":1234,"
+"   \"currency\":\"USD\",\"exponent\":2},\"limit\":{\"amount\":50,"
+"   \"amount_minor\":5000,\"currency\":\"USD\",\"exponent\":2},"
+"   \"percent\":24.68,\"enabled\":true,\"disabled_reason\":null},"
+" \"models\":{"
+"   \"claude-a-model-with-a-very-long-name-indeed-sixty-characters-x\":"
+"   {\"requests\":1000000000000,\"input\":999999999999999,\"output\":0,"
+"   \"cache_creation_input\":0,\"cache_read_input\":0},"
+"   \"short\":{\"requests\":1,\"input\":1,\"output\":0}},"
+" \"processes\":{},"
+" \"api_limits\":{\"requests\":{\"limit\":50,\"remaining\":3,"
+"   \"resets_at\":\"2026-11-28T17:40:00Z\",\"stale\":true},"
+"   \"tokens\":{\"limit\":9000,\"remaining\":8000,"
+"   \"resets_at\":\"2026-11-28T17:50:00Z\",\"stale\":false}},"
+" \"poll\":{\"enabled\":true}}";
+
+START_TEST(status_says_as_of_with_the_date_and_time_zone)
+{
+	char *out = render(full_json, 0);
+
+	ASSERT_HAS(line_of(out, "ratetap status"),
+	    "as of Sat 2026-11-28 17:48:00 UTC");
+	free(out);
+}
+END_TEST
+
+START_TEST(status_shows_every_window_the_daemon_names)
+{
+	char *out = render(dynamic_json, 0);
+	const char *tok = strstr(out, "\nTokens");
+
+	ASSERT_HAS(line_of(out, "7-day Fable "), "7.0%");
+	ASSERT_HAS(line_of(out, "7-day Claude Code "), "3.0%");
+	ASSERT_HAS(line_of(out, "monthly_wombat "), "1.0%");
+	/* the named four are always there */
+	ASSERT_HAS(line_of(out, "7-day Opus"), "unknown");
+	/* the figure's source and age */
+	ASSERT_HAS(line_of(out, "5-hour "), "(header, 5s ago)");
+	ASSERT_HAS(line_of(out, "7-day  "), "(poll, 2m 5s ago)");
+	/* windows that count no tokens are left out of the tokens table */
+	ck_assert_ptr_nonnull(tok);
+	ASSERT_HAS(tok, "7-day Fable");
+	ASSERT_HASNT(tok, "Claude Code");
+	ASSERT_HASNT(tok, "wombat");
+	free(out);
+}
+END_TEST
+
+START_TEST(token_columns_stay_aligned_at_ten_to_the_fifteen)
+{
+	char *out = render(dynamic_json, 0);
+	const char *tok = strstr(out, "\nTokens") + 1, *top;
+	char head[1024], row[1024], row2[1024];
+
+	snprintf(head, sizeof(head), "%s", line_of(tok, "Tokens"));
+	snprintf(row, sizeof(row), "%s", line_of(tok, "5-hour"));
+	snprintf(row2, sizeof(row2), "%s", line_of(tok, "7-day Fable"));
+	/* each column ends where its heading ends */
+	ck_assert_uint_eq(col_of(row, "1,000,000,000,000") + 17,
+	    col_of(head, "input") + 5);
+	ck_assert_uint_eq(col_of(row, "999,999,999,999,999") + 19,
+	    col_of(head, "cache write") + 11);
+	ck_assert_uint_eq(col_of(row2, " 3 ") + 2, col_of(head, "input") + 5);
+	ck_assert_uint_eq(columns(row), columns(row2));
+	/* a 60-character model name is cut with an ellipsis, and the
+	   counts still line up */
+	top = strstr(out, "Top models");
+	ck_assert_ptr_nonnull(top);
+	snprintf(head, sizeof(head), "%s", line_of(top, "Top models"));
+	snprintf(row, sizeof(row), "%s", line_of(top, "  claude-a-model"));
+	snprintf(row2, sizeof(row2), "%s", line_of(top, "  short"));
+	ASSERT_HAS(row, "claude-a-model-with-a-very-\xe2\x80\xa6 ");
+	ASSERT_HASNT(row, "sixty");
+	ck_assert_uint_eq(col_of(row, "999,999,999,999,999") + 19,
+	    col_of(head, "tokens") + 6);
+	ck_assert_uint_eq(col_of(row, "1,000,000,000,000") + 17,
+	    col_of(head, "requests") + 8);
+	ck_assert_uint_eq(columns(row), columns(row2));
+	free(out);
+}
+END_TEST
+
+START_TEST(status_shows_extra_usage_money_with_its_currency)
+{
+	char *out = render(dynamic_json, 0);
+
+	ASSERT_HAS(line_of(out, "Extra usage:"),
+	    "on, $12.34 of $50.00 used (24.7%)");
+	ASSERT_HASNT(line_of(out, "Extra usage:"), "not reported");
+	free(out);
+	out = render("{\"extra_usage\":{\"is_enabled\":false},\"spend\":{"
+	    "\"enabled\":false,\"disabled_reason\":\"out_of_credits\"}}", 0);
+	ASSERT_HAS(line_of(out, "Extra usage:"), "off (out_of_credits)");
+	free(out);
+	out = render("{\"extra_usage\":{\"is_enabled\":true,\"used_credits\":"
+	    "250,\"monthly_limit\":null},\"spend\":{\"used\":{\"amount\":2.5,"
+	    "\"currency\":\"EUR\",\"exponent\":2},\"limit\":null}}", 0);
+	ASSERT_HAS(line_of(out, "Extra usage:"),
+	    "on, \xe2\x82\xac" "2.50 used (no monthly limit)");
+	free(out);
+}
+END_TEST
+
+START_TEST(an_api_key_allowance_past_its_reset_is_shown_stale)
+{
+	char *out = render(dynamic_json, 0);
+
+	ASSERT_HAS(line_of(out, "  requests "),
+	    "stale: 3 of 50 left when last seen; it reset 8m ago");
+	ASSERT_HAS(line_of(out, "  tokens "), "8,000 of 9,000 left, resets in");
+	free(out);
+}
+END_TEST
+
 static Suite *
 status_render_suite(void)
 {
@@ -427,6 +581,11 @@ status_render_suite(void)
 	tcase_add_test(tc, status_shows_models_extra_usage_api_limits_and_poll);
 	tcase_add_test(tc, status_shows_the_poll_error_and_the_last_success);
 	tcase_add_test(tc, status_uses_colour_only_when_asked);
+	tcase_add_test(tc, status_says_as_of_with_the_date_and_time_zone);
+	tcase_add_test(tc, status_shows_every_window_the_daemon_names);
+	tcase_add_test(tc, token_columns_stay_aligned_at_ten_to_the_fifteen);
+	tcase_add_test(tc, status_shows_extra_usage_money_with_its_currency);
+	tcase_add_test(tc, an_api_key_allowance_past_its_reset_is_shown_stale);
 	tcase_add_test(tc,
 	    status_colour_is_off_when_stdout_is_not_a_tty_or_no_color_is_set);
 	tcase_add_test(tc, relative_times_read_naturally);

@@ -18,6 +18,7 @@
 #define HOUR	3600
 #define DAY	86400
 
+
 /* ---- log capture ---- */
 
 #define CAP_LINES	64
@@ -659,18 +660,18 @@ START_TEST(jitter_within_ten_minutes_either_way_keeps_the_stored_reset)
 	feed(t, &ev, T0 + 2);
 	memset(&p, 0, sizeof(p));
 	poll_win(&p, TRK_FIVE_HOUR, 31.0, r + 599);
-	trk_poll_ok(t, &p, T0 + 3);
+	trk_poll_ok(t, &p, T0 + 100);
 	poll_win(&p, TRK_FIVE_HOUR, 32.0, r - 599);
-	trk_poll_ok(t, &p, T0 + 4);
+	trk_poll_ok(t, &p, T0 + 101);
 	ck_assert_int_eq(t->win[TRK_FIVE_HOUR].resets_at, r);
 	ck_assert_int_eq(t->win[TRK_FIVE_HOUR].rollovers, 0);
 	ck_assert_int_eq(t->win[TRK_FIVE_HOUR].tokens.input, 10);
-	/* jitter is still current data: the utilization applies */
+	/* jitter is still current data: the (fresher) utilization applies */
 	ck_assert_double_eq(t->win[TRK_FIVE_HOUR].utilization, 32.0);
 
 	/* one second beyond the jitter is a new window */
 	poll_win(&p, TRK_FIVE_HOUR, 1.0, r + TRK_JITTER_SECS + 1);
-	trk_poll_ok(t, &p, T0 + 5);
+	trk_poll_ok(t, &p, T0 + 102);
 	ck_assert_int_eq(t->win[TRK_FIVE_HOUR].rollovers, 1);
 	ck_assert_int_eq(t->win[TRK_FIVE_HOUR].tokens.input, 0);
 	trk_free(t);
@@ -805,8 +806,9 @@ START_TEST(crossing_the_warning_threshold_is_logged_once_per_window)
 	poll_util(t, 100.0, 10.0, T0 + 1500);
 	ck_assert_int_eq(logged(LOG_L_WARN, "five_hour", NULL), 1);
 	ck_assert_int_eq(logged(LOG_L_WARN, "seven_day", NULL), 0);
-	/* back below re-arms it; crossing again logs again */
-	poll_util(t, 70.0, 10.0, T0 + 1800);
+	/* well below (a reset not seen) re-arms it; crossing again logs
+	   again */
+	poll_util(t, 60.0, 10.0, T0 + 1800);
 	poll_util(t, 90.0, 85.0, T0 + 2100);
 	poll_util(t, 91.0, 86.0, T0 + 2400);
 	ck_assert_int_eq(logged(LOG_L_WARN, "five_hour", NULL), 2);
@@ -1078,14 +1080,22 @@ START_TEST(status_json_has_every_contract_and_extra_key)
 
 	j = trk_status_json(t, T0 + 2);
 	ck_assert_ptr_nonnull(j);
-	ck_assert_int_eq(nkeys(j), 12);
+	ck_assert_int_eq(nkeys(j), 13);
+	ck_assert(cJSON_IsNull(at(j, "spend")));
 	w = at(j, "windows");
 	ck_assert_int_eq(nkeys(w), 4);
-	for (i = 0; i < TRK_WIN_COUNT; i++) {
+	for (i = 0; i < TRK_WIN_FIXED; i++) {
 		o = at(w, trk_win_name(i));
-		ck_assert_int_eq(nkeys(o), 4);
+		ck_assert_int_eq(nkeys(o), 11);
 		at(o, "utilization");
 		at(o, "resets_at");
+		at(o, "resets_with");
+		at(o, "source");
+		at(o, "observed_at");
+		at(o, "age_seconds");
+		at(o, "status");
+		at(o, "label");
+		ck_assert(cJSON_IsTrue(at(o, "counts_tokens")));
 		num(o, "rollovers");
 		r = at(o, "tokens");
 		ck_assert_int_eq(nkeys(r), 4);
@@ -1099,11 +1109,19 @@ START_TEST(status_json_has_every_contract_and_extra_key)
 	ck_assert_str_eq(at(o, "resets_at")->valuestring,
 	    "2027-01-15T09:00:00Z");
 	ck_assert_double_eq(num(at(o, "tokens"), "cache_read_input"), 5);
+	ck_assert_str_eq(at(o, "source")->valuestring, "header");
+	ck_assert_str_eq(at(o, "observed_at")->valuestring,
+	    "2027-01-15T08:00:00Z");
+	ck_assert_double_eq(num(o, "age_seconds"), 2);
+	ck_assert(cJSON_IsNull(at(at(w, "seven_day"), "source")));
+	ck_assert(cJSON_IsNull(at(at(w, "seven_day"), "age_seconds")));
 	ck_assert(cJSON_IsNull(at(at(w, "seven_day"), "utilization")));
 	ck_assert(cJSON_IsNull(at(at(w, "seven_day"), "resets_at")));
 
 	o = at(j, "extra_usage");
-	ck_assert_int_eq(nkeys(o), 4);
+	ck_assert_int_eq(nkeys(o), 6);
+	ck_assert_str_eq(at(o, "unit")->valuestring, "cents");
+	ck_assert(cJSON_IsNull(at(o, "currency")));
 	ck_assert(cJSON_IsFalse(at(o, "is_enabled")));
 	ck_assert(cJSON_IsNull(at(o, "monthly_limit")));
 	ck_assert_double_eq(num(o, "used_credits"), 12);
@@ -1228,6 +1246,403 @@ START_TEST(status_json_shows_the_poll_error)
 }
 END_TEST
 
+/* ---- windows by name, figures by freshness (issues 9.8, 10.3-10.5) ---- */
+
+/* A poll parsed from JSON text, requested at req and applied at now. */
+static void
+poll_json(struct trk *t, const char *json, time_t req, time_t now)
+{
+	struct trk_poll p;
+	char err[TRK_ERR_LEN];
+
+	ck_assert_msg(poll_parse(json, strlen(json), &p, err, sizeof(err)) ==
+	    0, "poll_parse: %s", err);
+	p.requested_at = req;
+	trk_poll_ok(t, &p, now);
+}
+
+static void
+poll_at(struct trk *t, int w, double util, time_t reset, time_t req,
+    time_t now)
+{
+	struct trk_poll p;
+
+	memset(&p, 0, sizeof(p));
+	poll_win(&p, w, util, reset);
+	p.requested_at = req;
+	trk_poll_ok(t, &p, now);
+}
+
+static struct rtp_event
+ev_head5(double frac, time_t reset)
+{
+	struct rtp_event ev = ev_none(200);
+
+	set_d(&ev, RTP_D_UTIL_5H, frac);
+	if (reset != 0)
+		set_i(&ev, RTP_I_RESET_5H, reset);
+	return ev;
+}
+
+START_TEST(header_and_poll_apart_keep_one_figure_and_warn_once)
+{
+	struct trk *t = fresh();
+	struct rtp_event ev;
+	time_t r = T0 + 4 * HOUR;
+	int i;
+
+	/* header 0.79 and poll 81 % every second for ten seconds: the
+	   header, seen after each poll's request began, is the fresher */
+	for (i = 0; i < 10; i++) {
+		ev = ev_head5(0.79, r);
+		feed(t, &ev, T0 + i);
+		poll_at(t, TRK_FIVE_HOUR, 81.0, r, T0 + i, T0 + i);
+		ck_assert_double_eq_tol(t->win[TRK_FIVE_HOUR].utilization,
+		    79.0, 1e-9);
+		ck_assert_int_eq(t->win[TRK_FIVE_HOUR].source, TRK_SRC_HEADER);
+	}
+	ck_assert_int_eq(logged(LOG_L_WARN, "five_hour", NULL), 0);
+	/* headers fall quiet: a poll sent more than the endpoint's lag
+	   after the last header wins, and crosses the threshold once */
+	poll_at(t, TRK_FIVE_HOUR, 81.0, r, T0 + 9 + TRK_POLL_LAG_SECS,
+	    T0 + 10 + TRK_POLL_LAG_SECS);
+	ck_assert_double_eq(t->win[TRK_FIVE_HOUR].utilization, 81.0);
+	ck_assert_int_eq(t->win[TRK_FIVE_HOUR].source, TRK_SRC_POLL);
+	ck_assert_int_eq(t->win[TRK_FIVE_HOUR].observed_at,
+	    T0 + 9 + TRK_POLL_LAG_SECS);
+	ck_assert_int_eq(logged(LOG_L_WARN, "five_hour", NULL), 1);
+	/* the two keep taking turns: never a second warning */
+	for (i = 0; i < 10; i++) {
+		time_t at = T0 + 100 + i * 100;
+
+		ev = ev_head5(0.79, r);
+		feed(t, &ev, at);
+		poll_at(t, TRK_FIVE_HOUR, 81.0, r, at + 70, at + 71);
+	}
+	ck_assert_int_eq(logged(LOG_L_WARN, "five_hour", NULL), 1);
+	/* a new instance may warn again */
+	ev = ev_head5(0.9, r + 5 * HOUR);
+	feed(t, &ev, T0 + 2 * HOUR);
+	ck_assert_int_eq(logged(LOG_L_WARN, "five_hour", NULL), 2);
+	trk_free(t);
+}
+END_TEST
+
+START_TEST(an_older_figure_never_replaces_a_newer_one)
+{
+	struct trk *t = fresh();
+	struct rtp_event ev;
+
+	/* a poll answered now but sent before the header was seen */
+	ev = ev_head5(0.40, T0 + HOUR);
+	feed(t, &ev, T0 + 10);
+	poll_at(t, TRK_FIVE_HOUR, 35.0, T0 + HOUR, T0 + 5, T0 + 12);
+	ck_assert_double_eq_tol(t->win[TRK_FIVE_HOUR].utilization, 40.0,
+	    1e-9);
+	/* a later header always replaces an earlier one */
+	ev = ev_head5(0.41, T0 + HOUR);
+	feed(t, &ev, T0 + 11);
+	ck_assert_double_eq_tol(t->win[TRK_FIVE_HOUR].utilization, 41.0,
+	    1e-9);
+	ck_assert_int_eq(t->win[TRK_FIVE_HOUR].observed_at, T0 + 11);
+	trk_free(t);
+}
+END_TEST
+
+/* One reset event per window instance however the sources interleave. */
+START_TEST(a_lagging_poll_after_a_rollover_never_zeroes_twice)
+{
+	struct trk *t = fresh();
+	struct rtp_event ev = ev_msg("claude-sonnet-4-5", 100, 0, 0, 0);
+	time_t rb = T0 + HOUR;
+
+	/* the header's reset first, the lagging poll's Rb + 120 after */
+	set_i(&ev, RTP_I_RESET_5H, rb);
+	set_d(&ev, RTP_D_UTIL_5H, 0.85);
+	feed(t, &ev, T0);
+	poll_at(t, TRK_FIVE_HOUR, 85.0, rb + 120, T0 + 100, T0 + 101);
+	ck_assert_int_eq(t->win[TRK_FIVE_HOUR].resets_at, rb);
+	trk_tick(t, rb);
+	ck_assert_int_eq(t->win[TRK_FIVE_HOUR].rollovers, 1);
+	ev = ev_msg("claude-sonnet-4-5", 5, 0, 0, 0);
+	feed(t, &ev, rb + 10);
+	/* the stale poll: Rb + 120 with the old instance's figure */
+	poll_at(t, TRK_FIVE_HOUR, 85.0, rb + 120, rb + 15, rb + 20);
+	ck_assert_int_eq(t->win[TRK_FIVE_HOUR].resets_at, 0);
+	ck_assert_double_eq(t->win[TRK_FIVE_HOUR].utilization, 0.0);
+	/* and one without a reset, sent before the rollover's lag ran out */
+	poll_at(t, TRK_FIVE_HOUR, 85.0, 0, rb + 30, rb + 31);
+	ck_assert_double_eq(t->win[TRK_FIVE_HOUR].utilization, 0.0);
+	trk_tick(t, rb + 121);
+	trk_tick(t, rb + 200);
+	ck_assert_int_eq(t->win[TRK_FIVE_HOUR].rollovers, 1);
+	ck_assert_int_eq(t->win[TRK_FIVE_HOUR].tokens.input, 5);
+	/* the new instance's reset is taken without a rollover */
+	ev = ev_head5(0.02, rb + 5 * HOUR);
+	feed(t, &ev, rb + 300);
+	ck_assert_int_eq(t->win[TRK_FIVE_HOUR].rollovers, 1);
+	ck_assert_int_eq(t->win[TRK_FIVE_HOUR].resets_at, rb + 5 * HOUR);
+	ck_assert_int_eq(t->win[TRK_FIVE_HOUR].tokens.input, 5);
+	ck_assert_double_eq_tol(t->win[TRK_FIVE_HOUR].utilization, 2.0, 1e-9);
+	ck_assert_int_eq(logged(LOG_L_INFO, "five_hour", "rolled over"), 1);
+	trk_free(t);
+}
+END_TEST
+
+START_TEST(the_poll_first_then_the_header_rolls_over_once)
+{
+	struct trk *t = fresh();
+	struct rtp_event ev = ev_msg("claude-sonnet-4-5", 100, 0, 0, 0);
+	time_t rb = T0 + HOUR;
+
+	/* the poll's Rb + 120 first, the header's Rb is jitter */
+	poll_at(t, TRK_FIVE_HOUR, 50.0, rb + 120, T0, T0);
+	ev = ev_msg("claude-sonnet-4-5", 100, 0, 0, 0);
+	set_i(&ev, RTP_I_RESET_5H, rb);
+	feed(t, &ev, T0 + 10);
+	ck_assert_int_eq(t->win[TRK_FIVE_HOUR].resets_at, rb + 120);
+	/* at Rb the header names the next instance: one rollover */
+	ev = ev_msg("claude-sonnet-4-5", 3, 0, 0, 0);
+	set_i(&ev, RTP_I_RESET_5H, rb + 5 * HOUR);
+	feed(t, &ev, rb + 5);
+	ck_assert_int_eq(t->win[TRK_FIVE_HOUR].rollovers, 1);
+	/* the lagging poll repeats Rb + 120; Rb + 120 passes */
+	poll_at(t, TRK_FIVE_HOUR, 50.0, rb + 120, rb + 8, rb + 10);
+	trk_tick(t, rb + 121);
+	ck_assert_int_eq(t->win[TRK_FIVE_HOUR].rollovers, 1);
+	ck_assert_int_eq(t->win[TRK_FIVE_HOUR].resets_at, rb + 5 * HOUR);
+	ck_assert_int_eq(t->win[TRK_FIVE_HOUR].tokens.input, 3);
+	trk_free(t);
+
+	/* the same with nothing between: the stored Rb + 120 passes,
+	   then the header's next reset is no second rollover */
+	t = fresh();
+	poll_at(t, TRK_FIVE_HOUR, 50.0, rb + 120, T0, T0);
+	ev = ev_msg("claude-sonnet-4-5", 100, 0, 0, 0);
+	set_i(&ev, RTP_I_RESET_5H, rb - 120);
+	feed(t, &ev, T0 + 10);
+	trk_tick(t, rb + 120);
+	ck_assert_int_eq(t->win[TRK_FIVE_HOUR].rollovers, 1);
+	/* a late header of the old instance, jittered either way */
+	ev = ev_msg("claude-sonnet-4-5", 1, 0, 0, 0);
+	set_i(&ev, RTP_I_RESET_5H, rb + 130);
+	feed(t, &ev, rb + 125);
+	ev = ev_msg("claude-sonnet-4-5", 1, 0, 0, 0);
+	set_i(&ev, RTP_I_RESET_5H, rb + 400);
+	feed(t, &ev, rb + 126);
+	ck_assert_int_eq(t->win[TRK_FIVE_HOUR].resets_at, 0);
+	ev = ev_msg("claude-sonnet-4-5", 1, 0, 0, 0);
+	set_i(&ev, RTP_I_RESET_5H, rb + 5 * HOUR);
+	feed(t, &ev, rb + 127);
+	ck_assert_int_eq(t->win[TRK_FIVE_HOUR].rollovers, 1);
+	ck_assert_int_eq(t->win[TRK_FIVE_HOUR].tokens.input, 3);
+	trk_free(t);
+}
+END_TEST
+
+START_TEST(model_windows_without_a_reset_follow_seven_day)
+{
+	struct trk *t = fresh();
+	struct rtp_event ev = ev_msg("claude-sonnet-4-5", 10, 0, 0, 0);
+	time_t r = T0 + 3 * DAY;
+	const cJSON *w;
+	cJSON *j;
+	int b;
+
+	set_i(&ev, RTP_I_RESET_7D, r);
+	set_i(&ev, RTP_I_RESET_7D_OPUS, r + DAY);
+	set_d(&ev, RTP_D_UTIL_7D_SONNET, 0.3);
+	feed(t, &ev, T0);
+	ev = ev_msg("claude-opus-4-1", 20, 0, 0, 0);
+	feed(t, &ev, T0 + 1);
+	ck_assert_int_eq(trk_win_reset(t, TRK_SEVEN_DAY_SONNET, &b), r);
+	ck_assert_int_eq(b, TRK_SEVEN_DAY);
+	ck_assert_int_eq(trk_win_reset(t, TRK_SEVEN_DAY_OPUS, &b), r + DAY);
+	ck_assert_int_eq(b, -1);
+	j = trk_status_json(t, T0 + 2);
+	w = at(at(j, "windows"), "seven_day_sonnet");
+	ck_assert_str_eq(at(w, "resets_at")->valuestring,
+	    "2027-01-18T08:00:00Z");
+	ck_assert_str_eq(at(w, "resets_with")->valuestring, "seven_day");
+	ck_assert(cJSON_IsNull(at(at(at(j, "windows"), "seven_day_opus"),
+	    "resets_with")));
+	cJSON_Delete(j);
+
+	trk_tick(t, r);
+	ck_assert_int_eq(t->win[TRK_SEVEN_DAY].rollovers, 1);
+	ck_assert_int_eq(t->win[TRK_SEVEN_DAY_SONNET].rollovers, 1);
+	ck_assert_int_eq(t->win[TRK_SEVEN_DAY_SONNET].tokens.input, 0);
+	ck_assert_double_eq(t->win[TRK_SEVEN_DAY_SONNET].utilization, 0.0);
+	/* opus has its own reset: it did not move */
+	ck_assert_int_eq(t->win[TRK_SEVEN_DAY_OPUS].rollovers, 0);
+	ck_assert_int_eq(t->win[TRK_SEVEN_DAY_OPUS].tokens.input, 20);
+	/* and a later-reset rollover of seven_day takes sonnet along too */
+	ev = ev_msg("claude-sonnet-4-5", 4, 0, 0, 0);
+	set_i(&ev, RTP_I_RESET_7D, r + 7 * DAY);
+	feed(t, &ev, r + 10);
+	ev = ev_msg("claude-sonnet-4-5", 4, 0, 0, 0);
+	set_i(&ev, RTP_I_RESET_7D, r + 14 * DAY);
+	feed(t, &ev, r + 20);
+	ck_assert_int_eq(t->win[TRK_SEVEN_DAY].rollovers, 2);
+	ck_assert_int_eq(t->win[TRK_SEVEN_DAY_SONNET].rollovers, 2);
+	ck_assert_int_eq(t->win[TRK_SEVEN_DAY_SONNET].tokens.input, 4);
+	trk_free(t);
+}
+END_TEST
+
+static const char limits_body[] =
+    "{\"five_hour\":null,\"seven_day\":null,\"seven_day_sonnet\":null,"
+    "\"limits\":["
+    "{\"kind\":\"session\",\"group\":\"g\",\"percent\":12,\"severity\":"
+    "\"normal\",\"resets_at\":\"2027-01-15T10:00:00Z\",\"scope\":null,"
+    "\"is_active\":true},"
+    "{\"kind\":\"weekly_all\",\"percent\":40.5,\"resets_at\":"
+    "\"2027-01-20T08:00:00Z\",\"scope\":null},"
+    "{\"kind\":\"weekly_scoped\",\"percent\":7,\"resets_at\":null,"
+    "\"scope\":{\"model\":{\"id\":\"claude-fable-5\",\"display_name\":"
+    "\"Fable\"}}},"
+    "{\"kind\":\"weekly_scoped\",\"percent\":22,\"resets_at\":null,"
+    "\"scope\":{\"model\":{\"id\":\"s\",\"display_name\":\"Sonnet\"}}},"
+    "{\"kind\":\"weekly_scoped\",\"percent\":3,\"resets_at\":null,"
+    "\"scope\":{\"surface\":{\"display_name\":\"Claude Code\"}}},"
+    "{\"kind\":\"monthly_wombat\",\"percent\":1,\"resets_at\":null,"
+    "\"scope\":null}],"
+    "\"spend\":{\"used\":{\"amount_minor\":1234,\"currency\":\"USD\","
+    "\"exponent\":2},\"limit\":{\"amount_minor\":5000,\"currency\":\"USD\","
+    "\"exponent\":2},\"percent\":24.68,\"enabled\":true,"
+    "\"disabled_reason\":null}}";
+
+START_TEST(the_limits_array_makes_windows_of_every_kind)
+{
+	struct trk *t = fresh();
+	struct rtp_event ev = ev_msg("claude-fable-5-20270101", 9, 1, 0, 0);
+	const cJSON *w, *sp;
+	cJSON *j;
+	int f, c, m;
+
+	poll_json(t, limits_body, T0, T0);
+	ck_assert_double_eq(t->win[TRK_FIVE_HOUR].utilization, 12.0);
+	ck_assert_double_eq(t->win[TRK_SEVEN_DAY].utilization, 40.5);
+	/* the flat key and the array's Sonnet are one window */
+	ck_assert_double_eq(t->win[TRK_SEVEN_DAY_SONNET].utilization, 22.0);
+	ck_assert_int_eq(trk_win_find(t, "seven_day_sonnet"),
+	    TRK_SEVEN_DAY_SONNET);
+	f = trk_win_find(t, "seven_day_fable");
+	c = trk_win_find(t, "seven_day_claude_code");
+	m = trk_win_find(t, "monthly_wombat");
+	ck_assert_int_ge(f, TRK_WIN_FIXED);
+	ck_assert_int_ge(c, TRK_WIN_FIXED);
+	ck_assert_int_ge(m, TRK_WIN_FIXED);
+	ck_assert_int_eq(t->nwin, 7);
+	ck_assert_str_eq(t->win[f].label, "Fable");
+	/* a model's window counts that model's tokens; a surface's none */
+	feed(t, &ev, T0 + 1);
+	ck_assert_int_eq(t->win[f].tokens.input, 9);
+	ck_assert_int_eq(t->win[c].tokens.input, 0);
+	ck_assert_int_eq(t->win[m].tokens.input, 0);
+	ck_assert_int_eq(t->win[TRK_SEVEN_DAY_SONNET].tokens.input, 0);
+	ck_assert_int_eq(t->win[TRK_SEVEN_DAY].tokens.input, 9);
+	/* a header naming 7d_fable reports on the same window */
+	ev = ev_none(200);
+	snprintf(ev.win[0].name, sizeof(ev.win[0].name), "7d_fable");
+	ev.win[0].present = RTP_W_UTIL | RTP_W_STATUS;
+	ev.win[0].util = 0.08;
+	ev.win[0].status = RTP_US_ALLOWED_WARNING;
+	ev.nwin = 1;
+	feed(t, &ev, T0 + 2);
+	ck_assert_double_eq_tol(t->win[f].utilization, 8.0, 1e-9);
+	ck_assert_int_eq(t->win[f].source, TRK_SRC_HEADER);
+	ck_assert_int_eq(t->nwin, 7);
+
+	j = trk_status_json(t, T0 + 3);
+	w = at(at(j, "windows"), "seven_day_fable");
+	ck_assert_double_eq_tol(num(w, "utilization"), 8.0, 1e-9);
+	ck_assert_str_eq(at(w, "label")->valuestring, "Fable");
+	ck_assert_str_eq(at(w, "status")->valuestring, "allowed_warning");
+	ck_assert_str_eq(at(w, "resets_with")->valuestring, "seven_day");
+	ck_assert(cJSON_IsFalse(at(at(at(j, "windows"),
+	    "seven_day_claude_code"), "counts_tokens")));
+	at(at(j, "windows"), "monthly_wombat");
+	sp = at(j, "spend");
+	ck_assert_double_eq_tol(num(at(sp, "used"), "amount"), 12.34, 1e-9);
+	ck_assert_double_eq(num(at(sp, "used"), "amount_minor"), 1234);
+	ck_assert_str_eq(at(at(sp, "limit"), "currency")->valuestring, "USD");
+	ck_assert_double_eq(num(sp, "percent"), 24.68);
+	ck_assert(cJSON_IsTrue(at(sp, "enabled")));
+	ck_assert(cJSON_IsNull(at(sp, "disabled_reason")));
+	ck_assert_str_eq(at(at(j, "extra_usage"), "currency")->valuestring,
+	    "USD");
+	cJSON_Delete(j);
+	trk_free(t);
+}
+END_TEST
+
+START_TEST(windows_are_bounded_and_bad_names_refused)
+{
+	struct trk *t = fresh();
+	struct trk_obs o;
+	char name[64];
+	int i;
+
+	memset(&o, 0, sizeof(o));
+	o.source = TRK_SRC_HEADER;
+	o.observed_at = T0;
+	o.has_util = 1;
+	o.utilization = 1.0;
+	o.match = -1;
+	for (i = 0; i < 2 * TRK_WIN_MAX; i++) {
+		snprintf(name, sizeof(name), "seven_day_w%d", i);
+		(void)trk_observe(t, name, &o, T0);
+	}
+	ck_assert_int_eq(t->nwin, TRK_WIN_MAX);
+	ck_assert_int_eq(logged(LOG_L_WARN, "more than", NULL), 1);
+	trk_reset(t);
+	ck_assert_int_eq(t->nwin, TRK_WIN_FIXED);
+	ck_assert_int_eq(trk_observe(t, "Seven_Day", &o, T0), -1);
+	ck_assert_int_eq(trk_observe(t, "", &o, T0), -1);
+	ck_assert_int_eq(trk_observe(t, "a-b", &o, T0), -1);
+	ck_assert_int_eq(trk_observe(t,
+	    "seven_day_0123456789012345678901234567890", &o, T0), -1);
+	ck_assert_int_eq(t->nwin, TRK_WIN_FIXED);
+	/* names from headers and scopes */
+	ck_assert_int_eq(trk_header_window("7d_sonnet", name, sizeof(name)),
+	    0);
+	ck_assert_str_eq(name, "seven_day_sonnet");
+	ck_assert_int_eq(trk_header_window("5h", name, sizeof(name)), 0);
+	ck_assert_str_eq(name, "five_hour");
+	ck_assert_int_eq(trk_header_window("10y", name, sizeof(name)), 0);
+	ck_assert_str_eq(name, "10y");
+	ck_assert_int_eq(trk_header_window("_", name, sizeof(name)), -1);
+	ck_assert_uint_eq(trk_name_part(" Claude  Code 4.5! ", name,
+	    sizeof(name)), 15);
+	ck_assert_str_eq(name, "claude_code_4_5");
+	trk_free(t);
+}
+END_TEST
+
+START_TEST(an_api_key_allowance_past_its_reset_is_stale)
+{
+	struct trk *t = fresh();
+	struct rtp_event ev = ev_none(200);
+	cJSON *j;
+
+	set_i(&ev, RTP_I_REQ_LIMIT, 50);
+	set_i(&ev, RTP_I_REQ_REMAINING, 3);
+	set_i(&ev, RTP_I_REQ_RESET, T0 + 60);
+	feed(t, &ev, T0);
+	j = trk_status_json(t, T0 + 59);
+	ck_assert(cJSON_IsFalse(at(at(at(j, "api_limits"), "requests"),
+	    "stale")));
+	cJSON_Delete(j);
+	j = trk_status_json(t, T0 + 60);
+	ck_assert(cJSON_IsTrue(at(at(at(j, "api_limits"), "requests"),
+	    "stale")));
+	cJSON_Delete(j);
+	trk_free(t);
+}
+END_TEST
+
+
 /* ---- log ---- */
 
 START_TEST(log_lines_are_prefixed_sanitized_and_debug_is_optional)
@@ -1319,6 +1734,15 @@ tracker_suite(void)
 	tcase_add_test(tc, status_json_has_every_contract_and_extra_key);
 	tcase_add_test(tc, status_json_of_an_empty_tracker_has_nulls_and_zeros);
 	tcase_add_test(tc, status_json_shows_the_poll_error);
+	tcase_add_test(tc,
+	    header_and_poll_apart_keep_one_figure_and_warn_once);
+	tcase_add_test(tc, an_older_figure_never_replaces_a_newer_one);
+	tcase_add_test(tc, a_lagging_poll_after_a_rollover_never_zeroes_twice);
+	tcase_add_test(tc, the_poll_first_then_the_header_rolls_over_once);
+	tcase_add_test(tc, model_windows_without_a_reset_follow_seven_day);
+	tcase_add_test(tc, the_limits_array_makes_windows_of_every_kind);
+	tcase_add_test(tc, windows_are_bounded_and_bad_names_refused);
+	tcase_add_test(tc, an_api_key_allowance_past_its_reset_is_stale);
 	tcase_add_test(tc,
 	    log_lines_are_prefixed_sanitized_and_debug_is_optional);
 	tcase_add_test(tc, log_truncates_long_messages_to_one_line);

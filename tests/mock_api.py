@@ -51,8 +51,8 @@ HUGE_DEFAULT = 8 << 20
 TIMEOUT_SECS = 35			# "timeout" mode: longer than 30 s
 RETRY_AFTER_429 = 7			# x-mock-status: 429
 
-USAGE_MODES = ("ok", "429", "500", "401", "garbage", "empty", "huge",
-               "wrongshape", "timeout", "reset")
+USAGE_MODES = ("ok", "limits", "429", "500", "401", "garbage", "empty",
+               "huge", "wrongshape", "timeout", "reset")
 
 CONTROL_HEADERS = ("x-mock-status", "x-mock-usage", "x-mock-model",
                    "x-mock-chunk", "x-mock-delay-ms", "x-mock-pad",
@@ -148,6 +148,41 @@ class Defaults:
             "iguana_necktie": None,
             "extra_usage": {"is_enabled": False, "monthly_limit": None,
                             "used_credits": None, "utilization": None},
+        }
+
+
+    def limits_body(self):
+        # The newer accounts' shape: flat windows null, a limits array
+        # (scoped by model or by surface, and a kind nobody knows yet) and
+        # a spend object with money in minor units.
+        def lim(kind, pct, reset, scope=None):
+            return {"kind": kind, "group": "default", "percent": pct,
+                    "severity": "normal",
+                    "resets_at": rfc3339(reset, frac=True) if reset
+                    else None, "scope": scope, "is_active": True}
+        return {
+            "five_hour": None, "seven_day": None, "seven_day_sonnet": None,
+            "seven_day_opus": None, "seven_day_oauth_apps": None,
+            "seven_day_cowork": None, "seven_day_omelette": None,
+            "limits": [
+                lim("session", 25.0, self.reset_5h),
+                lim("weekly_all", 50.0, self.reset_7d),
+                lim("weekly_scoped", 12.5, None, {"model": {
+                    "id": "claude-fable-5", "display_name": "Fable"}}),
+                lim("weekly_scoped", 10.0, None, {"model": {
+                    "id": "claude-sonnet-4-5", "display_name": "Sonnet"}}),
+                lim("weekly_scoped", 3.0, None, {"surface": {
+                    "display_name": "Claude Code"}}),
+                lim("monthly_wombat", 1.0, None),
+            ],
+            "spend": {"used": {"amount_minor": 1234, "currency": "USD",
+                               "exponent": 2},
+                      "limit": {"amount_minor": 5000, "currency": "USD",
+                                "exponent": 2},
+                      "percent": 24.68, "enabled": True,
+                      "disabled_reason": None},
+            "extra_usage": {"is_enabled": True, "monthly_limit": 5000,
+                            "used_credits": 1234, "utilization": 24.68},
         }
 
 
@@ -698,13 +733,14 @@ class Handler(http.server.BaseHTTPRequestHandler):
         ra = cfg["retry_after"]
         log("usage poll: mode %s, token %s", mode,
             "ok" if token_ok else "wrong or missing")
-        if mode == "ok":
+        if mode in ("ok", "limits"):
             if expected is not None and not token_ok:
                 return self.send_json(401, error_body(
                     401, message="OAuth token is invalid or expired"))
             body = cfg["body"]
             if body is None:
-                body = st.defaults.usage_body()
+                body = st.defaults.usage_body() if mode == "ok" \
+                    else st.defaults.limits_body()
             return self.send_json(200, body)
         if mode in ("429", "500", "401"):
             status = int(mode)

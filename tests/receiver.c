@@ -125,6 +125,32 @@ event_json(const struct rtp_event *ev)
 	    add_str(o, "claim", claim_names[ev->claim]) == -1 ||
 	    add_str(o, "overage_reason", ev->overage_reason) == -1)
 		goto err;
+	{
+		cJSON *ws, *w;
+		int i;
+
+		/* the windows only headers name */
+		if ((ws = cJSON_AddArrayToObject(o, "windows")) == NULL)
+			goto err;
+		for (i = 0; i < ev->nwin && i < RTP_WIN_SLOTS; i++) {
+			const struct rtp_win *hw = &ev->win[i];
+
+			if ((w = cJSON_CreateObject()) == NULL ||
+			    !cJSON_AddItemToArray(ws, w)) {
+				cJSON_Delete(w);
+				goto err;
+			}
+			if (add_str(w, "name", hw->name) == -1 ||
+			    ((hw->present & RTP_W_UTIL) &&
+			    add_num(w, "utilization", hw->util) == -1) ||
+			    ((hw->present & RTP_W_RESET) &&
+			    add_num(w, "reset", (double)hw->reset) == -1) ||
+			    ((hw->present & RTP_W_STATUS) &&
+			    add_str(w, "status", ustatus_names[hw->status]) ==
+			    -1))
+				goto err;
+		}
+	}
 	if ((flags = cJSON_AddArrayToObject(o, "flags")) == NULL)
 		goto err;
 	for (k = 0; k < sizeof(flag_names) / sizeof(flag_names[0]); k++) {

@@ -116,6 +116,27 @@ enum rtp_int {			/* index into rtp_event.i[] */
 #define RTP_REQID_LEN	64
 #define RTP_REASON_LEN	32
 
+/*
+ * A window a header names beyond the fixed fields above
+ * (anthropic-ratelimit-unified-<name>-{utilization,reset,status}, e.g.
+ * "7d_fable"): rtp_event.win[], the first rtp_event.nwin entries used.
+ */
+#define RTP_WIN_SLOTS		4
+#define RTP_WIN_NAME_LEN	24	/* [a-z0-9_], NUL-terminated */
+#define RTP_W_UTIL		0x01u	/* rtp_win.util present */
+#define RTP_W_RESET		0x02u	/* rtp_win.reset present */
+#define RTP_W_STATUS		0x04u	/* rtp_win.status present */
+#define RTP_W_ALL		0x07u
+
+struct rtp_win {
+	char name[RTP_WIN_NAME_LEN];	/* the header's window, lower case */
+	double util;		/* -utilization, fraction 0-1+ */
+	int64_t reset;		/* -reset, unix seconds */
+	uint8_t present;	/* RTP_W_* */
+	uint8_t status;		/* -status, enum rtp_ustatus */
+	uint8_t pad[6];		/* zero */
+};
+
 /* Largest token count accepted (a sanity bound, not an API limit). */
 #define RTP_TOKENS_MAX	INT64_C(1000000000000)
 
@@ -151,6 +172,10 @@ struct rtp_event {
 	char prog[RTP_PROG_LEN];	/* program name (script for interpreters) */
 	char request_id[RTP_REQID_LEN];	/* request-id header */
 	char overage_reason[RTP_REASON_LEN]; /* overage-disabled-reason */
+	/* appended: windows named only by headers */
+	uint8_t nwin;		/* entries of win[] used, 0-RTP_WIN_SLOTS */
+	uint8_t wpad[7];	/* zero */
+	struct rtp_win win[RTP_WIN_SLOTS]; /* unused entries all zero */
 };
 
 #define RTP_EVENT_SIZE	sizeof(struct rtp_event)
@@ -160,6 +185,9 @@ _Static_assert(sizeof(struct rtp_event) <= 1024,
 _Static_assert(RTP_D_COUNT + RTP_I_COUNT <= 64, "present bits");
 _Static_assert(offsetof(struct rtp_event, present) == 40,
     "no implicit padding before the 64-bit fields");
+_Static_assert(offsetof(struct rtp_event, win) ==
+    offsetof(struct rtp_event, nwin) + 8 && sizeof(struct rtp_win) == 48,
+    "no implicit padding in the window entries");
 
 /* Why rtp_validate() rejected a datagram. */
 enum rtp_err {

@@ -50,7 +50,9 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			abort();	/* a reason, on one line */
 		return 0;
 	}
-	for (w = 0; w < TRK_WIN_COUNT; w++)
+	if (p.nwin < TRK_WIN_FIXED || p.nwin > TRK_WIN_MAX)
+		abort();
+	for (w = 0; w < p.nwin; w++)
 		if (p.win[w].has_util && !(p.win[w].utilization >= 0.0 &&
 		    p.win[w].utilization <= TRK_UTIL_MAX))
 			abort();
@@ -58,7 +60,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		return 0;
 	trk_poll_ok(t, &p, NOW);
 	trk_poll_ok(t, &p, NOW + 8 * 86400);
-	for (w = 0; w < TRK_WIN_COUNT; w++)
+	for (w = 0; w < t->nwin; w++)
 		if (t->win[w].rollovers > 1)
 			abort();	/* one passing reset: one rollover */
 	if ((j = trk_status_json(t, NOW)) != NULL) {

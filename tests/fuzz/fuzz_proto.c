@@ -63,7 +63,7 @@ consume(const struct rtp_event *ev)
 	    t->nprogs < 0 || t->nprogs > TRK_MAX_PROGS ||
 	    !tokens_sane(&t->tokens_total))
 		abort();
-	for (w = 0; w < TRK_WIN_COUNT; w++) {
+	for (w = 0; w < t->nwin; w++) {
 		const struct trk_window *win = &t->win[w];
 
 		if (!tokens_sane(&win->tokens) || win->resets_at < 0 ||

@@ -64,7 +64,7 @@ is_empty(const struct trk *t)
 {
 	int w;
 
-	for (w = 0; w < TRK_WIN_COUNT; w++)
+	for (w = 0; w < TRK_WIN_FIXED; w++)
 		if (t->win[w].has_util || t->win[w].resets_at != 0 ||
 		    t->win[w].tokens.input != 0 || t->win[w].rollovers != 0)
 			return 0;

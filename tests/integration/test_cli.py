@@ -461,7 +461,8 @@ class EndToEnd(CliTest):
             out = p.stdout.decode()
             self.assertNotIn("\033", out)	# not a tty: no colour
             self.assertRegex(out, r"(?m)^5-hour +25\.0%")
-            self.assertRegex(out, r"(?m)^7-day Opus +\u2013 .*unknown$")
+            # unknown utilization; no reset of its own: seven_day's
+            self.assertRegex(out, r"(?m)^7-day Opus +\u2013 .*in 2d ")
             self.assertRegex(out, r"(?m)^  curl +2 +82$")
             self.assertRegex(out, r"(?m)^  claude-sonnet-4-5 +2 +82$")
             self.assertIn("Requests:       2 total, 0 rate-limited", out)

@@ -32,8 +32,10 @@ RTP_VERSION = 1
 # magic version length flags pid seq dropped curl_code http_status method
 # usage_state unified_status status_5h status_7d overage_status claim pad[3]
 # present, 4 token counts, d[8], i[19], model host path prog request_id
-# overage_reason
-FMT = "=IHHIiIIiHBBBBBBB3xQ4q8d19q64s64s96s32s64s32s"
+# overage_reason, then nwin wpad[7] and win[4] {name[24] util reset present
+# status pad[6]} (the windows only headers name)
+WIN_FMT = "24sdqBB6x"
+FMT = "=IHHIiIIiHBBBBBBB3xQ4q8d19q64s64s96s32s64s32sB7x" + WIN_FMT * 4
 EVENT_SIZE = struct.calcsize(FMT)
 
 D = {"util_5h": 0, "util_7d": 1, "util_7d_sonnet": 2, "util_7d_opus": 3,
@@ -50,10 +52,21 @@ USAGE_NONE, USAGE_OK = 0, 1
 US_ALLOWED, US_REJECTED = 1, 3
 
 
+W_UTIL, W_RESET, W_STATUS = 1, 2, 4
+
+
 def event(http_status=200, model="claude-sonnet-4-5", prog="curl",
-          path="/v1/messages", usage=(11, 22, 3, 5), seq=1, **opt):
+          path="/v1/messages", usage=(11, 22, 3, 5), seq=1, wins=(), **opt):
     """Pack one datagram.  opt: optional values by lower-case name
-    (util_5h=0.25, reset_5h=unix seconds, retry_after=7, ...)."""
+    (util_5h=0.25, reset_5h=unix seconds, retry_after=7, ...); wins: up
+    to four header-named windows as (name, util or None, reset or None)."""
+    win = []
+    for name, u, r in wins:
+        win += [name.encode(), float(u or 0.0), int(r or 0),
+                (W_UTIL if u is not None else 0) |
+                (W_RESET if r is not None else 0), 0]
+    for _ in range(4 - len(wins)):
+        win += [b"", 0.0, 0, 0, 0]
     present = 0
     d = [0.0] * N_D
     i = [0] * 19
@@ -73,7 +86,7 @@ def event(http_status=200, model="claude-sonnet-4-5", prog="curl",
                        US_ALLOWED if "util_5h" in opt else 0, 0, 0, 0, 0,
                        present, *toks, *d, *i, model.encode(),
                        b"api.anthropic.com", path.encode(), prog.encode(),
-                       b"req_test", b"")
+                       b"req_test", b"", len(wins), *win)
 
 
 def send(d, *datagrams):
@@ -477,7 +490,12 @@ class PersistenceTest(DaemonTestCase):
         return d.wait_for(lambda s: s["requests"]["total"] == 3)
 
     def same_counts(self, a, b):
-        for k in ("windows", "requests", "models", "processes"):
+        def timeless(st):
+            # a figure's age grows while the daemon restarts
+            return {n: {k: v for k, v in w.items() if k != "age_seconds"}
+                    for n, w in st["windows"].items()}
+        self.assertEqual(timeless(a), timeless(b), "windows")
+        for k in ("requests", "models", "processes"):
             self.assertEqual(a[k], b[k], k)
 
     def test_a_restart_by_sigterm_keeps_every_count(self):

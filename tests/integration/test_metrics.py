@@ -25,7 +25,8 @@ WINDOWS = ("five_hour", "seven_day", "seven_day_sonnet", "seven_day_opus")
 
 # struct rtp_event (include/ratetap/proto.h), as tests/integration/
 # test_mock.py packs it.
-EVENT_FMT = "=IHHIiIIiHBBBBBBB3xQqqqq8d19q64s64s96s32s64s32s"
+EVENT_FMT = "=IHHIiIIiHBBBBBBB3xQqqqq8d19q64s64s96s32s64s32s" \
+    "8x192x"  # nwin, wpad and win[4], all zero
 RTP_MAGIC = 0x31505452
 
 

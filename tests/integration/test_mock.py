@@ -25,7 +25,8 @@ STREAM = b'{"model":"claude-sonnet-4-5","stream":true,"max_tokens":64,' \
 # struct rtp_event (include/ratetap/proto.h), host byte order, no implicit
 # padding: header, flags, ids, status bytes, pad[3], present, 4 token
 # counts, d[8], i[19], then the strings.
-EVENT_FMT = "=IHHIiIIiHBBBBBBB3xQqqqq8d19q64s64s96s32s64s32s"
+EVENT_FMT = "=IHHIiIIiHBBBBBBB3xQqqqq8d19q64s64s96s32s64s32s" \
+    "8x192x"  # nwin, wpad and win[4], all zero
 EVENT_SIZE = struct.calcsize(EVENT_FMT)
 RTP_MAGIC = 0x31505452
 RTP_D_COUNT = 8
@@ -487,6 +488,25 @@ class MockUsageTest(unittest.TestCase):
         r = datetime.fromisoformat(doc["five_hour"]["resets_at"])
         self.assertEqual(int(r.timestamp()),
                          int(hdr[P + "unified-5h-reset"]))
+
+    def test_limits_mode_has_the_newer_shape(self):
+        self.api.configure({"usage": {"mode": "limits"}})
+        st, _, body, _ = self.poll()
+        self.assertEqual(st, 200)
+        doc = json.loads(body)
+        self.assertIsNone(doc["five_hour"])
+        self.assertIsNone(doc["seven_day"])
+        kinds = [(x["kind"], x["percent"]) for x in doc["limits"]]
+        self.assertIn(("session", 25.0), kinds)
+        self.assertIn(("weekly_all", 50.0), kinds)
+        self.assertIn(("monthly_wombat", 1.0), kinds)
+        scoped = [x["scope"] for x in doc["limits"]
+                  if x["kind"] == "weekly_scoped"]
+        self.assertIn({"model": {"id": "claude-fable-5",
+                                 "display_name": "Fable"}}, scoped)
+        self.assertIn({"surface": {"display_name": "Claude Code"}}, scoped)
+        self.assertEqual(doc["spend"]["used"], {
+            "amount_minor": 1234, "currency": "USD", "exponent": 2})
 
     def test_token_check_and_poll_counters(self):
         self.api.configure({"usage": {"token": "tok-A"}})
