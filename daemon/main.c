@@ -461,6 +461,30 @@ add_str_or_null(cJSON *o, const char *key, const char *s)
 	return cJSON_AddStringToObject(o, key, s) != NULL ? 0 : -1;
 }
 
+/* The connection counters of an HTTP server (docs/daemon.md). */
+static int
+add_ctl_stats(cJSON *j, const char *key, const struct ctl *c)
+{
+	struct ctl_stats st;
+	cJSON *o;
+
+	ctl_get_stats(c, &st);
+	cJSON_DeleteItemFromObjectCaseSensitive(j, key);
+	if ((o = cJSON_AddObjectToObject(j, key)) == NULL ||
+	    cJSON_AddNumberToObject(o, "open", (double)st.open) == NULL ||
+	    cJSON_AddNumberToObject(o, "accepted", (double)st.accepted) ==
+	    NULL ||
+	    cJSON_AddNumberToObject(o, "timed_out", (double)st.timed_out) ==
+	    NULL ||
+	    cJSON_AddNumberToObject(o, "evicted", (double)st.evicted) == NULL ||
+	    cJSON_AddNumberToObject(o, "per_client", (double)st.per_client) ==
+	    NULL ||
+	    cJSON_AddNumberToObject(o, "refused", (double)st.refused) == NULL ||
+	    cJSON_AddNumberToObject(o, "foreign", (double)st.foreign) == NULL)
+		return -1;
+	return 0;
+}
+
 static cJSON *
 status_json(void *arg)
 {
@@ -485,6 +509,10 @@ status_json(void *arg)
 	    NULL ||
 	    add_time(o, "next_at", poll_next_at(d->poll)) == -1 ||
 	    cJSON_AddNumberToObject(o, "interval", d->o.interval) == NULL)
+		goto err;
+	if (add_ctl_stats(j, "control", d->ctl) == -1 ||
+	    (d->metrics != NULL &&
+	    add_ctl_stats(j, "metrics_listener", d->metrics) == -1))
 		goto err;
 	cJSON_DeleteItemFromObjectCaseSensitive(j, "state");
 	if ((o = cJSON_AddObjectToObject(j, "state")) == NULL ||
