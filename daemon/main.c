@@ -31,6 +31,7 @@
 #include "otlp.h"
 #include "poll.h"
 #include "sockets.h"
+#include "token.h"
 #include "tracker.h"
 
 /*
@@ -69,7 +70,10 @@ struct daemon {
 	int control_fd;
 	int ingest_bound;	/* we bound it (unlink at exit) */
 	int control_bound;
-	int lock_fd;
+	int lock_fd;		/* <control socket>.lock */
+	int state_lock_fd;	/* the state directory, flock'ed */
+	int metrics_fd;		/* TCP metrics socket until served */
+	char metrics_bound[128];
 	int sig_fd;
 	int exit_code;
 	time_t started_at;
@@ -387,10 +391,6 @@ load_state(struct daemon *d)
 	time_t now = time(NULL);
 	int fd, n, rc;
 
-	if (make_dirs(d->o.state_dir) == -1)
-		fatal("cannot create state directory %s", d->o.state_dir);
-	snprintf(d->state_path, sizeof(d->state_path), "%s/state.json",
-	    d->o.state_dir);
 	/* a file we cannot read is left alone: it is not ours to discard
 	   (O_NONBLOCK: a FIFO in its place must not hang the start) */
 	if ((fd = open(d->state_path, O_RDONLY | O_CLOEXEC | O_NONBLOCK)) ==
@@ -438,6 +438,31 @@ load_state(struct daemon *d)
 	if ((d->t = trk_new(&(struct trk_config){ .warn_pct =
 	    d->o.warn_pct })) == NULL)
 		fatal("trk_new");
+}
+
+/*
+ * Own the state directory: an exclusive flock on the directory itself
+ * (it works on a read-only one too), taken before the state is read, so
+ * that two daemons never count into one state file whatever their sockets
+ * (a second one would load the file, and one's counts would be lost when
+ * both save).  Held until exit.
+ */
+static void
+lock_state(struct daemon *d)
+{
+	if (make_dirs(d->o.state_dir) == -1)
+		fatal("cannot create state directory %s", d->o.state_dir);
+	snprintf(d->state_path, sizeof(d->state_path), "%s/state.json",
+	    d->o.state_dir);
+	if ((d->state_lock_fd = open(d->o.state_dir, O_RDONLY | O_DIRECTORY |
+	    O_CLOEXEC)) == -1)
+		fatal("cannot open state directory %s", d->o.state_dir);
+	if (flock(d->state_lock_fd, LOCK_EX | LOCK_NB) == -1) {
+		if (errno == EWOULDBLOCK)
+			fatalx("another ratetapd is already running with the "
+			    "state in %s", d->o.state_dir);
+		fatal("cannot lock state directory %s", d->o.state_dir);
+	}
 }
 
 /* -- control ------------------------------------------------------------ */
@@ -585,6 +610,30 @@ setup_signals(struct daemon *d)
 
 /* -- sockets ------------------------------------------------------------ */
 
+/*
+ * The settings parse_args() cannot check alone, checked before anything
+ * on disk is touched: the OTEL_* variables, and the metrics address (its
+ * TCP socket is bound here, which also finds a port in use; nothing on
+ * disk).
+ */
+static void
+check_settings(struct daemon *d)
+{
+	struct otlp_config oc;
+	char err[512];
+
+	memset(&oc, 0, sizeof(oc));
+	if (otlp_config_env(&oc, err, sizeof(err)) == -1)
+		fatalx("OpenTelemetry export misconfigured: %s; not starting",
+		    err);
+	otlp_config_free(&oc);
+	if (d->o.metrics_listen != NULL &&
+	    (d->metrics_fd = sock_listen_tcp(d->o.metrics_listen,
+	    d->metrics_bound, sizeof(d->metrics_bound), err,
+	    sizeof(err))) == -1)
+		fatalx("--metrics-listen: %s", err);
+}
+
 static void
 take_lock(struct daemon *d)
 {
@@ -666,21 +715,20 @@ static void
 start_servers(struct daemon *d)
 {
 	struct ctl_handlers h = { status_json, metrics_text, d };
-	char err[512], bound[128];
+	char err[512];
 	int fd;
 
 	if ((d->ctl = ctl_start(d->l, d->control_fd, CTL_FULL, &h, err,
 	    sizeof(err))) == NULL)
 		fatalx("control socket: %s", err);
 	d->control_fd = -1;	/* the server owns it now */
-	if (d->o.metrics_listen != NULL) {
-		if ((fd = sock_listen_tcp(d->o.metrics_listen, bound,
-		    sizeof(bound), err, sizeof(err))) == -1)
-			fatalx("%s", err);
+	if (d->metrics_fd != -1) {
+		fd = d->metrics_fd;
+		d->metrics_fd = -1;	/* the server owns it now */
 		if ((d->metrics = ctl_start(d->l, fd, CTL_METRICS, &h, err,
 		    sizeof(err))) == NULL)
 			fatalx("metrics listener: %s", err);
-		log_info("metrics on http://%s/metrics", bound);
+		log_info("metrics on http://%s/metrics", d->metrics_bound);
 	}
 	if (ing_start(d->l, d->ingest_fd, d->t) == -1)
 		fatal("ingest socket");
@@ -694,9 +742,15 @@ main(int argc, char **argv)
 
 	memset(&d, 0, sizeof(d));
 	d.ingest_fd = d.control_fd = d.lock_fd = d.sig_fd = -1;
+	d.state_lock_fd = d.metrics_fd = -1;
 	parse_args(&d.o, argc, argv);
 	log_init("ratetapd", d.o.debug);
 	d.started_at = time(NULL);
+	/* every setting is checked before anything on disk is touched */
+	check_settings(&d);
+	if (token_take_env() == -1)
+		log_warnx("out of memory keeping the OAuth token from the "
+		    "environment; usage poll off");
 	setup_signals(&d);
 
 	if ((d.l = loop_new()) == NULL)
@@ -704,6 +758,7 @@ main(int argc, char **argv)
 	if ((d.t = trk_new(&(struct trk_config){ .warn_pct =
 	    d.o.warn_pct })) == NULL)
 		fatal("trk_new");
+	lock_state(&d);
 	open_sockets(&d);
 	load_state(&d);
 	start_servers(&d);
@@ -722,8 +777,7 @@ main(int argc, char **argv)
 	pc.credentials = d.o.credentials;
 	if ((d.poll = poll_start(d.l, d.t, &pc)) == NULL)
 		fatal("usage poll");
-	/* a malformed OTEL_* setting is a start-up error, like any other
-	   bad setting (otlp_start() logged which one) */
+	/* the OTEL_* settings were checked by check_settings() */
 	if (otlp_start(d.l, d.t, d.started_at) == -1) {
 		if (d.ingest_bound)
 			unlink(d.o.ingest);
@@ -761,7 +815,9 @@ main(int argc, char **argv)
 	close(d.sig_fd);
 	loop_free(d.l);
 	trk_free(d.t);
+	token_forget_env();
 	log_info("stopped");
-	close(d.lock_fd);	/* releases the lock last */
+	close(d.lock_fd);	/* releases the locks last */
+	close(d.state_lock_fd);
 	return d.exit_code;
 }

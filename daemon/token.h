@@ -49,6 +49,20 @@ int token_read_file(const char *path, char *buf, size_t len, char *err,
  */
 int token_default_file(char *buf, size_t len);
 
+/*
+ * Take RATETAP_OAUTH_TOKEN and CLAUDE_CODE_OAUTH_TOKEN out of the
+ * environment (wiped in place and unset: no copy stays in the environment,
+ * /proc/PID/environ or a child's environment) into memory of our own, kept
+ * masked in pages excluded from core dumps; token_get() finds them there
+ * as if they were still set.  Call it once at start, before any thread.
+ * Returns 0, or -1 when memory for a token could not be had (that token
+ * is then lost, and said so by the caller).
+ */
+int token_take_env(void);
+
+/* Wipe and free what token_take_env() kept. */
+void token_forget_env(void);
+
 /* Human name of an enum token_source ("RATETAP_OAUTH_TOKEN", ...). */
 const char *token_source_name(int src);
 
