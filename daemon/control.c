@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/socket.h>
 #include <netinet/in.h>
 #include <unistd.h>
@@ -61,6 +62,8 @@ struct ctl {
 	int mode;		/* CTL_FULL or CTL_METRICS */
 	uid_t uid;		/* AF_UNIX peers must be this uid or root */
 	struct ctl_handlers h;
+	char *bearer;		/* h.bearer's copy, wiped when freed */
+	size_t bearer_len;
 	struct ctl_conn conns[CTL_MHD_LIMIT];
 	int nconns;		/* slots in use, dropped ones included */
 	struct ctl_stats st;
@@ -100,7 +103,10 @@ send_buf(struct MHD_Connection *conn, unsigned int code, const char *ctype,
 	    "no-store") == MHD_NO ||
 	    (code == MHD_HTTP_METHOD_NOT_ALLOWED &&
 	    MHD_add_response_header(r, MHD_HTTP_HEADER_ALLOW, "GET, HEAD") ==
-	    MHD_NO)) {
+	    MHD_NO) ||
+	    (code == MHD_HTTP_UNAUTHORIZED &&
+	    MHD_add_response_header(r, MHD_HTTP_HEADER_WWW_AUTHENTICATE,
+	    "Bearer realm=\"ratetap\"") == MHD_NO)) {
 		MHD_destroy_response(r);
 		return MHD_NO;
 	}
@@ -138,6 +144,33 @@ serve_status(struct ctl *c, struct MHD_Connection *conn)
 		return send_error(conn, MHD_HTTP_INTERNAL_SERVER_ERROR,
 		    "out of memory");
 	return send_buf(conn, MHD_HTTP_OK, CT_JSON, s, strlen(s), 1);
+}
+
+/*
+ * Does the request carry "Authorization: Bearer <our token>"?  The time
+ * taken depends on the length of our token only, not on what was sent.
+ */
+static int
+authorized(const struct ctl *c, struct MHD_Connection *conn)
+{
+	const char *v;
+	volatile unsigned char diff = 0;
+	size_t i, n;
+
+	if (c->bearer == NULL)
+		return 1;
+	v = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
+	    MHD_HTTP_HEADER_AUTHORIZATION);
+	if (v == NULL || strncasecmp(v, "Bearer ", 7) != 0)
+		return 0;
+	v += 7;
+	while (*v == ' ')
+		v++;
+	n = strlen(v);
+	diff |= (unsigned char)(n != c->bearer_len);
+	for (i = 0; i < c->bearer_len; i++)
+		diff |= (unsigned char)((i < n ? v[i] : 0) ^ c->bearer[i]);
+	return diff == 0;
 }
 
 static enum MHD_Result
@@ -214,8 +247,14 @@ on_request(void *cls, struct MHD_Connection *conn, const char *url,
 		return send_error(conn, MHD_HTTP_NOT_FOUND, "not found");
 	if (strcmp(url, "/v1/health") == 0)
 		return send_buf(conn, MHD_HTTP_OK, CT_TEXT, ok, strlen(ok), 0);
-	if (strcmp(url, "/metrics") == 0)
+	if (strcmp(url, "/metrics") == 0) {
+		if (!authorized(c, conn)) {
+			c->st.unauthorized++;
+			return send_error(conn, MHD_HTTP_UNAUTHORIZED,
+			    "unauthorized");
+		}
 		return serve_metrics(c, conn);
+	}
 	return serve_status(c, conn);
 }
 
@@ -512,6 +551,16 @@ on_accept(struct loop *l, int fd, int events, void *arg)
 	reschedule(c);
 }
 
+static void
+free_bearer(struct ctl *c)
+{
+	if (c->bearer == NULL)
+		return;
+	explicit_bzero(c->bearer, c->bearer_len);
+	free(c->bearer);
+	c->bearer = NULL;
+}
+
 struct ctl *
 ctl_start(struct loop *l, int listen_fd, int mode,
     const struct ctl_handlers *h, char *err, size_t errlen)
@@ -533,6 +582,16 @@ ctl_start(struct loop *l, int listen_fd, int mode,
 	c->uid = getuid();
 	for (i = 0; i < CTL_MHD_LIMIT; i++)
 		c->conns[i].fd = -1;
+	if (h->bearer != NULL) {
+		if ((c->bearer = strdup(h->bearer)) == NULL) {
+			snprintf(err, errlen, "out of memory");
+			close(listen_fd);
+			free(c);
+			return NULL;
+		}
+		c->bearer_len = strlen(c->bearer);
+	}
+	c->h.bearer = NULL;
 	c->mhd = MHD_start_daemon(MHD_USE_EPOLL | MHD_USE_ERROR_LOG |
 	    MHD_USE_NO_LISTEN_SOCKET, 0, NULL, NULL, on_request, c,
 	    MHD_OPTION_EXTERNAL_LOGGER, mhd_logger, NULL,
@@ -545,6 +604,7 @@ ctl_start(struct loop *l, int listen_fd, int mode,
 	if (c->mhd == NULL) {
 		snprintf(err, errlen, "cannot start the HTTP server");
 		close(listen_fd);
+		free_bearer(c);
 		free(c);
 		return NULL;
 	}
@@ -566,6 +626,7 @@ ctl_start(struct loop *l, int listen_fd, int mode,
 err:
 	MHD_stop_daemon(c->mhd);
 	close(listen_fd);
+	free_bearer(c);
 	free(c);
 	return NULL;
 }
@@ -592,5 +653,6 @@ ctl_stop(struct ctl *c)
 		loop_del_timer(c->l, c->timer_id);
 	MHD_stop_daemon(c->mhd);
 	close(c->listen_fd);
+	free_bearer(c);
 	free(c);
 }

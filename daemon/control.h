@@ -37,6 +37,10 @@ struct ctl_handlers {
 	int (*metrics)(void *arg, char **out, size_t *len); /* malloc'ed
 					   text; 0 or -1 */
 	void *arg;
+	const char *bearer;		/* non-NULL: /metrics needs the header
+					   "Authorization: Bearer <bearer>"
+					   (copied; compared in constant
+					   time); others get 401 */
 };
 
 #define CTL_FULL	0	/* control socket: every endpoint */
@@ -60,6 +64,7 @@ struct ctl_stats {
 	unsigned long per_client;	/* dropped: client over its share */
 	unsigned long refused;		/* closed at once (out of fds) */
 	unsigned long foreign;		/* AF_UNIX peer of another uid */
+	unsigned long unauthorized;	/* /metrics without the bearer token */
 };
 
 /* Copy c's counters into st (zeros for NULL). */
