@@ -310,6 +310,15 @@ token_take_env(void)
 }
 
 void
+token_scrub_stack(void)
+{
+	char area[TOKEN_SCRUB_BYTES];
+
+	explicit_bzero(area, sizeof(area));
+	__asm__ __volatile__("" : : "r"(area) : "memory");
+}
+
+void
 token_forget_env(void)
 {
 	size_t i;

@@ -60,6 +60,16 @@ int token_default_file(char *buf, size_t len);
  */
 int token_take_env(void);
 
+#define TOKEN_SCRUB_BYTES	(64 * 1024)
+
+/*
+ * Wipe TOKEN_SCRUB_BYTES of the stack below the caller's frame: what
+ * deeper calls left there (libcurl and libc work on copies of the token in
+ * their own frames, and nobody wipes those).  Call it once the token is no
+ * longer in use, from a frame no deeper than where those calls were made.
+ */
+void token_scrub_stack(void) __attribute__((noinline));
+
 /* Wipe and free what token_take_env() kept. */
 void token_forget_env(void);
 
