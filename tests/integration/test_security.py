@@ -434,6 +434,8 @@ def core_copies(pid, needles, tmp):
 
 
 @unittest.skipUnless(have("gcore"), "needs gcore (gdb)")
+@unittest.skipIf(SANITIZE, "a sanitized daemon maps terabytes of shadow "
+                 "memory: gcore cannot dump it in reasonable time")
 class TokenInMemoryTest(SecurityCase):
     """After polls, no copy of the OAuth token is left in the daemon's
     memory: not in our buffers, libcurl's, the environment, or anything a
