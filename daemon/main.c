@@ -950,7 +950,7 @@ main(int argc, char **argv)
 	check_settings(&d);
 	if (token_take_env() == -1)
 		log_warnx("out of memory keeping the OAuth token from the "
-		    "environment; usage poll off");
+		    "environment: it is not used");
 	setup_signals(&d);
 
 	if ((d.l = loop_new()) == NULL)
