@@ -393,6 +393,14 @@ cli_run_main(int argc, char **argv, const char *control)
 			(void)start_daemon(control, sock);
 	}
 
+	/* RATETAP_OAUTH_TOKEN is ratetapd's alone (the daemon started above
+	   had it): CMD does not get it.  CLAUDE_CODE_OAUTH_TOKEN is Claude
+	   Code's own and stays. */
+	if (unsetenv("RATETAP_OAUTH_TOKEN") == -1) {
+		cli_errx("cannot unset RATETAP_OAUTH_TOKEN: %s",
+		    strerror(errno));
+		return CLI_EXIT_RUN_FAIL;
+	}
 	if ((preload = cli_preload_prepend(getenv("LD_PRELOAD"), shim)) ==
 	    NULL || setenv("LD_PRELOAD", preload, 1) == -1) {
 		cli_errx("cannot set LD_PRELOAD: %s", strerror(errno));

@@ -8,6 +8,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <netinet/in.h>
 #include <unistd.h>
 
 #include <microhttpd.h>
@@ -16,22 +19,54 @@
 #include "log.h"
 #include "loop.h"
 
-#define CTL_CONN_LIMIT		64
-#define CTL_CONN_TIMEOUT	10	/* seconds of idleness per connection */
+/*
+ * Abuse limits.  Connections are accepted here, not by MHD, so that each
+ * one is known: whose it is, since when it waits for its request.  A new
+ * connection always gets in: at the limit the oldest one is dropped.
+ */
+#define CTL_CONN_MAX		256	/* connections at once */
+#define CTL_PER_CLIENT		32	/* per client: pid (AF_UNIX) or address */
+#define CTL_MHD_LIMIT		(CTL_CONN_MAX + CTL_ACCEPT_BURST)
+#define CTL_ACCEPT_BURST	64	/* accepts per wake-up */
+#define CTL_REQUEST_MS		5000	/* for a whole request to arrive */
+#define CTL_IDLE_SECS		5	/* MHD: idleness while answering */
 #define CTL_MAX_WAIT_MS		60000	/* timer cap when MHD has no timeout */
 #define CTL_MAX_DISCARD		65536	/* request body bytes read and dropped */
+#define CTL_POOL		8192	/* MHD's memory per connection: the
+					   request head must fit; MHD clears
+					   it for every request */
 
 #define CT_JSON		"application/json"
 #define CT_TEXT		"text/plain; charset=utf-8"
 #define CT_METRICS	"text/plain; version=0.0.4; charset=utf-8"
 
+struct ctl_client {
+	int family;		/* AF_UNIX: pid; else the peer's address */
+	unsigned char key[16];
+};
+
+struct ctl_conn {
+	int fd;			/* -1: free slot */
+	int dropped;		/* shut down by us, MHD has yet to close it */
+	int answering;		/* its request's headers are in */
+	int64_t since;		/* accepted, or its last answer queued (ms) */
+	struct ctl_client who;
+};
+
 struct ctl {
 	struct loop *l;
 	struct MHD_Daemon *mhd;
+	int listen_fd;
 	int epfd;		/* MHD's epoll fd, watched by the loop */
 	int64_t timer_id;	/* 0: none */
 	int mode;		/* CTL_FULL or CTL_METRICS */
+	uid_t uid;		/* AF_UNIX peers must be this uid or root */
 	struct ctl_handlers h;
+	char *bearer;		/* h.bearer's copy, wiped when freed */
+	size_t bearer_len;
+	struct ctl_conn conns[CTL_MHD_LIMIT];
+	int nconns;		/* slots in use, dropped ones included */
+	struct ctl_stats st;
 };
 
 static void
@@ -68,7 +103,10 @@ send_buf(struct MHD_Connection *conn, unsigned int code, const char *ctype,
 	    "no-store") == MHD_NO ||
 	    (code == MHD_HTTP_METHOD_NOT_ALLOWED &&
 	    MHD_add_response_header(r, MHD_HTTP_HEADER_ALLOW, "GET, HEAD") ==
-	    MHD_NO)) {
+	    MHD_NO) ||
+	    (code == MHD_HTTP_UNAUTHORIZED &&
+	    MHD_add_response_header(r, MHD_HTTP_HEADER_WWW_AUTHENTICATE,
+	    "Bearer realm=\"ratetap\"") == MHD_NO)) {
 		MHD_destroy_response(r);
 		return MHD_NO;
 	}
@@ -108,6 +146,33 @@ serve_status(struct ctl *c, struct MHD_Connection *conn)
 	return send_buf(conn, MHD_HTTP_OK, CT_JSON, s, strlen(s), 1);
 }
 
+/*
+ * Does the request carry "Authorization: Bearer <our token>"?  The time
+ * taken depends on the length of our token only, not on what was sent.
+ */
+static int
+authorized(const struct ctl *c, struct MHD_Connection *conn)
+{
+	const char *v;
+	volatile unsigned char diff = 0;
+	size_t i, n;
+
+	if (c->bearer == NULL)
+		return 1;
+	v = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
+	    MHD_HTTP_HEADER_AUTHORIZATION);
+	if (v == NULL || strncasecmp(v, "Bearer ", 7) != 0)
+		return 0;
+	v += 7;
+	while (*v == ' ')
+		v++;
+	n = strlen(v);
+	diff |= (unsigned char)(n != c->bearer_len);
+	for (i = 0; i < c->bearer_len; i++)
+		diff |= (unsigned char)((i < n ? v[i] : 0) ^ c->bearer[i]);
+	return diff == 0;
+}
+
 static enum MHD_Result
 serve_metrics(struct ctl *c, struct MHD_Connection *conn)
 {
@@ -118,6 +183,21 @@ serve_metrics(struct ctl *c, struct MHD_Connection *conn)
 		return send_error(conn, MHD_HTTP_INTERNAL_SERVER_ERROR,
 		    "metrics unavailable");
 	return send_buf(conn, MHD_HTTP_OK, CT_METRICS, out, len, 1);
+}
+
+static struct ctl_conn *
+conn_of(struct ctl *c, struct MHD_Connection *conn)
+{
+	const union MHD_ConnectionInfo *ci;
+	int i;
+
+	ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+	if (ci == NULL)
+		return NULL;
+	for (i = 0; i < CTL_MHD_LIMIT; i++)
+		if (c->conns[i].fd == ci->connect_fd)
+			return &c->conns[i];
+	return NULL;
 }
 
 static enum MHD_Result
@@ -137,7 +217,12 @@ on_request(void *cls, struct MHD_Connection *conn, const char *url,
 	    strcmp(url, "/v1/health") == 0 ||
 	    (c->mode == CTL_FULL && strcmp(url, "/v1/status") == 0);
 	if (seen == 0) {
-		/* first call: headers only; a body follows in later calls */
+		struct ctl_conn *cc;
+
+		/* first call: headers only; a body follows in later calls.
+		   The request is in: no longer subject to its deadline */
+		if ((cc = conn_of(c, conn)) != NULL)
+			cc->answering = 1;
 		log_debug("http: %s %s", method, known ? url :
 		    "(unknown path)");
 		*con_cls = (void *)(uintptr_t)1;
@@ -162,20 +247,119 @@ on_request(void *cls, struct MHD_Connection *conn, const char *url,
 		return send_error(conn, MHD_HTTP_NOT_FOUND, "not found");
 	if (strcmp(url, "/v1/health") == 0)
 		return send_buf(conn, MHD_HTTP_OK, CT_TEXT, ok, strlen(ok), 0);
-	if (strcmp(url, "/metrics") == 0)
+	if (strcmp(url, "/metrics") == 0) {
+		if (!authorized(c, conn)) {
+			c->st.unauthorized++;
+			return send_error(conn, MHD_HTTP_UNAUTHORIZED,
+			    "unauthorized");
+		}
 		return serve_metrics(c, conn);
+	}
 	return serve_status(c, conn);
 }
 
-/* Delay before MHD wants to run again (its timeouts), or LOOP_NOMORE. */
+/* A request answered in full: the connection's clock restarts for its
+ * next request (keep-alive). */
+static void
+on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
+    enum MHD_RequestTerminationCode toe)
+{
+	struct ctl *c = cls;
+	struct ctl_conn *cc;
+
+	(void)con_cls;
+	(void)toe;
+	if ((cc = conn_of(c, conn)) != NULL) {
+		cc->answering = 0;
+		cc->since = loop_now_ms();
+	}
+}
+
+/* MHD closes a connection (always before it closes the fd). */
+static void
+on_connection(void *cls, struct MHD_Connection *conn, void **socket_ctx,
+    enum MHD_ConnectionNotificationCode toe)
+{
+	struct ctl *c = cls;
+	struct ctl_conn *cc;
+
+	(void)socket_ctx;
+	if (toe != MHD_CONNECTION_NOTIFY_CLOSED ||
+	    (cc = conn_of(c, conn)) == NULL)
+		return;
+	cc->fd = -1;
+	c->nconns--;
+}
+
+/*
+ * Drop a connection: shut it down (the fd stays MHD's; MHD sees the end
+ * on its next run and closes it).
+ */
+static void
+drop(struct ctl_conn *cc, unsigned long *counter)
+{
+	if (cc->dropped)
+		return;
+	(void)shutdown(cc->fd, SHUT_RDWR);
+	cc->dropped = 1;
+	(*counter)++;
+}
+
+/* Drop connections whose request did not arrive in time.  Returns the
+ * delay until the next deadline, or LOOP_NOMORE when none is pending. */
 static int64_t
-mhd_delay(struct ctl *c)
+sweep(struct ctl *c, int64_t now)
+{
+	int64_t next = LOOP_NOMORE, left;
+	int i;
+
+	for (i = 0; i < CTL_MHD_LIMIT; i++) {
+		struct ctl_conn *cc = &c->conns[i];
+
+		if (cc->fd == -1 || cc->dropped || cc->answering)
+			continue;
+		if ((left = cc->since + CTL_REQUEST_MS - now) <= 0)
+			drop(cc, &c->st.timed_out);
+		else if (next == LOOP_NOMORE || left < next)
+			next = left;
+	}
+	return next;
+}
+
+/* Delay before MHD or a request deadline wants us again, or
+ * LOOP_NOMORE. */
+static int64_t
+next_delay(struct ctl *c)
 {
 	MHD_UNSIGNED_LONG_LONG ms = 0;
+	int64_t d = LOOP_NOMORE, s = sweep(c, loop_now_ms());
 
-	if (MHD_get_timeout(c->mhd, &ms) != MHD_YES)
-		return LOOP_NOMORE;
-	return ms > CTL_MAX_WAIT_MS ? CTL_MAX_WAIT_MS : (int64_t)ms;
+	if (MHD_get_timeout(c->mhd, &ms) == MHD_YES)
+		d = ms > CTL_MAX_WAIT_MS ? CTL_MAX_WAIT_MS : (int64_t)ms;
+	if (s != LOOP_NOMORE && (d == LOOP_NOMORE || s < d))
+		d = s;
+	return d;
+}
+
+/*
+ * Let MHD do its work.  MHD closes the connections it is done with at the
+ * end of a run; a connection we shut down is seen only by the next run, so
+ * run again while that frees anything.
+ */
+static void
+run_mhd(struct ctl *c)
+{
+	int before, i;
+
+	for (i = 0; i < 4; i++) {
+		before = c->nconns;
+		if (MHD_run(c->mhd) != MHD_YES) {
+			log_debug("http: MHD_run failed");
+			break;
+		}
+		if (c->nconns >= before)
+			break;
+	}
 }
 
 static int64_t
@@ -186,9 +370,9 @@ on_timer(struct loop *l, int64_t id, void *arg)
 
 	(void)l;
 	(void)id;
-	if (MHD_run(c->mhd) != MHD_YES)
-		log_debug("http: MHD_run failed");
-	if ((next = mhd_delay(c)) == LOOP_NOMORE)
+	(void)sweep(c, loop_now_ms());
+	run_mhd(c);
+	if ((next = next_delay(c)) == LOOP_NOMORE)
 		c->timer_id = 0;
 	return next;
 }
@@ -196,7 +380,7 @@ on_timer(struct loop *l, int64_t id, void *arg)
 static void
 reschedule(struct ctl *c)
 {
-	int64_t next = mhd_delay(c);
+	int64_t next = next_delay(c);
 
 	if (next == LOOP_NOMORE) {
 		if (c->timer_id != 0)
@@ -221,9 +405,160 @@ on_epoll(struct loop *l, int fd, int events, void *arg)
 	(void)l;
 	(void)fd;
 	(void)events;
-	if (MHD_run(c->mhd) != MHD_YES)
-		log_debug("http: MHD_run failed");
+	run_mhd(c);
 	reschedule(c);
+}
+
+/* Who is at the other end: the peer's pid on AF_UNIX (-1 with its uid
+ * not ours nor root's), its address on TCP. */
+static int
+client_of(struct ctl *c, int fd, const struct sockaddr_storage *ss,
+    struct ctl_client *who)
+{
+	memset(who, 0, sizeof(*who));
+	who->family = ss->ss_family;
+	if (ss->ss_family == AF_UNIX) {
+		struct ucred cr;
+		socklen_t len = sizeof(cr);
+
+		if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cr, &len) == -1)
+			return -1;
+		if (cr.uid != c->uid && cr.uid != 0)
+			return -1;
+		memcpy(who->key, &cr.pid, sizeof(cr.pid));
+	} else if (ss->ss_family == AF_INET)
+		memcpy(who->key, &((const struct sockaddr_in *)ss)->sin_addr,
+		    4);
+	else if (ss->ss_family == AF_INET6)
+		memcpy(who->key,
+		    &((const struct sockaddr_in6 *)ss)->sin6_addr, 16);
+	return 0;
+}
+
+/* Make room for one more connection of client who; returns a free slot,
+ * or NULL when the new connection is to be refused. */
+static struct ctl_conn *
+make_room(struct ctl *c, const struct ctl_client *who)
+{
+	struct ctl_conn *free_slot = NULL, *oldest = NULL, *mine = NULL;
+	int i, live = 0, same = 0;
+
+	for (i = 0; i < CTL_MHD_LIMIT; i++) {
+		struct ctl_conn *cc = &c->conns[i];
+
+		if (cc->fd == -1) {
+			if (free_slot == NULL)
+				free_slot = cc;
+			continue;
+		}
+		if (cc->dropped)
+			continue;
+		live++;
+		if (oldest == NULL || cc->since < oldest->since)
+			oldest = cc;
+		if (memcmp(&cc->who, who, sizeof(*who)) == 0) {
+			same++;
+			if (mine == NULL || cc->since < mine->since)
+				mine = cc;
+		}
+	}
+	if (free_slot == NULL)
+		return NULL;	/* drops in flight: MHD closes them first */
+	/* a client over its share loses its own oldest connection; at the
+	   limit the oldest of all goes: a newcomer always gets in */
+	if (same >= CTL_PER_CLIENT)
+		drop(mine, &c->st.per_client);
+	else if (live >= CTL_CONN_MAX)
+		drop(oldest, &c->st.evicted);
+	return free_slot;
+}
+
+/* Out of fds: drop the oldest connection. */
+static void
+drop_oldest(struct ctl *c)
+{
+	struct ctl_conn *oldest = NULL;
+	int i;
+
+	for (i = 0; i < CTL_MHD_LIMIT; i++) {
+		struct ctl_conn *cc = &c->conns[i];
+
+		if (cc->fd != -1 && !cc->dropped &&
+		    (oldest == NULL || cc->since < oldest->since))
+			oldest = cc;
+	}
+	if (oldest != NULL)
+		drop(oldest, &c->st.evicted);
+}
+
+static void
+on_accept(struct loop *l, int fd, int events, void *arg)
+{
+	struct ctl *c = arg;
+	struct sockaddr_storage ss;
+	struct ctl_client who;
+	struct ctl_conn *cc;
+	socklen_t sl;
+	int i, s;
+
+	(void)l;
+	(void)events;
+	for (i = 0; i < CTL_ACCEPT_BURST; i++) {
+		sl = sizeof(ss);
+		memset(&ss, 0, sizeof(ss));
+		s = accept4(fd, (struct sockaddr *)&ss, &sl,
+		    SOCK_NONBLOCK | SOCK_CLOEXEC);
+		if (s == -1) {
+			if (errno == EINTR || errno == ECONNABORTED)
+				continue;
+			if (errno == EMFILE || errno == ENFILE) {
+				/* out of fds: free some, take it next round */
+				c->st.refused++;
+				drop_oldest(c);
+			} else if (errno != EAGAIN)
+				log_debug("http: accept: %s", strerror(errno));
+			break;
+		}
+		if (client_of(c, s, &ss, &who) == -1) {
+			log_debug("http: connection from another uid refused");
+			c->st.foreign++;
+			close(s);
+			continue;
+		}
+		if ((cc = make_room(c, &who)) == NULL) {
+			c->st.refused++;
+			close(s);
+			continue;
+		}
+		cc->fd = s;
+		cc->dropped = cc->answering = 0;
+		cc->since = loop_now_ms();
+		cc->who = who;
+		c->nconns++;
+		c->st.accepted++;
+		if (MHD_add_connection(c->mhd, s, (struct sockaddr *)&ss, sl) !=
+		    MHD_YES) {
+			/* MHD closed it, without a notification */
+			log_debug("http: cannot add a connection: %s",
+			    strerror(errno));
+			if (cc->fd == s) {
+				cc->fd = -1;
+				c->nconns--;
+			}
+		}
+	}
+	run_mhd(c);
+	reschedule(c);
+}
+
+static void
+free_bearer(struct ctl *c)
+{
+	if (c->bearer == NULL)
+		return;
+	explicit_bzero(c->bearer, c->bearer_len);
+	free(c->bearer);
+	c->bearer = NULL;
 }
 
 struct ctl *
@@ -232,6 +567,7 @@ ctl_start(struct loop *l, int listen_fd, int mode,
 {
 	const union MHD_DaemonInfo *info;
 	struct ctl *c;
+	int i;
 
 	if ((c = calloc(1, sizeof(*c))) == NULL) {
 		snprintf(err, errlen, "out of memory");
@@ -242,16 +578,33 @@ ctl_start(struct loop *l, int listen_fd, int mode,
 	c->mode = mode;
 	c->h = *h;
 	c->epfd = -1;
-	c->mhd = MHD_start_daemon(MHD_USE_EPOLL | MHD_USE_ERROR_LOG, 0,
-	    NULL, NULL, on_request, c,
+	c->listen_fd = listen_fd;
+	c->uid = getuid();
+	for (i = 0; i < CTL_MHD_LIMIT; i++)
+		c->conns[i].fd = -1;
+	if (h->bearer != NULL) {
+		if ((c->bearer = strdup(h->bearer)) == NULL) {
+			snprintf(err, errlen, "out of memory");
+			close(listen_fd);
+			free(c);
+			return NULL;
+		}
+		c->bearer_len = strlen(c->bearer);
+	}
+	c->h.bearer = NULL;
+	c->mhd = MHD_start_daemon(MHD_USE_EPOLL | MHD_USE_ERROR_LOG |
+	    MHD_USE_NO_LISTEN_SOCKET, 0, NULL, NULL, on_request, c,
 	    MHD_OPTION_EXTERNAL_LOGGER, mhd_logger, NULL,
-	    MHD_OPTION_LISTEN_SOCKET, (MHD_socket)listen_fd,
-	    MHD_OPTION_CONNECTION_LIMIT, (unsigned int)CTL_CONN_LIMIT,
-	    MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)CTL_CONN_TIMEOUT,
+	    MHD_OPTION_CONNECTION_LIMIT, (unsigned int)CTL_MHD_LIMIT,
+	    MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)CTL_IDLE_SECS,
+	    MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)CTL_POOL,
+	    MHD_OPTION_NOTIFY_COMPLETED, on_completed, c,
+	    MHD_OPTION_NOTIFY_CONNECTION, on_connection, c,
 	    MHD_OPTION_END);
 	if (c->mhd == NULL) {
 		snprintf(err, errlen, "cannot start the HTTP server");
 		close(listen_fd);
+		free_bearer(c);
 		free(c);
 		return NULL;
 	}
@@ -261,17 +614,31 @@ ctl_start(struct loop *l, int listen_fd, int mode,
 		goto err;
 	}
 	c->epfd = info->epoll_fd;
-	if (loop_add_fd(l, c->epfd, LOOP_READ, on_epoll, c) == -1) {
+	if (loop_add_fd(l, c->epfd, LOOP_READ, on_epoll, c) == -1 ||
+	    loop_add_fd(l, listen_fd, LOOP_READ, on_accept, c) == -1) {
 		snprintf(err, errlen, "cannot watch the HTTP server: %s",
 		    strerror(errno));
+		loop_del_fd(l, c->epfd);
 		goto err;
 	}
 	reschedule(c);
 	return c;
 err:
 	MHD_stop_daemon(c->mhd);
+	close(listen_fd);
+	free_bearer(c);
 	free(c);
 	return NULL;
+}
+
+void
+ctl_get_stats(const struct ctl *c, struct ctl_stats *st)
+{
+	memset(st, 0, sizeof(*st));
+	if (c == NULL)
+		return;
+	*st = c->st;
+	st->open = (unsigned long)c->nconns;
 }
 
 void
@@ -279,10 +646,13 @@ ctl_stop(struct ctl *c)
 {
 	if (c == NULL)
 		return;
+	loop_del_fd(c->l, c->listen_fd);
 	if (c->epfd >= 0)
 		loop_del_fd(c->l, c->epfd);
 	if (c->timer_id != 0)
 		loop_del_timer(c->l, c->timer_id);
 	MHD_stop_daemon(c->mhd);
+	close(c->listen_fd);
+	free_bearer(c);
 	free(c);
 }

@@ -10,6 +10,7 @@
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <malloc.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -52,6 +53,65 @@ static struct http_client *clients;	/* one per loop */
 static int64_t last_req_id;
 static int curl_inited;
 static char *ca_file;			/* NULL: the system store */
+
+/*
+ * libcurl's memory, wiped when freed: its request buffers hold the
+ * Authorization header of the usage poll (and the OTLP push's headers),
+ * and libcurl frees them as they are.  A block that grows is moved by hand
+ * so that no copy is left behind.
+ */
+static void
+wipe_free(void *p)
+{
+	if (p == NULL)
+		return;
+	explicit_bzero(p, malloc_usable_size(p));
+	free(p);
+}
+
+static void *
+wipe_malloc(size_t n)
+{
+	return malloc(n);
+}
+
+static void *
+wipe_calloc(size_t nmemb, size_t size)
+{
+	return calloc(nmemb, size);
+}
+
+static void *
+wipe_realloc(void *p, size_t n)
+{
+	size_t have;
+	void *q;
+
+	if (p == NULL)
+		return malloc(n);
+	if (n == 0) {
+		wipe_free(p);
+		return NULL;
+	}
+	if ((have = malloc_usable_size(p)) >= n)
+		return p;
+	if ((q = malloc(n)) == NULL)
+		return NULL;
+	memcpy(q, p, have);
+	wipe_free(p);
+	return q;
+}
+
+static char *
+wipe_strdup(const char *s)
+{
+	size_t n = strlen(s) + 1;
+	char *p;
+
+	if ((p = malloc(n)) != NULL)
+		memcpy(p, s, n);
+	return p;
+}
 
 static struct http_client *
 find_client(struct loop *l)
@@ -147,7 +207,9 @@ get_client(struct loop *l)
 	if (c != NULL)
 		return c;
 	if (!curl_inited) {
-		if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
+		if (curl_global_init_mem(CURL_GLOBAL_DEFAULT, wipe_malloc,
+		    wipe_free, wipe_realloc, wipe_strdup, wipe_calloc) !=
+		    CURLE_OK)
 			return NULL;
 		curl_inited = 1;
 	}

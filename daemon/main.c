@@ -13,6 +13,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/socket.h>
+#include <netinet/in.h>
+#include <arpa/inet.h>
 #include <sys/signalfd.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -31,6 +34,7 @@
 #include "otlp.h"
 #include "poll.h"
 #include "sockets.h"
+#include "token.h"
 #include "tracker.h"
 
 /*
@@ -55,6 +59,8 @@ struct opts {
 	const char *ca_file;	/* NULL: the system's CA store */
 	double warn_pct;
 	const char *metrics_listen;
+	const char *metrics_token_file;	/* --metrics-bearer-token-file */
+	int metrics_aggregate;		/* --metrics-aggregate-only */
 	int debug;
 };
 
@@ -69,7 +75,11 @@ struct daemon {
 	int control_fd;
 	int ingest_bound;	/* we bound it (unlink at exit) */
 	int control_bound;
-	int lock_fd;
+	int lock_fd;		/* <control socket>.lock */
+	int state_lock_fd;	/* the state directory, flock'ed */
+	int metrics_fd;		/* TCP metrics socket until served */
+	char metrics_bound[128];
+	char *metrics_token;	/* from the token file, wiped at exit */
 	int sig_fd;
 	int exit_code;
 	time_t started_at;
@@ -88,6 +98,7 @@ usage(FILE *f)
 "                [--api-base URL] [--poll-interval SECS] [--credentials FILE]\n"
 "                [--cacert FILE] [--warn-threshold PCT]\n"
 "                [--metrics-listen [ADDR:]PORT]\n"
+"                [--metrics-bearer-token-file FILE] [--metrics-aggregate-only]\n"
 "                [--debug] [--help] [--version]\n"
 "\n"
 "Runs in the foreground, logs to stderr, stops on SIGTERM/SIGINT.\n"
@@ -106,6 +117,10 @@ usage(FILE *f)
 "  --warn-threshold PCT  log when a window crosses PCT %% (default 80)\n"
 "  --metrics-listen [ADDR:]PORT  also serve /metrics on TCP (ADDR defaults\n"
 "                        to 127.0.0.1)\n"
+"  --metrics-bearer-token-file FILE  TCP /metrics only with the header\n"
+"                        Authorization: Bearer <the token in FILE>\n"
+"  --metrics-aggregate-only  TCP /metrics without the per-model and\n"
+"                        per-program families (no names)\n"
 "  --debug               log diagnostics               (RATETAP_DEBUG=1)\n"
 "\n"
 "The OAuth token is read from RATETAP_OAUTH_TOKEN, CLAUDE_CODE_OAUTH_TOKEN or\n"
@@ -160,7 +175,8 @@ static void
 parse_args(struct opts *o, int argc, char **argv)
 {
 	enum { O_SOCKET = 256, O_CONTROL, O_STATE, O_API, O_INTERVAL, O_CRED,
-	    O_CACERT, O_WARN, O_METRICS, O_DEBUG, O_HELP, O_VERSION };
+	    O_CACERT, O_WARN, O_METRICS, O_METRICS_TOKEN, O_METRICS_AGG,
+	    O_DEBUG, O_HELP, O_VERSION };
 	static const struct option lo[] = {
 		{ "socket", required_argument, NULL, O_SOCKET },
 		{ "control", required_argument, NULL, O_CONTROL },
@@ -171,6 +187,9 @@ parse_args(struct opts *o, int argc, char **argv)
 		{ "cacert", required_argument, NULL, O_CACERT },
 		{ "warn-threshold", required_argument, NULL, O_WARN },
 		{ "metrics-listen", required_argument, NULL, O_METRICS },
+		{ "metrics-bearer-token-file", required_argument, NULL,
+		    O_METRICS_TOKEN },
+		{ "metrics-aggregate-only", no_argument, NULL, O_METRICS_AGG },
 		{ "debug", no_argument, NULL, O_DEBUG },
 		{ "help", no_argument, NULL, O_HELP },
 		{ "version", no_argument, NULL, O_VERSION },
@@ -252,6 +271,18 @@ parse_args(struct opts *o, int argc, char **argv)
 		case O_METRICS:
 			o->metrics_listen = optarg;
 			break;
+		case O_METRICS_TOKEN:
+			if (optarg[0] == '\0') {
+				fprintf(stderr, "ratetapd: "
+				    "--metrics-bearer-token-file: empty "
+				    "path\n");
+				exit(1);
+			}
+			o->metrics_token_file = optarg;
+			break;
+		case O_METRICS_AGG:
+			o->metrics_aggregate = 1;
+			break;
 		case O_DEBUG:
 			o->debug = 1;
 			break;
@@ -270,6 +301,14 @@ parse_args(struct opts *o, int argc, char **argv)
 		fprintf(stderr, "ratetapd: unexpected argument \"%s\"\n",
 		    argv[optind]);
 		usage(stderr);
+		exit(1);
+	}
+	if (o->metrics_listen == NULL && (o->metrics_token_file != NULL ||
+	    o->metrics_aggregate)) {
+		fprintf(stderr, "ratetapd: %s applies to the TCP metrics "
+		    "listener: use it with --metrics-listen\n",
+		    o->metrics_token_file != NULL ?
+		    "--metrics-bearer-token-file" : "--metrics-aggregate-only");
 		exit(1);
 	}
 	if (o->ca_file != NULL &&
@@ -387,10 +426,6 @@ load_state(struct daemon *d)
 	time_t now = time(NULL);
 	int fd, n, rc;
 
-	if (make_dirs(d->o.state_dir) == -1)
-		fatal("cannot create state directory %s", d->o.state_dir);
-	snprintf(d->state_path, sizeof(d->state_path), "%s/state.json",
-	    d->o.state_dir);
 	/* a file we cannot read is left alone: it is not ours to discard
 	   (O_NONBLOCK: a FIFO in its place must not hang the start) */
 	if ((fd = open(d->state_path, O_RDONLY | O_CLOEXEC | O_NONBLOCK)) ==
@@ -440,6 +475,31 @@ load_state(struct daemon *d)
 		fatal("trk_new");
 }
 
+/*
+ * Own the state directory: an exclusive flock on the directory itself
+ * (it works on a read-only one too), taken before the state is read, so
+ * that two daemons never count into one state file whatever their sockets
+ * (a second one would load the file, and one's counts would be lost when
+ * both save).  Held until exit.
+ */
+static void
+lock_state(struct daemon *d)
+{
+	if (make_dirs(d->o.state_dir) == -1)
+		fatal("cannot create state directory %s", d->o.state_dir);
+	snprintf(d->state_path, sizeof(d->state_path), "%s/state.json",
+	    d->o.state_dir);
+	if ((d->state_lock_fd = open(d->o.state_dir, O_RDONLY | O_DIRECTORY |
+	    O_CLOEXEC)) == -1)
+		fatal("cannot open state directory %s", d->o.state_dir);
+	if (flock(d->state_lock_fd, LOCK_EX | LOCK_NB) == -1) {
+		if (errno == EWOULDBLOCK)
+			fatalx("another ratetapd is already running with the "
+			    "state in %s", d->o.state_dir);
+		fatal("cannot lock state directory %s", d->o.state_dir);
+	}
+}
+
 /* -- control ------------------------------------------------------------ */
 
 static int
@@ -459,6 +519,32 @@ add_str_or_null(cJSON *o, const char *key, const char *s)
 	if (s == NULL || s[0] == '\0')
 		return cJSON_AddNullToObject(o, key) != NULL ? 0 : -1;
 	return cJSON_AddStringToObject(o, key, s) != NULL ? 0 : -1;
+}
+
+/* The connection counters of an HTTP server (docs/daemon.md). */
+static int
+add_ctl_stats(cJSON *j, const char *key, const struct ctl *c)
+{
+	struct ctl_stats st;
+	cJSON *o;
+
+	ctl_get_stats(c, &st);
+	cJSON_DeleteItemFromObjectCaseSensitive(j, key);
+	if ((o = cJSON_AddObjectToObject(j, key)) == NULL ||
+	    cJSON_AddNumberToObject(o, "open", (double)st.open) == NULL ||
+	    cJSON_AddNumberToObject(o, "accepted", (double)st.accepted) ==
+	    NULL ||
+	    cJSON_AddNumberToObject(o, "timed_out", (double)st.timed_out) ==
+	    NULL ||
+	    cJSON_AddNumberToObject(o, "evicted", (double)st.evicted) == NULL ||
+	    cJSON_AddNumberToObject(o, "per_client", (double)st.per_client) ==
+	    NULL ||
+	    cJSON_AddNumberToObject(o, "refused", (double)st.refused) == NULL ||
+	    cJSON_AddNumberToObject(o, "foreign", (double)st.foreign) == NULL ||
+	    cJSON_AddNumberToObject(o, "unauthorized",
+	    (double)st.unauthorized) == NULL)
+		return -1;
+	return 0;
 }
 
 static cJSON *
@@ -486,6 +572,10 @@ status_json(void *arg)
 	    add_time(o, "next_at", poll_next_at(d->poll)) == -1 ||
 	    cJSON_AddNumberToObject(o, "interval", d->o.interval) == NULL)
 		goto err;
+	if (add_ctl_stats(j, "control", d->ctl) == -1 ||
+	    (d->metrics != NULL &&
+	    add_ctl_stats(j, "metrics_listener", d->metrics) == -1))
+		goto err;
 	cJSON_DeleteItemFromObjectCaseSensitive(j, "state");
 	if ((o = cJSON_AddObjectToObject(j, "state")) == NULL ||
 	    cJSON_AddStringToObject(o, "path", d->state_path) == NULL ||
@@ -505,6 +595,46 @@ metrics_text(void *arg, char **out, size_t *len)
 	struct daemon *d = arg;
 
 	return metrics_render(d->t, time(NULL), out, len);
+}
+
+/*
+ * /metrics without the families that name models and programs
+ * (--metrics-aggregate-only): every line of ratetap_model_* and
+ * ratetap_program_* is dropped, # HELP and # TYPE included.
+ */
+static int
+metrics_text_aggregate(void *arg, char **out, size_t *len)
+{
+	static const char *const named[] = { "ratetap_model_",
+	    "ratetap_program_" };
+	char *p, *w, *end, *nl, *name;
+	size_t i;
+
+	if (metrics_text(arg, out, len) == -1)
+		return -1;
+	p = w = *out;
+	end = *out + *len;
+	while (p < end) {
+		int drop = 0;
+
+		nl = memchr(p, '\n', (size_t)(end - p));
+		nl = nl != NULL ? nl + 1 : end;
+		name = p;
+		if (strncmp(p, "# HELP ", 7) == 0 ||
+		    strncmp(p, "# TYPE ", 7) == 0)
+			name = p + 7;
+		for (i = 0; i < sizeof(named) / sizeof(named[0]); i++)
+			if (strncmp(name, named[i], strlen(named[i])) == 0)
+				drop = 1;
+		if (!drop) {
+			memmove(w, p, (size_t)(nl - p));
+			w += nl - p;
+		}
+		p = nl;
+	}
+	*w = '\0';
+	*len = (size_t)(w - *out);
+	return 0;
 }
 
 /* -- signals ------------------------------------------------------------ */
@@ -556,6 +686,149 @@ setup_signals(struct daemon *d)
 }
 
 /* -- sockets ------------------------------------------------------------ */
+
+/* Is the socket bound to a loopback address (127/8, ::1, or ::ffff:127/104)? */
+static int
+is_loopback(int fd)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof(ss);
+
+	if (getsockname(fd, (struct sockaddr *)&ss, &len) == -1)
+		return 0;
+	if (ss.ss_family == AF_INET)
+		return (ntohl(((struct sockaddr_in *)&ss)->sin_addr.s_addr) >>
+		    24) == 127;
+	if (ss.ss_family == AF_INET6) {
+		const struct in6_addr *a = &((struct sockaddr_in6 *)&ss)->
+		    sin6_addr;
+
+		return IN6_IS_ADDR_LOOPBACK(a) || (IN6_IS_ADDR_V4MAPPED(a) &&
+		    a->s6_addr[12] == 127);
+	}
+	return 0;
+}
+
+/*
+ * The bearer token of the TCP metrics listener, from path: a regular file
+ * of ours (not a symbolic link) that others can neither read nor write and
+ * the group cannot write, holding one line of visible ASCII.  Returns the
+ * token (malloc'ed), or NULL with the reason in err (never the content).
+ */
+static char *
+read_metrics_token(const char *path, char *err, size_t errlen)
+{
+	char buf[TOKEN_MAX + 2], *tok = NULL;
+	struct stat st;
+	ssize_t n;
+	size_t len, i;
+	int fd;
+
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK |
+	    O_NOCTTY)) == -1) {
+		snprintf(err, errlen, "%s: %s", path, errno == ELOOP ?
+		    "a symbolic link" : strerror(errno));
+		return NULL;
+	}
+	if (fstat(fd, &st) == -1) {
+		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		goto out;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		snprintf(err, errlen, "%s: not a regular file", path);
+		goto out;
+	}
+	if (st.st_uid != geteuid()) {
+		snprintf(err, errlen, "%s: owned by uid %u, not by us", path,
+		    (unsigned)st.st_uid);
+		goto out;
+	}
+	if (st.st_mode & (S_IRWXO | S_IWGRP)) {
+		snprintf(err, errlen, "%s: mode %04o: others may read or "
+		    "change it (chmod 600)", path,
+		    (unsigned)(st.st_mode & 07777));
+		goto out;
+	}
+	len = 0;
+	while (len < sizeof(buf) && (n = read(fd, buf + len,
+	    sizeof(buf) - len)) != 0) {
+		if (n == -1) {
+			if (errno == EINTR)
+				continue;
+			snprintf(err, errlen, "%s: %s", path, strerror(errno));
+			goto out;
+		}
+		len += (size_t)n;
+	}
+	if (len > TOKEN_MAX) {
+		snprintf(err, errlen, "%s: too large for a token", path);
+		goto out;
+	}
+	while (len > 0 && (buf[len - 1] == '\n' || buf[len - 1] == '\r' ||
+	    buf[len - 1] == ' ' || buf[len - 1] == '\t'))
+		len--;
+	for (i = 0; i < len; i++)
+		if ((unsigned char)buf[i] <= 0x20 ||
+		    (unsigned char)buf[i] >= 0x7f)
+			break;
+	if (len == 0 || i < len) {
+		snprintf(err, errlen, "%s: %s", path, len == 0 ? "empty" :
+		    "the token must be one line of visible ASCII");
+		goto out;
+	}
+	if ((tok = malloc(len + 1)) == NULL) {
+		snprintf(err, errlen, "out of memory");
+		goto out;
+	}
+	memcpy(tok, buf, len);
+	tok[len] = '\0';
+out:
+	explicit_bzero(buf, sizeof(buf));
+	close(fd);
+	return tok;
+}
+
+/*
+ * The settings parse_args() cannot check alone, checked before anything
+ * on disk is touched: the OTEL_* variables, and the metrics address (its
+ * TCP socket is bound here, which also finds a port in use; nothing on
+ * disk).
+ */
+static void
+check_settings(struct daemon *d)
+{
+	struct otlp_config oc;
+	char err[512];
+
+	memset(&oc, 0, sizeof(oc));
+	if (otlp_config_env(&oc, err, sizeof(err)) == -1)
+		fatalx("OpenTelemetry export misconfigured: %s; not starting",
+		    err);
+	otlp_config_free(&oc);
+	if (d->o.metrics_token_file != NULL &&
+	    (d->metrics_token = read_metrics_token(d->o.metrics_token_file,
+	    err, sizeof(err))) == NULL)
+		fatalx("--metrics-bearer-token-file: %s", err);
+	if (d->o.metrics_listen != NULL &&
+	    (d->metrics_fd = sock_listen_tcp(d->o.metrics_listen,
+	    d->metrics_bound, sizeof(d->metrics_bound), err,
+	    sizeof(err))) == -1)
+		fatalx("--metrics-listen: %s", err);
+	if (d->metrics_fd != -1 && !is_loopback(d->metrics_fd)) {
+		if (d->metrics_token != NULL)
+			log_warnx("the metrics listener %s is reachable from "
+			    "other hosts; scrapes need the bearer token, "
+			    "which travels in clear text over http",
+			    d->metrics_bound);
+		else
+			log_warnx("the metrics listener %s is reachable from "
+			    "other hosts: anyone who reaches it reads every "
+			    "metric%s; see --metrics-bearer-token-file and "
+			    "docs/security.md", d->metrics_bound,
+			    d->o.metrics_aggregate ? "" :
+			    ", program and model names included");
+	}
+}
 
 static void
 take_lock(struct daemon *d)
@@ -637,22 +910,25 @@ open_sockets(struct daemon *d)
 static void
 start_servers(struct daemon *d)
 {
-	struct ctl_handlers h = { status_json, metrics_text, d };
-	char err[512], bound[128];
+	struct ctl_handlers h = { status_json, metrics_text, d, NULL };
+	struct ctl_handlers ht = { status_json, d->o.metrics_aggregate ?
+	    metrics_text_aggregate : metrics_text, d, d->metrics_token };
+	char err[512];
 	int fd;
 
 	if ((d->ctl = ctl_start(d->l, d->control_fd, CTL_FULL, &h, err,
 	    sizeof(err))) == NULL)
 		fatalx("control socket: %s", err);
 	d->control_fd = -1;	/* the server owns it now */
-	if (d->o.metrics_listen != NULL) {
-		if ((fd = sock_listen_tcp(d->o.metrics_listen, bound,
-		    sizeof(bound), err, sizeof(err))) == -1)
-			fatalx("%s", err);
-		if ((d->metrics = ctl_start(d->l, fd, CTL_METRICS, &h, err,
+	if (d->metrics_fd != -1) {
+		fd = d->metrics_fd;
+		d->metrics_fd = -1;	/* the server owns it now */
+		if ((d->metrics = ctl_start(d->l, fd, CTL_METRICS, &ht, err,
 		    sizeof(err))) == NULL)
 			fatalx("metrics listener: %s", err);
-		log_info("metrics on http://%s/metrics", bound);
+		log_info("metrics on http://%s/metrics%s%s", d->metrics_bound,
+		    d->metrics_token != NULL ? " (bearer token required)" : "",
+		    d->o.metrics_aggregate ? " (aggregates only)" : "");
 	}
 	if (ing_start(d->l, d->ingest_fd, d->t) == -1)
 		fatal("ingest socket");
@@ -666,9 +942,15 @@ main(int argc, char **argv)
 
 	memset(&d, 0, sizeof(d));
 	d.ingest_fd = d.control_fd = d.lock_fd = d.sig_fd = -1;
+	d.state_lock_fd = d.metrics_fd = -1;
 	parse_args(&d.o, argc, argv);
 	log_init("ratetapd", d.o.debug);
 	d.started_at = time(NULL);
+	/* every setting is checked before anything on disk is touched */
+	check_settings(&d);
+	if (token_take_env() == -1)
+		log_warnx("out of memory keeping the OAuth token from the "
+		    "environment: it is not used");
 	setup_signals(&d);
 
 	if ((d.l = loop_new()) == NULL)
@@ -676,6 +958,7 @@ main(int argc, char **argv)
 	if ((d.t = trk_new(&(struct trk_config){ .warn_pct =
 	    d.o.warn_pct })) == NULL)
 		fatal("trk_new");
+	lock_state(&d);
 	open_sockets(&d);
 	load_state(&d);
 	start_servers(&d);
@@ -694,8 +977,7 @@ main(int argc, char **argv)
 	pc.credentials = d.o.credentials;
 	if ((d.poll = poll_start(d.l, d.t, &pc)) == NULL)
 		fatal("usage poll");
-	/* a malformed OTEL_* setting is a start-up error, like any other
-	   bad setting (otlp_start() logged which one) */
+	/* the OTEL_* settings were checked by check_settings() */
 	if (otlp_start(d.l, d.t, d.started_at) == -1) {
 		if (d.ingest_bound)
 			unlink(d.o.ingest);
@@ -733,7 +1015,13 @@ main(int argc, char **argv)
 	close(d.sig_fd);
 	loop_free(d.l);
 	trk_free(d.t);
+	token_forget_env();
+	if (d.metrics_token != NULL) {
+		explicit_bzero(d.metrics_token, strlen(d.metrics_token));
+		free(d.metrics_token);
+	}
 	log_info("stopped");
-	close(d.lock_fd);	/* releases the lock last */
+	close(d.lock_fd);	/* releases the locks last */
+	close(d.state_lock_fd);
 	return d.exit_code;
 }

@@ -1032,6 +1032,7 @@ static struct {
 	int64_t req;		/* push in flight, 0 when none */
 	int fails;		/* consecutive failed pushes */
 	char last_err[160];	/* last failure logged, "" after success */
+	char last_partial[160];	/* last partialSuccess logged, "" none */
 } ex;
 
 /* The URL without user:password@ and query, for logs. */
@@ -1138,35 +1139,42 @@ failed(const char *why, int64_t delay)
 	}
 }
 
-/* Log data points the collector refused (partialSuccess). */
+/*
+ * Log data points the collector refused (partialSuccess): once per
+ * distinct refusal, and once when a push is accepted whole again.
+ */
 static void
 partial(const struct http_response *r)
 {
-	cJSON *j, *ps, *n, *msg;
+	cJSON *j = NULL, *ps, *n, *msg;
+	char why[sizeof(ex.last_partial)];
 	double rejected = 0;
 
-	if (r->body_len == 0 || (j = cJSON_ParseWithLength(r->body,
-	    r->body_len)) == NULL)
-		return;
-	ps = cJSON_GetObjectItemCaseSensitive(j, "partialSuccess");
-	n = cJSON_GetObjectItemCaseSensitive(ps, "rejectedDataPoints");
-	msg = cJSON_GetObjectItemCaseSensitive(ps, "errorMessage");
-	if (cJSON_IsString(n))
-		rejected = strtod(n->valuestring, NULL);
-	else if (cJSON_IsNumber(n))
-		rejected = n->valuedouble;
-	if (rejected > 0 || (cJSON_IsString(msg) && msg->valuestring[0])) {
-		char why[sizeof(ex.last_err)];
-
-		snprintf(why, sizeof(why), "collector rejected %.0f data "
-		    "points: %.80s", rejected, cJSON_IsString(msg) ?
-		    msg->valuestring : "");
-		if (strcmp(why, ex.last_err) != 0) {
-			log_warnx("OTLP export to %s: %s", ex.url, why);
-			snprintf(ex.last_err, sizeof(ex.last_err), "%s", why);
-		}
+	why[0] = '\0';
+	if (r->body_len > 0 && (j = cJSON_ParseWithLength(r->body,
+	    r->body_len)) != NULL) {
+		ps = cJSON_GetObjectItemCaseSensitive(j, "partialSuccess");
+		n = cJSON_GetObjectItemCaseSensitive(ps, "rejectedDataPoints");
+		msg = cJSON_GetObjectItemCaseSensitive(ps, "errorMessage");
+		if (cJSON_IsString(n))
+			rejected = strtod(n->valuestring, NULL);
+		else if (cJSON_IsNumber(n))
+			rejected = n->valuedouble;
+		if (rejected > 0 || (cJSON_IsString(msg) &&
+		    msg->valuestring[0]))
+			snprintf(why, sizeof(why), "collector rejected %.0f "
+			    "data points: %.80s", rejected,
+			    cJSON_IsString(msg) ? msg->valuestring : "");
+		cJSON_Delete(j);
 	}
-	cJSON_Delete(j);
+	if (strcmp(why, ex.last_partial) == 0)
+		return;
+	if (why[0] != '\0')
+		log_warnx("OTLP export to %s: %s", ex.url, why);
+	else
+		log_info("OTLP export to %s: the collector accepts every "
+		    "data point again", ex.url);
+	snprintf(ex.last_partial, sizeof(ex.last_partial), "%s", why);
 }
 
 static void
@@ -1286,6 +1294,7 @@ otlp_start(struct loop *l, const struct trk *t, time_t now)
 	ex.start_ns = (uint64_t)(now > 0 ? now : 0) * UINT64_C(1000000000);
 	ex.fails = 0;
 	ex.last_err[0] = '\0';
+	ex.last_partial[0] = '\0';
 	url_for_log(ex.cfg.endpoint, ex.url, sizeof(ex.url));
 	if ((ex.timer = loop_add_timer(l, ex.cfg.interval_ms, on_timer,
 	    NULL)) == -1) {

@@ -147,6 +147,8 @@ on_done(const struct http_response *r, void *arg)
 	long ra;
 
 	p->req_id = 0;
+	/* the request that carried the token is over */
+	token_scrub_stack();
 	if (r->error != NULL) {
 		snprintf(reason, sizeof(reason), "%s", r->error);
 		snprintf(kind, sizeof(kind), "%s", r->error);
@@ -264,6 +266,7 @@ start_poll(struct poll_ctx *p)
 out:
 	explicit_bzero(tok, sizeof(tok));
 	explicit_bzero(auth, sizeof(auth));
+	token_scrub_stack();
 }
 
 static int64_t

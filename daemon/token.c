@@ -9,6 +9,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <sys/random.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -239,6 +241,122 @@ err:
 	return rc;
 }
 
+/*
+ * Tokens taken from the environment at start (token_take_env()): kept
+ * masked with a random pad in pages left out of core dumps, never as
+ * plain text, and unmasked only into the caller's buffer for a poll.
+ */
+struct shielded {
+	unsigned char *mem;	/* pad, then token ^ pad; NULL: none */
+	size_t len;		/* token length */
+	size_t maplen;
+};
+
+static struct shielded env_tokens[2];	/* RATETAP_, CLAUDE_CODE_ */
+
+static const char *const env_names[2] = {
+	"RATETAP_OAUTH_TOKEN", "CLAUDE_CODE_OAUTH_TOKEN"
+};
+
+static int
+shield(struct shielded *sh, const char *v)
+{
+	size_t n = strlen(v), i, off = 0;
+	ssize_t r;
+
+	sh->maplen = ((2 * n + 4095) / 4096) * 4096;
+	sh->mem = mmap(NULL, sh->maplen, PROT_READ | PROT_WRITE,
+	    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (sh->mem == MAP_FAILED) {
+		sh->mem = NULL;
+		return -1;
+	}
+	(void)madvise(sh->mem, sh->maplen, MADV_DONTDUMP);
+	(void)mlock(sh->mem, sh->maplen);
+	while (off < n) {
+		if ((r = getrandom(sh->mem + off, n - off, 0)) == -1) {
+			if (errno == EINTR)
+				continue;
+			munmap(sh->mem, sh->maplen);
+			sh->mem = NULL;
+			return -1;
+		}
+		off += (size_t)r;
+	}
+	for (i = 0; i < n; i++)
+		sh->mem[n + i] = (unsigned char)v[i] ^ sh->mem[i];
+	sh->len = n;
+	return 0;
+}
+
+int
+token_take_env(void)
+{
+	size_t i;
+	char *v;
+	int rc = 0;
+
+	for (i = 0; i < 2; i++) {
+		if ((v = getenv(env_names[i])) == NULL)
+			continue;
+		if (v[0] != '\0' && env_tokens[i].mem == NULL &&
+		    shield(&env_tokens[i], v) == -1)
+			rc = -1;
+		/* the environment's copy (also in /proc/PID/environ) */
+		explicit_bzero(v, strlen(v));
+		unsetenv(env_names[i]);
+	}
+	return rc;
+}
+
+void
+token_scrub_stack(void)
+{
+	char area[TOKEN_SCRUB_BYTES];
+
+	explicit_bzero(area, sizeof(area));
+	__asm__ __volatile__("" : : "r"(area) : "memory");
+}
+
+void
+token_forget_env(void)
+{
+	size_t i;
+
+	for (i = 0; i < 2; i++) {
+		if (env_tokens[i].mem == NULL)
+			continue;
+		explicit_bzero(env_tokens[i].mem, env_tokens[i].maplen);
+		munmap(env_tokens[i].mem, env_tokens[i].maplen);
+		memset(&env_tokens[i], 0, sizeof(env_tokens[i]));
+	}
+}
+
+/* Unmask sh into buf (the characters were checked by copy_token()). */
+static int
+unshield(const struct shielded *sh, const char *what, char *buf, size_t len,
+    char *err, size_t errlen)
+{
+	size_t i;
+
+	if (sh->len + 1 > len) {
+		snprintf(err, errlen, "%s: the token is too long (%zu bytes)",
+		    what, sh->len);
+		return -1;
+	}
+	for (i = 0; i < sh->len; i++)
+		buf[i] = (char)(sh->mem[sh->len + i] ^ sh->mem[i]);
+	buf[sh->len] = '\0';
+	if (!token_chars_ok(buf)) {
+		explicit_bzero(buf, sh->len);
+		snprintf(err, errlen, "%s: the token contains characters "
+		    "that are not allowed (spaces, control or non-ASCII)",
+		    what);
+		return -1;
+	}
+	return 0;
+}
+
 int
 token_get(const char *file, char *buf, size_t len, char *err, size_t errlen)
 {
@@ -258,8 +376,14 @@ token_get(const char *file, char *buf, size_t len, char *err, size_t errlen)
 		err[0] = '\0';
 	for (i = 0; i < sizeof(envs) / sizeof(envs[0]); i++) {
 		v = getenv(envs[i].var);
-		if (v == NULL || v[0] == '\0')
-			continue;
+		if (v == NULL || v[0] == '\0') {
+			if (env_tokens[i].mem == NULL)
+				continue;
+			if (unshield(&env_tokens[i], envs[i].var, buf, len,
+			    err, errlen) == -1)
+				return -1;
+			return envs[i].src;
+		}
 		if (copy_token(v, envs[i].var, buf, len, err, errlen) == -1)
 			return -1;
 		return envs[i].src;

@@ -49,6 +49,30 @@ int token_read_file(const char *path, char *buf, size_t len, char *err,
  */
 int token_default_file(char *buf, size_t len);
 
+/*
+ * Take RATETAP_OAUTH_TOKEN and CLAUDE_CODE_OAUTH_TOKEN out of the
+ * environment (wiped in place and unset: no copy stays in the environment,
+ * /proc/PID/environ or a child's environment) into memory of our own, kept
+ * masked in pages excluded from core dumps; token_get() finds them there
+ * as if they were still set.  Call it once at start, before any thread.
+ * Returns 0, or -1 when memory for a token could not be had (that token
+ * is then lost, and said so by the caller).
+ */
+int token_take_env(void);
+
+#define TOKEN_SCRUB_BYTES	(64 * 1024)
+
+/*
+ * Wipe TOKEN_SCRUB_BYTES of the stack below the caller's frame: what
+ * deeper calls left there (libcurl and libc work on copies of the token in
+ * their own frames, and nobody wipes those).  Call it once the token is no
+ * longer in use, from a frame no deeper than where those calls were made.
+ */
+void token_scrub_stack(void) __attribute__((noinline));
+
+/* Wipe and free what token_take_env() kept. */
+void token_forget_env(void);
+
 /* Human name of an enum token_source ("RATETAP_OAUTH_TOKEN", ...). */
 const char *token_source_name(int src);
 

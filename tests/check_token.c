@@ -63,6 +63,50 @@ START_TEST(ratetap_oauth_token_comes_first)
 }
 END_TEST
 
+START_TEST(tokens_taken_from_the_environment_leave_it_and_stay_usable)
+{
+	char buf[TOKEN_MAX], err[512], *v, *w;
+
+	setenv("RATETAP_OAUTH_TOKEN", CANARY, 1);
+	setenv("CLAUDE_CODE_OAUTH_TOKEN", "tok-claude", 1);
+	v = getenv("RATETAP_OAUTH_TOKEN");
+	w = getenv("CLAUDE_CODE_OAUTH_TOKEN");
+	ck_assert_int_eq(token_take_env(), 0);
+	ck_assert_ptr_null(getenv("RATETAP_OAUTH_TOKEN"));
+	ck_assert_ptr_null(getenv("CLAUDE_CODE_OAUTH_TOKEN"));
+	/* wiped where the environment kept it */
+	ck_assert_int_eq(v[0], '\0');
+	ck_assert_int_eq(w[0], '\0');
+	ck_assert_int_eq(token_get(NULL, buf, sizeof(buf), err, sizeof(err)),
+	    TOKEN_ENV_RATETAP);
+	ck_assert_str_eq(buf, CANARY);
+	/* taken again: still the one from the start */
+	ck_assert_int_eq(token_take_env(), 0);
+	ck_assert_int_eq(token_get(NULL, buf, sizeof(buf), err, sizeof(err)),
+	    TOKEN_ENV_RATETAP);
+	ck_assert_str_eq(buf, CANARY);
+	token_forget_env();
+	write_cred("{\"claudeAiOauth\":{\"accessToken\":\"tok-file\"}}");
+	ck_assert_int_eq(token_get(NULL, buf, sizeof(buf), err, sizeof(err)),
+	    TOKEN_FILE);
+	ck_assert_str_eq(buf, "tok-file");
+}
+END_TEST
+
+START_TEST(a_taken_claude_code_token_still_comes_before_the_file)
+{
+	char buf[TOKEN_MAX], err[512];
+
+	setenv("CLAUDE_CODE_OAUTH_TOKEN", "tok-claude", 1);
+	ck_assert_int_eq(token_take_env(), 0);
+	write_cred("{\"claudeAiOauth\":{\"accessToken\":\"tok-file\"}}");
+	ck_assert_int_eq(token_get(NULL, buf, sizeof(buf), err, sizeof(err)),
+	    TOKEN_ENV_CLAUDE);
+	ck_assert_str_eq(buf, "tok-claude");
+	token_forget_env();
+}
+END_TEST
+
 START_TEST(claude_code_oauth_token_comes_before_the_file)
 {
 	char buf[TOKEN_MAX], err[512];
@@ -242,6 +286,9 @@ token_suite(void)
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, ratetap_oauth_token_comes_first);
 	tcase_add_test(tc, claude_code_oauth_token_comes_before_the_file);
+	tcase_add_test(tc,
+	    tokens_taken_from_the_environment_leave_it_and_stay_usable);
+	tcase_add_test(tc, a_taken_claude_code_token_still_comes_before_the_file);
 	tcase_add_test(tc, the_credentials_file_is_read_when_no_variable_is_set);
 	tcase_add_test(tc,
 	    an_explicit_credentials_file_replaces_the_default_one);

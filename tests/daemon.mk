@@ -1,6 +1,6 @@
-# ratetapd's runtime: unit tests of the event loop, the token sources and
-# the ingest socket.  tests/integration/test_daemon.py drives the whole
-# daemon.
+# ratetapd's runtime: unit tests of the event loop, the token sources, the
+# ingest socket and the control endpoints' connection policy.
+# tests/integration/test_daemon.py drives the whole daemon.
 CHECK_OBJS_loop   = $(B)/obj/daemon/loop.o
 CHECK_LIBS_loop   =
 
@@ -13,3 +13,7 @@ CHECK_LIBS_ingest = $(CJSON_LIBS)
 
 CHECK_OBJS_sockets = $(B)/obj/daemon/sockets.o
 CHECK_LIBS_sockets =
+
+# control.c is #included by its test (its policy functions are static)
+CHECK_OBJS_control = $(B)/obj/daemon/loop.o $(B)/obj/daemon/log.o
+CHECK_LIBS_control = $(CJSON_LIBS) $(MHD_LIBS)

@@ -15,6 +15,7 @@ As a module (what the integration tests use):
         ... rx.base ("http://127.0.0.1:PORT"), rx.url(path)
         reqs = rx.wait(lambda reqs: len(reqs) >= 2, timeout=10)
         rx.fail_next(2, status=503)     # answer the next 2 with 503
+        rx.answer_next(2, {"partialSuccess": {...}})  # 200, this body
 
 Every POST is recorded (path, headers with lower-case names, the body
 parsed as JSON) with the list of ways its payload breaks the OTLP/HTTP
@@ -210,7 +211,7 @@ class _Handler(BaseHTTPRequestHandler):
             return self._answer(status, {"error": "asked to fail"})
         if problems:
             return self._answer(400, {"error": "; ".join(problems)})
-        self._answer(200, {})
+        self._answer(200, rx._next_body())
 
     def do_GET(self):
         self._answer(405, {"error": "POST only"})
@@ -233,6 +234,7 @@ class Receiver:
         self._cond = threading.Condition()
         self._reqs = []
         self._fail = []		# statuses for the next requests
+        self._bodies = []	# bodies of the next 200 answers
         self._srv = _Server(("127.0.0.1", 0), _Handler)
         self._srv.receiver = self
         self.port = self._srv.server_address[1]
@@ -258,6 +260,16 @@ class Receiver:
         """Answer the next n requests with status."""
         with self._cond:
             self._fail.extend([status] * n)
+
+    def answer_next(self, n, body):
+        """Answer the next n valid requests 200 with body (a JSON value),
+        e.g. a partialSuccess."""
+        with self._cond:
+            self._bodies.extend([body] * n)
+
+    def _next_body(self):
+        with self._cond:
+            return self._bodies.pop(0) if self._bodies else {}
 
     def requests(self):
         with self._cond:

@@ -18,6 +18,9 @@ one table (figure, measured, target, met?):
    events from a thousand program names and a hundred models.
 5. preloading the shim into programs that never use libcurl: start-up cost
    ratio, and the shared objects loaded with and without it.
+6. the control socket under abuse: GET /v1/status latency idle, while 50
+   processes hammer the socket, with 200 half-open connections held by
+   other processes, and both at once (build/bench/bench_status).
 
 Every A/B comparison runs its variants interleaved, in rotating order, in
 the same run; ratios are medians of per-repetition ratios, added costs
@@ -27,7 +30,7 @@ Environment: BENCH_RECORD=1 writes docs/benchmarks.md; BENCH_REPS (default
 15) repetitions and BENCH_REQUESTS (default 1500) requests per run for 1-2;
 BENCH_SPAWNS (default 500) runs per variant for 5; BENCH_EVENTS (default
 1000000) events for 4; BENCH_SCAN_MIB (default 100) largest body for 3;
-BENCH_ONLY: a comma list of the parts to run (shim, scanner, daemon,
+BENCH_ONLY: a comma list of the parts to run (shim, scanner, daemon, control,
 startup; default all).
 
 Never fails: a figure that cannot be measured is reported as such, and the
@@ -928,6 +931,41 @@ def bench_daemon(table):
                   "< 16 MiB", rss < 16 * 1024)
 
 
+def bench_control(table):
+    """GET /v1/status latency while others abuse the control socket: 50
+    processes hammering it, 200 half-open connections (16 per process),
+    both at once."""
+    table.section("6. control socket under abuse (GET /v1/status on new "
+                  "connections)")
+    if not os.access(BENCH_STATUS, os.X_OK):
+        table.skip("control", "bench_status not built")
+        return
+    with harness.Daemon(poll_interval=None) as d:
+        for what, extra, target in (
+                ("idle", [], None),
+                ("50 clients hammering", ["--hammer", "50"], 10000),
+                ("200 half-open connections", ["--half-open", "200"],
+                 10000),
+                ("both at once", ["--hammer", "50", "--half-open", "200"],
+                 None)):
+            r = subprocess.run([BENCH_STATUS, "--control", d.control_path,
+                                "-n", "400"] + extra,
+                               stdin=subprocess.DEVNULL, capture_output=True,
+                               timeout=300)
+            try:
+                q = json.loads(r.stdout)
+                table.add("GET /v1/status, %s" % what,
+                          "p50 %.0f us, p99 %.0f us (%d of %d ok%s)" % (
+                              q["p50_us"], q["p99_us"], q["ok"], q["n"],
+                              ", %d half-open held" % q["held"]
+                              if "--half-open" in extra else ""),
+                          "p99 < %d us" % target if target else "-",
+                          q["p99_us"] < target if target else None)
+            except (ValueError, KeyError):
+                table.skip("GET /v1/status, %s" % what, r.stderr.decode(
+                    errors="replace").strip()[-300:])
+
+
 def pin_ok():
     return shutil.which("taskset") is not None and \
         len(os.sched_getaffinity(0)) >= 2 and \
@@ -1112,7 +1150,8 @@ def main():
         for name, fn in (("shim", lambda: bench_shim(table, tmp)),
                          ("scanner", lambda: bench_scanner(table)),
                          ("daemon", lambda: bench_daemon(table)),
-                         ("startup", lambda: bench_startup(table))):
+                         ("startup", lambda: bench_startup(table)),
+                         ("control", lambda: bench_control(table))):
             if only and name not in only:
                 continue
             log("%s ..." % name)

@@ -188,6 +188,36 @@ class SocketsTest(DaemonTestCase):
         send(d, event())
         d.wait_for(lambda s: s["requests"]["total"] == 1)
 
+    def test_two_daemons_never_share_one_state(self):
+        # different runtime directories (e.g. one started without
+        # XDG_RUNTIME_DIR), the same state directory: the second one exits
+        # 1 without binding anything, and the first one's counts survive
+        a = self.daemon(poll_interval=None)
+        send(a, event(usage=(10, 20, 0, 0)))
+        a.wait_for(lambda s: s["requests"]["total"] == 1)
+        b = self.daemon(start=False, poll_interval=None)
+        e = dict(b.daemon_env)
+        e["XDG_STATE_HOME"] = a.state_home
+        p = subprocess.run([DAEMON], env=e, capture_output=True, timeout=10,
+                           stdin=subprocess.DEVNULL)
+        self.assertEqual(p.returncode, 1, p.stderr)
+        self.assertIn(b"another ratetapd is already running", p.stderr)
+        self.assertIn(a.state_dir.encode(), p.stderr)
+        self.assertFalse(os.path.exists(b.control_path))
+        self.assertFalse(os.path.exists(b.ingest_path))
+        send(a, event(usage=(1, 2, 0, 0)))
+        a.wait_for(lambda s: s["requests"]["total"] == 2)
+        self.assertEqual(a.stop(), 0)
+        with open(os.path.join(a.state_dir, "state.json")) as f:
+            self.assertIn('"total"', f.read())
+        a.start()
+        self.assertEqual(a.status()["requests"]["total"], 2)
+        # and once the first is gone, a second one may own it
+        a.stop()
+        b.daemon_env["XDG_STATE_HOME"] = a.state_home
+        b.start()
+        self.assertEqual(b.status()["requests"]["total"], 2)
+
     def test_a_group_writable_runtime_dir_is_refused(self):
         d = self.daemon(start=False)
         rt = os.path.dirname(d.ingest_path)
@@ -623,6 +653,42 @@ class CommandLineTest(DaemonTestCase):
             self.assertIn(why, p.stderr, (args, env))
             self.assertFalse(os.path.exists(d.control_path), args)
             self.assertFalse(os.path.exists(d.ingest_path), args)
+
+    def test_every_setting_is_checked_before_the_disk_is_touched(self):
+        # a corrupt state file and an empty runtime directory: a bad
+        # setting must leave both exactly as they were
+        busy = socket.socket()
+        busy.bind(("127.0.0.1", 0))
+        busy.listen(1)
+        self.addCleanup(busy.close)
+        cases = [(["--metrics-listen", "abc"], {}, b"--metrics-listen"),
+                 (["--metrics-listen", "127.0.0.1:99999"], {}, b"bad port"),
+                 (["--metrics-listen", "127.0.0.1:%d" %
+                   busy.getsockname()[1]], {}, b"--metrics-listen"),
+                 ([], {"OTEL_EXPORTER_OTLP_ENDPOINT": "ftp://collector"},
+                  b"OTEL_EXPORTER_OTLP_ENDPOINT"),
+                 ([], {"OTEL_EXPORTER_OTLP_ENDPOINT": "http://c:4318",
+                       "OTEL_EXPORTER_OTLP_HEADERS": "no-equals-sign"},
+                  b"OTEL_EXPORTER_OTLP_HEADERS"),
+                 (["--cacert", "/nonexistent/ca.pem"], {}, b"--cacert"),
+                 (["--poll-interval", "0"], {}, b"--poll-interval")]
+        for args, env, msg in cases:
+            d = self.daemon(start=False)
+            os.makedirs(d.state_dir, mode=0o700)
+            state = os.path.join(d.state_dir, "state.json")
+            with open(state, "w") as f:
+                f.write('{"version": 1, "torn')
+            e = dict(d.daemon_env)
+            e.update(env)
+            p = subprocess.run([DAEMON] + args, env=e, capture_output=True,
+                               timeout=10, stdin=subprocess.DEVNULL)
+            self.assertEqual(p.returncode, 1, (args, env, p.stderr))
+            self.assertIn(msg, p.stderr, (args, env))
+            self.assertEqual(os.listdir(d.state_dir), ["state.json"],
+                             (args, env, p.stderr))
+            with open(state) as f:
+                self.assertEqual(f.read(), '{"version": 1, "torn')
+            self.assertEqual(os.listdir(d.runtime_dir), [], (args, env))
 
     def test_the_token_is_never_taken_from_the_command_line(self):
         p = self.run_daemon(["--token", CANARY])

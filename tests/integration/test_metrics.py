@@ -7,15 +7,18 @@ import calendar
 import json
 import os
 import re
+import shutil
 import socket
 import struct
+import subprocess
+import tempfile
 import time
 import unittest
 import urllib.request
 
 from prometheus_client.parser import text_string_to_metric_families
 
-from harness import ROOT, Daemon, MockAPI, run
+from harness import DAEMON, ROOT, Daemon, MockAPI, run
 
 DASHBOARD = os.path.join(ROOT, "contrib", "grafana", "ratetap.json")
 OTEL_OFF = {k: None for k in (
@@ -374,6 +377,141 @@ class MetricsTest(unittest.TestCase):
         self.assertEqual(len(anns), 1)
         ids = [p["id"] for p in dash["panels"]]
         self.assertEqual(len(ids), len(set(ids)), "panel ids repeat")
+
+
+METRICS_TOKEN = "rt-scrape-Zq8v1Lm3Xc9pW2"
+
+
+class MetricsProtectionTest(unittest.TestCase):
+    """The TCP listener's protections, with real HTTP clients: a bearer
+    token file (Prometheus' `authorization: credentials_file`), the
+    aggregate families only, and a warning on a non-loopback bind."""
+
+    def setUp(self):
+        self.api = MockAPI()
+        self.addCleanup(self.api.close)
+        self.tmp = tempfile.mkdtemp(prefix="rt-mtok-")
+        self.addCleanup(shutil.rmtree, self.tmp, True)
+
+    def token_file(self, text=METRICS_TOKEN + "\n", mode=0o600):
+        path = tempfile.mktemp(prefix="token-", dir=self.tmp)
+        with open(path, "w") as f:
+            f.write(text)
+        os.chmod(path, mode)
+        return path
+
+    def daemon(self, *args):
+        d = Daemon(self.api, poll_interval=None,
+                   args=["--metrics-listen", "127.0.0.1:0"] + list(args),
+                   env=OTEL_OFF)
+        self.addCleanup(d.close)
+        m = re.search(r"metrics on http://([0-9.]+:[0-9]+)/metrics",
+                      d.log())
+        self.assertIsNotNone(m, d.log())
+        return d, m.group(1)
+
+    def curl(self, url, *extra):
+        p = run(["curl", "-sS", "-o", "-", "-w", "\n%{http_code}"] +
+                list(extra) + [url], {"PATH": os.environ["PATH"]})
+        self.assertEqual(p.returncode, 0, p.stderr)
+        body, _, code = p.stdout.rpartition(b"\n")
+        return int(code), body
+
+    def test_a_bearer_token_file_guards_metrics(self):
+        d, tcp = self.daemon("--metrics-bearer-token-file",
+                             self.token_file())
+        url = "http://%s/metrics" % tcp
+        code, body = self.curl(url)
+        self.assertEqual(code, 401)
+        self.assertNotIn(b"ratetap_", body)
+        for bad in ("Bearer wrong", "Bearer " + METRICS_TOKEN + "x",
+                    "Bearer " + METRICS_TOKEN[:-1], "Basic " + METRICS_TOKEN,
+                    "Bearer "):
+            code, body = self.curl(url, "-H", "Authorization: " + bad)
+            self.assertEqual(code, 401, bad)
+            self.assertNotIn(b"ratetap_", body, bad)
+        code, body = self.curl(url, "-H",
+                               "Authorization: Bearer " + METRICS_TOKEN)
+        self.assertEqual(code, 200)
+        fams = {f.name for f in text_string_to_metric_families(
+            body.decode())}
+        self.assertIn("ratetap_requests", fams)
+        # what Prometheus does with credentials_file: the scheme's case
+        # does not matter
+        req = urllib.request.Request(url, headers={
+            "Authorization": "bearer " + METRICS_TOKEN})
+        self.assertIn(b"ratetap_", urllib.request.urlopen(
+            req, timeout=10).read())
+        # health stays open (liveness probes); the control socket needs
+        # no token (it is private to the user)
+        self.assertEqual(self.curl("http://%s/v1/health" % tcp)[0], 200)
+        st, _, body = d.request("GET", "/metrics")
+        self.assertEqual(st, 200)
+        self.assertGreaterEqual(d.status()["metrics_listener"][
+            "unauthorized"], 6)
+        self.assertNotIn(METRICS_TOKEN, d.log())
+
+    def test_a_token_file_others_can_read_or_that_is_not_ours_is_refused(self):
+        cases = [(self.token_file(mode=0o604), b"mode 0604"),
+                 (self.token_file(mode=0o620), b"mode 0620"),
+                 (self.token_file(text="\n"), b"empty"),
+                 (self.token_file(text="two words\n"), b"visible ASCII"),
+                 (os.path.join(self.tmp, "missing"), b"No such file")]
+        link = os.path.join(self.tmp, "link")
+        os.symlink(self.token_file(), link)
+        cases.append((link, b"symbolic link"))
+        if os.geteuid() == 0:
+            other = self.token_file()
+            os.chown(other, 65534, 65534)
+            cases.append((other, b"owned by uid 65534"))
+        for path, why in cases:
+            d = Daemon(self.api, poll_interval=None, start=False, args=[
+                "--metrics-listen", "127.0.0.1:0",
+                "--metrics-bearer-token-file", path])
+            self.addCleanup(d.close)
+            p = subprocess.run([DAEMON] + d.args, env=d.daemon_env,
+                               capture_output=True, timeout=10,
+                               stdin=subprocess.DEVNULL)
+            self.assertEqual(p.returncode, 1, (path, p.stderr))
+            self.assertIn(b"--metrics-bearer-token-file", p.stderr)
+            self.assertIn(why, p.stderr, path)
+            self.assertNotIn(METRICS_TOKEN.encode(), p.stderr)
+            self.assertFalse(os.path.exists(d.control_path))
+        p = subprocess.run([DAEMON, "--metrics-aggregate-only"],
+                           capture_output=True, timeout=10,
+                           stdin=subprocess.DEVNULL)
+        self.assertEqual(p.returncode, 1)
+        self.assertIn(b"--metrics-listen", p.stderr)
+
+    def test_aggregate_only_serves_no_program_or_model_name(self):
+        d, tcp = self.daemon("--metrics-aggregate-only")
+        msg = b'{"model":"claude-sonnet-4-5","max_tokens":8,' \
+              b'"messages":[{"role":"user","content":"hi"}]}'
+        p = run(["curl", "-sS", "-o", "/dev/null", self.api.url(
+            "/v1/messages"), "-d", msg], d.env)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        d.wait_for(lambda s: s["requests"]["total"] == 1)
+        code, body = self.curl("http://%s/metrics" % tcp)
+        self.assertEqual(code, 200)
+        text = body.decode()
+        fams, samples = parse(text)
+        self.assertNotIn("claude-sonnet", text)
+        self.assertNotIn('program="curl"', text)
+        self.assertFalse([n for n in fams if n.startswith(
+            ("ratetap_model_", "ratetap_program_"))], sorted(fams))
+        self.assertEqual(get(samples, "ratetap_requests_total"), 1)
+        # the control socket keeps every family
+        st, _, full = d.request("GET", "/metrics")
+        self.assertIn(b"claude-sonnet", full)
+
+    def test_a_non_loopback_bind_is_warned_about(self):
+        d = Daemon(self.api, poll_interval=None,
+                   args=["--metrics-listen", "0.0.0.0:0"], env=OTEL_OFF)
+        self.addCleanup(d.close)
+        self.assertIn("reachable from other hosts", d.log())
+        self.assertIn("program and model names included", d.log())
+        d2, _ = self.daemon()
+        self.assertNotIn("reachable from other hosts", d2.log())
 
 
 if __name__ == "__main__":

@@ -189,6 +189,28 @@ class OTLPExportTest(unittest.TestCase):
         self.assertEqual(log.count("HTTP 503"), 1, log)
         self.assertEqual(log.count("works again"), 1, log)
 
+    def test_a_partial_success_is_logged_once_per_change(self):
+        # the same refusal 4 times: one line; then a whole success: one
+        # line saying so; then a different refusal: one more
+        ps = {"partialSuccess": {"rejectedDataPoints": "3",
+                                 "errorMessage": "too many attributes"}}
+        self.rx.answer_next(4, ps)
+        d = self.daemon(OTEL_EXPORTER_OTLP_ENDPOINT=self.rx.base,
+                        OTEL_METRIC_EXPORT_INTERVAL="200")
+        self.rx.wait(lambda rs: len(rs) >= 6, timeout=20)
+        self.rx.answer_next(2, {"partialSuccess": {
+            "rejectedDataPoints": 1, "errorMessage": "other"}})
+        n = len(self.rx.requests())
+        self.rx.wait(lambda rs: len(rs) >= n + 4, timeout=20)
+        time.sleep(0.2)
+        log = d.log()
+        self.assertEqual(log.count("collector rejected 3 data points: "
+                                   "too many attributes"), 1, log)
+        self.assertEqual(log.count("collector rejected 1 data points: "
+                                   "other"), 1, log)
+        self.assertEqual(log.count("accepts every data point again"), 2,
+                         log)
+
     def test_malformed_headers_stop_the_daemon_without_leaking_them(self):
         d = Daemon(None, env=otel_env(
             OTEL_EXPORTER_OTLP_ENDPOINT=self.rx.base,

@@ -21,6 +21,7 @@ files to another user, to make setgid copies); they are skipped otherwise.
 import json
 import os
 import shutil
+import signal
 import socket
 import stat
 import subprocess
@@ -407,6 +408,125 @@ class CanaryTest(SecurityCase):
 
 
 # -- setuid and setgid programs ----------------------------------------------
+
+# -- the token in memory and in children ------------------------------------
+
+MEM_TOKEN = "sk-ant-oat01-RTMEMcanary0c1d2e3f4a5b-XY"
+
+
+def core_copies(pid, needles, tmp):
+    """Occurrences of each of needles in one core dump of the running
+    process pid (gcore: the process goes on afterwards)."""
+    out = os.path.join(tmp, "core")
+    r = subprocess.run(["gcore", "-o", out, str(pid)], capture_output=True,
+                       timeout=120, stdin=subprocess.DEVNULL)
+    cores = [f for f in os.listdir(tmp) if f.startswith("core.")]
+    if r.returncode != 0 or not cores:
+        raise unittest.SkipTest("gcore could not dump the daemon: %s" %
+                                r.stderr.decode(errors="replace")[-300:])
+    path = os.path.join(tmp, cores[0])
+    try:
+        with open(path, "rb") as f:
+            data = f.read()
+    finally:
+        os.unlink(path)
+    return [data.count(n.encode()) for n in needles]
+
+
+@unittest.skipUnless(have("gcore"), "needs gcore (gdb)")
+@unittest.skipIf(SANITIZE, "a sanitized daemon maps terabytes of shadow "
+                 "memory: gcore cannot dump it in reasonable time")
+class TokenInMemoryTest(SecurityCase):
+    """After polls, no copy of the OAuth token is left in the daemon's
+    memory: not in our buffers, libcurl's, the environment, or anything a
+    core dump holds (there was one copy per poll buffer, six in all)."""
+
+    def polled_daemon(self, from_env):
+        api = self.mock()
+        api.configure({"usage": {"token": MEM_TOKEN}})
+        d = self.daemon(api, token=MEM_TOKEN if from_env else None,
+                        poll_interval=2)
+        if not from_env:
+            d.write_credentials(MEM_TOKEN)
+        deadline = time.monotonic() + 30
+        while api.stats()["polls_token_ok"] < 2:
+            self.assertLess(time.monotonic(), deadline, d.log())
+            time.sleep(0.05)
+        # right after a poll: the next one is 2 s away, not in flight
+        # while gcore dumps
+        n = api.stats()["polls_token_ok"]
+        while api.stats()["polls_token_ok"] == n:
+            self.assertLess(time.monotonic(), deadline, d.log())
+            time.sleep(0.01)
+        d.wait_for(lambda s: s["poll"]["next_at"] is not None, timeout=10)
+        return d
+
+    def copies(self, d):
+        """Whole and partial copies of the token in a core dump of d."""
+        return core_copies(d.proc.pid, (MEM_TOKEN, MEM_TOKEN[13:28]),
+                           self.tmp)
+
+    def test_no_copy_of_a_token_from_the_credentials_file(self):
+        d = self.polled_daemon(from_env=False)
+        self.assertEqual(self.copies(d), [0, 0])
+
+    def test_no_copy_of_a_token_from_the_environment(self):
+        d = self.polled_daemon(from_env=True)
+        self.assertEqual(self.copies(d), [0, 0])
+        with open("/proc/%d/environ" % d.proc.pid, "rb") as f:
+            self.assertNotIn(MEM_TOKEN[13:28].encode(), f.read())
+        # and polling goes on with it
+        api = d.api
+        n = api.stats()["polls_token_ok"]
+        deadline = time.monotonic() + 20
+        while api.stats()["polls_token_ok"] <= n:
+            self.assertLess(time.monotonic(), deadline, d.log())
+            time.sleep(0.1)
+
+
+class TokenInChildrenTest(SecurityCase):
+
+    def test_ratetap_run_keeps_ratetaps_token_from_the_command(self):
+        # the daemon `ratetap run` starts gets RATETAP_OAUTH_TOKEN (and
+        # polls with it); the command does not.  CLAUDE_CODE_OAUTH_TOKEN is
+        # Claude Code's own and reaches it.
+        api = self.mock()
+        api.configure({"usage": {"token": MEM_TOKEN}})
+        d = self.daemon(api, start=False, poll_interval=1)
+        e = dict(d.daemon_env)
+        e["RATETAP_OAUTH_TOKEN"] = MEM_TOKEN
+        e["CLAUDE_CODE_OAUTH_TOKEN"] = "claude-code-own-token"
+        r = run([CLI, "run", "--", "env"], e, timeout=60)
+        pid = None
+        try:
+            self.assertEqual(r.returncode, 0, r.stderr)
+            self.assertNotIn(b"RATETAP_OAUTH_TOKEN", r.stdout)
+            self.assertNotIn(MEM_TOKEN.encode(), r.stdout)
+            self.assertIn(b"CLAUDE_CODE_OAUTH_TOKEN=claude-code-own-token",
+                          r.stdout)
+            pid = d.status()["daemon"]["pid"]
+            deadline = time.monotonic() + 30
+            while api.stats()["polls_token_ok"] < 1:
+                self.assertLess(time.monotonic(), deadline,
+                                "the daemon never polled with the token")
+                time.sleep(0.1)
+            with open("/proc/%d/environ" % pid, "rb") as f:
+                self.assertNotIn(MEM_TOKEN.encode(), f.read())
+        finally:
+            if pid is None:
+                try:
+                    pid = d.status()["daemon"]["pid"]
+                except AssertionError:
+                    pass
+            if pid is not None:
+                os.kill(pid, signal.SIGTERM)
+                for _ in range(100):
+                    try:
+                        os.kill(pid, 0)
+                    except ProcessLookupError:
+                        break
+                    time.sleep(0.05)
+
 
 class SecureExecutionTest(SecurityCase):
     """A setgid copy of a test program, run as nobody (so that its
