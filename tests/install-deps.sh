@@ -38,6 +38,23 @@ fi
 
 echo "install-deps: installing$missing"
 export DEBIAN_FRONTEND=noninteractive
-apt-get update -qq || exit 1
+# Another apt or dpkg (unattended-upgrades, a second make check) may hold the
+# package locks: wait for them rather than fail.  DPkg::Lock::Timeout covers
+# dpkg's frontend lock; the lists lock of 'apt-get update' is not covered by
+# it on every apt, so update is retried for as long.
+LOCK_WAIT=${INSTALL_DEPS_LOCK_WAIT:-900}
+apt_get() {
+	apt-get -o DPkg::Lock::Timeout="$LOCK_WAIT" "$@"
+}
+waited=0
+until apt_get update -qq; do
+	if [ "$waited" -ge "$LOCK_WAIT" ]; then
+		echo "install-deps: apt-get update kept failing for ${LOCK_WAIT}s" >&2
+		exit 1
+	fi
+	echo "install-deps: apt-get update failed (a package lock held?); retrying" >&2
+	sleep 10
+	waited=$((waited + 10))
+done
 # shellcheck disable=SC2086
-apt-get install -y -qq --no-install-recommends $missing >/dev/null || exit 1
+apt_get install -y -qq --no-install-recommends $missing >/dev/null || exit 1
