@@ -13,6 +13,7 @@
 #include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include <curl/curl.h>
 
@@ -158,7 +159,26 @@ struct shim_xfer {
 	int tls;			/* https:// */
 	int tee_on;			/* our WRITEFUNCTION is installed */
 	int hdr_on;			/* our HEADERFUNCTION is installed */
+	int wmode;			/* enum tee_wmode: where the write
+					   callback's stream is */
+	int wblank;			/* W_HDR: the current line is blank
+					   so far */
+	size_t wpre;			/* W_BOUNDARY: bytes of "HTTP/" seen
+					   at the end of the last delivery */
 	uint64_t fed;			/* bytes given to the scanner */
+};
+
+/*
+ * Where the bytes given to the write callback are.  With CURLOPT_HEADER
+ * (PHP's CURLINFO_HEADER_SIZE idiom, pycurl's HEADER) libcurl passes every
+ * response's header block through the write callback before the body: a
+ * block begins with a status line ("HTTP/1.1 100 Continue", "HTTP/2 200",
+ * a redirect's, a proxy's CONNECT answer) and ends with a blank line.
+ */
+enum tee_wmode {
+	W_BOUNDARY = 0,		/* a header block may begin here */
+	W_HDR,			/* inside a header block */
+	W_BODY			/* the body: everything is fed */
 };
 
 #define URL_KEEP_MAX	(CFG_HOST_MAX + 32)	/* scheme://host:port */
@@ -206,6 +226,9 @@ struct shim_handle {
 
 	/* the transfer */
 	int active;			/* begun, not yet finalized */
+	pid_t owner;			/* the process that began it: a
+					   forked child reports nothing of a
+					   transfer it inherited */
 	const struct curl_fns *fns;	/* libcurl it was begun with */
 	struct shim_xfer *x;		/* allocated on first tapped transfer */
 };
@@ -296,6 +319,13 @@ void xfer_restore_callbacks(const struct curl_fns *f, CURL *easy,
  * result unchanged; feeds the scanner only bytes the application accepted.
  */
 size_t tee_write(char *ptr, size_t size, size_t nmemb, void *userdata);
+
+/*
+ * Feed the scanner of x the body bytes among len bytes at p that the
+ * application accepted from the write callback, leaving out response
+ * header blocks (CURLOPT_HEADER, see enum tee_wmode).  Advances x->wmode.
+ */
+void tee_scan(struct shim_xfer *x, const char *p, size_t len);
 
 /*
  * The HEADERFUNCTION installed on tapped handles; userdata is the struct

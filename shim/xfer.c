@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <unistd.h>
 
 #include "shim.h"
 
@@ -162,9 +163,13 @@ xfer_begin(const struct curl_fns *f, struct shim_handle *sh)
 	x->tls = sh->tls;
 	x->tee_on = 0;
 	x->hdr_on = 0;
+	x->wmode = W_BOUNDARY;
+	x->wblank = 1;
+	x->wpre = 0;
 	x->fed = 0;
 	sh->fns = f;
 	sh->active = 1;
+	sh->owner = getpid();
 	/*
 	 * The headers are read as they arrive, through a tee of the header
 	 * callback.  Where the shim does not know the handle's header
@@ -318,7 +323,7 @@ report(const struct curl_fns *f, CURL *easy, CURLcode cc, uint32_t flags,
 
 	if (!messages || code >= 400 || code == 0)
 		ev.usage_state = RTP_USAGE_NONE;
-	else if (xe->teed && res != NULL && res->usage_ok &&
+	else if (xe->teed && res != NULL && (res->usage_ok || res->partial) &&
 	    res->input_tokens >= 0 && res->input_tokens <= RTP_TOKENS_MAX &&
 	    res->output_tokens >= 0 && res->output_tokens <= RTP_TOKENS_MAX &&
 	    res->cache_creation_input_tokens >= 0 &&
@@ -331,6 +336,10 @@ report(const struct curl_fns *f, CURL *easy, CURLcode cc, uint32_t flags,
 		ev.cache_creation_input_tokens =
 		    res->cache_creation_input_tokens;
 		ev.cache_read_input_tokens = res->cache_read_input_tokens;
+		/* a stream the client (or the network) ended early */
+		if (res->partial || (res->kind == SCAN_SSE &&
+		    (cc != CURLE_OK || (flags & RTP_F_NO_DONE))))
+			ev.flags |= RTP_F_CUT_SHORT;
 	} else if (code >= 200 && code < 300)
 		ev.usage_state = RTP_USAGE_UNREADABLE;
 	else
@@ -359,6 +368,18 @@ xfer_finalize(const struct curl_fns *f, struct shim_handle *sh,
 		return;
 	sh->active = 0;		/* exactly once, whatever follows */
 	hdl_set_multi(sh, NULL);
+	if (sh->owner != getpid()) {
+		/* a forked child cleaning up (or completing) a transfer its
+		   parent began: the parent reports it */
+		if (x->tee_on || x->hdr_on)
+			xfer_restore_callbacks(f, sh->easy, sh, x->tee_on,
+			    x->hdr_on);
+		x->tee_on = 0;
+		x->hdr_on = 0;
+		shim_debug("transfer to %s inherited from the parent process: "
+		    "not reported here", x->host);
+		return;
+	}
 	scan_finish(&x->scan, &res);
 
 	memset(&xe, 0, sizeof(xe));

@@ -1,0 +1,262 @@
+"""Every count exact: the cases real programs hit where a count is easily
+wrong, each checked on the numbers a user reads (`ratetap status --json`,
+through the daemon's control socket) or on the events themselves.
+
+- CURLOPT_HEADER=1 (PHP's CURLINFO_HEADER_SIZE idiom, pycurl's HEADER, a C
+  client; with a 100 Continue first): the headers come through the write
+  callback ahead of the body and must not reach the body scanner.
+- fork() with a transfer in flight: the child that cleans up the handle it
+  inherited reports nothing; the parent's transfer counts once.
+- a stream the client ends early (a short write, curl -m, a closed pipe):
+  message_start's input tokens and the output seen so far are counted, and
+  the event is flagged cut_short (`requests.cut_short` in the status).
+"""
+
+import os
+import shutil
+import subprocess
+import unittest
+
+from harness import (PYTHON, BUILD, MockAPI, Receiver, Daemon, run,
+                     shim_env, have)
+
+PHP = shutil.which("php")
+RT_EXACT = os.path.join(BUILD, "tests", "rt-exact")
+
+MSG = '{"model":"claude-sonnet-4-5","max_tokens":64,' \
+      '"messages":[{"role":"user","content":"hi"}]}'
+STREAM = '{"model":"claude-sonnet-4-5","stream":true,"max_tokens":64,' \
+         '"messages":[{"role":"user","content":"hi"}]}'
+USAGE = (11, 22, 3, 5)
+
+# php -r CODE -- URL BODY [CAINFO]: CURLOPT_HEADER with RETURNTRANSFER,
+# the body split off with CURLINFO_HEADER_SIZE.
+PHP_HEADER = r'''
+[$url, $body] = array_slice($argv, 1, 2);
+$ca = $argv[3] ?? null;
+$c = curl_init($url);
+curl_setopt($c, CURLOPT_POST, true);
+curl_setopt($c, CURLOPT_POSTFIELDS, $body);
+curl_setopt($c, CURLOPT_HTTPHEADER, ["content-type: application/json"]);
+curl_setopt($c, CURLOPT_RETURNTRANSFER, true);
+curl_setopt($c, CURLOPT_HEADER, true);
+if ($ca !== null) curl_setopt($c, CURLOPT_CAINFO, $ca);
+$r = curl_exec($c);
+if ($r === false) { fwrite(STDERR, curl_error($c)); exit(1); }
+$n = curl_getinfo($c, CURLINFO_HEADER_SIZE);
+echo substr($r, $n);
+'''
+
+# python3 -c CODE URL BODY [CAINFO]: pycurl with HEADER.
+PY_HEADER = r'''
+import io, sys, pycurl
+url, body = sys.argv[1:3]
+c = pycurl.Curl()
+c.setopt(pycurl.URL, url)
+c.setopt(pycurl.HTTPHEADER, ["content-type: application/json"])
+c.setopt(pycurl.POSTFIELDS, body)
+c.setopt(pycurl.HEADER, 1)
+if len(sys.argv) > 3:
+    c.setopt(pycurl.CAINFO, sys.argv[3])
+buf = io.BytesIO()
+c.setopt(pycurl.WRITEFUNCTION, buf.write)
+c.perform()
+n = c.getinfo(pycurl.HEADER_SIZE)
+c.close()
+sys.stdout.buffer.write(buf.getvalue()[n:])
+'''
+
+
+def have_pycurl():
+    return subprocess.run([PYTHON, "-c", "import pycurl"],
+                          capture_output=True).returncode == 0
+
+
+class ExactCase(unittest.TestCase):
+
+    def counted(self, d, n, usage=USAGE, unreadable=0, cut_short=0):
+        """Wait until the daemon counted n requests; check its totals."""
+        st = d.wait_for(lambda s: s["requests"]["total"] >= n)
+        d_ = d.status()
+        self.assertEqual(d_["requests"]["total"], n, d_["requests"])
+        self.assertEqual(d_["requests"]["usage_unreadable"], unreadable,
+                         d_["requests"])
+        self.assertEqual(d_["requests"].get("cut_short"), cut_short,
+                         d_["requests"])
+        tk = d_["windows"]["five_hour"]["tokens"]
+        self.assertEqual((tk["input"], tk["output"],
+                          tk["cache_creation_input"],
+                          tk["cache_read_input"]),
+                         tuple(n * u for u in usage), d_["windows"])
+        return st
+
+
+class HeaderInBodyTest(ExactCase):
+    """CURLOPT_HEADER=1: headers delivered through the write callback."""
+
+    def check_program(self, argv_of, tls, body=MSG):
+        with MockAPI(tls=tls) as api, Daemon(api) as d:
+            p = run(argv_of(api), d.env)
+            self.assertEqual(p.returncode, 0, p.stderr)
+            self.assertIn(b'"usage"', p.stdout)
+            self.assertNotIn(b"HTTP/1.1", p.stdout)
+            self.counted(d, 1)
+
+    def php(self, api):
+        a = [PHP, "-n", "-d", "extension=curl", "-r", PHP_HEADER, "--",
+             api.url("/v1/messages"), MSG]
+        return a + ([api.cafile] if api.cafile else [])
+
+    def pycurl(self, api):
+        a = [PYTHON, "-c", PY_HEADER, api.url("/v1/messages"), MSG]
+        return a + ([api.cafile] if api.cafile else [])
+
+    @unittest.skipIf(PHP is None, "php-cli is not installed")
+    def test_php_curlopt_header_over_http(self):
+        self.check_program(self.php, False)
+
+    @unittest.skipIf(PHP is None, "php-cli is not installed")
+    def test_php_curlopt_header_over_https(self):
+        self.check_program(self.php, True)
+
+    def test_pycurl_header_over_http_and_https(self):
+        if not have_pycurl():
+            self.skipTest("python3-pycurl is not installed")
+        for tls in (False, True):
+            with self.subTest(tls=tls):
+                self.check_program(self.pycurl, tls)
+
+    def test_c_client_header_json_stream_and_100_continue(self):
+        for tls in (False, True):
+            for extra in ([], ["--stream"], ["--expect"],
+                          ["--expect", "--stream"]):
+                with self.subTest(tls=tls, extra=extra):
+                    def argv(api, extra=extra):
+                        a = [RT_EXACT, "header", api.base] + extra
+                        return a + (["--cacert", api.cafile]
+                                    if api.cafile else [])
+                    self.check_program(argv, tls)
+
+    def test_curl_include_is_still_exact(self):
+        for tls in (False, True):
+            with self.subTest(tls=tls):
+                def argv(api):
+                    a = ["curl", "-sS", "-i", api.url("/v1/messages"),
+                         "-H", "content-type: application/json", "-d", MSG]
+                    return a + (["--cacert", api.cafile]
+                                if api.cafile else [])
+                with MockAPI(tls=tls) as api, Daemon(api) as d:
+                    p = run(argv(api), d.env)
+                    self.assertEqual(p.returncode, 0, p.stderr)
+                    self.assertIn(b"HTTP/1.1 200", p.stdout)
+                    self.counted(d, 1)
+
+
+class ForkTest(ExactCase):
+    """A child does not report the transfer it inherited."""
+
+    def test_a_child_cleaning_up_an_inherited_transfer_reports_nothing(self):
+        with MockAPI() as api, Daemon(api) as d:
+            p = run([RT_EXACT, "fork", api.base, "--stream",
+                     "--header", "x-mock-delay-ms: 50"], d.env)
+            self.assertEqual(p.returncode, 0, p.stderr)
+            self.assertIn(b"message_stop", p.stdout)
+            self.counted(d, 1)
+
+    def test_the_events_name_the_parent_only(self):
+        with MockAPI() as api, Receiver() as rx:
+            p = run([RT_EXACT, "fork", api.base, "--stream",
+                     "--header", "x-mock-delay-ms: 50"],
+                    shim_env(api, rx))
+            self.assertEqual(p.returncode, 0, p.stderr)
+            ev = rx.events(1)[0]
+            self.assertEqual(ev["usage_state"], "ok", ev)
+            self.assertEqual(ev["flags"], ["stream"], ev)
+
+
+class CutShortTest(ExactCase):
+    """A stream the client ends early: what was billed so far counts."""
+
+    def check_cut(self, ev, tls):
+        self.assertEqual(ev["usage_state"], "ok", ev)
+        self.assertIn("cut_short", ev["flags"], ev)
+        self.assertIn("stream", ev["flags"], ev)
+        self.assertEqual("tls" in ev["flags"], tls, ev)
+        self.assertEqual(ev["input_tokens"], 11, ev)
+        self.assertEqual(ev["cache_creation_input_tokens"], 3, ev)
+        self.assertEqual(ev["cache_read_input_tokens"], 5, ev)
+        self.assertGreaterEqual(ev["output_tokens"], 1, ev)
+        self.assertLessEqual(ev["output_tokens"], 22, ev)
+
+    def test_a_short_write_counts_message_start(self):
+        for tls in (False, True):
+            with self.subTest(tls=tls), MockAPI(tls=tls) as api, \
+                    Receiver() as rx, Daemon(api) as d:
+                a = [RT_EXACT, "short", api.base, "--stream"]
+                if api.cafile:
+                    a += ["--cacert", api.cafile]
+                p = run(a, shim_env(api, rx))
+                self.assertEqual(p.returncode, 0, p.stderr)
+                ev = rx.events(1)[0]
+                self.check_cut(ev, tls)
+                self.assertEqual(ev["curl_code"], 23, ev)  # WRITE_ERROR
+                p = run(a, d.env)
+                self.assertEqual(p.returncode, 0, p.stderr)
+                st = d.wait_for(lambda s: s["requests"]["total"] >= 1)
+                self.assertEqual(st["requests"]["cut_short"], 1, st)
+                self.assertEqual(st["requests"]["usage_unreadable"], 0, st)
+                self.assertEqual(
+                    st["windows"]["five_hour"]["tokens"]["input"], 11, st)
+                # kept across a restart (the state file)
+                self.assertEqual(d.stop(), 0)
+                d.start()
+                self.assertEqual(d.status()["requests"]["cut_short"], 1)
+
+    def test_curl_max_time_counts_what_was_billed(self):
+        with MockAPI() as api, Receiver() as rx:
+            # message_start at once, the rest 400 ms apart: -m 1 ends it
+            p = run(["curl", "-sS", "-m", "1", api.url("/v1/messages"),
+                     "-H", "content-type: application/json",
+                     "-H", "x-mock-delay-ms: 400", "-d", STREAM],
+                    shim_env(api, rx))
+            self.assertEqual(p.returncode, 28, p.stderr)
+            ev = rx.events(1)[0]
+            self.check_cut(ev, False)
+            self.assertEqual(ev["curl_code"], 28, ev)
+
+    def test_a_closed_pipe_counts_what_was_billed(self):
+        with MockAPI(tls=True) as api, Receiver() as rx:
+            proc = subprocess.Popen(
+                ["curl", "-sS", "-N", "--cacert", api.cafile,
+                 api.url("/v1/messages"),
+                 "-H", "content-type: application/json",
+                 "-H", "x-mock-delay-ms: 200", "-d", STREAM],
+                env=shim_env(api, rx), stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+            seen = b""
+            while b"message_start" not in seen:
+                b = proc.stdout.read1(4096)
+                if not b:
+                    break
+                seen += b
+            proc.stdout.close()		# the reader goes away
+            rc = proc.wait(30)
+            proc.stderr.close()
+            self.assertIn(b"message_start", seen)
+            self.assertEqual(rc, 23)	# CURLE_WRITE_ERROR
+            ev = rx.events(1)[0]
+            self.check_cut(ev, True)
+
+    def test_a_complete_stream_is_not_cut_short(self):
+        with MockAPI() as api, Receiver() as rx:
+            p = run(["curl", "-sS", api.url("/v1/messages"),
+                     "-H", "content-type: application/json",
+                     "-d", STREAM], shim_env(api, rx))
+            self.assertEqual(p.returncode, 0, p.stderr)
+            ev = rx.events(1)[0]
+            self.assertEqual(ev["flags"], ["stream"], ev)
+            self.assertEqual(ev["output_tokens"], 22, ev)
+
+
+if __name__ == "__main__":
+    unittest.main()
