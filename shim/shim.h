@@ -165,6 +165,12 @@ struct shim_xfer {
 					   so far */
 	size_t wpre;			/* W_BOUNDARY: bytes of "HTTP/" seen
 					   at the end of the last delivery */
+	int confirm;			/* the URL libcurl requests is to be
+					   read at the first callback
+					   (xfer_confirm) */
+	int drop;			/* it was not a tapped one: pass
+					   everything through, report
+					   nothing */
 	uint64_t fed;			/* bytes given to the scanner */
 };
 
@@ -275,6 +281,15 @@ void xfer_refresh(const struct curl_fns *f, struct shim_handle *sh);
  * handle counts as untapped), else its CURLOPT_URL, and CURLOPT_PORT.
  */
 void xfer_target(const struct curl_fns *f, struct shim_handle *sh);
+
+/*
+ * The first response of a transfer on a handle with a CURLOPT_CURLU is
+ * arriving (or the transfer ended without one): judge the URL libcurl
+ * actually requested (CURLINFO_EFFECTIVE_URL, before any redirect), set
+ * the reported host from it, or mark the transfer dropped when that host
+ * is not tapped.
+ */
+void xfer_confirm(struct shim_handle *sh);
 
 /*
  * A transfer on easy ended (result cc) that the shim did not see begin:

@@ -101,7 +101,11 @@ tee_write(char *ptr, size_t size, size_t nmemb, void *userdata)
 	}
 	shim_busy = busy;
 	if (ret == want && len > 0 && sh->x != NULL) {
-		if (__builtin_expect(sh->x->wmode != W_BODY, 0))
+		if (__builtin_expect(sh->x->confirm, 0))
+			xfer_confirm(sh);
+		if (__builtin_expect(sh->x->drop, 0))
+			;
+		else if (__builtin_expect(sh->x->wmode != W_BODY, 0))
 			tee_scan(sh->x, ptr, len);
 		else
 			feed(sh->x, ptr, len);
@@ -135,7 +139,11 @@ tee_header(char *ptr, size_t size, size_t nmemb, void *userdata)
 		ret = want = len;
 	}
 	shim_busy = busy;
-	if (ret == want && sh->x != NULL)
-		hdr_tee_feed(&sh->x->hdr, ptr, len);
+	if (ret == want && sh->x != NULL) {
+		if (__builtin_expect(sh->x->confirm, 0))
+			xfer_confirm(sh);
+		if (!sh->x->drop)
+			hdr_tee_feed(&sh->x->hdr, ptr, len);
+	}
 	return ret;
 }

@@ -48,30 +48,72 @@ curlu_url(const struct curl_fns *f, CURLU *cu, struct cfg_url *u)
 	return ret;
 }
 
+/* u with CURLOPT_PORT applied: tapped or not, and, when tapped, the host
+ * and tls of the transfer into sh. */
+static int
+judge(struct shim_handle *sh, struct cfg_url *u, char *host, size_t len,
+    int *tls)
+{
+	int t;
+
+	if (sh->port_opt > 0 && sh->port_opt <= 65535) {
+		u->port = (int)sh->port_opt;
+		u->explicit_port = 1;
+	}
+	if ((t = cfg_tapped(u)) != 0) {	/* only a tapped one reports it */
+		report_host(u, host, len);
+		*tls = u->tls;
+	}
+	return t;
+}
+
 void
 xfer_target(const struct curl_fns *f, struct shim_handle *sh)
 {
-	struct cfg_url u;
+	struct cfg_url u, uu;
 
 	sh->tapped = 0;
 	sh->tls = 0;
 	sh->host[0] = '\0';
 	if (sh->curlu != NULL) {
-		/* CURLOPT_CURLU overrides CURLOPT_URL */
-		if (curlu_url(f, sh->curlu, &u) == -1)
-			return;
-	} else if (sh->url_ok)
-		u = sh->url;
-	else
+		/*
+		 * Which of CURLOPT_CURLU and CURLOPT_URL libcurl requests
+		 * depends on its version and on the handle's history (7.88
+		 * takes the URL when both are set, and keeps using the
+		 * CURLU's first URL in later transfers): a transfer is begun
+		 * when either is tapped and confirmed against the URL libcurl
+		 * requests when its first response arrives (xfer_confirm).
+		 */
+		uu = sh->url;
+		if (curlu_url(f, sh->curlu, &u) == 0 &&
+		    judge(sh, &u, sh->host, sizeof(sh->host), &sh->tls))
+			sh->tapped = 1;
+		else if (sh->url_ok &&
+		    judge(sh, &uu, sh->host, sizeof(sh->host), &sh->tls))
+			sh->tapped = 1;
 		return;
-	if (sh->port_opt > 0 && sh->port_opt <= 65535) {
-		u.port = (int)sh->port_opt;
-		u.explicit_port = 1;
 	}
-	sh->tapped = cfg_tapped(&u);
-	sh->tls = u.tls;
-	if (sh->tapped)		/* only a tapped transfer reports it */
-		report_host(&u, sh->host, sizeof(sh->host));
+	if (!sh->url_ok)
+		return;
+	u = sh->url;
+	sh->tapped = judge(sh, &u, sh->host, sizeof(sh->host), &sh->tls);
+}
+
+void
+xfer_confirm(struct shim_handle *sh)
+{
+	struct shim_xfer *x = sh->x;
+	struct cfg_url u;
+	char *url = NULL;
+
+	x->confirm = 0;
+	if (sh->fns->easy_getinfo(sh->easy, CURLINFO_EFFECTIVE_URL, &url) !=
+	    CURLE_OK || url == NULL || cfg_parse_url(url, &u) == -1 ||
+	    !judge(sh, &u, x->host, sizeof(x->host), &x->tls)) {
+		x->drop = 1;
+		shim_debug("a transfer libcurl sent to an untapped host: not "
+		    "reported");
+	}
 }
 
 void
@@ -166,6 +208,8 @@ xfer_begin(const struct curl_fns *f, struct shim_handle *sh)
 	x->wmode = W_BOUNDARY;
 	x->wblank = 1;
 	x->wpre = 0;
+	x->confirm = sh->curlu != NULL;
+	x->drop = 0;
 	x->fed = 0;
 	sh->fns = f;
 	sh->active = 1;
@@ -368,7 +412,9 @@ xfer_finalize(const struct curl_fns *f, struct shim_handle *sh,
 		return;
 	sh->active = 0;		/* exactly once, whatever follows */
 	hdl_set_multi(sh, NULL);
-	if (sh->owner != getpid()) {
+	if (x->confirm)		/* no response: nothing was redirected */
+		xfer_confirm(sh);
+	if (sh->owner != getpid() || x->drop) {
 		/* a forked child cleaning up (or completing) a transfer its
 		   parent began: the parent reports it */
 		if (x->tee_on || x->hdr_on)
@@ -376,8 +422,9 @@ xfer_finalize(const struct curl_fns *f, struct shim_handle *sh,
 			    x->hdr_on);
 		x->tee_on = 0;
 		x->hdr_on = 0;
-		shim_debug("transfer to %s inherited from the parent process: "
-		    "not reported here", x->host);
+		if (!x->drop)
+			shim_debug("transfer to %s inherited from the parent "
+			    "process: not reported here", x->host);
 		return;
 	}
 	scan_finish(&x->scan, &res);

@@ -7,6 +7,8 @@ through the daemon's control socket) or on the events themselves.
   callback ahead of the body and must not reach the body scanner.
 - fork() with a transfer in flight: the child that cleans up the handle it
   inherited reports nothing; the parent's transfer counts once.
+- CURLOPT_URL and CURLOPT_CURLU both set: the URL libcurl requests is
+  judged, whichever of the two that is.
 - a stream the client ends early (a short write, curl -m, a closed pipe):
   message_start's input tokens and the output seen so far are counted, and
   the event is flagged cut_short (`requests.cut_short` in the status).
@@ -256,6 +258,35 @@ class CutShortTest(ExactCase):
             ev = rx.events(1)[0]
             self.assertEqual(ev["flags"], ["stream"], ev)
             self.assertEqual(ev["output_tokens"], 22, ev)
+
+
+class TargetTest(ExactCase):
+    """CURLOPT_URL and CURLOPT_CURLU both set: what libcurl requests (the
+    URL, for libcurl 7.88; printed by the client) is what counts."""
+
+    def test_url_and_curlu_both_set(self):
+        for tls in (False, True):
+            with MockAPI(tls=tls) as api, Daemon(api) as d:
+                scheme = "https" if tls else "http"
+                tapped = api.base
+                other = "%s://localhost:%d" % (scheme, api.port)
+                n = 0
+                for url, curlu in ((tapped, other), (other, tapped),
+                                   (tapped, tapped)):
+                    with self.subTest(tls=tls, url=url, curlu=curlu):
+                        a = [RT_EXACT, "both", url, curlu]
+                        if api.cafile:
+                            a += ["--cacert", api.cafile]
+                        p = run(a, d.env)
+                        self.assertEqual(p.returncode, 0, p.stderr)
+                        self.assertIn(b'"usage"', p.stdout)
+                        eff = p.stderr.decode().split("effective URL ")[1]
+                        if eff.startswith(tapped + "/"):
+                            n += 1
+                        # a request to the tapped host is counted, with
+                        # its tokens; one to the other host is not
+                        self.counted(d, n)
+                self.assertEqual(n, 2)
 
 
 if __name__ == "__main__":
