@@ -17,6 +17,7 @@
 
 #include <curl/curl.h>
 
+#include "ratetap/hosts.h"
 #include "ratetap/paths.h"
 #include "ratetap/proto.h"
 #include "resolve.h"
@@ -27,8 +28,8 @@
 
 /* ---- config.c ---------------------------------------------------------- */
 
-#define CFG_MAX_HOSTS	16
-#define CFG_HOST_MAX	256	/* longest host name kept for matching */
+#define CFG_MAX_HOSTS	RT_HOSTS_MAX
+#define CFG_HOST_MAX	RT_HOST_MAX	/* longest host name kept */
 
 struct cfg_host {
 	char name[CFG_HOST_MAX];	/* lower case; IPv6 as "[addr]" */
@@ -116,8 +117,10 @@ const char *cfg_sock(void);
 /* 1 when a transfer to u is to be tapped (RATETAP_HOSTS), else 0. */
 int cfg_tapped(const struct cfg_url *u);
 
-/* Parse a RATETAP_HOSTS value into hosts (at most max).  Invalid entries
- * are skipped.  Returns the number of entries kept. */
+/* Parse a RATETAP_HOSTS value into hosts (at most max) with
+ * rt_hosts_parse() (include/ratetap/hosts.h).  Entries that cannot be
+ * used are skipped, and said under RATETAP_DEBUG=1.  Returns the number
+ * of entries kept. */
 size_t cfg_parse_hosts(const char *list, struct cfg_host *hosts, size_t max);
 
 /* The program name for cmdline (NUL-separated argv, len bytes) into prog

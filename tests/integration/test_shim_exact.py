@@ -9,6 +9,9 @@ through the daemon's control socket) or on the events themselves.
   inherited reports nothing; the parent's transfer counts once.
 - CURLOPT_URL and CURLOPT_CURLU both set: the URL libcurl requests is
   judged, whichever of the two that is.
+- host names in every form (upper case, a trailing dot, RATETAP_HOSTS
+  written as URLs, blanks and empty entries) are matched; entries that
+  cannot be used are said by `ratetap run`, `ratetap doctor` and ratetapd.
 - a stream the client ends early (a short write, curl -m, a closed pipe):
   message_start's input tokens and the output seen so far are counted, and
   the event is flagged cut_short (`requests.cut_short` in the status).
@@ -19,8 +22,8 @@ import shutil
 import subprocess
 import unittest
 
-from harness import (PYTHON, BUILD, MockAPI, Receiver, Daemon, run,
-                     shim_env, have)
+from harness import (PYTHON, BUILD, CLI, MockAPI, Receiver, Daemon, run,
+                     shim_env)
 
 PHP = shutil.which("php")
 RT_EXACT = os.path.join(BUILD, "tests", "rt-exact")
@@ -287,6 +290,75 @@ class TargetTest(ExactCase):
                         # its tokens; one to the other host is not
                         self.counted(d, n)
                 self.assertEqual(n, 2)
+
+
+class HostFormsTest(ExactCase):
+    """A host as a URL or a user may write it."""
+
+    def test_case_trailing_dots_and_url_entries_match(self):
+        with MockAPI() as api:
+            port = api.port
+            for entry in ("api.example.com:%d" % port,
+                          "API.Example.com.:%d" % port,
+                          "http://api.example.com:%d/" % port,
+                          "https://api.example.com.:%d/v1/messages" % port,
+                          " , api.example.com:%d ,," % port,
+                          "bad host, api.example.com"):
+                with self.subTest(entry=entry), Daemon(api) as d:
+                    d.daemon_env["RATETAP_HOSTS"] = entry
+                    env = d.env
+                    env["RATETAP_HOSTS"] = entry
+                    n = 0
+                    for host in ("api.example.com", "Api.Example.COM.",
+                                 "API.EXAMPLE.COM"):
+                        p = run(["curl", "-sS", "--connect-to",
+                                 "::127.0.0.1:%d" % port,
+                                 "http://%s:%d/v1/messages" % (host, port),
+                                 "-H", "content-type: application/json",
+                                 "-d", MSG], env)
+                        self.assertEqual(p.returncode, 0, p.stderr)
+                        n += 1
+                        self.counted(d, n)
+                        st = d.status()
+                        self.assertEqual(list(st["processes"]), ["curl"])
+
+    def test_ratetap_run_says_which_entries_cannot_be_used(self):
+        with MockAPI() as api, Daemon(api) as d:
+            env = d.env
+            env["RATETAP_HOSTS"] = ("%s, bad host ,https://u:secret@x/,,"
+                                    "host:99999" % api.hostport)
+            p = run([CLI, "run", "--", "curl", "-sS", api.url(),
+                     "-H", "content-type: application/json", "-d", MSG],
+                    env)
+            self.assertEqual(p.returncode, 0, p.stderr)
+            err = p.stderr.decode()
+            self.assertIn('RATETAP_HOSTS entry 2 ("bad host") ignored', err)
+            self.assertIn("RATETAP_HOSTS entry 3 ignored: it names a user",
+                          err)
+            self.assertIn('RATETAP_HOSTS entry 5 ("host:99999") ignored',
+                          err)
+            self.assertNotIn("secret", err)
+            self.assertNotIn("entry 1", err)
+            self.counted(d, 1)		# the good entry still taps
+            env["RATETAP_HOSTS"] = "nothing here"
+            p = run([CLI, "run", "--", "true"], env)
+            self.assertEqual(p.returncode, 0, p.stderr)
+            self.assertIn(b"names no usable host", p.stderr)
+            env["RATETAP_HOSTS"] = api.hostport
+            p = run([CLI, "run", "--", "true"], env)
+            self.assertEqual(p.stderr, b"")
+
+    def test_doctor_and_the_daemon_say_it_too(self):
+        with Daemon(env={"RATETAP_HOSTS": "https://api.anthropic.com/,"
+                         "a b"}) as d:
+            env = d.env
+            env["RATETAP_HOSTS"] = "https://api.anthropic.com/,a b"
+            p = run([CLI, "doctor", "/bin/true"], env)
+            self.assertIn(b'RATETAP_HOSTS entry 2 ("a b") ignored',
+                          p.stdout)
+            d.stop()
+            self.assertIn('RATETAP_HOSTS entry 2 ("a b") ignored', d.log())
+            self.assertNotIn("entry 1", d.log())
 
 
 if __name__ == "__main__":
