@@ -380,9 +380,9 @@ report(const struct curl_fns *f, CURL *easy, CURLcode cc, uint32_t flags,
 		ev.cache_creation_input_tokens =
 		    res->cache_creation_input_tokens;
 		ev.cache_read_input_tokens = res->cache_read_input_tokens;
-		/* a stream the client (or the network) ended early */
-		if (res->partial || (res->kind == SCAN_SSE &&
-		    (cc != CURLE_OK || (flags & RTP_F_NO_DONE))))
+		/* a stream that ended before its usage was complete: the
+		   client stopped reading, a timeout, a cut connection */
+		if (res->partial)
 			ev.flags |= RTP_F_CUT_SHORT;
 	} else if (code >= 200 && code < 300)
 		ev.usage_state = RTP_USAGE_UNREADABLE;
