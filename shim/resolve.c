@@ -230,10 +230,12 @@ resolve_dyn_str(const struct resolve_dyn *d, size_t off)
 	return d->strtab + off;
 }
 
-/* 1 when the object described by d defines name, looked up in its
- * DT_GNU_HASH table; -1 when it has none. */
+/* The definition of name in the object described by d, looked up in its
+ * DT_GNU_HASH table: 1 and *out, 0 when it defines none, -1 when it has
+ * no such table. */
 static int
-gnu_defines(const struct resolve_dyn *d, const char *name)
+gnu_lookup(const struct resolve_dyn *d, const char *name,
+    const ElfW(Sym) **out)
 {
 	const uint32_t *gh = d->gnu_hash, *buckets, *chain;
 	const ElfW(Addr) *bloom;
@@ -269,11 +271,64 @@ gnu_defines(const struct resolve_dyn *d, const char *name)
 		if ((h | 1) == (h2 | 1) &&
 		    (n = resolve_dyn_str(d, d->symtab[sym].st_name)) != NULL &&
 		    strcmp(n, name) == 0 &&
-		    d->symtab[sym].st_shndx != SHN_UNDEF)
+		    d->symtab[sym].st_shndx != SHN_UNDEF) {
+			*out = &d->symtab[sym];
 			return 1;
+		}
 		if (h2 & 1)
 			return 0;
 	}
+}
+
+/* 1 when the object described by d defines name, looked up in its
+ * DT_GNU_HASH table; -1 when it has none. */
+static int
+gnu_defines(const struct resolve_dyn *d, const char *name)
+{
+	const ElfW(Sym) *sym;
+
+	return gnu_lookup(d, name, &sym);
+}
+
+struct next_query {
+	const char *name;
+	void *addr;
+};
+
+static int
+next_cb(struct dl_phdr_info *info, size_t size, void *arg)
+{
+	struct next_query *q = arg;
+	const ElfW(Sym) *sym;
+	struct resolve_dyn d;
+	ElfW(Half) i;
+	void *p;
+
+	(void)size;
+	for (i = 0; i < info->dlpi_phnum; i++) {
+		if (info->dlpi_phdr[i].p_type != PT_DYNAMIC)
+			continue;
+		if (resolve_dyn_read(info->dlpi_addr, (const ElfW(Dyn) *)
+		    (info->dlpi_addr + info->dlpi_phdr[i].p_vaddr), &d) == -1 ||
+		    gnu_lookup(&d, q->name, &sym) != 1 ||
+		    ELF64_ST_TYPE(sym->st_info) != STT_FUNC)
+			return 0;
+		p = (void *)(info->dlpi_addr + sym->st_value);
+		if (resolve_in_self(p))
+			return 0;
+		q->addr = p;
+		return 1;
+	}
+	return 0;
+}
+
+void *
+resolve_next_defined(const char *name)
+{
+	struct next_query q = { name, NULL };
+
+	dl_iterate_phdr(next_cb, &q);
+	return q.addr;
 }
 
 /* dl_iterate_phdr callback: the first object is the program. */
@@ -525,6 +580,71 @@ needed_libcurl(struct link_map *root)
 	return found;
 }
 
+/* Objects that found their libcurl with dlsym() (resolve_bind). */
+#define BIND_MAX	16
+
+static struct {
+	const struct link_map *obj;
+	struct link_map *lib;
+} binds[BIND_MAX];			/* under resolve_mu */
+static size_t nbinds;
+
+static struct link_map *
+bound_libcurl(const struct link_map *obj)
+{
+	struct link_map *lib = NULL;
+	size_t i;
+
+	if (pthread_mutex_lock(&resolve_mu) != 0)
+		return NULL;
+	for (i = 0; i < nbinds; i++)
+		if (binds[i].obj == obj)
+			lib = binds[i].lib;
+	pthread_mutex_unlock(&resolve_mu);
+	return lib;
+}
+
+const void *
+resolve_libcurl_at(const void *addr)
+{
+	void *extra = NULL;
+	Dl_info info;
+
+	if (addr == NULL || dladdr1(addr, &info, &extra,
+	    RTLD_DL_LINKMAP) == 0 || extra == NULL)
+		return NULL;
+	return map_is_libcurl(extra) ? extra : NULL;
+}
+
+int
+resolve_bind(const void *caller, const void *lib)
+{
+	struct link_map *obj;
+	uintptr_t start, end;
+	size_t i;
+
+	if (caller_object(caller, &obj, &start, &end) == -1)
+		return -1;
+	if (pthread_mutex_lock(&resolve_mu) != 0)
+		return -1;
+	for (i = 0; i < nbinds && binds[i].obj != obj; i++)
+		;
+	if (i == BIND_MAX) {
+		pthread_mutex_unlock(&resolve_mu);
+		resolve_log("too many objects loading libcurl with dlsym(): "
+		    "%s not tapped", obj->l_name);
+		return -1;
+	}
+	binds[i].obj = obj;
+	binds[i].lib = (struct link_map *)(uintptr_t)lib;
+	if (i == nbinds)
+		nbinds++;
+	pthread_mutex_unlock(&resolve_mu);
+	/* an answer cached for the caller before is wrong now */
+	resolve_flush_ranges();
+	return 0;
+}
+
 /* The libcurl that the global scope offers after the shim. */
 static struct link_map *
 global_libcurl(void)
@@ -742,6 +862,10 @@ resolve_slow(const void *caller)
 	if (lib == NULL) {
 		how = "its DT_NEEDED";
 		lib = needed_libcurl(obj);
+	}
+	if (lib == NULL) {
+		how = "dlsym()";
+		lib = bound_libcurl(obj);
 	}
 	if (lib == NULL) {
 		how = "the global scope";

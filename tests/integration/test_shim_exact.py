@@ -9,6 +9,10 @@ through the daemon's control socket) or on the events themselves.
   inherited reports nothing; the parent's transfer counts once.
 - CURLOPT_URL and CURLOPT_CURLU both set: the URL libcurl requests is
   judged, whichever of the two that is.
+- a program that loads libcurl with dlopen() and calls it through dlsym()
+  (or dlvsym(), RTLD_DEFAULT, RTLD_NEXT; libcurl or libcurl-gnutls) is
+  counted with its tokens, and dlsym(RTLD_NEXT, ...) still means "after
+  the caller".
 - host names in every form (upper case, a trailing dot, RATETAP_HOSTS
   written as URLs, blanks and empty entries) are matched; entries that
   cannot be used are said by `ratetap run`, `ratetap doctor` and ratetapd.
@@ -27,6 +31,7 @@ from harness import (PYTHON, BUILD, CLI, MockAPI, Receiver, Daemon, run,
 
 PHP = shutil.which("php")
 RT_EXACT = os.path.join(BUILD, "tests", "rt-exact")
+RT_DLCURL = os.path.join(BUILD, "tests", "rt-dlcurl")
 
 MSG = '{"model":"claude-sonnet-4-5","max_tokens":64,' \
       '"messages":[{"role":"user","content":"hi"}]}'
@@ -359,6 +364,46 @@ class HostFormsTest(ExactCase):
             d.stop()
             self.assertIn('RATETAP_HOSTS entry 2 ("a b") ignored', d.log())
             self.assertNotIn("entry 1", d.log())
+
+
+class DlsymTest(ExactCase):
+    """libcurl loaded with dlopen() and called through dlsym() pointers."""
+
+    VARIANTS = ([], ["--stream"], ["--default"], ["--next"],
+                ["--dlvsym", "CURL_OPENSSL_4"],
+                ["--lib", "libcurl-gnutls.so.4"],
+                ["--lib", "libcurl-gnutls.so.4", "--dlvsym",
+                 "CURL_GNUTLS_3"])
+
+    def test_every_way_of_looking_libcurl_up(self):
+        for tls in (False, True):
+            with MockAPI(tls=tls) as api, Daemon(api) as d:
+                n = 0
+                for extra in self.VARIANTS:
+                    with self.subTest(tls=tls, extra=extra):
+                        a = [RT_DLCURL, api.base] + extra
+                        if api.cafile:
+                            a += ["--cacert", api.cafile]
+                        p = run(a, d.env)
+                        self.assertEqual(p.returncode, 0, p.stderr)
+                        self.assertIn(b'"usage"', p.stdout)
+                        n += 1
+                        self.counted(d, n)
+
+    def test_rtld_next_still_means_after_the_caller(self):
+        # without the shim: nothing after the program defines dlsym but
+        # the C library; with it, the shim (preloaded after the program)
+        p = run([RT_DLCURL, "--where-next"], shim_env(None, None))
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertTrue(p.stdout.strip().endswith(b"/libratetap.so"),
+                        p.stdout)
+
+    def test_disabled_the_real_functions_are_returned(self):
+        with MockAPI() as api, Receiver() as rx:
+            p = run([RT_DLCURL, api.base],
+                    shim_env(api, rx, RATETAP_DISABLE=1))
+            self.assertEqual(p.returncode, 0, p.stderr)
+            self.assertEqual(rx.all(0.5), [])
 
 
 if __name__ == "__main__":
