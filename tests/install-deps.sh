@@ -6,12 +6,13 @@ set -u
 
 # Build: the compiler, libraries and pkg-config.  Tests: the real clients
 # (curl, php with its curl extension, python3 with pycurl), openssl for test
-# certificates, the Prometheus parser, groff for the man page check, and
-# clang with its runtime libraries for the libFuzzer harnesses.
+# certificates, the Prometheus parser, groff for the man page check,
+# clang with its runtime libraries for the libFuzzer harnesses, and
+# nghttpx (an HTTP/2 front for the mock API).
 PKGS="gcc make pkg-config libcurl4-openssl-dev libcjson-dev libelf-dev \
 check libsubunit-dev libmicrohttpd-dev curl php-cli php-curl python3 \
 python3-pycurl python3-prometheus-client openssl groff-base clang \
-libclang-rt-14-dev"
+libclang-rt-14-dev nghttp2-proxy"
 
 command -v dpkg-query >/dev/null 2>&1 || {
 	echo "install-deps: not a Debian system; make sure these are installed: $PKGS" >&2

@@ -144,6 +144,20 @@ mode_header(const char *base)
 		    curl_easy_strerror(rc), hsize, b.len);
 		return 1;
 	}
+	/* the last status line, for the test to see which HTTP it was */
+	{
+		const char *st = NULL, *q;
+
+		for (q = b.p; q != NULL && q < b.p + hsize; q = strchr(q, '\n')) {
+			if (*q == '\n')
+				q++;
+			if (strncmp(q, "HTTP/", 5) == 0)
+				st = q;
+		}
+		if (st != NULL)
+			fprintf(stderr, "status line %.*s\n",
+			    (int)strcspn(st, "\r\n"), st);
+	}
 	/* the PHP idiom: headers are the first CURLINFO_HEADER_SIZE bytes */
 	fwrite(b.p + hsize, 1, b.len - (size_t)hsize, stdout);
 	curl_easy_cleanup(e);

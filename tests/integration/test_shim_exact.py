@@ -23,13 +23,17 @@ through the daemon's control socket) or on the events themselves.
 
 import os
 import shutil
+import socket
 import subprocess
+import tempfile
+import time
 import unittest
 
 from harness import (PYTHON, BUILD, CLI, MockAPI, Receiver, Daemon, run,
-                     shim_env)
+                     shim_env, tls_cert)
 
 PHP = shutil.which("php")
+NGHTTPX = shutil.which("nghttpx")
 RT_EXACT = os.path.join(BUILD, "tests", "rt-exact")
 RT_DLCURL = os.path.join(BUILD, "tests", "rt-dlcurl")
 
@@ -160,6 +164,101 @@ class HeaderInBodyTest(ExactCase):
                     self.assertEqual(p.returncode, 0, p.stderr)
                     self.assertIn(b"HTTP/1.1 200", p.stdout)
                     self.counted(d, 1)
+
+
+class H2Front:
+    """nghttpx in front of the mock API: HTTP/2 over TLS (ALPN h2) on a
+    free port of 127.0.0.1, to the mock's HTTP/1.1."""
+
+    def __init__(self, api):
+        cert, key = tls_cert()
+        self.cafile = cert
+        self._dir = tempfile.mkdtemp(prefix="rt-h2-")
+        s = socket.socket()
+        s.bind(("127.0.0.1", 0))
+        self.port = s.getsockname()[1]
+        s.close()
+        self._log = open(os.path.join(self._dir, "nghttpx.log"), "wb")
+        self.proc = subprocess.Popen(
+            [NGHTTPX, "--conf=/dev/null", "--workers=1", "--no-ocsp",
+             "--frontend=127.0.0.1,%d" % self.port,
+             "--backend=127.0.0.1,%d" % api.port,
+             "--accesslog-file=/dev/null", "--errorlog-file=/dev/stderr",
+             "--pid-file=%s" % os.path.join(self._dir, "pid"), key, cert],
+            stdin=subprocess.DEVNULL, stdout=self._log, stderr=self._log)
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", self.port), 1).close()
+                break
+            except OSError:
+                if self.proc.poll() is not None or \
+                        time.monotonic() > deadline:
+                    self.close()
+                    raise AssertionError("nghttpx did not start")
+                time.sleep(0.05)
+
+    @property
+    def base(self):
+        return "https://127.0.0.1:%d" % self.port
+
+    @property
+    def hostport(self):
+        return "127.0.0.1:%d" % self.port
+
+    def close(self):
+        if self.proc is not None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(5)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+            self.proc = None
+        self._log.close()
+        shutil.rmtree(self._dir, True)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+
+@unittest.skipIf(NGHTTPX is None, "nghttpx (nghttp2-proxy) is not installed")
+class Http2Test(ExactCase):
+    """The same over HTTP/2 (status line "HTTP/2 200")."""
+
+    def check(self, argv_of):
+        with MockAPI() as api, H2Front(api) as h2, Daemon(api) as d:
+            env = d.env
+            env["RATETAP_HOSTS"] = h2.hostport
+            p = run(argv_of(h2), env)
+            self.assertEqual(p.returncode, 0, p.stderr)
+            self.assertIn(b'"usage"', p.stdout)
+            self.counted(d, 1)
+            return p
+
+    def test_curl_http2_json_stream_and_include(self):
+        for extra in ([], ["-i"], ["-i", "--no-buffer"]):
+            for body in (MSG, STREAM):
+                with self.subTest(extra=extra, stream=body is STREAM):
+                    p = self.check(lambda h2: [
+                        "curl", "-sS", "--http2", "--cacert", h2.cafile,
+                        h2.base + "/v1/messages", "-H",
+                        "content-type: application/json", "-d", body] +
+                        extra)
+                    if "-i" in extra:
+                        self.assertTrue(p.stdout.startswith(b"HTTP/2 200"),
+                                        p.stdout[:40])
+
+    def test_c_client_curlopt_header_over_http2(self):
+        for extra in ([], ["--stream"]):
+            with self.subTest(extra=extra):
+                p = self.check(lambda h2: [RT_EXACT, "header", h2.base,
+                                           "--http2", "--cacert",
+                                           h2.cafile] + extra)
+                self.assertIn(b"status line HTTP/2 200", p.stderr)
 
 
 class ForkTest(ExactCase):
