@@ -229,6 +229,9 @@ struct shim_handle {
 	struct cfg_url url;		/* CURLOPT_URL, parsed */
 	CURLU *curlu;			/* CURLOPT_CURLU (overrides the URL) */
 	long port_opt;			/* CURLOPT_PORT, 0: the URL's */
+	int follow;			/* CURLOPT_FOLLOWLOCATION: an untracked
+					   transfer's effective URL is
+					   checked when it ends */
 	int tapped;			/* host in RATETAP_HOSTS */
 	int tls;
 	char host[RTP_HOST_LEN];	/* host[:port] for events */

@@ -21,11 +21,13 @@ through the daemon's control socket) or on the events themselves.
   the event is flagged cut_short (`requests.cut_short` in the status).
 """
 
+import http.server
 import os
 import shutil
 import socket
 import subprocess
 import tempfile
+import threading
 import time
 import unittest
 
@@ -501,6 +503,70 @@ class DlsymTest(ExactCase):
         with MockAPI() as api, Receiver() as rx:
             p = run([RT_DLCURL, api.base],
                     shim_env(api, rx, RATETAP_DISABLE=1))
+            self.assertEqual(p.returncode, 0, p.stderr)
+            self.assertEqual(rx.all(0.5), [])
+
+
+class Redirector:
+    """An HTTP server on a free port of 127.0.0.1 that answers every POST
+    with 307 (the method and body are kept) to the same path on target."""
+
+    def __init__(self, target):
+        class H(http.server.BaseHTTPRequestHandler):
+            def do_POST(self):
+                n = int(self.headers.get("Content-Length") or 0)
+                self.rfile.read(n)
+                self.send_response(307)
+                self.send_header("Location", target + self.path)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def log_message(self, *a):
+                pass
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), H)
+        self.port = self.server.server_address[1]
+        self.thread = threading.Thread(target=self.server.serve_forever,
+                                       daemon=True)
+        self.thread.start()
+
+    def url(self, path="/v1/messages"):
+        return "http://127.0.0.1:%d%s" % (self.port, path)
+
+    def close(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+
+class RedirectTest(ExactCase):
+    """A redirect from an untapped host into a tapped one: the tokens
+    cannot be read (the body was not teed), but the request is counted,
+    its usage marked unreadable, never lost without a trace."""
+
+    def test_a_redirect_into_a_tapped_host_is_counted_unreadable(self):
+        with MockAPI() as api, Redirector(api.base) as r, \
+                Daemon(api) as d:
+            for argv in (["curl", "-sS", "-L", r.url()],
+                         ["curl", "-sS", "-L", "--parallel", r.url(),
+                          r.url()]):
+                p = run(argv + ["-H", "content-type: application/json",
+                                "-d", MSG], d.env)
+                self.assertEqual(p.returncode, 0, p.stderr)
+                self.assertIn(b'"usage"', p.stdout)
+            st = d.wait_for(lambda s: s["requests"]["total"] >= 3)
+            self.assertEqual(st["requests"]["total"], 3, st["requests"])
+            self.assertEqual(st["requests"]["usage_unreadable"], 3,
+                             st["requests"])
+
+    def test_without_following_nothing_is_counted(self):
+        with MockAPI() as api, Redirector(api.base) as r, \
+                Receiver() as rx:
+            p = run(["curl", "-sS", r.url(), "-d", MSG], shim_env(api, rx))
             self.assertEqual(p.returncode, 0, p.stderr)
             self.assertEqual(rx.all(0.5), [])
 
