@@ -297,6 +297,11 @@ extern __typeof__(dlhook_dlopen) dlopen
  * caller; RTLD_NEXT then finds what comes after the shim, which in a
  * preloaded process is what comes after the program too.
  */
+/* The path every dlsym() call takes runs before a sanitizer runtime is
+ * initialised (it looks its interceptors up with dlsym): not
+ * instrumented (see resolve_next_defined). */
+#define NO_SAN	__attribute__((no_sanitize("address", "thread", "undefined")))
+
 typedef void *(*dlsym_fn)(void *, const char *);
 typedef void *(*dlvsym_fn)(void *, const char *, const char *);
 
@@ -304,7 +309,7 @@ static pthread_once_t sym_once = PTHREAD_ONCE_INIT;
 static dlsym_fn real_dlsym;
 static dlvsym_fn real_dlvsym;
 
-static void
+NO_SAN static void
 sym_init(void)
 {
 	/* not with dlsym(): that is this hook */
@@ -314,7 +319,7 @@ sym_init(void)
 		resolve_log("the C library's dlsym/dlvsym cannot be found");
 }
 
-static int
+NO_SAN static int
 curl_name(const char *name)
 {
 	return name != NULL && name[0] == 'c' && name[1] == 'u' &&
@@ -348,7 +353,7 @@ curl_sym(void *p, const char *name, const void *caller)
 	return k->addr;
 }
 
-static dlsym_fn
+NO_SAN static dlsym_fn
 libc_dlsym(void)
 {
 	if (pthread_once(&sym_once, sym_init) != 0)
@@ -356,7 +361,7 @@ libc_dlsym(void)
 	return real_dlsym;
 }
 
-static dlvsym_fn
+NO_SAN static dlvsym_fn
 libc_dlvsym(void)
 {
 	if (pthread_once(&sym_once, sym_init) != 0)
@@ -364,7 +369,7 @@ libc_dlvsym(void)
 	return real_dlvsym;
 }
 
-__attribute__((visibility("default"))) void *
+NO_SAN __attribute__((visibility("default"))) void *
 dlsym(void *handle, const char *name)
 {
 	dlsym_fn real = libc_dlsym();
@@ -377,7 +382,7 @@ dlsym(void *handle, const char *name)
 	    __builtin_return_address(0));
 }
 
-__attribute__((visibility("default"))) void *
+NO_SAN __attribute__((visibility("default"))) void *
 dlvsym(void *handle, const char *name, const char *version)
 {
 	dlvsym_fn real = libc_dlvsym();

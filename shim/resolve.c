@@ -19,6 +19,7 @@
 #include <dlfcn.h>
 #include <errno.h>
 #include <link.h>
+#include <sys/auxv.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdatomic.h>
@@ -137,7 +138,7 @@ resolve_log(const char *fmt, ...)
 	errno = saved;
 }
 
-static uintptr_t
+__attribute__((no_sanitize("address", "thread", "undefined"))) static uintptr_t
 dyn_addr(uintptr_t base, uintptr_t v)
 {
 	if (v == 0)
@@ -230,12 +231,10 @@ resolve_dyn_str(const struct resolve_dyn *d, size_t off)
 	return d->strtab + off;
 }
 
-/* The definition of name in the object described by d, looked up in its
- * DT_GNU_HASH table: 1 and *out, 0 when it defines none, -1 when it has
- * no such table. */
+/* 1 when the object described by d defines name, looked up in its
+ * DT_GNU_HASH table; -1 when it has none. */
 static int
-gnu_lookup(const struct resolve_dyn *d, const char *name,
-    const ElfW(Sym) **out)
+gnu_defines(const struct resolve_dyn *d, const char *name)
 {
 	const uint32_t *gh = d->gnu_hash, *buckets, *chain;
 	const ElfW(Addr) *bloom;
@@ -271,64 +270,152 @@ gnu_lookup(const struct resolve_dyn *d, const char *name,
 		if ((h | 1) == (h2 | 1) &&
 		    (n = resolve_dyn_str(d, d->symtab[sym].st_name)) != NULL &&
 		    strcmp(n, name) == 0 &&
-		    d->symtab[sym].st_shndx != SHN_UNDEF) {
-			*out = &d->symtab[sym];
+		    d->symtab[sym].st_shndx != SHN_UNDEF)
 			return 1;
-		}
 		if (h2 & 1)
 			return 0;
 	}
 }
 
-/* 1 when the object described by d defines name, looked up in its
- * DT_GNU_HASH table; -1 when it has none. */
-static int
-gnu_defines(const struct resolve_dyn *d, const char *name)
-{
-	const ElfW(Sym) *sym;
+extern const ElfW(Ehdr) __ehdr_start __attribute__((visibility("hidden")));
 
-	return gnu_lookup(d, name, &sym);
+/*
+ * resolve_next_defined() runs inside the dlsym hook, which a sanitizer
+ * runtime calls while it initialises itself (to find the functions it
+ * intercepts): before its shadow memory exists, and before its own
+ * interceptors of dl_iterate_phdr(), strcmp() and memset() work.  So this
+ * path is built without sanitizer instrumentation and calls no libc
+ * function but getauxval(): the objects are found through the program's
+ * DT_DEBUG entry (the loader's struct r_debug), symbols read by hand.
+ */
+#define NO_SAN	__attribute__((no_sanitize("address", "thread", "undefined")))
+
+NO_SAN static int
+same_str(const char *a, const char *b)
+{
+	while (*a != '\0' && *a == *b) {
+		a++;
+		b++;
+	}
+	return *a == *b;
 }
 
-struct next_query {
-	const char *name;
-	void *addr;
-};
-
-static int
-next_cb(struct dl_phdr_info *info, size_t size, void *arg)
+/* The definition of the function name in the object at base with dynamic
+ * section dyn, through its DT_GNU_HASH table; NULL when none. */
+NO_SAN static void *
+obj_function(uintptr_t base, const ElfW(Dyn) *dyn, const char *name)
 {
-	struct next_query *q = arg;
-	const ElfW(Sym) *sym;
-	struct resolve_dyn d;
-	ElfW(Half) i;
-	void *p;
+	const ElfW(Sym) *symtab = NULL;
+	const uint32_t *gh = NULL, *buckets, *chain;
+	const ElfW(Addr) *bloom;
+	const char *strtab = NULL;
+	const ElfW(Dyn) *d;
+	uint32_t nbuckets, symoffset, nbloom, shift, h = 5381, sym;
+	const unsigned char *c;
+	ElfW(Addr) word, mask;
+	const unsigned bits = sizeof(ElfW(Addr)) * 8;
 
-	(void)size;
-	for (i = 0; i < info->dlpi_phnum; i++) {
-		if (info->dlpi_phdr[i].p_type != PT_DYNAMIC)
-			continue;
-		if (resolve_dyn_read(info->dlpi_addr, (const ElfW(Dyn) *)
-		    (info->dlpi_addr + info->dlpi_phdr[i].p_vaddr), &d) == -1 ||
-		    gnu_lookup(&d, q->name, &sym) != 1 ||
-		    ELF64_ST_TYPE(sym->st_info) != STT_FUNC)
-			return 0;
-		p = (void *)(info->dlpi_addr + sym->st_value);
-		if (resolve_in_self(p))
-			return 0;
-		q->addr = p;
-		return 1;
+	if (dyn == NULL)
+		return NULL;
+	for (d = dyn; d->d_tag != DT_NULL; d++) {
+		if (d->d_tag == DT_SYMTAB)
+			symtab = (const ElfW(Sym) *)dyn_addr(base,
+			    d->d_un.d_ptr);
+		else if (d->d_tag == DT_STRTAB)
+			strtab = (const char *)dyn_addr(base, d->d_un.d_ptr);
+		else if (d->d_tag == DT_GNU_HASH)
+			gh = (const uint32_t *)dyn_addr(base, d->d_un.d_ptr);
 	}
+	if (gh == NULL || symtab == NULL || strtab == NULL)
+		return NULL;
+	nbuckets = gh[0];
+	symoffset = gh[1];
+	nbloom = gh[2];
+	shift = gh[3];
+	if (nbuckets == 0 || nbloom == 0)
+		return NULL;
+	for (c = (const unsigned char *)name; *c != '\0'; c++)
+		h = h * 33 + *c;
+	bloom = (const ElfW(Addr) *)(const void *)(gh + 4);
+	word = bloom[(h / bits) % nbloom];
+	mask = ((ElfW(Addr))1 << (h % bits)) |
+	    ((ElfW(Addr))1 << ((h >> shift) % bits));
+	if ((word & mask) != mask)
+		return NULL;
+	buckets = (const uint32_t *)(const void *)(bloom + nbloom);
+	chain = buckets + nbuckets;
+	if ((sym = buckets[h % nbuckets]) < symoffset)
+		return NULL;
+	for (;; sym++) {
+		uint32_t h2 = chain[sym - symoffset];
+		const ElfW(Sym) *es = &symtab[sym];
+
+		if ((h | 1) == (h2 | 1) && es->st_shndx != SHN_UNDEF &&
+		    (es->st_info & 0xf) == STT_FUNC &&
+		    same_str(strtab + es->st_name, name))
+			return (void *)(base + es->st_value);
+		if (h2 & 1)
+			return NULL;
+	}
+}
+
+/* The loader's list of objects, from the program's DT_DEBUG entry; NULL
+ * when the program has none. */
+NO_SAN static struct link_map *
+loaded_objects(void)
+{
+	const ElfW(Phdr) *ph = (const ElfW(Phdr) *)getauxval(AT_PHDR);
+	size_t n = getauxval(AT_PHNUM), i;
+	const ElfW(Dyn) *d = NULL;
+	uintptr_t bias = 0;
+
+	if (ph == NULL)
+		return NULL;
+	for (i = 0; i < n; i++)
+		if (ph[i].p_type == PT_PHDR)
+			bias = (uintptr_t)ph - ph[i].p_vaddr;
+	for (i = 0; i < n; i++)
+		if (ph[i].p_type == PT_DYNAMIC)
+			d = (const ElfW(Dyn) *)(bias + ph[i].p_vaddr);
+	for (; d != NULL && d->d_tag != DT_NULL; d++)
+		if (d->d_tag == DT_DEBUG && d->d_un.d_ptr != 0)
+			return ((const struct r_debug *)d->d_un.d_ptr)->r_map;
+	return NULL;
+}
+
+NO_SAN static int
+early_in_self(const void *p)
+{
+	const ElfW(Ehdr) *eh = &__ehdr_start;
+	uintptr_t at = (uintptr_t)eh + eh->e_phoff, bias = 0, a = (uintptr_t)p;
+	const ElfW(Phdr) *ph;
+	ElfW(Half) i;
+
+	__asm__("" : "+r"(at));
+	ph = (const ElfW(Phdr) *)at;
+	for (i = 0; i < eh->e_phnum; i++)
+		if (ph[i].p_type == PT_LOAD && ph[i].p_offset == 0) {
+			bias = (uintptr_t)eh - ph[i].p_vaddr;
+			break;
+		}
+	for (i = 0; i < eh->e_phnum; i++)
+		if (ph[i].p_type == PT_LOAD && a >= bias + ph[i].p_vaddr &&
+		    a < bias + ph[i].p_vaddr + ph[i].p_memsz)
+			return 1;
 	return 0;
 }
 
-void *
+NO_SAN void *
 resolve_next_defined(const char *name)
 {
-	struct next_query q = { name, NULL };
+	struct link_map *lm;
+	void *p;
 
-	dl_iterate_phdr(next_cb, &q);
-	return q.addr;
+	for (lm = loaded_objects(); lm != NULL; lm = lm->l_next)
+		if ((p = obj_function(lm->l_addr, lm->l_ld, name)) != NULL &&
+		    !early_in_self(p))
+			return p;
+	return NULL;
 }
 
 /* dl_iterate_phdr callback: the first object is the program. */
@@ -398,7 +485,6 @@ resolve_is_libcurl(const char *path, const char *soname)
 
 /* The shim's own ELF header (the linker defines it in every object):
  * where the shim was loaded, and its program headers. */
-extern const ElfW(Ehdr) __ehdr_start __attribute__((visibility("hidden")));
 
 /* The shim's address range, [*lo, *hi), from its own PT_LOAD segments:
  * a few dozen instructions, no state (nothing to initialise, no page of

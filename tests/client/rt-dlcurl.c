@@ -87,6 +87,7 @@ main(int argc, char **argv)
 	CURLcode (*easy_perform)(CURL *);
 	void (*easy_cleanup)(CURL *);
 	struct curl_slist *(*slist_append)(struct curl_slist *, const char *);
+	void (*slist_free_all)(struct curl_slist *);
 	const char *url, *lib = "libcurl.so.4", *cacert = NULL;
 	struct curl_slist *hdrs = NULL;
 	struct buf b = { 0 };
@@ -139,6 +140,8 @@ main(int argc, char **argv)
 	easy_cleanup = (void (*)(CURL *))sym("curl_easy_cleanup");
 	slist_append = (struct curl_slist *(*)(struct curl_slist *,
 	    const char *))sym("curl_slist_append");
+	slist_free_all = (void (*)(struct curl_slist *))
+	    sym("curl_slist_free_all");
 
 	global_init(CURL_GLOBAL_DEFAULT);
 	if ((e = easy_init()) == NULL)
@@ -158,5 +161,7 @@ main(int argc, char **argv)
 	rc = easy_perform(e);
 	fwrite(b.p, 1, b.len, stdout);
 	easy_cleanup(e);
+	slist_free_all(hdrs);
+	free(b.p);
 	return rc == CURLE_OK ? 0 : 1;
 }
