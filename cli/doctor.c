@@ -31,6 +31,7 @@
 #include <gelf.h>
 #include <libelf.h>
 
+#include "ratetap/hosts.h"
 #include "cli.h"
 #include "doctor.h"
 
@@ -615,6 +616,14 @@ doctor_usage(FILE *f)
 	    "  --version   print the version\n");
 }
 
+/* A RATETAP_HOSTS entry the shim cannot use: one line of the report. */
+static void
+doctor_hosts_warn(void *arg, const char *msg)
+{
+	(void)arg;
+	printf("%-11s %s\n", "hosts", msg);
+}
+
 int
 cli_doctor_main(int argc, char **argv)
 {
@@ -646,6 +655,7 @@ cli_doctor_main(int argc, char **argv)
 			return CLI_EXIT_USAGE;
 		}
 	}
+	(void)rt_hosts_check_env(doctor_hosts_warn, NULL);
 	if (pid != NULL) {
 		if (optind < argc) {
 			cli_errx("doctor: give either PROGRAM or --pid, not "

@@ -20,6 +20,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "ratetap/hosts.h"
 #include "ratetap/paths.h"
 #include "cli.h"
 
@@ -342,6 +343,14 @@ run_usage(FILE *f)
 	    "%s/libratetap.so.\n", RATETAP_LIBDIR);
 }
 
+/* A RATETAP_HOSTS entry the shim cannot use, said where the user looks. */
+static void
+run_hosts_warn(void *arg, const char *msg)
+{
+	(void)arg;
+	cli_errx("%s", msg);
+}
+
 int
 cli_run_main(int argc, char **argv, const char *control)
 {
@@ -393,6 +402,7 @@ cli_run_main(int argc, char **argv, const char *control)
 			(void)start_daemon(control, sock);
 	}
 
+	(void)rt_hosts_check_env(run_hosts_warn, NULL);
 	/* RATETAP_OAUTH_TOKEN is ratetapd's alone (the daemon started above
 	   had it): CMD does not get it.  CLAUDE_CODE_OAUTH_TOKEN is Claude
 	   Code's own and stays. */

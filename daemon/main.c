@@ -23,6 +23,7 @@
 
 #include <cjson/cJSON.h>
 
+#include "ratetap/hosts.h"
 #include "ratetap/paths.h"
 
 #include "control.h"
@@ -934,6 +935,15 @@ start_servers(struct daemon *d)
 		fatal("ingest socket");
 }
 
+/* The shims this daemon's environment passes on read RATETAP_HOSTS: an
+ * entry they cannot use is said in the log. */
+static void
+hosts_warn(void *arg, const char *msg)
+{
+	(void)arg;
+	log_warnx("%s", msg);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -988,6 +998,7 @@ main(int argc, char **argv)
 	log_info("ratetapd %s started (pid %ld): ingest %s, control %s, "
 	    "usage poll %s%s every %d s", RATETAP_VERSION, (long)getpid(),
 	    d.o.ingest, d.o.control, d.o.api_base, POLL_PATH, d.o.interval);
+	(void)rt_hosts_check_env(hosts_warn, NULL);
 
 	if (loop_run(d.l) == -1) {
 		log_warn("event loop");

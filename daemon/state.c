@@ -218,6 +218,7 @@ state_to_json(const struct trk *t)
 	    !ok(put_int(o, "overloaded", t->requests_overloaded)) ||
 	    !ok(put_int(o, "errors", t->requests_errors)) ||
 	    !ok(put_int(o, "usage_unreadable", t->usage_unreadable)) ||
+	    !ok(put_int(o, "cut_short", t->requests_cut_short)) ||
 	    !ok(put_tokens(root, "tokens_total", &t->tokens_total)))
 		goto err;
 
@@ -831,7 +832,11 @@ state_from_json(struct rd *rd, const cJSON *root, struct trk *t)
 	    &t->requests_overloaded) == -1 ||
 	    get_count(rd, o, "requests", "errors", &t->requests_errors) == -1 ||
 	    get_count(rd, o, "requests", "usage_unreadable",
-	    &t->usage_unreadable) == -1)
+	    &t->usage_unreadable) == -1 ||
+	    /* absent from states saved before it was counted */
+	    (cJSON_GetObjectItemCaseSensitive(o, "cut_short") != NULL &&
+	    get_count(rd, o, "requests", "cut_short",
+	    &t->requests_cut_short) == -1))
 		return -1;
 	if (get_tokens(rd, root, "", "tokens_total", &t->tokens_total) == -1)
 		return -1;

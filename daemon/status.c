@@ -183,7 +183,8 @@ add_requests(cJSON *root, const struct trk *t)
 	    !ok(add_int(o, "rate_limited", t->requests_rate_limited)) ||
 	    !ok(add_int(o, "overloaded", t->requests_overloaded)) ||
 	    !ok(add_int(o, "errors", t->requests_errors)) ||
-	    !ok(add_int(o, "usage_unreadable", t->usage_unreadable)))
+	    !ok(add_int(o, "usage_unreadable", t->usage_unreadable)) ||
+	    !ok(add_int(o, "cut_short", t->requests_cut_short)))
 		return -1;
 	return 0;
 }

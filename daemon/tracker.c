@@ -967,6 +967,8 @@ trk_event(struct trk *t, const struct rtp_event *ev, time_t now)
 		t->requests_errors = cadd(t->requests_errors, 1);
 	if (ev->usage_state == RTP_USAGE_UNREADABLE)
 		t->usage_unreadable = cadd(t->usage_unreadable, 1);
+	if (ev->flags & RTP_F_CUT_SHORT)
+		t->requests_cut_short = cadd(t->requests_cut_short, 1);
 
 	memset(&tk, 0, sizeof(tk));
 	counted = ev->usage_state == RTP_USAGE_OK &&

@@ -187,6 +187,7 @@ struct trk {
 	int64_t requests_overloaded;	/* HTTP 529 */
 	int64_t requests_errors;	/* other HTTP >= 400, or no response */
 	int64_t usage_unreadable;	/* /v1/messages whose usage was unread */
+	int64_t requests_cut_short;	/* streams ended early (RTP_F_CUT_SHORT) */
 	struct trk_tokens tokens_total;
 
 	/* datagram accounting (persisted) */

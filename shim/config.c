@@ -20,6 +20,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "ratetap/hosts.h"
 #include "shim.h"
 
 struct shim_cfg shim_cfg;
@@ -141,32 +142,25 @@ split_hostport(const char *s, size_t len, char *host, size_t hostlen,
 	return 0;
 }
 
+static void
+hosts_warn(void *arg, const char *msg)
+{
+	(void)arg;
+	shim_debug("%s", msg);
+}
+
 size_t
 cfg_parse_hosts(const char *list, struct cfg_host *hosts, size_t max)
 {
-	const char *p = list, *end;
-	size_t n = 0;
+	struct rt_host h[RT_HOSTS_MAX];
+	size_t n, i;
 
-	while (p != NULL && *p != '\0' && n < max) {
-		size_t len;
-
-		end = strchr(p, ',');
-		len = end != NULL ? (size_t)(end - p) : strlen(p);
-		while (len > 0 && isspace((unsigned char)*p)) {
-			p++;
-			len--;
-		}
-		while (len > 0 && isspace((unsigned char)p[len - 1]))
-			len--;
-		if (len > 0) {
-			if (split_hostport(p, len, hosts[n].name,
-			    sizeof(hosts[n].name), &hosts[n].port) == 0)
-				n++;
-			else
-				shim_debug("RATETAP_HOSTS: ignoring a malformed "
-				    "entry of %zu bytes", len);
-		}
-		p = end != NULL ? end + 1 : NULL;
+	if (max > RT_HOSTS_MAX)
+		max = RT_HOSTS_MAX;
+	n = rt_hosts_parse(list, h, max, hosts_warn, NULL);
+	for (i = 0; i < n; i++) {
+		rtp_strlcpy(hosts[i].name, h[i].name, sizeof(hosts[i].name));
+		hosts[i].port = h[i].port;
 	}
 	return n;
 }
@@ -236,6 +230,10 @@ cfg_parse_url(const char *url, struct cfg_url *out)
 	if (split_hostport(host, (size_t)(end - host), out->host,
 	    sizeof(out->host), &port) == -1)
 		return -1;
+	/* "api.anthropic.com." is the same host as "api.anthropic.com" */
+	slen = strlen(out->host);
+	if (out->host[0] != '[' && slen > 1 && out->host[slen - 1] == '.')
+		out->host[slen - 1] = '\0';
 	if (port != -1) {
 		out->port = port;
 		out->explicit_port = 1;
@@ -517,8 +515,10 @@ cfg_load(void)
 	    (host_store = calloc(CFG_MAX_HOSTS, sizeof(*host_store))) == NULL)
 		shim_debug("out of memory for RATETAP_HOSTS: nothing tapped");
 	c.hosts = host_store;
-	if (host_store != NULL)
-		c.nhosts = cfg_parse_hosts(hosts, c.hosts, CFG_MAX_HOSTS);
+	if (host_store != NULL &&
+	    (c.nhosts = cfg_parse_hosts(hosts, c.hosts, CFG_MAX_HOSTS)) == 0)
+		shim_debug("RATETAP_HOSTS names no usable host: nothing "
+		    "tapped");
 	sock = getenv("RATETAP_SOCKET");
 	c.sock_default = sock == NULL || sock[0] == '\0';
 	if (rt_ingest_path(c.sock, sizeof(c.sock)) == 0)

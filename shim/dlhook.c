@@ -33,6 +33,7 @@
 
 #include "resolve.h"
 #include "resolve_int.h"
+#include "shim.h"
 
 typedef void *(*dlopen_fn)(const char *, int);
 
@@ -280,3 +281,116 @@ dlhook_dlopen(const char *file, int mode)
  */
 extern __typeof__(dlhook_dlopen) dlopen
     __attribute__((alias("dlhook_dlopen"), visibility("default")));
+
+/*
+ * The dlsym() and dlvsym() hooks: a program that loads libcurl with
+ * dlopen() and calls it through dlsym() pointers (plugins, language
+ * bindings that load libcurl lazily) would bypass every hook.  For a hooked
+ * curl_* name whose definition lies in a libcurl, the hook is returned
+ * instead, and the caller's object is recorded as a user of that libcurl
+ * (resolve_bind), unless the caller already uses another libcurl, which
+ * the hook would then forward to (the real function is returned then).
+ *
+ * Every other name goes to the C library's function with a tail call, so
+ * that it sees the original caller: dlsym(RTLD_NEXT, ...) means "after the
+ * calling object".  For a curl_* name, the C library sees the shim as the
+ * caller; RTLD_NEXT then finds what comes after the shim, which in a
+ * preloaded process is what comes after the program too.
+ */
+/* The path every dlsym() call takes runs before a sanitizer runtime is
+ * initialised (it looks its interceptors up with dlsym): not
+ * instrumented (see resolve_next_defined). */
+#define NO_SAN	__attribute__((no_sanitize("address", "thread", "undefined")))
+
+typedef void *(*dlsym_fn)(void *, const char *);
+typedef void *(*dlvsym_fn)(void *, const char *, const char *);
+
+static pthread_once_t sym_once = PTHREAD_ONCE_INIT;
+static dlsym_fn real_dlsym;
+static dlvsym_fn real_dlvsym;
+
+NO_SAN static void
+sym_init(void)
+{
+	/* not with dlsym(): that is this hook */
+	real_dlsym = (dlsym_fn)resolve_next_defined("dlsym");
+	real_dlvsym = (dlvsym_fn)resolve_next_defined("dlvsym");
+	if (real_dlsym == NULL || real_dlvsym == NULL)
+		resolve_log("the C library's dlsym/dlvsym cannot be found");
+}
+
+NO_SAN static int
+curl_name(const char *name)
+{
+	return name != NULL && name[0] == 'c' && name[1] == 'u' &&
+	    name[2] == 'r' && name[3] == 'l' && name[4] == '_';
+}
+
+/* What dlsym()/dlvsym() return for a curl_* name that the C library
+ * resolved to p, asked by code at caller. */
+static void *
+curl_sym(void *p, const char *name, const void *caller)
+{
+	const struct curl_fns *f;
+	const struct resolve_hook *k;
+	const void *lib;
+
+	if (p == NULL || cfg_off() || resolve_in_self(caller) ||
+	    resolve_in_self(p))
+		return p;
+	for (k = resolve_hooks; k->name != NULL; k++)
+		if (strcmp(k->name, name) == 0)
+			break;
+	if (k->name == NULL || (lib = resolve_libcurl_at(p)) == NULL)
+		return p;
+	f = resolve_fns(caller);
+	if (f != NULL && f->lib != lib) {
+		resolve_log("dlsym(%s) of a second libcurl: not tapped", name);
+		return p;
+	}
+	if (f == NULL && resolve_bind(caller, lib) == -1)
+		return p;
+	return k->addr;
+}
+
+NO_SAN static dlsym_fn
+libc_dlsym(void)
+{
+	if (pthread_once(&sym_once, sym_init) != 0)
+		return NULL;
+	return real_dlsym;
+}
+
+NO_SAN static dlvsym_fn
+libc_dlvsym(void)
+{
+	if (pthread_once(&sym_once, sym_init) != 0)
+		return NULL;
+	return real_dlvsym;
+}
+
+NO_SAN __attribute__((visibility("default"))) void *
+dlsym(void *handle, const char *name)
+{
+	dlsym_fn real = libc_dlsym();
+
+	if (__builtin_expect(real == NULL, 0))
+		return NULL;
+	if (__builtin_expect(!curl_name(name), 1))
+		return real(handle, name);	/* a tail call */
+	return curl_sym(real(handle, name), name,
+	    __builtin_return_address(0));
+}
+
+NO_SAN __attribute__((visibility("default"))) void *
+dlvsym(void *handle, const char *name, const char *version)
+{
+	dlvsym_fn real = libc_dlvsym();
+
+	if (__builtin_expect(real == NULL, 0))
+		return NULL;
+	if (__builtin_expect(!curl_name(name), 1))
+		return real(handle, name, version);	/* a tail call */
+	return curl_sym(real(handle, name, version), name,
+	    __builtin_return_address(0));
+}

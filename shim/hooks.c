@@ -69,8 +69,10 @@ tapped(const struct curl_fns *f, CURL *easy)
 	return (sh->tapped || sh->active || sh->curlu != NULL) ? sh : NULL;
 }
 
-/* 1 when a transfer on easy may have been configured before the shim was
- * loaded: the shim never saw its URL (plugin mode). */
+/* 1 when a transfer on easy that the shim did not track must be looked
+ * at when it ends: it may have been configured before the shim was loaded
+ * (the shim never saw its URL: plugin mode), or it follows redirects,
+ * which may lead it into a tapped host. */
 static int
 unseen(CURL *easy)
 {
@@ -79,7 +81,8 @@ unseen(CURL *easy)
 	if (shim_off() || shim_cfg.nhosts == 0)
 		return 0;
 	sh = hdl_lookup(easy);
-	return sh == NULL || (!sh->url_seen && !sh->active && !sh->created);
+	return sh == NULL || (!sh->active && (sh->follow ||
+	    (!sh->url_seen && !sh->created)));
 }
 
 /* The options the shim records; every other one is forwarded at once. */
@@ -90,6 +93,7 @@ recorded(CURLoption opt)
 	case CURLOPT_URL:
 	case CURLOPT_CURLU:
 	case CURLOPT_PORT:
+	case CURLOPT_FOLLOWLOCATION:
 	case CURLOPT_WRITEFUNCTION:
 	case CURLOPT_WRITEDATA:
 	case CURLOPT_HEADERFUNCTION:
@@ -157,6 +161,9 @@ record_option(struct shim_handle *sh, CURL *easy, CURLoption opt, long l,
 	case CURLOPT_PORT:
 		sh->port_opt = l;
 		sh->stale = 1;
+		break;
+	case CURLOPT_FOLLOWLOCATION:
+		sh->follow = l != 0;
 		break;
 	case CURLOPT_WRITEFUNCTION:
 		sh->user_wf = (curl_write_callback)fp;
@@ -329,6 +336,8 @@ curl_easy_perform(CURL *easy)
 	shim_busy = busy;
 	if (began)
 		xfer_finalize(f, sh, rc, 0);
+	else if (sh->follow && !sh->active)
+		xfer_report_unseen(f, easy, rc);
 	return rc;
 }
 
@@ -371,6 +380,7 @@ curl_easy_duphandle(CURL *easy)
 	dsh->cb_known = sh->cb_known;
 	dsh->hcb_known = sh->hcb_known;
 	dsh->url_seen = sh->url_seen;
+	dsh->follow = sh->follow;
 	dsh->stale = sh->stale;
 	memcpy(dsh->url_keep, sh->url_keep, sizeof(dsh->url_keep));
 	dsh->url_ok = sh->url_ok;
@@ -490,7 +500,7 @@ curl_multi_info_read(CURLM *multi, int *msgs_in_queue)
 	if ((sh = tapped(f, msg->easy_handle)) != NULL && sh->active &&
 	    sh->multi == multi)
 		xfer_finalize(f, sh, msg->data.result, 0);
-	else if (unseen(msg->easy_handle))
+	else if (unseen(msg->easy_handle) && (sh == NULL || !sh->active))
 		xfer_report_unseen(f, msg->easy_handle, msg->data.result);
 	return msg;
 }

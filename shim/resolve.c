@@ -19,6 +19,7 @@
 #include <dlfcn.h>
 #include <errno.h>
 #include <link.h>
+#include <sys/auxv.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdatomic.h>
@@ -137,7 +138,7 @@ resolve_log(const char *fmt, ...)
 	errno = saved;
 }
 
-static uintptr_t
+__attribute__((no_sanitize("address", "thread", "undefined"))) static uintptr_t
 dyn_addr(uintptr_t base, uintptr_t v)
 {
 	if (v == 0)
@@ -276,6 +277,147 @@ gnu_defines(const struct resolve_dyn *d, const char *name)
 	}
 }
 
+extern const ElfW(Ehdr) __ehdr_start __attribute__((visibility("hidden")));
+
+/*
+ * resolve_next_defined() runs inside the dlsym hook, which a sanitizer
+ * runtime calls while it initialises itself (to find the functions it
+ * intercepts): before its shadow memory exists, and before its own
+ * interceptors of dl_iterate_phdr(), strcmp() and memset() work.  So this
+ * path is built without sanitizer instrumentation and calls no libc
+ * function but getauxval(): the objects are found through the program's
+ * DT_DEBUG entry (the loader's struct r_debug), symbols read by hand.
+ */
+#define NO_SAN	__attribute__((no_sanitize("address", "thread", "undefined")))
+
+NO_SAN static int
+same_str(const char *a, const char *b)
+{
+	while (*a != '\0' && *a == *b) {
+		a++;
+		b++;
+	}
+	return *a == *b;
+}
+
+/* The definition of the function name in the object at base with dynamic
+ * section dyn, through its DT_GNU_HASH table; NULL when none. */
+NO_SAN static void *
+obj_function(uintptr_t base, const ElfW(Dyn) *dyn, const char *name)
+{
+	const ElfW(Sym) *symtab = NULL;
+	const uint32_t *gh = NULL, *buckets, *chain;
+	const ElfW(Addr) *bloom;
+	const char *strtab = NULL;
+	const ElfW(Dyn) *d;
+	uint32_t nbuckets, symoffset, nbloom, shift, h = 5381, sym;
+	const unsigned char *c;
+	ElfW(Addr) word, mask;
+	const unsigned bits = sizeof(ElfW(Addr)) * 8;
+
+	if (dyn == NULL)
+		return NULL;
+	for (d = dyn; d->d_tag != DT_NULL; d++) {
+		if (d->d_tag == DT_SYMTAB)
+			symtab = (const ElfW(Sym) *)dyn_addr(base,
+			    d->d_un.d_ptr);
+		else if (d->d_tag == DT_STRTAB)
+			strtab = (const char *)dyn_addr(base, d->d_un.d_ptr);
+		else if (d->d_tag == DT_GNU_HASH)
+			gh = (const uint32_t *)dyn_addr(base, d->d_un.d_ptr);
+	}
+	if (gh == NULL || symtab == NULL || strtab == NULL)
+		return NULL;
+	nbuckets = gh[0];
+	symoffset = gh[1];
+	nbloom = gh[2];
+	shift = gh[3];
+	if (nbuckets == 0 || nbloom == 0)
+		return NULL;
+	for (c = (const unsigned char *)name; *c != '\0'; c++)
+		h = h * 33 + *c;
+	bloom = (const ElfW(Addr) *)(const void *)(gh + 4);
+	word = bloom[(h / bits) % nbloom];
+	mask = ((ElfW(Addr))1 << (h % bits)) |
+	    ((ElfW(Addr))1 << ((h >> shift) % bits));
+	if ((word & mask) != mask)
+		return NULL;
+	buckets = (const uint32_t *)(const void *)(bloom + nbloom);
+	chain = buckets + nbuckets;
+	if ((sym = buckets[h % nbuckets]) < symoffset)
+		return NULL;
+	for (;; sym++) {
+		uint32_t h2 = chain[sym - symoffset];
+		const ElfW(Sym) *es = &symtab[sym];
+
+		if ((h | 1) == (h2 | 1) && es->st_shndx != SHN_UNDEF &&
+		    (es->st_info & 0xf) == STT_FUNC &&
+		    same_str(strtab + es->st_name, name))
+			return (void *)(base + es->st_value);
+		if (h2 & 1)
+			return NULL;
+	}
+}
+
+/* The loader's list of objects, from the program's DT_DEBUG entry; NULL
+ * when the program has none. */
+NO_SAN static struct link_map *
+loaded_objects(void)
+{
+	const ElfW(Phdr) *ph = (const ElfW(Phdr) *)getauxval(AT_PHDR);
+	size_t n = getauxval(AT_PHNUM), i;
+	const ElfW(Dyn) *d = NULL;
+	uintptr_t bias = 0;
+
+	if (ph == NULL)
+		return NULL;
+	for (i = 0; i < n; i++)
+		if (ph[i].p_type == PT_PHDR)
+			bias = (uintptr_t)ph - ph[i].p_vaddr;
+	for (i = 0; i < n; i++)
+		if (ph[i].p_type == PT_DYNAMIC)
+			d = (const ElfW(Dyn) *)(bias + ph[i].p_vaddr);
+	for (; d != NULL && d->d_tag != DT_NULL; d++)
+		if (d->d_tag == DT_DEBUG && d->d_un.d_ptr != 0)
+			return ((const struct r_debug *)d->d_un.d_ptr)->r_map;
+	return NULL;
+}
+
+NO_SAN static int
+early_in_self(const void *p)
+{
+	const ElfW(Ehdr) *eh = &__ehdr_start;
+	uintptr_t at = (uintptr_t)eh + eh->e_phoff, bias = 0, a = (uintptr_t)p;
+	const ElfW(Phdr) *ph;
+	ElfW(Half) i;
+
+	__asm__("" : "+r"(at));
+	ph = (const ElfW(Phdr) *)at;
+	for (i = 0; i < eh->e_phnum; i++)
+		if (ph[i].p_type == PT_LOAD && ph[i].p_offset == 0) {
+			bias = (uintptr_t)eh - ph[i].p_vaddr;
+			break;
+		}
+	for (i = 0; i < eh->e_phnum; i++)
+		if (ph[i].p_type == PT_LOAD && a >= bias + ph[i].p_vaddr &&
+		    a < bias + ph[i].p_vaddr + ph[i].p_memsz)
+			return 1;
+	return 0;
+}
+
+NO_SAN void *
+resolve_next_defined(const char *name)
+{
+	struct link_map *lm;
+	void *p;
+
+	for (lm = loaded_objects(); lm != NULL; lm = lm->l_next)
+		if ((p = obj_function(lm->l_addr, lm->l_ld, name)) != NULL &&
+		    !early_in_self(p))
+			return p;
+	return NULL;
+}
+
 /* dl_iterate_phdr callback: the first object is the program. */
 static int
 main_cb(struct dl_phdr_info *info, size_t size, void *arg)
@@ -343,7 +485,6 @@ resolve_is_libcurl(const char *path, const char *soname)
 
 /* The shim's own ELF header (the linker defines it in every object):
  * where the shim was loaded, and its program headers. */
-extern const ElfW(Ehdr) __ehdr_start __attribute__((visibility("hidden")));
 
 /* The shim's address range, [*lo, *hi), from its own PT_LOAD segments:
  * a few dozen instructions, no state (nothing to initialise, no page of
@@ -523,6 +664,71 @@ needed_libcurl(struct link_map *root)
 	}
 	free(queue);
 	return found;
+}
+
+/* Objects that found their libcurl with dlsym() (resolve_bind). */
+#define BIND_MAX	16
+
+static struct {
+	const struct link_map *obj;
+	struct link_map *lib;
+} binds[BIND_MAX];			/* under resolve_mu */
+static size_t nbinds;
+
+static struct link_map *
+bound_libcurl(const struct link_map *obj)
+{
+	struct link_map *lib = NULL;
+	size_t i;
+
+	if (pthread_mutex_lock(&resolve_mu) != 0)
+		return NULL;
+	for (i = 0; i < nbinds; i++)
+		if (binds[i].obj == obj)
+			lib = binds[i].lib;
+	pthread_mutex_unlock(&resolve_mu);
+	return lib;
+}
+
+const void *
+resolve_libcurl_at(const void *addr)
+{
+	void *extra = NULL;
+	Dl_info info;
+
+	if (addr == NULL || dladdr1(addr, &info, &extra,
+	    RTLD_DL_LINKMAP) == 0 || extra == NULL)
+		return NULL;
+	return map_is_libcurl(extra) ? extra : NULL;
+}
+
+int
+resolve_bind(const void *caller, const void *lib)
+{
+	struct link_map *obj;
+	uintptr_t start, end;
+	size_t i;
+
+	if (caller_object(caller, &obj, &start, &end) == -1)
+		return -1;
+	if (pthread_mutex_lock(&resolve_mu) != 0)
+		return -1;
+	for (i = 0; i < nbinds && binds[i].obj != obj; i++)
+		;
+	if (i == BIND_MAX) {
+		pthread_mutex_unlock(&resolve_mu);
+		resolve_log("too many objects loading libcurl with dlsym(): "
+		    "%s not tapped", obj->l_name);
+		return -1;
+	}
+	binds[i].obj = obj;
+	binds[i].lib = (struct link_map *)(uintptr_t)lib;
+	if (i == nbinds)
+		nbinds++;
+	pthread_mutex_unlock(&resolve_mu);
+	/* an answer cached for the caller before is wrong now */
+	resolve_flush_ranges();
+	return 0;
 }
 
 /* The libcurl that the global scope offers after the shim. */
@@ -742,6 +948,10 @@ resolve_slow(const void *caller)
 	if (lib == NULL) {
 		how = "its DT_NEEDED";
 		lib = needed_libcurl(obj);
+	}
+	if (lib == NULL) {
+		how = "dlsym()";
+		lib = bound_libcurl(obj);
 	}
 	if (lib == NULL) {
 		how = "the global scope";

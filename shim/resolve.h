@@ -94,4 +94,27 @@ void resolve_patch_start(void);
  */
 int resolve_program_defines(const char *name);
 
+/*
+ * The link_map of the libcurl holding addr (a function dlsym() found), or
+ * NULL when addr lies in no libcurl.
+ */
+const void *resolve_libcurl_at(const void *addr);
+
+/*
+ * Record that the object holding caller uses the libcurl lib (a link_map
+ * from resolve_libcurl_at()): it found libcurl's functions with dlsym(),
+ * and was handed the hooks instead, which must forward its calls there.
+ * Consulted after the object's own DT_NEEDED tree, before the global
+ * scope.  Returns 0, or -1 when no more objects can be recorded.
+ */
+int resolve_bind(const void *caller, const void *lib);
+
+/*
+ * The address of the function name as defined by the first loaded object
+ * other than the shim, in load order, read from each object's DT_GNU_HASH
+ * table (no dlsym(): the shim's own dlsym is a hook).  NULL when none
+ * defines it.
+ */
+void *resolve_next_defined(const char *name);
+
 #endif /* RATETAP_RESOLVE_H */

@@ -54,6 +54,10 @@
  *         (an unfinished event already named e.g. message_stop is
  *         harmless).  A stream cut between two events after a
  *         message_delta therefore reports the counts so far.
+ *   A stream that ends otherwise after a complete message_start (the
+ *   client stopped reading, a timeout, a cut connection), with nothing
+ *   malformed and no error event, is partial: message_start's counts, replaced by those of
+ *   each complete message_delta, are what was billed so far.
  * The event type is the "event:" line's, else the data's top-level "type".
  */
 #include <stdint.h>
@@ -1212,9 +1216,14 @@ scan_finish(struct scan_state *st, struct scan_result *res)
 		if (e->start_ok && e->delta_ok && !e->bad &&
 		    !sse_pending_needed(e))
 			v = e->v;
+		else if (e->start_ok && !e->bad && !e->is_error) {
+			/* ended early: what was billed so far */
+			v = e->v;
+			res->partial = 1;
+		}
 	}
 	if (v != NULL) {
-		res->usage_ok = 1;
+		res->usage_ok = !res->partial;
 		res->input_tokens = v[U_INPUT];
 		res->output_tokens = v[U_OUTPUT];
 		res->cache_creation_input_tokens = v[U_CACHE_CREATION];

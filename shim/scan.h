@@ -25,11 +25,16 @@ enum scan_kind {
 	SCAN_SSE		/* text/event-stream */
 };
 
-/* Result of scan_finish().  Token counts are 0 unless usage_ok. */
+/* Result of scan_finish().  Token counts are 0 unless usage_ok or
+ * partial. */
 struct scan_result {
 	int kind;		/* enum scan_kind */
 	int usage_ok;		/* 1: the usage was read completely (the exact
 				   rules are at the top of scan.c) */
+	int partial;		/* 1: an SSE stream that ended early (no
+				   error event): the counts are
+				   message_start's, updated by every
+				   complete message_delta (usage_ok is 0) */
 	int is_error;		/* 1: the body is an error ({"type":"error"} or
 				   an SSE "error" event) */
 	char model[SCAN_MODEL_LEN];	/* "" when unknown; raw (escapes not

@@ -13,9 +13,11 @@
 #include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include <curl/curl.h>
 
+#include "ratetap/hosts.h"
 #include "ratetap/paths.h"
 #include "ratetap/proto.h"
 #include "resolve.h"
@@ -26,8 +28,8 @@
 
 /* ---- config.c ---------------------------------------------------------- */
 
-#define CFG_MAX_HOSTS	16
-#define CFG_HOST_MAX	256	/* longest host name kept for matching */
+#define CFG_MAX_HOSTS	RT_HOSTS_MAX
+#define CFG_HOST_MAX	RT_HOST_MAX	/* longest host name kept */
 
 struct cfg_host {
 	char name[CFG_HOST_MAX];	/* lower case; IPv6 as "[addr]" */
@@ -115,8 +117,10 @@ const char *cfg_sock(void);
 /* 1 when a transfer to u is to be tapped (RATETAP_HOSTS), else 0. */
 int cfg_tapped(const struct cfg_url *u);
 
-/* Parse a RATETAP_HOSTS value into hosts (at most max).  Invalid entries
- * are skipped.  Returns the number of entries kept. */
+/* Parse a RATETAP_HOSTS value into hosts (at most max) with
+ * rt_hosts_parse() (include/ratetap/hosts.h).  Entries that cannot be
+ * used are skipped, and said under RATETAP_DEBUG=1.  Returns the number
+ * of entries kept. */
 size_t cfg_parse_hosts(const char *list, struct cfg_host *hosts, size_t max);
 
 /* The program name for cmdline (NUL-separated argv, len bytes) into prog
@@ -158,7 +162,32 @@ struct shim_xfer {
 	int tls;			/* https:// */
 	int tee_on;			/* our WRITEFUNCTION is installed */
 	int hdr_on;			/* our HEADERFUNCTION is installed */
+	int wmode;			/* enum tee_wmode: where the write
+					   callback's stream is */
+	int wblank;			/* W_HDR: the current line is blank
+					   so far */
+	size_t wpre;			/* W_BOUNDARY: bytes of "HTTP/" seen
+					   at the end of the last delivery */
+	int confirm;			/* the URL libcurl requests is to be
+					   read at the first callback
+					   (xfer_confirm) */
+	int drop;			/* it was not a tapped one: pass
+					   everything through, report
+					   nothing */
 	uint64_t fed;			/* bytes given to the scanner */
+};
+
+/*
+ * Where the bytes given to the write callback are.  With CURLOPT_HEADER
+ * (PHP's CURLINFO_HEADER_SIZE idiom, pycurl's HEADER) libcurl passes every
+ * response's header block through the write callback before the body: a
+ * block begins with a status line ("HTTP/1.1 100 Continue", "HTTP/2 200",
+ * a redirect's, a proxy's CONNECT answer) and ends with a blank line.
+ */
+enum tee_wmode {
+	W_BOUNDARY = 0,		/* a header block may begin here */
+	W_HDR,			/* inside a header block */
+	W_BODY			/* the body: everything is fed */
 };
 
 #define URL_KEEP_MAX	(CFG_HOST_MAX + 32)	/* scheme://host:port */
@@ -200,12 +229,18 @@ struct shim_handle {
 	struct cfg_url url;		/* CURLOPT_URL, parsed */
 	CURLU *curlu;			/* CURLOPT_CURLU (overrides the URL) */
 	long port_opt;			/* CURLOPT_PORT, 0: the URL's */
+	int follow;			/* CURLOPT_FOLLOWLOCATION: an untracked
+					   transfer's effective URL is
+					   checked when it ends */
 	int tapped;			/* host in RATETAP_HOSTS */
 	int tls;
 	char host[RTP_HOST_LEN];	/* host[:port] for events */
 
 	/* the transfer */
 	int active;			/* begun, not yet finalized */
+	pid_t owner;			/* the process that began it: a
+					   forked child reports nothing of a
+					   transfer it inherited */
 	const struct curl_fns *fns;	/* libcurl it was begun with */
 	struct shim_xfer *x;		/* allocated on first tapped transfer */
 };
@@ -254,6 +289,15 @@ void xfer_refresh(const struct curl_fns *f, struct shim_handle *sh);
 void xfer_target(const struct curl_fns *f, struct shim_handle *sh);
 
 /*
+ * The first response of a transfer on a handle with a CURLOPT_CURLU is
+ * arriving (or the transfer ended without one): judge the URL libcurl
+ * actually requested (CURLINFO_EFFECTIVE_URL, before any redirect), set
+ * the reported host from it, or mark the transfer dropped when that host
+ * is not tapped.
+ */
+void xfer_confirm(struct shim_handle *sh);
+
+/*
  * A transfer on easy ended (result cc) that the shim did not see begin:
  * a handle configured before the shim was loaded (plugin mode).  When its
  * effective URL's host is tapped, send the event with the headers and the
@@ -296,6 +340,13 @@ void xfer_restore_callbacks(const struct curl_fns *f, CURL *easy,
  * result unchanged; feeds the scanner only bytes the application accepted.
  */
 size_t tee_write(char *ptr, size_t size, size_t nmemb, void *userdata);
+
+/*
+ * Feed the scanner of x the body bytes among len bytes at p that the
+ * application accepted from the write callback, leaving out response
+ * header blocks (CURLOPT_HEADER, see enum tee_wmode).  Advances x->wmode.
+ */
+void tee_scan(struct shim_xfer *x, const char *p, size_t len);
 
 /*
  * The HEADERFUNCTION installed on tapped handles; userdata is the struct

@@ -7,14 +7,78 @@
  * only once the application accepted all of it: a paused chunk is delivered
  * again later and counted then.
  *
+ * With CURLOPT_HEADER the response headers come through the write callback
+ * too, ahead of the body (each response's block: 1xx, redirects followed,
+ * a proxy's CONNECT answer, the final one); they are passed on but not
+ * scanned (tee_skip_headers).  A block is recognised by its status line
+ * ("HTTP/"), which neither a JSON nor an SSE body can begin with, so this
+ * also holds for a CURLOPT_HEADER set before the shim was loaded.
+ *
  * The header tee does the same for the HEADERFUNCTION: it does exactly
  * what libcurl would have done with each header line (the application's
  * header callback, or libcurl's default) and hands the lines the
  * application accepted to the header reader.
  */
 #include <stdio.h>
+#include <string.h>
 
 #include "shim.h"
+
+/* Give the scanner len body bytes at p. */
+static void
+feed(struct shim_xfer *x, const char *p, size_t len)
+{
+	if (len > 0) {
+		scan_feed(&x->scan, p, len);
+		x->fed += len;
+	}
+}
+
+void
+tee_scan(struct shim_xfer *x, const char *p, size_t len)
+{
+	static const char status[] = "HTTP/";
+	size_t off = 0, n;
+
+	while (x->wmode != W_BODY && off < len) {
+		if (x->wmode == W_BOUNDARY) {
+			/* a status line begins a header block; libcurl hands
+			   it over whole, but a piece of it is waited for */
+			n = 0;
+			while (x->wpre + n < 5 && off + n < len &&
+			    p[off + n] == status[x->wpre + n])
+				n++;
+			if (x->wpre + n == 5) {
+				off += n;
+				x->wpre = 0;
+				x->wmode = W_HDR;
+				x->wblank = 0;
+				continue;
+			}
+			if (off + n == len) {
+				x->wpre += n;
+				return;
+			}
+			/* the body: with the bytes held back, if any */
+			x->wmode = W_BODY;
+			feed(x, status, x->wpre);
+			x->wpre = 0;
+			break;
+		}
+		/* W_HDR: up to the blank line that ends the block */
+		while (off < len && x->wmode == W_HDR) {
+			char c = p[off++];
+
+			if (c == '\n') {
+				if (x->wblank)
+					x->wmode = W_BOUNDARY;
+				x->wblank = 1;
+			} else if (c != '\r')
+				x->wblank = 0;
+		}
+	}
+	feed(x, p + off, len - off);
+}
 
 size_t
 tee_write(char *ptr, size_t size, size_t nmemb, void *userdata)
@@ -37,8 +101,14 @@ tee_write(char *ptr, size_t size, size_t nmemb, void *userdata)
 	}
 	shim_busy = busy;
 	if (ret == want && len > 0 && sh->x != NULL) {
-		scan_feed(&sh->x->scan, ptr, len);
-		sh->x->fed += len;
+		if (__builtin_expect(sh->x->confirm, 0))
+			xfer_confirm(sh);
+		if (__builtin_expect(sh->x->drop, 0))
+			;
+		else if (__builtin_expect(sh->x->wmode != W_BODY, 0))
+			tee_scan(sh->x, ptr, len);
+		else
+			feed(sh->x, ptr, len);
 	}
 	return ret;
 }
@@ -69,7 +139,11 @@ tee_header(char *ptr, size_t size, size_t nmemb, void *userdata)
 		ret = want = len;
 	}
 	shim_busy = busy;
-	if (ret == want && sh->x != NULL)
-		hdr_tee_feed(&sh->x->hdr, ptr, len);
+	if (ret == want && sh->x != NULL) {
+		if (__builtin_expect(sh->x->confirm, 0))
+			xfer_confirm(sh);
+		if (!sh->x->drop)
+			hdr_tee_feed(&sh->x->hdr, ptr, len);
+	}
 	return ret;
 }

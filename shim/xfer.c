@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <unistd.h>
 
 #include "shim.h"
 
@@ -47,30 +48,72 @@ curlu_url(const struct curl_fns *f, CURLU *cu, struct cfg_url *u)
 	return ret;
 }
 
+/* u with CURLOPT_PORT applied: tapped or not, and, when tapped, the host
+ * and tls of the transfer into sh. */
+static int
+judge(struct shim_handle *sh, struct cfg_url *u, char *host, size_t len,
+    int *tls)
+{
+	int t;
+
+	if (sh->port_opt > 0 && sh->port_opt <= 65535) {
+		u->port = (int)sh->port_opt;
+		u->explicit_port = 1;
+	}
+	if ((t = cfg_tapped(u)) != 0) {	/* only a tapped one reports it */
+		report_host(u, host, len);
+		*tls = u->tls;
+	}
+	return t;
+}
+
 void
 xfer_target(const struct curl_fns *f, struct shim_handle *sh)
 {
-	struct cfg_url u;
+	struct cfg_url u, uu;
 
 	sh->tapped = 0;
 	sh->tls = 0;
 	sh->host[0] = '\0';
 	if (sh->curlu != NULL) {
-		/* CURLOPT_CURLU overrides CURLOPT_URL */
-		if (curlu_url(f, sh->curlu, &u) == -1)
-			return;
-	} else if (sh->url_ok)
-		u = sh->url;
-	else
+		/*
+		 * Which of CURLOPT_CURLU and CURLOPT_URL libcurl requests
+		 * depends on its version and on the handle's history (7.88
+		 * takes the URL when both are set, and keeps using the
+		 * CURLU's first URL in later transfers): a transfer is begun
+		 * when either is tapped and confirmed against the URL libcurl
+		 * requests when its first response arrives (xfer_confirm).
+		 */
+		uu = sh->url;
+		if (curlu_url(f, sh->curlu, &u) == 0 &&
+		    judge(sh, &u, sh->host, sizeof(sh->host), &sh->tls))
+			sh->tapped = 1;
+		else if (sh->url_ok &&
+		    judge(sh, &uu, sh->host, sizeof(sh->host), &sh->tls))
+			sh->tapped = 1;
 		return;
-	if (sh->port_opt > 0 && sh->port_opt <= 65535) {
-		u.port = (int)sh->port_opt;
-		u.explicit_port = 1;
 	}
-	sh->tapped = cfg_tapped(&u);
-	sh->tls = u.tls;
-	if (sh->tapped)		/* only a tapped transfer reports it */
-		report_host(&u, sh->host, sizeof(sh->host));
+	if (!sh->url_ok)
+		return;
+	u = sh->url;
+	sh->tapped = judge(sh, &u, sh->host, sizeof(sh->host), &sh->tls);
+}
+
+void
+xfer_confirm(struct shim_handle *sh)
+{
+	struct shim_xfer *x = sh->x;
+	struct cfg_url u;
+	char *url = NULL;
+
+	x->confirm = 0;
+	if (sh->fns->easy_getinfo(sh->easy, CURLINFO_EFFECTIVE_URL, &url) !=
+	    CURLE_OK || url == NULL || cfg_parse_url(url, &u) == -1 ||
+	    !judge(sh, &u, x->host, sizeof(x->host), &x->tls)) {
+		x->drop = 1;
+		shim_debug("a transfer libcurl sent to an untapped host: not "
+		    "reported");
+	}
 }
 
 void
@@ -162,9 +205,15 @@ xfer_begin(const struct curl_fns *f, struct shim_handle *sh)
 	x->tls = sh->tls;
 	x->tee_on = 0;
 	x->hdr_on = 0;
+	x->wmode = W_BOUNDARY;
+	x->wblank = 1;
+	x->wpre = 0;
+	x->confirm = sh->curlu != NULL;
+	x->drop = 0;
 	x->fed = 0;
 	sh->fns = f;
 	sh->active = 1;
+	sh->owner = getpid();
 	/*
 	 * The headers are read as they arrive, through a tee of the header
 	 * callback.  Where the shim does not know the handle's header
@@ -318,7 +367,7 @@ report(const struct curl_fns *f, CURL *easy, CURLcode cc, uint32_t flags,
 
 	if (!messages || code >= 400 || code == 0)
 		ev.usage_state = RTP_USAGE_NONE;
-	else if (xe->teed && res != NULL && res->usage_ok &&
+	else if (xe->teed && res != NULL && (res->usage_ok || res->partial) &&
 	    res->input_tokens >= 0 && res->input_tokens <= RTP_TOKENS_MAX &&
 	    res->output_tokens >= 0 && res->output_tokens <= RTP_TOKENS_MAX &&
 	    res->cache_creation_input_tokens >= 0 &&
@@ -331,6 +380,10 @@ report(const struct curl_fns *f, CURL *easy, CURLcode cc, uint32_t flags,
 		ev.cache_creation_input_tokens =
 		    res->cache_creation_input_tokens;
 		ev.cache_read_input_tokens = res->cache_read_input_tokens;
+		/* a stream that ended before its usage was complete: the
+		   client stopped reading, a timeout, a cut connection */
+		if (res->partial)
+			ev.flags |= RTP_F_CUT_SHORT;
 	} else if (code >= 200 && code < 300)
 		ev.usage_state = RTP_USAGE_UNREADABLE;
 	else
@@ -359,6 +412,21 @@ xfer_finalize(const struct curl_fns *f, struct shim_handle *sh,
 		return;
 	sh->active = 0;		/* exactly once, whatever follows */
 	hdl_set_multi(sh, NULL);
+	if (x->confirm)		/* no response: nothing was redirected */
+		xfer_confirm(sh);
+	if (sh->owner != getpid() || x->drop) {
+		/* a forked child cleaning up (or completing) a transfer its
+		   parent began: the parent reports it */
+		if (x->tee_on || x->hdr_on)
+			xfer_restore_callbacks(f, sh->easy, sh, x->tee_on,
+			    x->hdr_on);
+		x->tee_on = 0;
+		x->hdr_on = 0;
+		if (!x->drop)
+			shim_debug("transfer to %s inherited from the parent "
+			    "process: not reported here", x->host);
+		return;
+	}
 	scan_finish(&x->scan, &res);
 
 	memset(&xe, 0, sizeof(xe));

@@ -55,6 +55,13 @@ fake_cleanup(CURLM *m)
 	return CURLM_OK;
 }
 
+/* The configuration (config.c), faked: the shim is on. */
+int
+cfg_off(void)
+{
+	return 0;
+}
+
 const struct resolve_hook resolve_hooks[] = {
 	{ "curl_easy_perform", (void *)(uintptr_t)fake_perform },
 	{ "curl_multi_cleanup", (void *)(uintptr_t)fake_cleanup },
@@ -526,6 +533,28 @@ START_TEST(expands_origin_and_platform)
 }
 END_TEST
 
+START_TEST(the_c_library_dlsym_is_found_without_dlsym)
+{
+	void *p = resolve_next_defined("dlsym"), *h, *init;
+	Dl_info info;
+
+	ck_assert_ptr_nonnull(p);
+	ck_assert(!resolve_in_self(p));
+	ck_assert_int_ne(dladdr(p, &info), 0);
+	ck_assert_ptr_nonnull(strstr(info.dli_fname, "libc.so"));
+	ck_assert_ptr_nonnull(resolve_next_defined("dlvsym"));
+	ck_assert_ptr_null(resolve_next_defined("rt_no_such_function_x"));
+	/* what it finds is a libcurl's, or not */
+	h = dlopen("libcurl.so.4", RTLD_NOW | RTLD_NOLOAD);
+	ck_assert_ptr_nonnull(h);
+	init = dlsym(h, "curl_easy_init");
+	ck_assert_ptr_nonnull(init);
+	ck_assert_ptr_nonnull(resolve_libcurl_at(init));
+	ck_assert_ptr_null(resolve_libcurl_at(p));
+	dlclose(h);
+}
+END_TEST
+
 static Suite *
 resolve_suite(void)
 {
@@ -557,6 +586,7 @@ resolve_suite(void)
 	tcase_add_test(tc, the_dlopen_hook_keeps_the_callers_runpath);
 	tcase_add_test(tc, the_dlopen_hook_keeps_the_callers_rpath);
 	tcase_add_test(tc, expands_origin_and_platform);
+	tcase_add_test(tc, the_c_library_dlsym_is_found_without_dlsym);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -77,7 +77,8 @@ struct expect {
 	int usage_ok;
 	int is_error;
 	const char *model;
-	int64_t in, out, cc, cr;
+	int64_t in, out, cc, cr;	/* with usage_ok 0: a stream ended
+					   early (partial), its counts so far */
 };
 
 /* Scan body in the pieces ending at cuts[0..ncuts-1] and then the rest. */
@@ -125,6 +126,8 @@ assert_result(const struct scan_result *r, const struct expect *e,
 	    how, r->usage_ok, e->usage_ok);
 	ck_assert_msg(r->is_error == e->is_error, "%s: is_error %d, want %d",
 	    how, r->is_error, e->is_error);
+	ck_assert_msg(r->partial == (!e->usage_ok && (e->in || e->out)),
+	    "%s: partial %d", how, r->partial);
 	ck_assert_msg(strcmp(r->model, e->model) == 0,
 	    "%s: model \"%s\", want \"%s\"", how, r->model, e->model);
 	ck_assert_msg(r->input_tokens == e->in && r->output_tokens == e->out &&
@@ -807,10 +810,12 @@ START_TEST(scan_rejects_sse_truncated_before_the_last_message_delta_ends)
 {
 	static const char body[] = MSG_SSE;
 	const char *last = strstr(body, EV_DELTA("{\"output_tokens\":22}"));
-	size_t done, named, first, i;
+	size_t done, named, first, start, i;
 	struct scan_result r;
 
 	ck_assert_ptr_nonnull(last);
+	/* just after message_start's blank line */
+	start = (size_t)(strstr(body, "\n\n") - body) + 2;
 	done = (size_t)(last - body) + sizeof(EV_DELTA("{\"output_tokens\":22}")) - 1;
 	named = done + strlen("event: message_stop\n");
 	first = (size_t)(last - body);	/* just after the first delta */
@@ -824,15 +829,30 @@ START_TEST(scan_rejects_sse_truncated_before_the_last_message_delta_ends)
 			/* cut at or inside message_stop: the usage is complete */
 			ck_assert_msg(r.usage_ok, "prefix of %zu bytes refused", i);
 			ck_assert_int_eq(r.output_tokens, 22);
-		} else {
-			/* before, or in a line that might name a needed event */
-			ck_assert_msg(!r.usage_ok, "prefix of %zu bytes taken", i);
+		} else if (i < start) {
+			/* before message_start is complete: nothing known */
+			ck_assert_msg(!r.usage_ok && !r.partial,
+			    "prefix of %zu bytes taken", i);
 			ck_assert_int_eq(r.output_tokens, 0);
+		} else {
+			/* in a line that might name a needed event: cut
+			   short, the counts so far (message_start's, then
+			   the first delta's) */
+			ck_assert_msg(!r.usage_ok, "prefix of %zu bytes taken", i);
+			ck_assert_msg(r.partial, "prefix of %zu bytes", i);
+			ck_assert_int_eq(r.input_tokens, 25);
+			if (i < first)
+				ck_assert_int_eq(r.output_tokens, 1);
+			else
+				ck_assert_msg(r.output_tokens == 10 ||
+				    r.output_tokens == 22, "prefix of %zu bytes: "
+				    "%lld", i, (long long)r.output_tokens);
 		}
 	}
 	/* the last delta without its blank line is not dispatched */
 	scan_whole(body, done - 1, &r);
 	ck_assert_int_eq(r.usage_ok, 0);
+	ck_assert_int_eq(r.partial, 1);
 }
 END_TEST
 
@@ -857,11 +877,16 @@ START_TEST(scan_requires_message_start_usage_and_a_message_delta)
 	    EV_DELTA("{\"output_tokens\":22}") EV_STOP;
 	static const struct expect e = { SCAN_SSE, 0, 0, "m", 0, 0, 0, 0 };
 	static const struct expect e0 = { SCAN_SSE, 0, 0, "", 0, 0, 0, 0 };
+	/* message_start's counts were billed: partial, never complete */
+	static const struct expect ep = {
+		SCAN_SSE, 0, 0, "m", 25, 1, 3, 5
+	};
+	static const struct expect ep4 = { SCAN_SSE, 0, 0, "m", 4, 1, 3, 5 };
 
-	expect_any_split(S(nodelta), &e);
+	expect_any_split(S(nodelta), &ep);
 	expect_any_split(S(nostart), &e0);
-	expect_any_split(S(deltafirst), &e);
-	expect_any_split(S(nooutput), &e);
+	expect_any_split(S(deltafirst), &ep);
+	expect_any_split(S(nooutput), &ep4);
 	expect_any_split(S(noinput), &e);
 	expect_any_split(S(nousage), &e);
 }

@@ -1748,7 +1748,10 @@ START_TEST(a_reused_address_starts_with_fresh_state)
 }
 END_TEST
 
-START_TEST(curlu_overrides_the_url_and_is_read_at_each_transfer)
+/* The fake requests what a.eff_url says: the shim must judge that, with
+ * CURLOPT_URL and CURLOPT_CURLU both set, whichever of them this libcurl
+ * takes (7.88 takes the URL; the documentation says the CURLU). */
+START_TEST(a_curlu_handle_is_judged_by_the_url_libcurl_requests)
 {
 	struct fake_curlu cu = { "https://api.test:444/v1/messages" };
 	struct fake_easy a;
@@ -1760,6 +1763,8 @@ START_TEST(curlu_overrides_the_url_and_is_read_at_each_transfer)
 	ck_assert_int_eq(curl_easy_setopt((CURL *)&a, CURLOPT_CURLU, &cu),
 	    CURLE_OK);
 	ck_assert_ptr_eq(last.p, &cu);
+	/* this libcurl takes the CURLU */
+	a.eff_url = cu.url;
 	ck_assert_int_eq(curl_easy_perform((CURL *)&a), CURLE_OK);
 	ck_assert_int_eq(rx_events(ev, 2), 1);
 	ck_assert_str_eq(ev[0].host, "api.test:444");
@@ -1768,12 +1773,16 @@ START_TEST(curlu_overrides_the_url_and_is_read_at_each_transfer)
 
 	/* the application changes the URL in the CURLU handle */
 	cu.url = "https://example.com/v1/messages";
+	a.eff_url = cu.url;
 	a.delivered = 0;
+	app_len = 0;
 	ck_assert_int_eq(curl_easy_perform((CURL *)&a), CURLE_OK);
 	ck_assert_int_eq(rx_events(ev, 2), 0);
 
 	cu.url = "http://api.test/v1/messages";
+	a.eff_url = cu.url;
 	a.delivered = 0;
+	app_len = 0;
 	memset(&m, 0, sizeof(m));
 	ck_assert_int_eq(curl_multi_add_handle((CURLM *)&m, (CURL *)&a),
 	    CURLM_OK);
@@ -1784,18 +1793,43 @@ START_TEST(curlu_overrides_the_url_and_is_read_at_each_transfer)
 	ck_assert_int_eq(rx_events(ev, 2), 1);
 	ck_assert_str_eq(ev[0].host, "api.test");
 
+	/* a libcurl that takes the URL over the CURLU: tapped URL,
+	   untapped CURLU */
+	ck_assert_int_eq(curl_easy_setopt((CURL *)&a, CURLOPT_URL,
+	    "http://api.test/v1/messages"), CURLE_OK);
+	cu.url = "https://example.com/v1/messages";
+	a.eff_url = "http://api.test/v1/messages";
+	a.delivered = 0;
+	app_len = 0;
+	ck_assert_int_eq(curl_easy_perform((CURL *)&a), CURLE_OK);
+	ck_assert_int_eq(rx_events(ev, 2), 1);
+	ck_assert_str_eq(ev[0].host, "api.test");
+	check_event(&ev[0], 1);
+	/* and the other way round: untapped URL, tapped CURLU */
+	ck_assert_int_eq(curl_easy_setopt((CURL *)&a, CURLOPT_URL,
+	    "http://example.com/v1/messages"), CURLE_OK);
+	cu.url = "https://api.test/v1/messages";
+	a.eff_url = "http://example.com/v1/messages";
+	a.delivered = 0;
+	app_len = 0;
+	ck_assert_int_eq(curl_easy_perform((CURL *)&a), CURLE_OK);
+	ck_assert_int_eq(rx_events(ev, 2), 0);
+
 	/* unset: CURLOPT_URL counts again */
 	ck_assert_int_eq(curl_easy_setopt((CURL *)&a, CURLOPT_CURLU, NULL),
 	    CURLE_OK);
 	a.delivered = 0;
+	app_len = 0;
 	ck_assert_int_eq(curl_easy_perform((CURL *)&a), CURLE_OK);
 	ck_assert_int_eq(rx_events(ev, 2), 0);
 
-	/* a libcurl without curl_url_get: a CURLU handle is not tapped */
+	/* a libcurl without curl_url_get: a CURLU handle is judged by
+	   its URL */
 	fake_fns.url_get = NULL;
 	ck_assert_int_eq(curl_easy_setopt((CURL *)&a, CURLOPT_CURLU, &cu),
 	    CURLE_OK);
 	a.delivered = 0;
+	app_len = 0;
 	ck_assert_int_eq(curl_easy_perform((CURL *)&a), CURLE_OK);
 	ck_assert_int_eq(rx_events(ev, 2), 0);
 	fake_fns.url_get = fake_url_get;
@@ -2005,7 +2039,7 @@ setopt_suite(void)
 	    a_handle_configured_before_loading_is_reported_unreadable);
 	tcase_add_test(lc, a_handle_with_unknown_callbacks_is_not_teed);
 	tcase_add_test(lc, a_reused_address_starts_with_fresh_state);
-	tcase_add_test(lc, curlu_overrides_the_url_and_is_read_at_each_transfer);
+	tcase_add_test(lc, a_curlu_handle_is_judged_by_the_url_libcurl_requests);
 	tcase_add_test(lc, port_option_decides_the_port_matched_and_reported);
 	tcase_add_test(lc, drops_left_at_exit_go_in_one_drops_only_datagram);
 	tcase_add_test(lc, a_failed_drops_only_datagram_keeps_the_count);

@@ -31,6 +31,14 @@ scan_feed(struct scan_state *st, const char *buf, size_t len)
 	feeds++;
 }
 
+/* Judging a CURLU transfer's URL (xfer.c), faked: never asked here. */
+void
+xfer_confirm(struct shim_handle *h)
+{
+	(void)h;
+	ck_abort_msg("xfer_confirm called");
+}
+
 /* The header reader, faked: it records the lines it is fed. */
 static char hfed[4096];
 static size_t hfed_len;
@@ -378,6 +386,111 @@ START_TEST(without_a_transfer_state_the_header_reader_is_not_fed)
 }
 END_TEST
 
+
+/* Deliver each of the lines (as libcurl does, one call each) with every
+ * delivery accepted; return what the scanner was fed. */
+static void
+deliver_all(const char *const *lines)
+{
+	int k;
+
+	for (k = 0; lines[k] != NULL; k++) {
+		script[k] = ACCEPT;
+		ck_assert_uint_eq(deliver(lines[k]), strlen(lines[k]));
+	}
+}
+
+#define BODY	"{\"usage\":{}}"
+
+START_TEST(curlopt_header_blocks_are_passed_on_but_not_scanned)
+{
+	static const char *const cases[][8] = {
+		/* HTTP/1.1 */
+		{ "HTTP/1.1 200 OK\r\n", "content-type: x\r\n", "\r\n", BODY,
+		  NULL },
+		/* an interim 100 Continue, then the response */
+		{ "HTTP/1.1 100 Continue\r\n", "\r\n", "HTTP/1.1 200 OK\r\n",
+		  "a: b\r\n", "\r\n", BODY, NULL },
+		/* HTTP/2, as libcurl writes its status line */
+		{ "HTTP/2 200 \r\n", "anthropic-ratelimit-x: 1\r\n", "\r\n",
+		  BODY, NULL },
+		/* a redirect followed within the transfer (its body is
+		   not delivered), then the final response */
+		{ "HTTP/1.1 301 Moved\r\n", "location: /v1/messages\r\n",
+		  "\r\n", "HTTP/1.1 200 OK\r\n", "\r\n", BODY, NULL },
+		/* a proxy's CONNECT answer, then the response; bare LF */
+		{ "HTTP/1.1 200 Connection established\n", "\n",
+		  "HTTP/2 200 \n", "\n", BODY, NULL },
+	};
+	size_t i;
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		setup();
+		deliver_all(cases[i]);
+		ck_assert_uint_eq(fed_len, strlen(BODY));
+		ck_assert_int_eq(memcmp(fed, BODY, fed_len), 0);
+		ck_assert_uint_eq(xf.fed, strlen(BODY));
+		ck_assert_int_eq(xf.wmode, W_BODY);
+	}
+}
+END_TEST
+
+START_TEST(curlopt_header_blocks_split_anywhere_are_still_skipped)
+{
+	static char all[] = "HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\n"
+	    "x: y\r\n\r\n" BODY;
+	size_t len = strlen(all), cut;
+
+	/* a header block that came in one piece with the body, or cut
+	   after any byte */
+	for (cut = 1; cut <= len; cut++) {
+		setup();
+		script[0] = script[1] = ACCEPT;
+		ck_assert_uint_eq(tee_write(all, 1, cut, &sh), cut);
+		if (cut < len)
+			ck_assert_uint_eq(tee_write(all + cut, 1,
+			    len - cut, &sh), len - cut);
+		ck_assert_uint_eq(fed_len, strlen(BODY));
+		ck_assert_int_eq(memcmp(fed, BODY, fed_len), 0);
+		ck_assert_uint_eq(got_len, len);
+	}
+}
+END_TEST
+
+START_TEST(a_body_is_never_taken_for_headers)
+{
+	setup();
+	script[0] = script[1] = ACCEPT;
+	deliver("event: message_start\n");
+	deliver("HTTP/1.1 200 OK\r\n\r\n");
+	ck_assert_uint_eq(fed_len, 21 + 19);
+
+	/* a body that begins like a status line but is not one */
+	setup();
+	script[0] = script[1] = ACCEPT;
+	deliver("HTT");
+	ck_assert_uint_eq(fed_len, 0);
+	deliver("P-ish {}");
+	ck_assert_uint_eq(fed_len, 11);
+	ck_assert_int_eq(memcmp(fed, "HTTP-ish {}", 11), 0);
+}
+END_TEST
+
+START_TEST(a_refused_header_line_does_not_advance_the_header_state)
+{
+	setup();
+	script[0] = CURL_WRITEFUNC_PAUSE;
+	script[1] = script[2] = script[3] = ACCEPT;
+	ck_assert_uint_eq(deliver("HTTP/1.1 200 OK\r\n"),
+	    CURL_WRITEFUNC_PAUSE);
+	ck_assert_int_eq(xf.wmode, W_BOUNDARY);
+	deliver("HTTP/1.1 200 OK\r\n");
+	deliver("\r\n");
+	deliver(BODY);
+	ck_assert_uint_eq(fed_len, strlen(BODY));
+}
+END_TEST
+
 static Suite *
 tee_suite(void)
 {
@@ -408,6 +521,12 @@ tee_suite(void)
 	tcase_add_test(tc, the_header_callback_runs_outside_the_busy_flag);
 	tcase_add_test(tc,
 	    without_a_transfer_state_the_header_reader_is_not_fed);
+	tcase_add_test(tc, curlopt_header_blocks_are_passed_on_but_not_scanned);
+	tcase_add_test(tc,
+	    curlopt_header_blocks_split_anywhere_are_still_skipped);
+	tcase_add_test(tc, a_body_is_never_taken_for_headers);
+	tcase_add_test(tc,
+	    a_refused_header_line_does_not_advance_the_header_state);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -1128,12 +1128,13 @@ START_TEST(status_json_has_every_contract_and_extra_key)
 	ck_assert(cJSON_IsNull(at(o, "utilization")));
 
 	o = at(j, "requests");
-	ck_assert_int_eq(nkeys(o), 5);
+	ck_assert_int_eq(nkeys(o), 6);
 	ck_assert_double_eq(num(o, "total"), 1);
 	ck_assert_double_eq(num(o, "rate_limited"), 0);
 	num(o, "overloaded");
 	num(o, "errors");
 	num(o, "usage_unreadable");
+	ck_assert_double_eq(num(o, "cut_short"), 0);
 	ck_assert_double_eq(num(at(j, "tokens_total"), "output"), 22);
 
 	o = at(at(j, "models"), "claude-sonnet-4-5");

@@ -56,6 +56,7 @@ static const struct {
 	{ RTP_F_HEADERS_UNREAD, "headers_unread" },
 	{ RTP_F_ERROR_BODY, "error_body" },
 	{ RTP_F_DROPS_ONLY, "drops_only" },
+	{ RTP_F_CUT_SHORT, "cut_short" },
 };
 static const char *const dbl_names[RTP_D_COUNT] = {
 	"util_5h", "util_7d", "util_7d_sonnet", "util_7d_opus",
@@ -68,7 +69,7 @@ static const char *const int_names[RTP_I_COUNT] = {
 	"in_reset", "out_limit", "out_remaining", "out_reset", "retry_after"
 };
 
-_Static_assert(sizeof(flag_names) / sizeof(flag_names[0]) == 6,
+_Static_assert(sizeof(flag_names) / sizeof(flag_names[0]) == 7,
     "one name per RTP_F_ bit");
 
 static void

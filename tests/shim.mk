@@ -35,3 +35,18 @@ $(RT_CLIENT_NOPLT): $(RT_CLIENT_SRC)
 	@mkdir -p $(@D)
 	$(CC) $(ALL_CFLAGS) $(CURL_CFLAGS) -fno-plt -fPIE -pie \
 	    -Wl,-z,relro,-z,now -o $@ $< $(ALL_LDFLAGS) $(CURL_LIBS) -lpthread
+
+# rt-exact: the cases where a count is easily wrong (CURLOPT_HEADER, fork,
+# CURLOPT_URL with CURLOPT_CURLU, short writes); rt-dlcurl: libcurl used
+# only through dlopen() and dlsym() (it does not link libcurl).
+RT_EXACT  = $(B)/tests/rt-exact
+RT_DLCURL = $(B)/tests/rt-dlcurl
+TEST_PROGS += $(RT_EXACT) $(RT_DLCURL)
+
+$(RT_EXACT): tests/client/rt-exact.c
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) $(CURL_CFLAGS) -o $@ $< $(ALL_LDFLAGS) $(CURL_LIBS)
+
+$(RT_DLCURL): tests/client/rt-dlcurl.c
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) $(CURL_CFLAGS) -o $@ $< $(ALL_LDFLAGS) -ldl

@@ -34,7 +34,9 @@
 #define RTP_F_DROPS_ONLY	0x0020u	/* no transfer: carries only the
 					   process's unreported drops (sent
 					   when it exits) */
-#define RTP_F_ALL		0x003fu
+#define RTP_F_CUT_SHORT		0x0040u	/* a stream that ended early: its usage
+					   is what was seen so far */
+#define RTP_F_ALL		0x007fu
 
 /* rtp_event.usage_state */
 enum rtp_usage_state {

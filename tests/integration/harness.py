@@ -871,6 +871,45 @@ def daemon(api=None, **kw):
     return Daemon(api, **kw)
 
 
+_staged = {}
+_staged_dir = None
+_staged_lock = threading.Lock()
+
+
+def staged(path):
+    """A copy of path (the shim, a test program) that every uid can read
+    and run, for tests that run a setgid program or another uid: the
+    checkout itself may be private (a fresh clone in a 0700 home), and the
+    loader then ignores an LD_PRELOAD it cannot open.  The copy is made
+    once per test process, in a 0755 temporary directory removed at exit;
+    it keeps the original's mode bits (not set-id ones)."""
+    global _staged_dir
+    with _staged_lock:
+        if path in _staged:
+            return _staged[path]
+        if _staged_dir is None:
+            _staged_dir = _tmpdir("rt-stage-")
+            atexit.register(shutil.rmtree, _staged_dir, True)
+            os.chmod(_staged_dir, 0o755)
+        d = tempfile.mkdtemp(dir=_staged_dir)
+        os.chmod(d, 0o755)
+        copy = os.path.join(d, os.path.basename(path))
+        shutil.copyfile(path, copy)
+        os.chmod(copy, (os.stat(path).st_mode & 0o777) | 0o444)
+        _staged[path] = copy
+        return copy
+
+
+def staged_env(env):
+    """env with the shim in its LD_PRELOAD replaced by its staged() copy,
+    for a program run as another uid or setgid."""
+    e = dict(env)
+    if "LD_PRELOAD" in e:
+        e["LD_PRELOAD"] = ":".join(staged(x) if x == SHIM else x
+                                   for x in e["LD_PRELOAD"].split(":"))
+    return e
+
+
 def have(program):
     """True when program is on PATH (for skipping tests)."""
     return shutil.which(program) is not None

@@ -34,7 +34,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from harness import (BUILD, CLI, DAEMON, PYTHON, RECEIVER,  # noqa: E402
                      SANITIZE, SHIM, Daemon, MockAPI, Receiver, have, run,
-                     shim_env)
+                     shim_env, staged, staged_env)
 
 NOBODY = 65534
 RT_LOAD = os.path.join(BUILD, "tests", "rt-load")
@@ -70,6 +70,11 @@ c.close()
 
 
 def as_nobody(argv):
+    """argv run as nobody; our programs in it (argv[0] and any argument
+    naming one, such as the shim given to plughost) are staged() copies
+    nobody can read wherever the checkout lives."""
+    argv = [staged(a) if isinstance(a, str) and a.startswith(BUILD + "/")
+            and os.path.isfile(a) else a for a in argv]
     return ["setpriv", "--reuid=%d" % NOBODY, "--regid=%d" % NOBODY,
             "--clear-groups"] + list(argv)
 
@@ -154,7 +159,8 @@ class ForeignUidTest(SecurityCase):
         self.assertEqual(sent, 6)
         # and a real curl under the shim, as nobody
         env = dict(d.env)
-        p = run(as_nobody(["curl", "-sS", api.url(), "-d", MSG % "hi"]), env)
+        p = run(as_nobody(["curl", "-sS", api.url(), "-d", MSG % "hi"]),
+                staged_env(env))
         self.assertEqual(p.returncode, 0, p.stderr)
         st = d.wait_for(lambda s: s["ingest"]["foreign_uid"] == sent + 1)
         time.sleep(0.3)
@@ -575,7 +581,7 @@ class SecureExecutionTest(SecurityCase):
         # LD_PRELOAD set by env(1), run by setpriv: only the program
         # itself is started with it
         env = self.env(LD_PRELOAD=None)
-        pre = "LD_PRELOAD=" + SHIM
+        pre = "LD_PRELOAD=" + staged(SHIM)
         p = run(as_nobody(["env", pre, plain] + argv), env)
         self.assertEqual(p.returncode, 0, p.stderr)
         ev = self.rx.events(1)
@@ -590,7 +596,7 @@ class SecureExecutionTest(SecurityCase):
     def test_the_shim_turns_itself_off_when_dlopened_in_a_setgid_program(
             self):
         plain, setgid = self.copies(PLUGHOST)
-        argv = [SHIM, self.api.url(), MSG % "hi"]
+        argv = [staged(SHIM), self.api.url(), MSG % "hi"]
         env = self.env(LD_PRELOAD=None)
         p = run(as_nobody([plain] + argv), env)
         self.assertEqual(p.returncode, 0, p.stderr)
