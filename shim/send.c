@@ -1,22 +1,33 @@
 /*
- * The datagram sender.  Each event is one sendto() on a fresh
- * AF_UNIX/SOCK_DGRAM socket that is non-blocking and close-on-exec, closed
- * right after: no descriptor lives on in the application (which may close or
- * reuse descriptor numbers at will), nothing is shared between threads or
- * across fork().  A full queue (the kernel holds only net.unix.max_dgram_qlen
- * datagrams, 10 by default, per unread socket) is tried twice more after
- * sched_yield(), never waiting longer.  Any failure (no daemon, queue still
- * full) drops the datagram and counts it; the count travels in the next
- * datagram that gets through and is then subtracted.  Drops still unreported
- * when the process exits go in one drops-only datagram from the destructor.
+ * The hand-off of events to ratetapd.  Each event is one record appended
+ * to the journal beside the ingest socket (docs/protocol.md): open with
+ * O_APPEND | O_CREAT | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC, check it is a
+ * private regular file of ours under its cap, one write(2) of the whole
+ * record, close.  No descriptor lives on in the application (which may
+ * close or reuse descriptor numbers at will), nothing is shared between
+ * threads or across fork(), nothing waits: the daemon need not be running,
+ * it reads the journal when it can.
+ *
+ * When the journal cannot take the record (refused, at its cap, a full
+ * disk, a path that does not fit) the event goes as a datagram to the
+ * ingest socket as before: a fresh AF_UNIX/SOCK_DGRAM socket, non-blocking,
+ * a full queue tried twice more after sched_yield().  Only when that fails
+ * too is the event dropped and counted; the count travels in the next
+ * event that gets through and is then subtracted.  Drops still unreported
+ * when the process exits go in one drops-only event from the destructor.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <sched.h>
 #include <stdatomic.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
+#include <time.h>
 #include <unistd.h>
+
+#include "ratetap/safe.h"
 
 #include "shim.h"
 
@@ -25,38 +36,103 @@
 static _Atomic uint32_t send_seq;
 static _Atomic uint32_t send_drops;
 static _Atomic pid_t send_drops_pid;	/* process that counted them */
+static _Atomic uint64_t send_stamp;	/* when this sequence began, ns */
+static _Atomic int journal_said;	/* a journal refusal was logged */
 
-int
-send_event(const char *path, struct rtp_event *ev)
+/* The journal's cap in bytes, read once. */
+static uint64_t
+journal_cap(void)
+{
+	static _Atomic uint64_t cap;
+	uint64_t c = atomic_load_explicit(&cap, memory_order_relaxed);
+
+	if (c == 0) {
+		c = rt_journal_cap();
+		atomic_store_explicit(&cap, c, memory_order_relaxed);
+	}
+	return c;
+}
+
+/* This process's sequence stamp (set at its first event, reset by the
+ * fork handler), never 0. */
+static uint64_t
+stamp(void)
+{
+	uint64_t s = atomic_load(&send_stamp), want = 0;
+	struct timespec ts;
+
+	if (s != 0)
+		return s;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	s = (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+	if (s == 0)
+		s = 1;
+	if (!atomic_compare_exchange_strong(&send_stamp, &want, s))
+		s = want;	/* another thread was first */
+	return s;
+}
+
+/* Append ev to the journal at path: 0, or -1 with errno (and, for a
+ * refusal worth saying, a reason logged once). */
+static int
+journal_append(const char *path, const struct rtp_event *ev)
+{
+	struct rtj_record rec;
+	struct stat st;
+	char err[256];
+	size_t len;
+	ssize_t n;
+	int fd, e;
+
+	len = rtj_encode(&rec, ev, stamp());
+	fd = rt_open_private(path, O_WRONLY | O_APPEND | O_CREAT, 0600, &st,
+	    err, sizeof(err));
+	if (fd == -1) {
+		e = errno;
+		if (e != EACCES && e != ENOENT &&
+		    !atomic_exchange(&journal_said, 1))
+			shim_debug("journal %s", err);
+		errno = e;
+		return -1;
+	}
+	/* the cap: what the daemon has not yet taken (it punches out what
+	   it has, so the blocks in use are what waits) */
+	if ((uint64_t)st.st_blocks * 512 + len > journal_cap()) {
+		close(fd);
+		errno = EFBIG;
+		return -1;
+	}
+	do
+		n = write(fd, &rec, len);
+	while (n == -1 && errno == EINTR);
+	e = errno;
+	close(fd);
+	if (n == (ssize_t)len)
+		return 0;
+	/* a short write (full disk) leaves a torn record that the daemon
+	   skips and counts */
+	errno = n == -1 ? e : ENOSPC;
+	return -1;
+}
+
+static int
+datagram(const char *path, const struct rtp_event *ev)
 {
 	struct sockaddr_un sun;
-	uint32_t drops;
 	size_t plen;
 	ssize_t n;
-	int fd = -1, saved = errno, why = 0, tries = 0;
+	int fd, tries = 0, e;
 
-	drops = atomic_load(&send_drops);
-	if ((ev->flags & RTP_F_DROPS_ONLY) && drops == 0)
-		return 0;	/* reported meanwhile by another thread */
-	ev->pid = (int32_t)getpid();	/* a forked child reports itself */
-	ev->seq = atomic_fetch_add(&send_seq, 1) + 1;
-	ev->dropped = drops;
-	if (path == NULL) {
-		why = 0;	/* no socket that may be used */
-		goto err;
-	}
 	if ((plen = strlen(path)) == 0 || plen >= sizeof(sun.sun_path)) {
-		why = ENAMETOOLONG;
-		goto err;
+		errno = ENAMETOOLONG;
+		return -1;
 	}
 	memset(&sun, 0, sizeof(sun));
 	sun.sun_family = AF_UNIX;
 	memcpy(sun.sun_path, path, plen);
 	fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	if (fd == -1) {
-		why = errno;
-		goto err;
-	}
+	if (fd == -1)
+		return -1;
 	for (;;) {
 		n = sendto(fd, ev, sizeof(*ev), MSG_DONTWAIT | MSG_NOSIGNAL,
 		    (struct sockaddr *)&sun, sizeof(sun));
@@ -70,21 +146,50 @@ send_event(const char *path, struct rtp_event *ev)
 			break;
 		(void)sched_yield();
 	}
-	if (n != (ssize_t)sizeof(*ev)) {
-		why = n == -1 ? errno : EMSGSIZE;
+	e = n == -1 ? errno : EMSGSIZE;
+	close(fd);
+	if (n == (ssize_t)sizeof(*ev))
+		return 0;
+	errno = e;
+	return -1;
+}
+
+int
+send_event(const char *path, struct rtp_event *ev)
+{
+	const char *journal;
+	uint32_t drops;
+	int saved = errno, why = 0, jwhy = 0;
+
+	drops = atomic_load(&send_drops);
+	if ((ev->flags & RTP_F_DROPS_ONLY) && drops == 0)
+		return 0;	/* reported meanwhile by another thread */
+	ev->pid = (int32_t)getpid();	/* a forked child reports itself */
+	ev->seq = atomic_fetch_add(&send_seq, 1) + 1;
+	ev->dropped = drops;
+	if (path == NULL) {
+		why = 0;	/* no socket that may be used */
 		goto err;
 	}
-	close(fd);
+	journal = cfg_journal();
+	if (journal != NULL && journal_append(journal, ev) == 0)
+		goto sent;
+	jwhy = journal != NULL ? errno : 0;
+	if (datagram(path, ev) == 0)
+		goto sent;
+	why = errno;
+	goto err;
+sent:
 	atomic_fetch_sub(&send_drops, drops);
 	errno = saved;
 	return 0;
 err:
-	shim_debug("%s dropped (%s), %u unsent",
+	shim_debug("%s dropped (%s%s%s%s), %u unsent",
 	    (ev->flags & RTP_F_DROPS_ONLY) ? "drops report" : "event",
+	    jwhy != 0 ? "journal: " : "", jwhy != 0 ? strerror(jwhy) : "",
+	    jwhy != 0 ? "; socket: " : "",
 	    why != 0 ? strerror(why) : "no usable socket",
 	    (unsigned)drops + 1);
-	if (fd != -1)
-		close(fd);
 	atomic_fetch_add(&send_drops, 1);
 	atomic_store(&send_drops_pid, getpid());
 	errno = saved;
@@ -101,6 +206,7 @@ void
 send_atfork_child(void)
 {
 	atomic_store(&send_seq, 0);
+	atomic_store(&send_stamp, 0);	/* a new sequence, of a new pid */
 	atomic_store(&send_drops, 0);
 	atomic_store(&send_drops_pid, 0);
 }
