@@ -1,17 +1,32 @@
 /*
- * Client of ratetapd's control socket: HTTP over AF_UNIX through libcurl's
- * CURLOPT_UNIX_SOCKET_PATH.
+ * Client of ratetapd's control socket: HTTP over AF_UNIX through libcurl.
+ * The socket is connected here, not by libcurl, so that it is trusted only
+ * when its directory passes rt_dir_check() and the process serving it runs
+ * as our uid (SO_PEERCRED): another user who made /tmp/ratetap-$UID first
+ * must not be able to answer `ratetap status`.
  */
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <sys/un.h>
+#include <unistd.h>
 
 #include <curl/curl.h>
 
 #include "ratetap/paths.h"
+#include "ratetap/safe.h"
 #include "cli.h"
+
+/* The connection made for libcurl, and why it was refused. */
+struct conn {
+	const char *sock;
+	long timeout_ms;
+	char why[512];		/* "" unless refused */
+};
 
 struct buf {
 	char *data;
@@ -71,15 +86,82 @@ write_cb(char *ptr, size_t size, size_t nmemb, void *arg)
 	return n;
 }
 
+/* CURLOPT_OPENSOCKETFUNCTION: connect to the control socket ourselves
+ * and check who serves it. */
+static curl_socket_t
+open_cb(void *arg, curlsocktype purpose, struct curl_sockaddr *addr)
+{
+	struct conn *c = arg;
+	struct sockaddr_un sun;
+	struct timeval tv;
+	char dir[RT_FILE_MAX];
+	uid_t peer;
+	int fd, e;
+
+	(void)purpose;
+	(void)addr;
+	if (rt_dirname(c->sock, dir, sizeof(dir)) == -1 ||
+	    strlen(c->sock) >= sizeof(sun.sun_path)) {
+		snprintf(c->why, sizeof(c->why), "%s: path too long", c->sock);
+		return CURL_SOCKET_BAD;
+	}
+	if (rt_dir_check(dir, c->why, sizeof(c->why)) == -1) {
+		if (errno == ENOENT)
+			c->why[0] = '\0';	/* no daemon: libcurl says so */
+		else
+			return CURL_SOCKET_BAD;
+	}
+	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) == -1)
+		return CURL_SOCKET_BAD;
+	tv.tv_sec = c->timeout_ms / 1000;
+	tv.tv_usec = (c->timeout_ms % 1000) * 1000;
+	(void)setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+	memset(&sun, 0, sizeof(sun));
+	sun.sun_family = AF_UNIX;
+	memcpy(sun.sun_path, c->sock, strlen(c->sock) + 1);
+	if (connect(fd, (struct sockaddr *)&sun, sizeof(sun)) == -1) {
+		e = errno;
+		close(fd);
+		errno = e;
+		if (c->why[0] == '\0')
+			snprintf(c->why, sizeof(c->why), "%s: %s", c->sock,
+			    strerror(e));
+		return CURL_SOCKET_BAD;
+	}
+	if (rt_peer_uid(fd, &peer) == -1 || peer != geteuid()) {
+		snprintf(c->why, sizeof(c->why), "%s is served by uid %ld, "
+		    "not by us (uid %u): not trusting its answers", c->sock,
+		    rt_peer_uid(fd, &peer) == -1 ? -1L : (long)peer,
+		    (unsigned)geteuid());
+		close(fd);
+		return CURL_SOCKET_BAD;
+	}
+	return fd;
+}
+
+/* CURLOPT_SOCKOPTFUNCTION: open_cb() connected it already. */
+static int
+sockopt_cb(void *arg, curl_socket_t fd, curlsocktype purpose)
+{
+	(void)arg;
+	(void)fd;
+	(void)purpose;
+	return CURL_SOCKOPT_ALREADY_CONNECTED;
+}
+
 int
 cli_control_get(const char *sock, const char *path, long timeout_ms,
     char **body, size_t *len, long *code, char *err, size_t errlen)
 {
 	char url[256], ebuf[CURL_ERROR_SIZE];
 	struct buf b = { NULL, 0, 0, 0 };
+	struct conn c;
 	CURL *h = NULL;
 	CURLcode rc;
 
+	memset(&c, 0, sizeof(c));
+	c.sock = sock;
+	c.timeout_ms = timeout_ms;
 	*body = NULL;
 	*len = 0;
 	*code = 0;
@@ -104,13 +186,20 @@ cli_control_get(const char *sock, const char *path, long timeout_ms,
 	    CURLE_OK ||
 	    curl_easy_setopt(h, CURLOPT_ERRORBUFFER, ebuf) != CURLE_OK ||
 	    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, write_cb) != CURLE_OK ||
-	    curl_easy_setopt(h, CURLOPT_WRITEDATA, &b) != CURLE_OK) {
+	    curl_easy_setopt(h, CURLOPT_WRITEDATA, &b) != CURLE_OK ||
+	    curl_easy_setopt(h, CURLOPT_OPENSOCKETFUNCTION, open_cb) !=
+	    CURLE_OK ||
+	    curl_easy_setopt(h, CURLOPT_OPENSOCKETDATA, &c) != CURLE_OK ||
+	    curl_easy_setopt(h, CURLOPT_SOCKOPTFUNCTION, sockopt_cb) !=
+	    CURLE_OK) {
 		snprintf(err, errlen, "cannot configure libcurl");
 		goto err;
 	}
 	rc = curl_easy_perform(h);
 	if (rc != CURLE_OK) {
-		if (b.too_big)
+		if (c.why[0] != '\0')
+			snprintf(err, errlen, "%s", c.why);
+		else if (b.too_big)
 			snprintf(err, errlen, "answer larger than %d bytes",
 			    CLI_MAX_BODY);
 		else

@@ -8,6 +8,7 @@
  */
 #include <check.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -453,6 +454,10 @@ resolve_program_defines(const char *name)
 static char sockdir[64];
 static char sockpath[108];
 static int rxfd = -1;
+/* Where reading the journal beside sockpath stopped (the shim's events
+ * go there first, datagrams only when it cannot be written). */
+static char jpath[sizeof(sockpath) + 16];
+static off_t joff;
 
 static void
 rx_open(void)
@@ -473,16 +478,55 @@ rx_open(void)
 static void
 rx_close(void)
 {
+	char jp[sizeof(jpath)];
+
 	close(rxfd);
+	if (rt_journal_path(sockpath, jp, sizeof(jp)) == 0)
+		unlink(jp);
+	jpath[0] = '\0';
 	unlink(sockpath);
 	rmdir(sockdir);
+}
+
+
+static int
+rx_journal(struct rtp_event *evs, int n, int max)
+{
+	char jp[sizeof(jpath)], buf[8192];
+	struct rtj_hdr h;
+	size_t pos, len;
+	ssize_t r;
+	int fd;
+
+	ck_assert_int_eq(rt_journal_path(sockpath, jp, sizeof(jp)), 0);
+	if (strcmp(jp, jpath) != 0) {
+		memcpy(jpath, jp, sizeof(jp));
+		joff = 0;
+	}
+	if ((fd = open(jpath, O_RDONLY | O_NOFOLLOW)) == -1)
+		return n;
+	while ((r = pread(fd, buf, sizeof(buf), joff)) > 0) {
+		for (pos = 0; pos < (size_t)r; pos += len) {
+			if (rtj_frame(buf + pos, (size_t)r - pos, &h, &len) !=
+			    RTJ_OK)
+				break;
+			ck_assert_int_lt(n, max);
+			ck_assert_int_eq(rtp_validate(buf + pos + sizeof(h),
+			    h.payload, &evs[n]), RTP_OK);
+			n++;
+		}
+		ck_assert_uint_gt(pos, 0);	/* no garbage, no torn record */
+		joff += (off_t)pos;
+	}
+	close(fd);
+	return n;
 }
 
 /* Every event queued so far (at most max), validated. */
 static int
 rx_events(struct rtp_event *evs, int max)
 {
-	int n = 0;
+	int n = rx_journal(evs, 0, max);
 
 	for (;;) {
 		char buf[2048];
@@ -1338,8 +1382,10 @@ default_socket_env(mode_t mode)
 static void
 default_socket_cleanup(void)
 {
-	char dir[128];
+	char dir[128], jp[sizeof(jpath)];
 
+	if (rt_journal_path(sockpath, jp, sizeof(jp)) == 0)
+		unlink(jp);
 	unlink(sockpath);
 	snprintf(dir, sizeof(dir), "%s/ratetap", xdg);
 	rmdir(dir);
@@ -1386,7 +1432,7 @@ START_TEST(a_default_socket_directory_others_can_write_is_not_used)
 }
 END_TEST
 
-START_TEST(a_symlinked_default_socket_directory_is_not_used)
+START_TEST(a_symlink_of_ours_to_a_private_directory_is_used)
 {
 	struct fake_easy e;
 	struct rtp_event ev[2];
@@ -1400,9 +1446,35 @@ START_TEST(a_symlinked_default_socket_directory_is_not_used)
 	ck_assert_int_eq(symlink("ratetap.real", dir), 0);
 	easy_init(&e, "http://api.test/v1/messages", json_body);
 	ck_assert_int_eq(curl_easy_perform((CURL *)&e), CURLE_OK);
+	ck_assert_int_eq(rx_events(ev, 2), 1);
+	ck_assert_uint_eq(send_dropped(), 0);
+	default_socket_cleanup();
+	unlink(dir);
+	rmdir(real);
+	rmdir(xdg);
+}
+END_TEST
+
+START_TEST(a_symlink_to_a_directory_of_another_user_is_not_used)
+{
+	struct fake_easy e;
+	struct rtp_event ev[2];
+	char dir[128], real[128];
+
+	if (geteuid() != 0)
+		return;		/* needs chown */
+	default_socket_env(0700);
+	snprintf(dir, sizeof(dir), "%s/ratetap", xdg);
+	snprintf(real, sizeof(real), "%s/ratetap.real", xdg);
+	ck_assert_int_eq(rename(dir, real), 0);
+	ck_assert_int_eq(symlink("ratetap.real", dir), 0);
+	ck_assert_int_eq(chown(real, 65534, 65534), 0);
+	easy_init(&e, "http://api.test/v1/messages", json_body);
+	ck_assert_int_eq(curl_easy_perform((CURL *)&e), CURLE_OK);
 	ck_assert_int_eq(rx_events(ev, 2), 0);
 	ck_assert_uint_eq(send_dropped(), 1);
 	unlink(dir);
+	ck_assert_int_eq(chown(real, 0, 0), 0);
 	ck_assert_int_eq(rename(real, dir), 0);
 	default_socket_cleanup();
 }
@@ -1855,6 +1927,21 @@ rx_fill(void)
 	return n;
 }
 
+/* Make the journal unwritable (a directory in its place), so that events
+ * go by datagram and the drop path is reached; 0 undoes it. */
+static void
+journal_block(int on)
+{
+	char jp[sizeof(jpath)];
+
+	ck_assert_int_eq(rt_journal_path(sockpath, jp, sizeof(jp)), 0);
+	if (on) {
+		unlink(jp);
+		ck_assert_int_eq(mkdir(jp, 0700), 0);
+	} else
+		ck_assert_int_eq(rmdir(jp), 0);
+}
+
 static int
 rx_drain_raw(void)
 {
@@ -1873,6 +1960,7 @@ START_TEST(drops_left_at_exit_go_in_one_drops_only_datagram)
 	int filled;
 
 	easy_init(&a, "http://api.test/v1/messages", json_body);
+	journal_block(1);
 	filled = rx_fill();
 	ck_assert_int_gt(filled, 0);
 	/* the queue stays full: each event is dropped after its retries */
@@ -1896,6 +1984,7 @@ START_TEST(drops_left_at_exit_go_in_one_drops_only_datagram)
 	/* nothing left: nothing sent */
 	ck_assert_int_eq(send_report_drops(sockpath, "burst"), 0);
 	ck_assert_int_eq(rx_events(ev, 2), 0);
+	journal_block(0);
 }
 END_TEST
 
@@ -1905,11 +1994,14 @@ START_TEST(a_failed_drops_only_datagram_keeps_the_count)
 	struct rtp_event ev[2];
 
 	easy_init(&a, "http://api.test/v1/messages", json_body);
+	journal_block(1);
 	(void)rx_fill();
 	ck_assert_int_eq(curl_easy_perform((CURL *)&a), CURLE_OK);
 	ck_assert_int_eq(send_report_drops(sockpath, "x"), -1);
 	ck_assert_uint_eq(send_dropped(), 2);
 	(void)rx_drain_raw();
+	journal_block(0);
+	/* the journal takes it again */
 	ck_assert_int_eq(send_report_drops(sockpath, "x"), 0);
 	ck_assert_int_eq(rx_events(ev, 2), 1);
 	ck_assert_uint_eq(ev[0].dropped, 2);
@@ -1992,7 +2084,8 @@ setopt_suite(void)
 	tcase_add_test(lc, the_default_socket_is_used_in_a_private_directory);
 	tcase_add_test(lc,
 	    a_default_socket_directory_others_can_write_is_not_used);
-	tcase_add_test(lc, a_symlinked_default_socket_directory_is_not_used);
+	tcase_add_test(lc, a_symlink_of_ours_to_a_private_directory_is_used);
+	tcase_add_test(lc, a_symlink_to_a_directory_of_another_user_is_not_used);
 	tcase_add_test(lc, an_explicit_socket_is_used_as_given);
 	tcase_add_test(lc, reset_forgets_the_url);
 	tcase_add_test(lc, disabled_is_pure_pass_through);
