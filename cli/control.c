@@ -11,7 +11,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <sys/time.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -24,7 +23,7 @@
 /* The connection made for libcurl, and why it was refused. */
 struct conn {
 	const char *sock;
-	long timeout_ms;
+	int fd;			/* the socket made for libcurl */
 	char why[512];		/* "" unless refused */
 };
 
@@ -86,67 +85,54 @@ write_cb(char *ptr, size_t size, size_t nmemb, void *arg)
 	return n;
 }
 
-/* CURLOPT_OPENSOCKETFUNCTION: connect to the control socket ourselves
- * and check who serves it. */
+/* CURLOPT_OPENSOCKETFUNCTION: the socket libcurl connects, made here so
+ * that its peer can be checked once connected; and the directory check. */
 static curl_socket_t
 open_cb(void *arg, curlsocktype purpose, struct curl_sockaddr *addr)
 {
 	struct conn *c = arg;
-	struct sockaddr_un sun;
-	struct timeval tv;
 	char dir[RT_FILE_MAX];
-	uid_t peer;
-	int fd, e;
 
 	(void)purpose;
-	(void)addr;
-	if (rt_dirname(c->sock, dir, sizeof(dir)) == -1 ||
-	    strlen(c->sock) >= sizeof(sun.sun_path)) {
+	if (rt_dirname(c->sock, dir, sizeof(dir)) == -1) {
 		snprintf(c->why, sizeof(c->why), "%s: path too long", c->sock);
 		return CURL_SOCKET_BAD;
 	}
 	if (rt_dir_check(dir, c->why, sizeof(c->why)) == -1) {
-		if (errno == ENOENT)
-			c->why[0] = '\0';	/* no daemon: libcurl says so */
-		else
+		if (errno != ENOENT)
 			return CURL_SOCKET_BAD;
+		c->why[0] = '\0';	/* no daemon: libcurl says so */
 	}
-	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) == -1)
-		return CURL_SOCKET_BAD;
-	tv.tv_sec = c->timeout_ms / 1000;
-	tv.tv_usec = (c->timeout_ms % 1000) * 1000;
-	(void)setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
-	memset(&sun, 0, sizeof(sun));
-	sun.sun_family = AF_UNIX;
-	memcpy(sun.sun_path, c->sock, strlen(c->sock) + 1);
-	if (connect(fd, (struct sockaddr *)&sun, sizeof(sun)) == -1) {
-		e = errno;
-		close(fd);
-		errno = e;
-		if (c->why[0] == '\0')
-			snprintf(c->why, sizeof(c->why), "%s: %s", c->sock,
-			    strerror(e));
-		return CURL_SOCKET_BAD;
-	}
-	if (rt_peer_uid(fd, &peer) == -1 || peer != geteuid()) {
-		snprintf(c->why, sizeof(c->why), "%s is served by uid %ld, "
-		    "not by us (uid %u): not trusting its answers", c->sock,
-		    rt_peer_uid(fd, &peer) == -1 ? -1L : (long)peer,
-		    (unsigned)geteuid());
-		close(fd);
-		return CURL_SOCKET_BAD;
-	}
-	return fd;
+	c->fd = socket(addr->family, addr->socktype | SOCK_CLOEXEC,
+	    addr->protocol);
+	return c->fd == -1 ? CURL_SOCKET_BAD : c->fd;
 }
 
-/* CURLOPT_SOCKOPTFUNCTION: open_cb() connected it already. */
+/* CURLOPT_PREREQFUNCTION: connected, nothing sent yet; only a server
+ * running as our uid is asked. */
 static int
-sockopt_cb(void *arg, curl_socket_t fd, curlsocktype purpose)
+prereq_cb(void *arg, char *primary_ip, char *local_ip, int primary_port,
+    int local_port)
 {
-	(void)arg;
-	(void)fd;
-	(void)purpose;
-	return CURL_SOCKOPT_ALREADY_CONNECTED;
+	struct conn *c = arg;
+	uid_t peer;
+
+	(void)primary_ip;
+	(void)local_ip;
+	(void)primary_port;
+	(void)local_port;
+	if (c->fd == -1 || rt_peer_uid(c->fd, &peer) == -1) {
+		snprintf(c->why, sizeof(c->why), "%s: cannot tell who serves "
+		    "it: not trusting its answers", c->sock);
+		return CURL_PREREQFUNC_ABORT;
+	}
+	if (peer != geteuid()) {
+		snprintf(c->why, sizeof(c->why), "%s is served by uid %u, not "
+		    "by us (uid %u): not trusting its answers", c->sock,
+		    (unsigned)peer, (unsigned)geteuid());
+		return CURL_PREREQFUNC_ABORT;
+	}
+	return CURL_PREREQFUNC_OK;
 }
 
 int
@@ -161,7 +147,7 @@ cli_control_get(const char *sock, const char *path, long timeout_ms,
 
 	memset(&c, 0, sizeof(c));
 	c.sock = sock;
-	c.timeout_ms = timeout_ms;
+	c.fd = -1;
 	*body = NULL;
 	*len = 0;
 	*code = 0;
@@ -190,8 +176,9 @@ cli_control_get(const char *sock, const char *path, long timeout_ms,
 	    curl_easy_setopt(h, CURLOPT_OPENSOCKETFUNCTION, open_cb) !=
 	    CURLE_OK ||
 	    curl_easy_setopt(h, CURLOPT_OPENSOCKETDATA, &c) != CURLE_OK ||
-	    curl_easy_setopt(h, CURLOPT_SOCKOPTFUNCTION, sockopt_cb) !=
-	    CURLE_OK) {
+	    curl_easy_setopt(h, CURLOPT_PREREQFUNCTION, prereq_cb) !=
+	    CURLE_OK ||
+	    curl_easy_setopt(h, CURLOPT_PREREQDATA, &c) != CURLE_OK) {
 		snprintf(err, errlen, "cannot configure libcurl");
 		goto err;
 	}
