@@ -184,8 +184,14 @@ cli_control_get(const char *sock, const char *path, long timeout_ms,
 	}
 	rc = curl_easy_perform(h);
 	if (rc != CURLE_OK) {
-		if (c.why[0] != '\0')
+		if (c.why[0] != '\0') {
+			static int said;
+
+			/* said here, once: callers say "no daemon" */
+			if (!said++)
+				cli_errx("%s", c.why);
 			snprintf(err, errlen, "%s", c.why);
+		}
 		else if (b.too_big)
 			snprintf(err, errlen, "answer larger than %d bytes",
 			    CLI_MAX_BODY);

@@ -720,8 +720,8 @@ cli_status_main(int argc, char **argv, const char *control)
 	}
 	if (cli_control_get(path, "/v1/status", 5000, &body, &len, &code,
 	    err, sizeof(err)) == -1) {
-		cli_errx("no daemon answers on %s (%s); start it with "
-		    "`ratetapd &` or use `ratetap run`", path, err);
+		cli_errx("no daemon answers on %s; start it with `ratetapd &` "
+		    "or use `ratetap run`", path);
 		return 1;
 	}
 	if (code != 200) {

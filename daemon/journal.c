@@ -356,6 +356,24 @@ again:
 }
 
 void
+jrn_skip_to_end(struct jrn *j)
+{
+	struct trk_jrn *tj = &j->t->jrn;
+	struct stat st;
+
+	if (j->fd == -1 || fstat(j->fd, &st) == -1)
+		return;
+	tj->ino = (uint64_t)st.st_ino;
+	tj->offset = st.st_size;
+	tj->size = st.st_size;
+	j->t->dirty = 1;
+	if (st.st_size > 0)
+		log_warnx("journal: %lld bytes already in %s are not read: "
+		    "the state they would add to was lost",
+		    (long long)st.st_size, j->path);
+}
+
+void
 jrn_saved(struct jrn *j)
 {
 	int64_t upto;

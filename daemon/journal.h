@@ -47,6 +47,14 @@ long jrn_drain(struct jrn *j, long max, time_t now, int *more);
  */
 void jrn_saved(struct jrn *j);
 
+/*
+ * Take nothing that is in the journal now: read only what is appended from
+ * here on.  For a state that was lost (a corrupt file moved aside): the
+ * counts it held are gone, and re-reading what is left of the journal would
+ * give a part of them back as if it were all.
+ */
+void jrn_skip_to_end(struct jrn *j);
+
 /* Stop watching and close. NULL is fine. */
 void jrn_close(struct jrn *j);
 

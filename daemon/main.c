@@ -699,6 +699,8 @@ start_servers(struct daemon *d)
 	if ((d->jrn = jrn_open(d->l, d->t, d->journal_path, err,
 	    sizeof(err))) == NULL)
 		fatalx("%s", err);
+	if (d->recovered_from[0] != '\0')
+		jrn_skip_to_end(d->jrn);
 }
 
 int

@@ -307,11 +307,20 @@ class ShimRuntimeDirTest(SecurityCase):
                 os.chmod(self.rdir, mode)
                 self.refused(self.rdir, "writable by group or others")
 
-    def test_a_symbolic_link_in_place_of_the_directory_gets_nothing(self):
+    def test_a_symbolic_link_of_ours_to_a_private_directory_is_used(self):
         real = os.path.join(self.xdg, "elsewhere")
         os.rename(self.rdir, real)
         os.symlink(real, self.rdir)
-        self.refused(real, "not a directory")
+        evs, _ = self.send(self.rdir)
+        self.assertEqual(len(evs), 2, evs)
+
+    def test_a_symbolic_link_to_another_users_directory_gets_nothing(self):
+        need_root(self)
+        real = os.path.join(self.xdg, "elsewhere")
+        os.rename(self.rdir, real)
+        os.symlink(real, self.rdir)
+        os.chown(real, NOBODY, NOBODY)
+        self.refused(self.rdir, "owned by uid %d" % NOBODY)
 
     def test_a_directory_owned_by_another_user_gets_nothing(self):
         need_root(self)
