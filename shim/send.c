@@ -1,12 +1,17 @@
 /*
  * The hand-off of events to ratetapd.  Each event is one record appended
- * to the journal beside the ingest socket (docs/protocol.md): open with
- * O_APPEND | O_CREAT | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC, check it is a
- * private regular file of ours under its cap, one write(2) of the whole
- * record, close.  No descriptor lives on in the application (which may
- * close or reuse descriptor numbers at will), nothing is shared between
- * threads or across fork(), nothing waits: the daemon need not be running,
- * it reads the journal when it can.
+ * to the journal beside the ingest socket (docs/protocol.md) with one
+ * write(2) of the whole record.  The journal is opened O_APPEND | O_CREAT |
+ * O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC and checked to be a private regular
+ * file of ours; the descriptor is kept (moved to a high number, where the
+ * application is unlikely to reuse it) for the next events.  The
+ * application may close it or dup2() over it at will: before every write
+ * fstat() must still show the same file, with a link (not removed), under
+ * its cap; otherwise the descriptor is forgotten (never closed: it may be
+ * the application's now) and the journal opened again.  Threads share it
+ * (O_APPEND writes of one record do not interleave); a forked child
+ * shares its parent's.  Nothing waits: the daemon need not be running, it
+ * reads the journal when it can.
  *
  * When the journal cannot take the record (refused, at its cap, a full
  * disk, a path that does not fit) the event goes as a datagram to the
@@ -18,6 +23,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <sched.h>
 #include <stdatomic.h>
 #include <string.h>
@@ -72,6 +78,55 @@ stamp(void)
 	return s;
 }
 
+#define JOURNAL_FD_MIN	512	/* the kept descriptor is moved up here */
+
+/* The kept descriptor of the journal and what it must be. */
+static pthread_mutex_t journal_mu = PTHREAD_MUTEX_INITIALIZER;
+static int journal_fd = -1;
+static dev_t journal_dev;
+static ino_t journal_ino;
+
+/* The kept descriptor if it is still the journal (*st its fstat), else a
+ * new one (kept), or -1. */
+static int
+journal_get(const char *path, struct stat *st)
+{
+	char err[256];
+	int fd, hi, e;
+
+	pthread_mutex_lock(&journal_mu);
+	fd = journal_fd;
+	if (fd != -1 && fstat(fd, st) == 0 && st->st_dev == journal_dev &&
+	    st->st_ino == journal_ino && S_ISREG(st->st_mode) &&
+	    st->st_nlink > 0) {
+		pthread_mutex_unlock(&journal_mu);
+		return fd;
+	}
+	/* closed, replaced by the application, or the file removed: forget
+	   it, do not close it (the number may be the application's) */
+	journal_fd = -1;
+	fd = rt_open_private(path, O_WRONLY | O_APPEND | O_CREAT, 0600, st,
+	    err, sizeof(err));
+	if (fd == -1) {
+		e = errno;
+		pthread_mutex_unlock(&journal_mu);
+		if (e != EACCES && e != ENOENT &&
+		    !atomic_exchange(&journal_said, 1))
+			shim_debug("journal %s", err);
+		errno = e;
+		return -1;
+	}
+	if ((hi = fcntl(fd, F_DUPFD_CLOEXEC, JOURNAL_FD_MIN)) != -1) {
+		close(fd);
+		fd = hi;
+	}
+	journal_fd = fd;
+	journal_dev = st->st_dev;
+	journal_ino = st->st_ino;
+	pthread_mutex_unlock(&journal_mu);
+	return fd;
+}
+
 /* Append ev to the journal at path: 0, or -1 with errno (and, for a
  * refusal worth saying, a reason logged once). */
 static int
@@ -79,39 +134,28 @@ journal_append(const char *path, const struct rtp_event *ev)
 {
 	struct rtj_record rec;
 	struct stat st;
-	char err[256];
 	size_t len;
 	ssize_t n;
-	int fd, e;
+	int fd;
 
 	len = rtj_encode(&rec, ev, stamp());
-	fd = rt_open_private(path, O_WRONLY | O_APPEND | O_CREAT, 0600, &st,
-	    err, sizeof(err));
-	if (fd == -1) {
-		e = errno;
-		if (e != EACCES && e != ENOENT &&
-		    !atomic_exchange(&journal_said, 1))
-			shim_debug("journal %s", err);
-		errno = e;
+	if ((fd = journal_get(path, &st)) == -1)
 		return -1;
-	}
 	/* the cap: what the daemon has not yet taken (it punches out what
 	   it has, so the blocks in use are what waits) */
 	if ((uint64_t)st.st_blocks * 512 + len > journal_cap()) {
-		close(fd);
 		errno = EFBIG;
 		return -1;
 	}
 	do
 		n = write(fd, &rec, len);
 	while (n == -1 && errno == EINTR);
-	e = errno;
-	close(fd);
 	if (n == (ssize_t)len)
 		return 0;
 	/* a short write (full disk) leaves a torn record that the daemon
 	   skips and counts */
-	errno = n == -1 ? e : ENOSPC;
+	if (n != -1)
+		errno = ENOSPC;
 	return -1;
 }
 
@@ -207,6 +251,9 @@ send_atfork_child(void)
 {
 	atomic_store(&send_seq, 0);
 	atomic_store(&send_stamp, 0);	/* a new sequence, of a new pid */
+	/* the parent may have held the lock at fork(); the descriptor is
+	   shared and stays usable */
+	pthread_mutex_init(&journal_mu, NULL);
 	atomic_store(&send_drops, 0);
 	atomic_store(&send_drops_pid, 0);
 }

@@ -1480,6 +1480,58 @@ START_TEST(a_symlink_to_a_directory_of_another_user_is_not_used)
 }
 END_TEST
 
+/* The descriptor the shim keeps for the journal, -1 if none. */
+static int
+journal_fd_of_shim(void)
+{
+	char link[64], target[256];
+	ssize_t n;
+	int fd;
+
+	for (fd = 3; fd < 4096; fd++) {
+		snprintf(link, sizeof(link), "/proc/self/fd/%d", fd);
+		if ((n = readlink(link, target, sizeof(target) - 1)) <= 0)
+			continue;
+		target[n] = '\0';
+		if (strstr(target, "events.journal") != NULL)
+			return fd;
+	}
+	return -1;
+}
+
+START_TEST(a_journal_descriptor_the_application_replaced_is_not_written)
+{
+	struct fake_easy e;
+	struct rtp_event ev[2];
+	char other[128], buf[16];
+	int jfd, ofd;
+
+	easy_init(&e, "http://api.test/v1/messages", json_body);
+	ck_assert_int_eq(curl_easy_perform((CURL *)&e), CURLE_OK);
+	ck_assert_int_eq(rx_events(ev, 2), 1);
+	jfd = journal_fd_of_shim();
+	ck_assert_int_ge(jfd, 3);
+	/* the application puts a file of its own at that number */
+	snprintf(other, sizeof(other), "%s/app.file", sockdir);
+	ofd = open(other, O_RDWR | O_CREAT | O_TRUNC, 0600);
+	ck_assert_int_ge(ofd, 0);
+	ck_assert_int_eq(dup2(ofd, jfd), jfd);
+	e.delivered = 0;
+	ck_assert_int_eq(curl_easy_perform((CURL *)&e), CURLE_OK);
+	ck_assert_int_eq(rx_events(ev, 2), 1);
+	/* nothing written into the application's file, its fd left open */
+	ck_assert_int_eq(pread(ofd, buf, sizeof(buf), 0), 0);
+	ck_assert_int_ne(fcntl(jfd, F_GETFD), -1);
+	close(jfd);
+	close(ofd);
+	unlink(other);
+	/* closed by the application: opened again */
+	e.delivered = 0;
+	ck_assert_int_eq(curl_easy_perform((CURL *)&e), CURLE_OK);
+	ck_assert_int_eq(rx_events(ev, 2), 1);
+}
+END_TEST
+
 START_TEST(an_explicit_socket_is_used_as_given)
 {
 	struct fake_easy e;
@@ -2085,6 +2137,8 @@ setopt_suite(void)
 	tcase_add_test(lc,
 	    a_default_socket_directory_others_can_write_is_not_used);
 	tcase_add_test(lc, a_symlink_of_ours_to_a_private_directory_is_used);
+	tcase_add_test(lc,
+	    a_journal_descriptor_the_application_replaced_is_not_written);
 	tcase_add_test(lc, a_symlink_to_a_directory_of_another_user_is_not_used);
 	tcase_add_test(lc, an_explicit_socket_is_used_as_given);
 	tcase_add_test(lc, reset_forgets_the_url);

@@ -13,3 +13,9 @@ CHECK_LIBS_ingest = $(CJSON_LIBS)
 
 CHECK_OBJS_sockets = $(B)/obj/daemon/sockets.o
 CHECK_LIBS_sockets =
+
+CHECK_OBJS_journal = $(B)/obj/daemon/journal.o $(B)/obj/daemon/loop.o \
+                     $(B)/obj/daemon/tracker.o $(B)/obj/daemon/status.o \
+                     $(B)/obj/daemon/pollparse.o $(B)/obj/daemon/state.o \
+                     $(B)/obj/daemon/log.o
+CHECK_LIBS_journal = $(CJSON_LIBS)
