@@ -313,5 +313,115 @@ class TestJournal(unittest.TestCase):
             d.stop()
 
 
+FORKER = r'''
+import os, sys, pycurl
+url, body = sys.argv[1:3]
+def once(tag):
+    c = pycurl.Curl()
+    c.setopt(pycurl.URL, url)
+    c.setopt(pycurl.HTTPHEADER, ["content-type: application/json"])
+    c.setopt(pycurl.POSTFIELDS, body % tag)
+    c.setopt(pycurl.WRITEFUNCTION, lambda b: None)
+    c.perform()
+    c.close()
+once("parent 1")
+pid = os.fork()
+if pid == 0:
+    once("child 1")
+    once("child 2")
+    os._exit(0)
+once("parent 2")
+os.waitpid(pid, 0)
+'''
+
+
+def have_pycurl():
+    return subprocess.run(["/usr/bin/python3", "-c", "import pycurl"],
+                          capture_output=True).returncode == 0
+
+
+def try_mount(argv):
+    try:
+        p = subprocess.run(argv, stdin=subprocess.DEVNULL,
+                           capture_output=True, timeout=20)
+    except (OSError, subprocess.TimeoutExpired) as e:
+        return False, str(e)
+    return p.returncode == 0, p.stderr.decode(errors="replace").strip()
+
+
+class TestJournalEdges(unittest.TestCase):
+
+    def setUp(self):
+        self.tmp = tempfile.mkdtemp(prefix="rt-jt-")
+        self.addCleanup(shutil.rmtree, self.tmp, True)
+
+    @unittest.skipUnless(have_pycurl(), "pycurl is not installed")
+    def test_parent_and_forked_child_are_each_counted_once(self):
+        """A child shares its parent's journal descriptor and starts a
+        sequence of its own (new pid, new stamp): 4 transfers, 4 counted,
+        none refused as a repeat."""
+        script = os.path.join(self.tmp, "forker.py")
+        with open(script, "w") as f:
+            f.write(FORKER)
+        with MockAPI() as api, Daemon(api, poll_interval=None) as d:
+            p = run(["/usr/bin/python3", script, api.url("/v1/messages"),
+                     BODY.replace("%d", "%s")], d.env)
+            self.assertEqual(p.returncode, 0, p.stderr)
+            st = settle(d, 4)
+            self.assertEqual(counted(st), expect(4))
+            self.assertEqual(st["journal"]["repeats"], 0)
+            self.assertEqual(st["journal"]["records"], 4)
+
+    @unittest.skipUnless(CURL, "curl is not installed")
+    def test_a_full_runtime_directory_is_said_and_nothing_is_lost(self):
+        """The runtime directory on a tiny tmpfs that is then filled: the
+        daemon says the disk is full, the shims' events go by datagram and
+        are counted; once space returns the journal takes them again."""
+        if os.geteuid() != 0 or shutil.which("mount") is None:
+            self.skipTest("mounting a tmpfs needs root")
+        with MockAPI() as api:
+            d = Daemon(api, poll_interval=None, start=False)
+            rdir = os.path.dirname(d.ingest_path)
+            os.makedirs(rdir, 0o700, exist_ok=True)
+            ok, msg = try_mount(["mount", "-t", "tmpfs", "-o",
+                                 "size=256k,mode=0700", "rt-test-run", rdir])
+            if not ok:
+                self.skipTest("cannot mount a tmpfs here (%s)" % msg)
+            self.addCleanup(try_mount, ["umount", "-l", rdir])
+            try:
+                d.start()
+                filler = os.path.join(rdir, "filler")
+                fd = os.open(filler, os.O_WRONLY | os.O_CREAT, 0o600)
+                try:
+                    while True:
+                        os.write(fd, b"x" * 4096)
+                except OSError:
+                    pass
+                finally:
+                    os.close(fd)
+                st = d.wait_for(lambda s: s["journal"]["disk_full"],
+                                timeout=10)
+                self.assertIn("full", d.log())
+                cfg = curl_config(api, 5, os.path.join(self.tmp, "k"))
+                p = curl(cfg, 1, d.env)
+                _, err = p.communicate(timeout=60)
+                self.assertEqual(p.returncode, 0, err)
+                st = settle(d, 5)
+                self.assertEqual(counted(st), expect(5))
+                self.assertEqual(st["ingest"]["client_drops"], 0)
+                os.unlink(filler)
+                st = d.wait_for(lambda s: not s["journal"]["disk_full"],
+                                timeout=10)
+                before = st["journal"]["records"]
+                p = curl(cfg, 1, d.env)
+                _, err = p.communicate(timeout=60)
+                self.assertEqual(p.returncode, 0, err)
+                st = settle(d, 10)
+                self.assertEqual(counted(st), expect(10))
+                self.assertEqual(st["journal"]["records"], before + 5)
+            finally:
+                d.stop()
+
+
 if __name__ == "__main__":
     unittest.main()
