@@ -18,7 +18,7 @@ import threading
 import time
 import unittest
 
-from harness import MockAPI, Daemon, BUILD, run
+from harness import MockAPI, Daemon, BUILD, CLI, run
 
 CURL = shutil.which("curl")
 JWRITE = os.path.join(BUILD, "tests", "rt-jwrite")
@@ -241,6 +241,11 @@ class TestJournal(unittest.TestCase):
             st = d.wait_for(lambda s: s["journal"]["bytes_pending"] == 0,
                             timeout=10)
             self.assertEqual(counted(st), expect(151))
+            # and `ratetap status` says so
+            p = run([CLI, "status"], d.env)
+            self.assertEqual(p.returncode, 0, p.stderr)
+            self.assertRegex(p.stdout.decode(), r"journal: \d+ damaged "
+                             r"bytes skipped, 0 repeated events refused")
 
     def test_a_journal_that_is_not_a_private_file_is_refused(self):
         """A symbolic link, a FIFO, a file open to others: the daemon
@@ -267,6 +272,8 @@ class TestJournal(unittest.TestCase):
                     st = d.wait_for(lambda s: s["journal"]["refused"] >= 1,
                                     timeout=10)
                     self.assertIsNotNone(st["journal"]["error"])
+                    p = run([CLI, "status"], d.env)
+                    self.assertIn(b"the journal is not read", p.stdout)
                     self.assertIn("refus", d.log())
                     with open(victim, "rb") as f:
                         self.assertEqual(f.read(), b"precious\n")
