@@ -423,14 +423,28 @@ drain_now(struct jrn *j)
 static void
 on_inotify(struct loop *l, int fd, int events, void *arg)
 {
-	char buf[4096] __attribute__((aligned(8)));
+	char buf[4096] __attribute__((aligned(__alignof__(struct inotify_event))));
+	const struct inotify_event *ev;
 	struct jrn *j = arg;
+	const char *base = strrchr(j->path, '/');
+	ssize_t n, off;
+	int ours = 0;
 
 	(void)l;
 	(void)events;
-	while (read(fd, buf, sizeof(buf)) > 0)
-		;
-	drain_now(j);
+	base = base != NULL ? base + 1 : j->path;
+	/* only the journal's own changes (the daemon's log may be in the
+	   same directory: its writes must not wake a read) */
+	while ((n = read(fd, buf, sizeof(buf))) > 0)
+		for (off = 0; off + (ssize_t)sizeof(*ev) <= n;
+		    off += (ssize_t)(sizeof(*ev) + ev->len)) {
+			ev = (const struct inotify_event *)(buf + off);
+			if ((ev->mask & IN_Q_OVERFLOW) ||
+			    (ev->len > 0 && strcmp(ev->name, base) == 0))
+				ours = 1;
+		}
+	if (ours)
+		drain_now(j);
 }
 
 static int64_t

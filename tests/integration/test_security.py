@@ -668,6 +668,11 @@ class SharedTmpTest(unittest.TestCase):
         status` without XDG_RUNTIME_DIR shows it."""
         if not os.path.isdir("/run/user"):
             os.makedirs("/run/user", 0o755, exist_ok=True)
+            def gone():
+                self.stop_procs()
+                shutil.rmtree(self.run_user, True)
+                os.rmdir("/run/user")
+            self.addCleanup(gone)
         os.mkdir(self.run_user, 0o700)
         os.chown(self.run_user, self.victim, self.victim)
         with MockAPI() as api:
