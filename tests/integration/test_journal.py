@@ -254,7 +254,10 @@ class TestJournal(unittest.TestCase):
         victim = os.path.join(self.tmp, "victim")
         with open(victim, "wb") as f:
             f.write(b"precious\n")
-        for kind in ("symlink", "fifo", "mode"):
+        kinds = ["symlink", "fifo", "mode", "hardlink"]
+        if os.geteuid() == 0:
+            kinds.append("owner")		# another uid's file
+        for kind in kinds:
             with self.subTest(kind=kind):
                 d = Daemon(None, poll_interval=None, start=False)
                 try:
@@ -264,6 +267,13 @@ class TestJournal(unittest.TestCase):
                         os.symlink(victim, j)
                     elif kind == "fifo":
                         os.mkfifo(j, 0o600)
+                    elif kind == "hardlink":
+                        os.link(victim, j)
+                    elif kind == "owner":
+                        with open(j, "wb"):
+                            pass
+                        os.chmod(j, 0o600)
+                        os.chown(j, 65534, 65534)
                     else:
                         with open(j, "wb"):
                             pass
