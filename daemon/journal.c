@@ -32,6 +32,8 @@ struct jrn {
 	struct trk *t;
 	char path[RT_FILE_MAX];
 	char dir[RT_FILE_MAX];
+	char marker[RT_FILE_MAX + 16];	/* RTJ_READER_NAME, ours while we run */
+	int marked;
 	int fd;
 	int ino_fd;		/* inotify, -1 if none */
 	int64_t timer;		/* the 1 s timer */
@@ -485,6 +487,20 @@ jrn_open(struct loop *l, struct trk *t, const char *path, char *err,
 	(void)reopen(j);
 	if (l == NULL)
 		return j;
+	/* tell shims that this daemon reads the journal (a daemon older than
+	   it reads only datagrams, and shims send it those) */
+	if (snprintf(j->marker, sizeof(j->marker), "%s/%s", j->dir,
+	    RTJ_READER_NAME) < (int)sizeof(j->marker) && j->fd != -1) {
+		int fd = rt_open_private(j->marker, O_WRONLY | O_CREAT, 0600,
+		    NULL, err, errlen);
+
+		if (fd != -1) {
+			close(fd);
+			j->marked = 1;
+		} else
+			log_warnx("journal: %s", err);
+		err[0] = '\0';
+	}
 	if ((j->ino_fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC)) == -1 ||
 	    inotify_add_watch(j->ino_fd, j->dir, IN_MODIFY | IN_CREATE |
 	    IN_MOVED_TO | IN_CLOSE_WRITE) == -1 ||
@@ -531,6 +547,8 @@ jrn_close(struct jrn *j)
 		close(j->ino_fd);
 	if (j->fd != -1)
 		close(j->fd);
+	if (j->marked)
+		unlink(j->marker);
 	free(j->buf);
 	free(j);
 }

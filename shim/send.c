@@ -13,6 +13,9 @@
  * shares its parent's.  Nothing waits: the daemon need not be running, it
  * reads the journal when it can.
  *
+ * While a daemon older than the journal runs (its socket is there, the
+ * marker a journal-reading daemon keeps beside the journal is not) events
+ * go as datagrams, which it counts; the journal only when that fails.
  * When the journal cannot take the record (refused, at its cap, a full
  * disk, a path that does not fit) the event goes as a datagram to the
  * ingest socket as before: a fresh AF_UNIX/SOCK_DGRAM socket, non-blocking,
@@ -127,6 +130,47 @@ journal_get(const char *path, struct stat *st)
 	return fd;
 }
 
+#define READER_CHECK_MS	1000	/* how long the answer below is kept */
+
+/*
+ * Whether the journal is the way to the daemon: 1 when a daemon that reads
+ * it runs (it keeps RTJ_READER_NAME beside the journal) or none runs at all
+ * (no socket: the next daemon will read the journal), 0 when the socket is
+ * there without the marker: a daemon older than the journal, which counts
+ * only datagrams.  Looked up at most once a second per process.
+ */
+static int
+journal_wanted(const char *journal, const char *sock)
+{
+	static _Atomic int64_t checked_ms;
+	static _Atomic int wanted = 1;
+	struct timespec ts;
+	struct stat st;
+	char marker[RT_PATH_MAX + 16];
+	const char *slash;
+	int64_t now;
+	int w, saved = errno;
+
+	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+	now = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+	if (now - atomic_load(&checked_ms) < READER_CHECK_MS &&
+	    atomic_load(&checked_ms) != 0)
+		return atomic_load(&wanted);
+	slash = strrchr(journal, '/');
+	snprintf(marker, sizeof(marker), "%.*s%s",
+	    slash != NULL ? (int)(slash - journal + 1) : 0, journal,
+	    RTJ_READER_NAME);
+	if (lstat(marker, &st) == 0 && S_ISREG(st.st_mode) &&
+	    st.st_uid == geteuid())
+		w = 1;
+	else
+		w = lstat(sock, &st) == -1 && errno == ENOENT;
+	atomic_store(&wanted, w);
+	atomic_store(&checked_ms, now != 0 ? now : 1);
+	errno = saved;
+	return w;
+}
+
 /* Append ev to the journal at path: 0, or -1 with errno (and, for a
  * refusal worth saying, a reason logged once). */
 static int
@@ -203,7 +247,7 @@ send_event(const char *path, struct rtp_event *ev)
 {
 	const char *journal;
 	uint32_t drops;
-	int saved = errno, why = 0, jwhy = 0;
+	int saved = errno, why = 0, jwhy = 0, wanted;
 
 	drops = atomic_load(&send_drops);
 	if ((ev->flags & RTP_F_DROPS_ONLY) && drops == 0)
@@ -216,12 +260,20 @@ send_event(const char *path, struct rtp_event *ev)
 		goto err;
 	}
 	journal = cfg_journal();
-	if (journal != NULL && journal_append(journal, ev) == 0)
+	wanted = journal != NULL && journal_wanted(journal, path);
+	if (wanted && journal_append(journal, ev) == 0)
 		goto sent;
-	jwhy = journal != NULL ? errno : 0;
+	jwhy = wanted ? errno : 0;
 	if (datagram(path, ev) == 0)
 		goto sent;
 	why = errno;
+	/* a daemon older than the journal that is not running after all:
+	   the journal keeps the event for the next daemon */
+	if (journal != NULL && !wanted) {
+		if (journal_append(journal, ev) == 0)
+			goto sent;
+		jwhy = errno;
+	}
 	goto err;
 sent:
 	atomic_fetch_sub(&send_drops, drops);

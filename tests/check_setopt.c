@@ -459,6 +459,23 @@ static int rxfd = -1;
 static char jpath[sizeof(sockpath) + 16];
 static off_t joff;
 
+/* The marker a daemon that reads the journal keeps beside it: with it the
+ * shim writes the journal, without it (and a socket) datagrams. */
+static void
+reader_mark(int on)
+{
+	char m[sizeof(sockdir) + 32];
+	int fd;
+
+	snprintf(m, sizeof(m), "%s/%s", sockdir, RTJ_READER_NAME);
+	if (on) {
+		fd = open(m, O_WRONLY | O_CREAT, 0600);
+		ck_assert_int_ge(fd, 0);
+		close(fd);
+	} else
+		unlink(m);
+}
+
 static void
 rx_open(void)
 {
@@ -473,6 +490,7 @@ rx_open(void)
 	sun.sun_family = AF_UNIX;
 	memcpy(sun.sun_path, sockpath, strlen(sockpath) + 1);
 	ck_assert_int_eq(bind(rxfd, (struct sockaddr *)&sun, sizeof(sun)), 0);
+	reader_mark(1);
 }
 
 static void
@@ -484,6 +502,7 @@ rx_close(void)
 	if (rt_journal_path(sockpath, jp, sizeof(jp)) == 0)
 		unlink(jp);
 	jpath[0] = '\0';
+	reader_mark(0);
 	unlink(sockpath);
 	rmdir(sockdir);
 }
@@ -1532,6 +1551,31 @@ START_TEST(a_journal_descriptor_the_application_replaced_is_not_written)
 }
 END_TEST
 
+START_TEST(a_daemon_older_than_the_journal_gets_datagrams)
+{
+	struct fake_easy e;
+	struct rtp_event ev[2];
+	char buf[2048], jp[sizeof(jpath)];
+	struct stat st;
+
+	/* a bound socket and no marker: a daemon that reads only datagrams */
+	reader_mark(0);
+	easy_init(&e, "http://api.test/v1/messages", json_body);
+	ck_assert_int_eq(curl_easy_perform((CURL *)&e), CURLE_OK);
+	ck_assert_int_eq(recv(rxfd, buf, sizeof(buf), MSG_DONTWAIT),
+	    (ssize_t)sizeof(struct rtp_event));
+	ck_assert_int_eq(rt_journal_path(sockpath, jp, sizeof(jp)), 0);
+	ck_assert(stat(jp, &st) == -1 || st.st_size == 0);
+	/* that daemon gone (its socket stale): the journal keeps the event */
+	close(rxfd);
+	rxfd = -1;
+	e.delivered = 0;
+	ck_assert_int_eq(curl_easy_perform((CURL *)&e), CURLE_OK);
+	ck_assert_int_eq(rx_journal(ev, 0, 2), 1);
+	ck_assert_uint_eq(send_dropped(), 0);
+}
+END_TEST
+
 START_TEST(an_explicit_socket_is_used_as_given)
 {
 	struct fake_easy e;
@@ -2139,6 +2183,7 @@ setopt_suite(void)
 	tcase_add_test(lc, a_symlink_of_ours_to_a_private_directory_is_used);
 	tcase_add_test(lc,
 	    a_journal_descriptor_the_application_replaced_is_not_written);
+	tcase_add_test(lc, a_daemon_older_than_the_journal_gets_datagrams);
 	tcase_add_test(lc, a_symlink_to_a_directory_of_another_user_is_not_used);
 	tcase_add_test(lc, an_explicit_socket_is_used_as_given);
 	tcase_add_test(lc, reset_forgets_the_url);

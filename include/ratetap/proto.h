@@ -210,6 +210,8 @@ void rtp_strlcpy(char *dst, const char *src, size_t dstlen);
 #define RTJ_MAGIC	0x314a5452u	/* bytes "RTJ1" on little endian */
 #define RTJ_VERSION	1
 #define RTJ_NAME	"events.journal"
+#define RTJ_READER_NAME	"events.reader"	/* beside it while a daemon that
+					   reads the journal runs */
 #define RTJ_ALIGN	8
 #define RTJ_RECORD_MAX	4096		/* a larger length is garbage */
 #define RTJ_CAP_DEFAULT_MB 256		/* bytes not yet taken by the daemon,

@@ -309,6 +309,31 @@ class TestJournal(unittest.TestCase):
                 self.assertEqual(f.read(), b"precious\n")
             self.assertTrue(stat.S_ISLNK(os.lstat(j).st_mode))
 
+    @unittest.skipUnless(CURL, "curl is not installed")
+    def test_a_daemon_without_the_reader_mark_gets_datagrams(self):
+        """A daemon older than the journal keeps no events.reader beside
+        it: shims send it datagrams, counted at once, and leave the journal
+        alone; the marker is there while a new daemon runs and gone after
+        it stops."""
+        with MockAPI() as api, Daemon(api, poll_interval=None) as d:
+            marker = os.path.join(os.path.dirname(d.ingest_path),
+                                  "events.reader")
+            self.assertTrue(os.path.isfile(marker))
+            os.unlink(marker)
+            cfg = curl_config(api, 3, os.path.join(self.tmp, "k"))
+            p = curl(cfg, 1, d.env)
+            _, err = p.communicate(timeout=60)
+            self.assertEqual(p.returncode, 0, err)
+            st = settle(d, 3)
+            self.assertEqual(counted(st), expect(3))
+            self.assertEqual(st["journal"]["records"], 0)
+            self.assertEqual(os.path.getsize(self.journal(d)), 0)
+            d.stop()
+            d.start()
+            self.assertTrue(os.path.isfile(marker))
+            d.stop()
+            self.assertFalse(os.path.exists(marker))
+
     def test_state_written_before_the_journal_loads_and_reads_it(self):
         """A state file without "journal" (an older daemon's) loads, and
         the journal is read from its start."""
