@@ -21,6 +21,7 @@ files to another user, to make setgid copies); they are skipped otherwise.
 import json
 import os
 import shutil
+import signal
 import socket
 import stat
 import subprocess
@@ -657,10 +658,14 @@ class SharedTmpTest(unittest.TestCase):
                     self.assertIn(b"owned by uid %d" % self.attacker,
                                   p.stderr)
                 # a daemon it started (victim's own directory) goes away
-                self.cli("status")
-                subprocess.run(["pkill", "-u", str(self.victim), "-x",
-                                "ratetapd"], check=False)
-                time.sleep(0.3)
+                q = self.cli("status", "--json")
+                if q.returncode == 0:
+                    pid = json.loads(q.stdout)["daemon"]["pid"]
+                    os.kill(pid, signal.SIGTERM)
+                    deadline = time.monotonic() + 10
+                    while os.path.exists("/proc/%d" % pid) and \
+                            time.monotonic() < deadline:
+                        time.sleep(0.05)
 
     def test_shim_and_cli_without_xdg_reach_the_session_daemon(self):
         """The session's daemon runs in /run/user/$UID; a cron job (no
