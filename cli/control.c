@@ -1,17 +1,31 @@
 /*
- * Client of ratetapd's control socket: HTTP over AF_UNIX through libcurl's
- * CURLOPT_UNIX_SOCKET_PATH.
+ * Client of ratetapd's control socket: HTTP over AF_UNIX through libcurl.
+ * The socket is connected here, not by libcurl, so that it is trusted only
+ * when its directory passes rt_dir_check() and the process serving it runs
+ * as our uid (SO_PEERCRED): another user who made /tmp/ratetap-$UID first
+ * must not be able to answer `ratetap status`.
  */
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
 
 #include <curl/curl.h>
 
 #include "ratetap/paths.h"
+#include "ratetap/safe.h"
 #include "cli.h"
+
+/* The connection made for libcurl, and why it was refused. */
+struct conn {
+	const char *sock;
+	int fd;			/* the socket made for libcurl */
+	char why[512];		/* "" unless refused */
+};
 
 struct buf {
 	char *data;
@@ -71,15 +85,69 @@ write_cb(char *ptr, size_t size, size_t nmemb, void *arg)
 	return n;
 }
 
+/* CURLOPT_OPENSOCKETFUNCTION: the socket libcurl connects, made here so
+ * that its peer can be checked once connected; and the directory check. */
+static curl_socket_t
+open_cb(void *arg, curlsocktype purpose, struct curl_sockaddr *addr)
+{
+	struct conn *c = arg;
+	char dir[RT_FILE_MAX];
+
+	(void)purpose;
+	if (rt_dirname(c->sock, dir, sizeof(dir)) == -1) {
+		snprintf(c->why, sizeof(c->why), "%s: path too long", c->sock);
+		return CURL_SOCKET_BAD;
+	}
+	if (rt_dir_check(dir, c->why, sizeof(c->why)) == -1) {
+		if (errno != ENOENT)
+			return CURL_SOCKET_BAD;
+		c->why[0] = '\0';	/* no daemon: libcurl says so */
+	}
+	c->fd = socket(addr->family, addr->socktype | SOCK_CLOEXEC,
+	    addr->protocol);
+	return c->fd == -1 ? CURL_SOCKET_BAD : c->fd;
+}
+
+/* CURLOPT_PREREQFUNCTION: connected, nothing sent yet; only a server
+ * running as our uid is asked. */
+static int
+prereq_cb(void *arg, char *primary_ip, char *local_ip, int primary_port,
+    int local_port)
+{
+	struct conn *c = arg;
+	uid_t peer;
+
+	(void)primary_ip;
+	(void)local_ip;
+	(void)primary_port;
+	(void)local_port;
+	if (c->fd == -1 || rt_peer_uid(c->fd, &peer) == -1) {
+		snprintf(c->why, sizeof(c->why), "%s: cannot tell who serves "
+		    "it: not trusting its answers", c->sock);
+		return CURL_PREREQFUNC_ABORT;
+	}
+	if (peer != geteuid()) {
+		snprintf(c->why, sizeof(c->why), "%s is served by uid %u, not "
+		    "by us (uid %u): not trusting its answers", c->sock,
+		    (unsigned)peer, (unsigned)geteuid());
+		return CURL_PREREQFUNC_ABORT;
+	}
+	return CURL_PREREQFUNC_OK;
+}
+
 int
 cli_control_get(const char *sock, const char *path, long timeout_ms,
     char **body, size_t *len, long *code, char *err, size_t errlen)
 {
 	char url[256], ebuf[CURL_ERROR_SIZE];
 	struct buf b = { NULL, 0, 0, 0 };
+	struct conn c;
 	CURL *h = NULL;
 	CURLcode rc;
 
+	memset(&c, 0, sizeof(c));
+	c.sock = sock;
+	c.fd = -1;
 	*body = NULL;
 	*len = 0;
 	*code = 0;
@@ -104,13 +172,27 @@ cli_control_get(const char *sock, const char *path, long timeout_ms,
 	    CURLE_OK ||
 	    curl_easy_setopt(h, CURLOPT_ERRORBUFFER, ebuf) != CURLE_OK ||
 	    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, write_cb) != CURLE_OK ||
-	    curl_easy_setopt(h, CURLOPT_WRITEDATA, &b) != CURLE_OK) {
+	    curl_easy_setopt(h, CURLOPT_WRITEDATA, &b) != CURLE_OK ||
+	    curl_easy_setopt(h, CURLOPT_OPENSOCKETFUNCTION, open_cb) !=
+	    CURLE_OK ||
+	    curl_easy_setopt(h, CURLOPT_OPENSOCKETDATA, &c) != CURLE_OK ||
+	    curl_easy_setopt(h, CURLOPT_PREREQFUNCTION, prereq_cb) !=
+	    CURLE_OK ||
+	    curl_easy_setopt(h, CURLOPT_PREREQDATA, &c) != CURLE_OK) {
 		snprintf(err, errlen, "cannot configure libcurl");
 		goto err;
 	}
 	rc = curl_easy_perform(h);
 	if (rc != CURLE_OK) {
-		if (b.too_big)
+		if (c.why[0] != '\0') {
+			static int said;
+
+			/* said here, once: callers say "no daemon" */
+			if (!said++)
+				cli_errx("%s", c.why);
+			snprintf(err, errlen, "%s", c.why);
+		}
+		else if (b.too_big)
 			snprintf(err, errlen, "answer larger than %d bytes",
 			    CLI_MAX_BODY);
 		else

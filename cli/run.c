@@ -22,6 +22,7 @@
 
 #include "ratetap/hosts.h"
 #include "ratetap/paths.h"
+#include "ratetap/safe.h"
 #include "cli.h"
 
 #define SHIM_NAME	"libratetap.so"
@@ -164,8 +165,10 @@ exec_daemon(const char *daemon, const char *control, const char *logpath,
 		goto fail;
 	if (fd != STDIN_FILENO)
 		close(fd);
-	if ((fd = open(logpath, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC,
-	    0600)) == -1)
+	/* never through a link, never someone else's file: the runtime
+	   directory may be under /tmp */
+	if ((fd = rt_open_private(logpath, O_WRONLY | O_CREAT | O_APPEND,
+	    0600, NULL, NULL, 0)) == -1)
 		fd = open("/dev/null", O_WRONLY | O_CLOEXEC);
 	if (fd == -1 || dup2(fd, STDOUT_FILENO) == -1 ||
 	    dup2(fd, STDERR_FILENO) == -1)
@@ -225,7 +228,7 @@ static int
 start_daemon(const char *control, const char *sock)
 {
 	char dir[PATH_MAX], daemon[PATH_MAX], rtdir[RT_FILE_MAX];
-	char logpath[RT_FILE_MAX + 16];
+	char logpath[RT_FILE_MAX + 16], ebuf[512];
 	int pfd[2] = { -1, -1 }, e = 0, status;
 	long long deadline;
 	pid_t pid, dpid;
@@ -241,8 +244,8 @@ start_daemon(const char *control, const char *sock)
 	    snprintf(logpath, sizeof(logpath), "%s/ratetapd.log", rtdir) >=
 	    (int)sizeof(logpath)) {
 		snprintf(logpath, sizeof(logpath), "/dev/null");
-	} else if (mkdir(rtdir, 0700) == -1 && errno != EEXIST) {
-		cli_errx("cannot create %s: %s", rtdir, strerror(errno));
+	} else if (rt_dir_ensure(rtdir, ebuf, sizeof(ebuf)) == -1) {
+		cli_errx("%s", ebuf);
 		snprintf(logpath, sizeof(logpath), "/dev/null");
 	}
 

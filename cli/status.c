@@ -833,6 +833,41 @@ render_poll(FILE *out, const cJSON *st, const struct style *sy, time_t now)
 	fputc('\n', out);
 }
 
+/* The journal's warnings (docs/daemon.md): nothing when all is well. */
+static void
+render_journal(FILE *out, const cJSON *j, const struct style *sy)
+{
+	double held = 0, cap = 0, pending = 0, corrupt = 0, repeats = 0;
+	const cJSON *full;
+	const char *v;
+
+	if (j == NULL)
+		return;
+	if ((v = str(j, "error")) != NULL)
+		fprintf(out, "%sWarning:%s the journal is not read: %s\n",
+		    sy->yellow, sy->reset, v);
+	full = cJSON_GetObjectItemCaseSensitive(j, "disk_full");
+	if (cJSON_IsTrue(full))
+		fprintf(out, "%sWarning:%s the runtime directory is full: "
+		    "events it cannot keep go to the daemon's socket or are "
+		    "lost\n", sy->yellow, sy->reset);
+	if (num(j, "bytes_held", &held) && num(j, "bytes_cap", &cap) &&
+	    cap > 0 && held >= 0.9 * cap)
+		fprintf(out, "%sWarning:%s the journal holds %.0f of its %.0f "
+		    "MiB; at the cap events go to the daemon's socket or are "
+		    "lost\n", sy->yellow, sy->reset, held / 1048576.0,
+		    cap / 1048576.0);
+	if (num(j, "bytes_pending", &pending) && pending >= 1048576.0)
+		fprintf(out, "Catching up: %.0f MiB of the journal not read "
+		    "yet\n", pending / 1048576.0);
+	(void)num(j, "corrupt_bytes", &corrupt);
+	(void)num(j, "repeats", &repeats);
+	if (corrupt > 0 || repeats > 0)
+		fprintf(out, "%sWarning:%s journal: %lld damaged bytes skipped, "
+		    "%lld repeated events refused\n", sy->yellow, sy->reset,
+		    llround(corrupt), llround(repeats));
+}
+
 static void
 render_health(FILE *out, const cJSON *st, const struct style *sy)
 {
@@ -862,6 +897,7 @@ render_health(FILE *out, const cJSON *st, const struct style *sy)
 	if (s != NULL && (v = str(s, "last_save_error")) != NULL)
 		fprintf(out, "%sWarning:%s the state cannot be saved: %s\n",
 		    sy->yellow, sy->reset, v);
+	render_journal(out, obj(st, "journal"), sy);
 }
 
 int

@@ -137,15 +137,20 @@ rtp_validate(const void *buf, size_t len, struct rtp_event *out)
 	struct rtp_event ev;
 	int k;
 
-	if (buf == NULL || len != sizeof(ev))
+	/* Shims of this version built before the window tail was appended
+	   send RTP_EVENT_SIZE_V1 bytes: their tail is all zero. */
+	if (buf == NULL ||
+	    (len != sizeof(ev) && len != RTP_EVENT_SIZE_V1))
 		return RTP_E_SIZE;
-	memcpy(&ev, buf, sizeof(ev));
+	memset(&ev, 0, sizeof(ev));
+	memcpy(&ev, buf, len);
 	if (ev.magic != RTP_MAGIC)
 		return RTP_E_MAGIC;
 	if (ev.version != RTP_VERSION)
 		return RTP_E_VERSION;
-	if (ev.length != sizeof(ev))
+	if (ev.length != len)
 		return RTP_E_SIZE;
+	ev.length = (uint16_t)sizeof(ev);
 	if ((ev.flags & ~RTP_F_ALL) != 0 || ev.pid <= 0 ||
 	    ev.http_status > 999 || ev.method > RTP_M_MAX ||
 	    ev.usage_state > RTP_USAGE_MAX ||
@@ -217,4 +222,76 @@ rtp_strerror(int err)
 	if (err < 0 || err >= RTP_E_COUNT)
 		return "unknown";
 	return names[err];
+}
+
+uint32_t
+rtj_sum(const void *buf, size_t len)
+{
+	const unsigned char *p = buf;
+	uint64_t h = UINT64_C(0x9e3779b97f4a7c15), w;
+	size_t i;
+
+	for (i = 0; i + 8 <= len; i += 8) {
+		memcpy(&w, p + i, 8);
+		h = (h ^ w) * UINT64_C(0x100000001b3);
+		h ^= h >> 29;
+	}
+	h ^= (uint64_t)len;
+	h *= UINT64_C(0xff51afd7ed558ccd);
+	h ^= h >> 32;
+	return (uint32_t)h;
+}
+
+size_t
+rtj_encode(struct rtj_record *rec, const struct rtp_event *ev, uint64_t stamp)
+{
+	size_t len = RTJ_RECORD_LEN(sizeof(*ev));
+
+	memset(&rec->h, 0, sizeof(rec->h));
+	rec->h.magic = RTJ_MAGIC;
+	rec->h.version = RTJ_VERSION;
+	rec->h.length = (uint16_t)len;
+	rec->h.pid = ev->pid;
+	rec->h.stamp = stamp;
+	rec->h.seq = ev->seq;
+	rec->h.payload = (uint16_t)sizeof(*ev);
+	memcpy(&rec->ev, ev, sizeof(*ev));
+	memset(rec->pad, 0, sizeof(rec->pad));
+	rec->h.sum = rtj_sum(rec, len);
+	return len;
+}
+
+int
+rtj_frame(const void *buf, size_t avail, struct rtj_hdr *h, size_t *len)
+{
+	union {
+		struct rtj_hdr h;
+		uint64_t w[RTJ_RECORD_MAX / 8];
+	} u;
+	uint32_t sum;
+
+	if (avail < sizeof(u.h)) {
+		/* a prefix that cannot become a record is garbage now */
+		if (avail >= 4 && memcmp(buf, &(uint32_t){ RTJ_MAGIC }, 4) != 0)
+			return RTJ_BAD;
+		return RTJ_SHORT;
+	}
+	memcpy(&u.h, buf, sizeof(u.h));
+	if (u.h.magic != RTJ_MAGIC || u.h.version != RTJ_VERSION ||
+	    u.h.length < sizeof(u.h) || u.h.length > RTJ_RECORD_MAX ||
+	    u.h.length % RTJ_ALIGN != 0 || u.h.flags != 0 ||
+	    RTJ_RECORD_LEN(u.h.payload) != u.h.length || u.h.pid <= 0 ||
+	    u.h.stamp == 0)
+		return RTJ_BAD;
+	if (avail < u.h.length)
+		return RTJ_SHORT;
+	memcpy(u.w, buf, u.h.length);
+	sum = u.h.sum;
+	u.h.sum = 0;
+	if (rtj_sum(u.w, u.h.length) != sum)
+		return RTJ_BAD;
+	u.h.sum = sum;
+	*h = u.h;
+	*len = u.h.length;
+	return RTJ_OK;
 }

@@ -29,6 +29,7 @@
 #include "control.h"
 #include "http.h"
 #include "ingest.h"
+#include "journal.h"
 #include "log.h"
 #include "loop.h"
 #include "metrics.h"
@@ -72,6 +73,8 @@ struct daemon {
 	struct poll_ctx *poll;
 	struct ctl *ctl;
 	struct ctl *metrics;
+	struct jrn *jrn;
+	char journal_path[RT_FILE_MAX];
 	int ingest_fd;
 	int control_fd;
 	int ingest_bound;	/* we bound it (unlink at exit) */
@@ -378,6 +381,8 @@ save_state(struct daemon *d)
 
 	if (trk_save(d->t, d->state_path, err, sizeof(err)) == 0) {
 		trk_clear_dirty(d->t);
+		/* what the saved offset covers may go now */
+		jrn_saved(d->jrn);
 		d->last_saved = time(NULL);
 		if (d->save_errno != 0)
 			log_info("state saved to %s again", d->state_path);
@@ -548,6 +553,33 @@ add_ctl_stats(cJSON *j, const char *key, const struct ctl *c)
 	return 0;
 }
 
+/* The "journal" object of the status JSON (docs/daemon.md). */
+static int
+journal_json(struct daemon *d, cJSON *o)
+{
+	const struct trk_jrn *tj = &d->t->jrn;
+
+	if (cJSON_AddStringToObject(o, "path", d->journal_path) == NULL ||
+	    cJSON_AddNumberToObject(o, "bytes_pending",
+	    (double)(tj->size > tj->offset ? tj->size - tj->offset : 0)) ==
+	    NULL ||
+	    cJSON_AddNumberToObject(o, "bytes_held", (double)tj->held) ==
+	    NULL ||
+	    cJSON_AddNumberToObject(o, "bytes_cap", (double)tj->cap) == NULL ||
+	    cJSON_AddNumberToObject(o, "records", (double)tj->records) ==
+	    NULL ||
+	    cJSON_AddNumberToObject(o, "repeats", (double)tj->repeats) ==
+	    NULL ||
+	    cJSON_AddNumberToObject(o, "corrupt_bytes",
+	    (double)tj->corrupt_bytes) == NULL ||
+	    cJSON_AddNumberToObject(o, "refused", (double)tj->refused) ==
+	    NULL ||
+	    cJSON_AddBoolToObject(o, "disk_full", tj->disk_full) == NULL ||
+	    add_str_or_null(o, "error", tj->error) == -1)
+		return -1;
+	return 0;
+}
+
 static cJSON *
 status_json(void *arg)
 {
@@ -576,6 +608,9 @@ status_json(void *arg)
 	if (add_ctl_stats(j, "control", d->ctl) == -1 ||
 	    (d->metrics != NULL &&
 	    add_ctl_stats(j, "metrics_listener", d->metrics) == -1))
+		goto err;
+	if ((o = cJSON_AddObjectToObject(j, "journal")) == NULL ||
+	    journal_json(d, o) == -1)
 		goto err;
 	cJSON_DeleteItemFromObjectCaseSensitive(j, "state");
 	if ((o = cJSON_AddObjectToObject(j, "state")) == NULL ||
@@ -933,6 +968,16 @@ start_servers(struct daemon *d)
 	}
 	if (ing_start(d->l, d->ingest_fd, d->t) == -1)
 		fatal("ingest socket");
+	/* the journal beside the ingest socket: what shims wrote while no
+	   daemon ran is read now */
+	if (rt_journal_path(d->o.ingest, d->journal_path,
+	    sizeof(d->journal_path)) == -1)
+		fatalx("journal path too long");
+	if ((d->jrn = jrn_open(d->l, d->t, d->journal_path, err,
+	    sizeof(err))) == NULL)
+		fatalx("%s", err);
+	if (d->recovered_from[0] != '\0')
+		jrn_skip_to_end(d->jrn);
 }
 
 /* The shims this daemon's environment passes on read RATETAP_HOSTS: an
@@ -1005,8 +1050,14 @@ main(int argc, char **argv)
 		d.exit_code = 1;
 	}
 
-	/* read what is already queued, then stop taking more */
+	/* read what is already queued, then stop taking more (the rest of
+	   the journal waits for the next start) */
 	(void)ing_drain(d.ingest_fd, d.t, getuid(), time(NULL));
+	{
+		int more;
+
+		(void)jrn_drain(d.jrn, JRN_BATCH_MAX, time(NULL), &more);
+	}
 	if (save_state(&d) == -1)
 		d.exit_code = 1;
 	else
@@ -1016,6 +1067,7 @@ main(int argc, char **argv)
 	http_shutdown(d.l);
 	(void)http_set_ca_file(NULL);
 	ing_stop(d.l, d.ingest_fd);
+	jrn_close(d.jrn);
 	ctl_stop(d.metrics);
 	ctl_stop(d.ctl);
 	if (d.ingest_bound)

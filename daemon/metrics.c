@@ -460,7 +460,31 @@ render_datagrams(struct buf *b, const struct trk *t)
 	    "Datagrams refused because they came from another user.",
 	    t->datagrams_foreign);
 	counter1(b, "ratetap_client_drops_total",
-	    "Datagrams shims reported they could not send.", t->client_drops);
+	    "Events shims reported they could not hand off.", t->client_drops);
+
+	/* the journal (docs/protocol.md) */
+	counter1(b, "ratetap_journal_records_total",
+	    "Journal records taken.", t->jrn.records);
+	counter1(b, "ratetap_journal_repeats_total",
+	    "Journal records refused as already taken.", t->jrn.repeats);
+	counter1(b, "ratetap_journal_corrupt_bytes_total",
+	    "Journal bytes skipped as garbage or torn records.",
+	    t->jrn.corrupt_bytes);
+	counter1(b, "ratetap_journal_refused_total",
+	    "Journal files refused (not a private file of ours).",
+	    t->jrn.refused);
+	family(b, "ratetap_journal_pending_bytes", "gauge",
+	    "Journal bytes not yet read.");
+	sample_i(b, "ratetap_journal_pending_bytes", NULL, NULL, NULL, NULL,
+	    t->jrn.size > t->jrn.offset ? t->jrn.size - t->jrn.offset : 0);
+	family(b, "ratetap_journal_held_bytes", "gauge",
+	    "Space the journal occupies; shims stop appending at the cap.");
+	sample_i(b, "ratetap_journal_held_bytes", NULL, NULL, NULL, NULL,
+	    t->jrn.held);
+	family(b, "ratetap_journal_cap_bytes", "gauge",
+	    "The journal's cap (RATETAP_JOURNAL_MAX).");
+	sample_i(b, "ratetap_journal_cap_bytes", NULL, NULL, NULL, NULL,
+	    t->jrn.cap);
 }
 
 static void

@@ -18,53 +18,17 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 
+#include "ratetap/safe.h"
+
 #include "sockets.h"
 
 #define LISTEN_BACKLOG	64
 
-static int
-check_dir(const char *dir, const struct stat *st, char *err, size_t errlen)
-{
-	if (!S_ISDIR(st->st_mode)) {
-		snprintf(err, errlen, "%s: not a directory", dir);
-		return -1;
-	}
-	if (st->st_uid != geteuid()) {
-		snprintf(err, errlen, "%s: owned by uid %u, not by us (uid %u);"
-		    " refusing to use it", dir, (unsigned)st->st_uid,
-		    (unsigned)geteuid());
-		return -1;
-	}
-	if (st->st_mode & (S_IWGRP | S_IWOTH)) {
-		snprintf(err, errlen, "%s: writable by group or others (mode "
-		    "%04o); refusing to use it (chmod 700 it)", dir,
-		    (unsigned)(st->st_mode & 07777));
-		return -1;
-	}
-	return 0;
-}
-
 int
 sock_private_dir(const char *dir, char *err, size_t errlen)
 {
-	struct stat st;
-
-	if (stat(dir, &st) == 0)
-		return check_dir(dir, &st, err, errlen);
-	if (errno != ENOENT) {
-		snprintf(err, errlen, "%s: %s", dir, strerror(errno));
-		return -1;
-	}
-	if (mkdir(dir, 0700) == -1 && errno != EEXIST) {
-		snprintf(err, errlen, "cannot create %s: %s", dir,
-		    strerror(errno));
-		return -1;
-	}
-	if (stat(dir, &st) == -1) {
-		snprintf(err, errlen, "%s: %s", dir, strerror(errno));
-		return -1;
-	}
-	return check_dir(dir, &st, err, errlen);
+	/* the check the shim and the CLI make too (common/safe.c) */
+	return rt_dir_ensure(dir, err, errlen);
 }
 
 static int

@@ -17,7 +17,9 @@
 /*
  * Make sure dir is a private directory of ours: create it with mode 0700
  * when missing (its parent must exist); refuse one that is not a directory,
- * is owned by another user, or is writable by group or others.
+ * is owned by another user, is writable by group or others, is a symbolic
+ * link that is not ours or leads to such a directory, or lies below a
+ * directory that others may write without the sticky bit (rt_dir_ensure()).
  */
 int sock_private_dir(const char *dir, char *err, size_t errlen);
 

@@ -146,6 +146,45 @@ put_spend(cJSON *o, const struct trk_spend *sp)
 	return r;
 }
 
+/* The journal reader's position and memory (struct trk_jrn). */
+static int
+put_journal(cJSON *root, const struct trk_jrn *j)
+{
+	cJSON *o, *arr, *row;
+	char buf[32];
+	int i;
+
+	if ((o = cJSON_AddObjectToObject(root, "journal")) == NULL ||
+	    !ok(put_int(o, "offset", j->offset)) ||
+	    !ok(put_int(o, "inode", (int64_t)j->ino)) ||
+	    !ok(put_int(o, "records", j->records)) ||
+	    !ok(put_int(o, "repeats", j->repeats)) ||
+	    !ok(put_int(o, "corrupt_bytes", j->corrupt_bytes)) ||
+	    !ok(put_int(o, "refused", j->refused)) ||
+	    !ok(put_int(o, "tick", j->tick)) ||
+	    (arr = cJSON_AddArrayToObject(o, "seen")) == NULL)
+		return -1;
+	for (i = 0; i < j->nseen; i++) {
+		const struct trk_seen *w = &j->seen[i];
+
+		if ((row = cJSON_CreateObject()) == NULL)
+			return -1;
+		cJSON_AddItemToArray(arr, row);
+		snprintf(buf, sizeof(buf), "%llu",
+		    (unsigned long long)w->stamp);
+		if (!ok(put_int(row, "pid", w->pid)) ||
+		    !ok(cJSON_AddStringToObject(row, "stamp", buf)) ||
+		    !ok(put_int(row, "max_seq", w->max_seq)))
+			return -1;
+		snprintf(buf, sizeof(buf), "%016llx",
+		    (unsigned long long)w->below);
+		if (!ok(cJSON_AddStringToObject(row, "below", buf)) ||
+		    !ok(put_int(row, "used", w->used)))
+			return -1;
+	}
+	return 0;
+}
+
 static cJSON *
 state_to_json(const struct trk *t)
 {
@@ -243,7 +282,8 @@ state_to_json(const struct trk *t)
 		goto err;
 
 	if (!ok(put_table(root, "models", t->models, t->nmodels)) ||
-	    !ok(put_table(root, "programs", t->progs, t->nprogs)))
+	    !ok(put_table(root, "programs", t->progs, t->nprogs)) ||
+	    put_journal(root, &t->jrn) == -1)
 		goto err;
 	return root;
 err:
@@ -743,6 +783,81 @@ get_spend(struct rd *rd, const cJSON *root, struct trk_spend *sp)
 	return 0;
 }
 
+/* A string of decimal (base 10) or hex (16) digits into *out. */
+static int
+get_u64(struct rd *rd, const cJSON *obj, const char *ctx, const char *key,
+    int base, uint64_t *out)
+{
+	const cJSON *c;
+	char *end;
+
+	if (get(rd, obj, ctx, key, &c) == -1)
+		return -1;
+	if (!cJSON_IsString(c) || c->valuestring == NULL ||
+	    c->valuestring[0] == '\0' || c->valuestring[0] == '-' ||
+	    strlen(c->valuestring) > 20)
+		return bad(rd, ctx, key, "not a string of digits");
+	errno = 0;
+	*out = strtoull(c->valuestring, &end, base);
+	if (*end != '\0' || errno != 0)
+		return bad(rd, ctx, key, "not a string of digits");
+	return 0;
+}
+
+/* The "journal" object: absent in a state file written before the
+ * journal existed (the journal is then read from its start). */
+static int
+get_journal(struct rd *rd, const cJSON *root, struct trk_jrn *j)
+{
+	const cJSON *o, *arr, *row;
+	int64_t v;
+	int n = 0;
+
+	if (cJSON_GetObjectItemCaseSensitive(root, "journal") == NULL)
+		return 0;
+	if (get_obj(rd, root, "", "journal", &o) == -1 ||
+	    get_count(rd, o, "journal", "offset", &j->offset) == -1 ||
+	    get_count(rd, o, "journal", "inode", &v) == -1 ||
+	    get_count(rd, o, "journal", "records", &j->records) == -1 ||
+	    get_count(rd, o, "journal", "repeats", &j->repeats) == -1 ||
+	    get_count(rd, o, "journal", "corrupt_bytes",
+	    &j->corrupt_bytes) == -1 ||
+	    get_count(rd, o, "journal", "refused", &j->refused) == -1 ||
+	    get_count(rd, o, "journal", "tick", &j->tick) == -1 ||
+	    get(rd, o, "journal", "seen", &arr) == -1)
+		return -1;
+	j->ino = (uint64_t)v;
+	if (!cJSON_IsArray(arr))
+		return bad(rd, "journal", "seen", "not an array");
+	cJSON_ArrayForEach(row, arr) {
+		struct trk_seen *w;
+
+		if (n >= TRK_SEEN_MAX)
+			return bad(rd, "journal", "seen", "too many entries");
+		w = &j->seen[n];
+		if (!cJSON_IsObject(row))
+			return bad(rd, "journal", "seen", "not an object");
+		if (get_int(rd, row, "journal.seen", "pid", 1, INT32_MAX,
+		    &v) == -1)
+			return -1;
+		w->pid = (int32_t)v;
+		if (get_u64(rd, row, "journal.seen", "stamp", 10,
+		    &w->stamp) == -1 ||
+		    get_int(rd, row, "journal.seen", "max_seq", 0, UINT32_MAX,
+		    &v) == -1)
+			return -1;
+		w->max_seq = (uint32_t)v;
+		if (get_u64(rd, row, "journal.seen", "below", 16,
+		    &w->below) == -1 ||
+		    get_count(rd, row, "journal.seen", "used", &w->used) == -1)
+			return -1;
+		n++;
+	}
+	j->nseen = n;
+	j->indexed = 0;
+	return 0;
+}
+
 static int
 state_from_json(struct rd *rd, const cJSON *root, struct trk *t)
 {
@@ -868,7 +983,8 @@ state_from_json(struct rd *rd, const cJSON *root, struct trk *t)
 	if (get_table(rd, root, "models", t->models, &t->nmodels,
 	    TRK_MAX_MODELS) == -1 ||
 	    get_table(rd, root, "programs", t->progs, &t->nprogs,
-	    TRK_MAX_PROGS) == -1)
+	    TRK_MAX_PROGS) == -1 ||
+	    get_journal(rd, root, &t->jrn) == -1)
 		return -1;
 	return 0;
 }

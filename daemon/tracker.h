@@ -162,6 +162,45 @@ struct trk_named {
 	struct trk_tokens tokens;
 };
 
+/*
+ * What the daemon has taken from the journal (daemon/journal.c), kept in
+ * the tracker so that trk_save() writes it in the same file, in the same
+ * rename, as the counts derived from it: a SIGKILL at any moment neither
+ * loses nor replays an event.
+ */
+#define TRK_SEEN_MAX	1024	/* writers remembered (least recent go) */
+#define TRK_SEEN_WINDOW	64	/* seqs below the highest still tracked */
+
+struct trk_seen {		/* one writer's sequence: (pid, stamp) */
+	int32_t pid;
+	uint32_t max_seq;	/* highest seq taken */
+	uint64_t stamp;
+	uint64_t below;		/* bit k: seq max_seq - 1 - k taken */
+	int64_t used;		/* trk_jrn.tick when last seen (LRU) */
+};
+
+struct trk_jrn {
+	/* persisted */
+	int64_t offset;		/* next byte of the journal to read */
+	uint64_t ino;		/* inode of the journal offset is in, 0: none */
+	int64_t records;	/* records taken */
+	int64_t repeats;	/* records refused as already taken */
+	int64_t corrupt_bytes;	/* skipped: garbage, torn records */
+	int64_t refused;	/* journal files refused (not ours, a link,
+				   a FIFO, ...) */
+	int64_t tick;
+	struct trk_seen seen[TRK_SEEN_MAX];
+	int nseen;
+	/* not persisted */
+	int16_t index[TRK_SEEN_MAX * 4]; /* hash of seen[], -1: empty */
+	int indexed;		/* index[] matches seen[] */
+	int64_t size;		/* the journal's size when last read */
+	int64_t held;		/* bytes it occupies (not yet freed) */
+	int64_t cap;		/* its cap (RATETAP_JOURNAL_MAX) */
+	int disk_full;		/* its file system has no space left */
+	char error[TRK_ERR_LEN]; /* why it is not read, "" when it is */
+};
+
 struct trk_config {
 	double warn_pct;	/* warning threshold, percent (default 80) */
 };
@@ -208,6 +247,8 @@ struct trk {
 	int nmodels;
 	struct trk_named *progs;
 	int nprogs;
+
+	struct trk_jrn jrn;	/* the journal's reader (daemon/journal.c) */
 
 	int dirty;		/* changed since the last trk_clear_dirty() */
 	int win_full_logged;	/* "too many windows" said (not persisted) */

@@ -21,6 +21,8 @@
 #include <unistd.h>
 
 #include "ratetap/hosts.h"
+#include "ratetap/safe.h"
+
 #include "shim.h"
 
 struct shim_cfg shim_cfg;
@@ -410,75 +412,46 @@ cfg_prog(void)
 	return prog_name;
 }
 
-/* The directory part of path into dir (size len); -1 when there is none
- * or it does not fit. */
-static int
-dir_of(const char *path, char *dir, size_t len)
-{
-	const char *slash = strrchr(path, '/');
-	size_t n;
-
-	if (slash == NULL)
-		return -1;
-	n = slash == path ? 1 : (size_t)(slash - path);
-	if (n >= len)
-		return -1;
-	memcpy(dir, path, n);
-	dir[n] = '\0';
-	return 0;
-}
-
-/* The check of cfg_sock(): SOCK_OK, SOCK_REFUSED, or SOCK_UNKNOWN while
- * the directory does not exist (no daemon made it yet: sends fail and
- * count as drops, and the next send checks again, so that a directory
- * someone else creates meanwhile is not trusted). */
+/* The check of the runtime directory, once per process: SOCK_OK,
+ * SOCK_REFUSED, or SOCK_UNKNOWN while it cannot be made (its parent is
+ * missing: the next event checks again, so that a directory someone else
+ * creates meanwhile is not trusted). */
 enum { SOCK_UNKNOWN, SOCK_OK, SOCK_REFUSED };
 
 static int
 sock_check(void)
 {
-	char dir[RT_PATH_MAX];
-	struct stat st;
+	char dir[RT_PATH_MAX], err[256];
 	int saved = errno, ret = SOCK_REFUSED;
 
-	if (dir_of(shim_cfg.sock, dir, sizeof(dir)) == -1) {
+	if (rt_dirname(shim_cfg.sock, dir, sizeof(dir)) == -1) {
 		shim_debug("ingest socket %s has no directory: events not "
 		    "sent", shim_cfg.sock);
 		goto out;
 	}
-	if (lstat(dir, &st) == -1) {
-		if (errno == ENOENT)
-			ret = SOCK_UNKNOWN;
-		else
-			shim_debug("%s: %s: events not sent", dir,
-			    strerror(errno));
-		goto out;
-	}
-	if (!S_ISDIR(st.st_mode))
-		shim_debug("%s is not a directory (a symbolic link?): events "
-		    "not sent", dir);
-	else if (st.st_uid != getuid())
-		shim_debug("%s is owned by uid %u, not by us (uid %u): events "
-		    "not sent", dir, (unsigned)st.st_uid, (unsigned)getuid());
-	else if (st.st_mode & (S_IWGRP | S_IWOTH))
-		shim_debug("%s is writable by group or others (mode %04o): "
-		    "events not sent", dir, (unsigned)(st.st_mode & 07777));
-	else
+	/* the shared check of ratetapd and ratetap: the directory is ours
+	   and private, and so is every directory above it (or sticky) */
+	if (rt_dir_ensure(dir, err, sizeof(err)) == 0)
 		ret = SOCK_OK;
+	else if (errno == ENOENT)
+		ret = SOCK_UNKNOWN;
+	else
+		shim_debug("%s: events not sent", err);
 out:
 	errno = saved;
 	return ret;
 }
 
-const char *
-cfg_sock(void)
+/* The runtime directory checked (default paths) or taken as given. */
+static int
+dir_usable(void)
 {
 	int st;
 
 	if (!shim_cfg.sock_ok)
-		return NULL;
+		return 0;
 	if (!shim_cfg.sock_default)
-		return shim_cfg.sock;
+		return 1;
 	st = atomic_load_explicit(&sock_state, memory_order_acquire);
 	if (st == SOCK_UNKNOWN) {
 		/* two threads may both check: the same answer, and a
@@ -488,7 +461,20 @@ cfg_sock(void)
 			atomic_store_explicit(&sock_state, st,
 			    memory_order_release);
 	}
-	return st == SOCK_REFUSED ? NULL : shim_cfg.sock;
+	return st == SOCK_OK;
+}
+
+const char *
+cfg_sock(void)
+{
+	return dir_usable() ? shim_cfg.sock : NULL;
+}
+
+const char *
+cfg_journal(void)
+{
+	return dir_usable() && shim_cfg.journal[0] != '\0' ?
+	    shim_cfg.journal : NULL;
 }
 
 void
@@ -525,6 +511,9 @@ cfg_load(void)
 		c.sock_ok = 1;
 	else
 		shim_debug("ingest socket path too long: events disabled");
+	if (c.sock_ok &&
+	    rt_journal_path(c.sock, c.journal, sizeof(c.journal)) == -1)
+		c.journal[0] = '\0';	/* datagrams only */
 	shim_cfg = c;
 	if (c.debug)
 		shim_debug("%s, %zu tapped host(s)",

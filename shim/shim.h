@@ -44,6 +44,8 @@ struct shim_cfg {
 					   RATETAP_SOCKET): its directory is
 					   checked before the first send */
 	char sock[RT_PATH_MAX];		/* ingest socket path */
+	char journal[RT_PATH_MAX];	/* the journal beside it, "" if its
+					   path does not fit */
 	struct cfg_host *hosts;		/* CFG_MAX_HOSTS entries (allocated
 					   by the first cfg_load()) */
 	size_t nhosts;
@@ -107,12 +109,17 @@ const char *cfg_prog(void);
 /*
  * The ingest socket path to send to, or NULL when there is none or it must
  * not be used: for the default path (RATETAP_SOCKET unset) its directory is
- * checked once per process, at the first call, to be a real directory
- * (lstat) owned by getuid() and not writable by group or others; another
- * user may have created /tmp/ratetap-$UID to receive the datagrams.  A
- * refusal is said once under RATETAP_DEBUG=1.
+ * created (0700) when missing and checked once per process, at the first
+ * call, with rt_dir_check(): ours, private, not someone else's symbolic
+ * link, every directory above it ours or root's and not writable by others
+ * unless sticky; another user may have created /tmp/ratetap-$UID to
+ * receive the events.  A refusal is said once under RATETAP_DEBUG=1.
  */
 const char *cfg_sock(void);
+
+/* The journal beside the ingest socket (events.journal), under the same
+ * rule as cfg_sock(); NULL when it must not be used. */
+const char *cfg_journal(void);
 
 /* 1 when a transfer to u is to be tapped (RATETAP_HOSTS), else 0. */
 int cfg_tapped(const struct cfg_url *u);

@@ -3,6 +3,7 @@
 # bench_send   many senders, blocking, into ratetapd's ingest socket
 # bench_status GET /v1/status latency on the control socket
 # bench_spawn  start-up cost of LD_PRELOAD'ing the shim into a program
+# bench_handoff CPU per event of the shim's hand-off: datagram vs journal
 # (bench_scan, the body scanner's benchmark, is in tests/scan.mk.)
 #
 # Like bench_scan they are always built optimised and without sanitizers,
@@ -17,7 +18,7 @@ BENCH_CFLAGS = -std=gnu11 -D_GNU_SOURCE -Iinclude $(WARN) $(CFLAGS) -O2
 BENCH_COMMON_OBJ = $(COMMON_SRC:%.c=$(B)/bench/obj/%.o)
 
 BENCH_PROGS += $(B)/bench/bench_send $(B)/bench/bench_status \
-               $(B)/bench/bench_spawn bench-nginx
+               $(B)/bench/bench_spawn $(B)/bench/bench_handoff bench-nginx
 
 $(B)/bench/obj/common/%.o: common/%.c
 	@mkdir -p $(@D)
@@ -30,6 +31,19 @@ $(B)/bench/obj/tests/bench/%.o: tests/bench/%.c
 $(B)/bench/bench_send: $(B)/bench/obj/tests/bench/bench_send.o \
     $(BENCH_COMMON_OBJ)
 	$(CC) $(LDFLAGS) -o $@ $^
+
+# bench_handoff links the shim's own sender
+$(B)/bench/obj/shim/send.o: shim/send.c
+	@mkdir -p $(@D)
+	$(CC) $(BENCH_CFLAGS) $(CURL_CFLAGS) -MMD -MP -c -o $@ $<
+
+$(B)/bench/obj/tests/bench/bench_handoff.o: tests/bench/bench_handoff.c
+	@mkdir -p $(@D)
+	$(CC) $(BENCH_CFLAGS) $(CURL_CFLAGS) -MMD -MP -c -o $@ $<
+
+$(B)/bench/bench_handoff: $(B)/bench/obj/tests/bench/bench_handoff.o \
+    $(B)/bench/obj/shim/send.o $(BENCH_COMMON_OBJ)
+	$(CC) $(LDFLAGS) -pthread -o $@ $^
 
 $(B)/bench/bench_status: $(B)/bench/obj/tests/bench/bench_status.o
 	$(CC) $(LDFLAGS) -o $@ $^

@@ -113,6 +113,30 @@ START_TEST(validate_rejects_wrong_sizes)
 }
 END_TEST
 
+START_TEST(validate_accepts_the_shorter_layout_of_earlier_shims)
+{
+	struct rtp_event ev, out;
+
+	good_event(&ev);
+	ev.length = (uint16_t)RTP_EVENT_SIZE_V1;
+	memset(&out, 0xa5, sizeof(out));
+	ck_assert_int_eq(rtp_validate(&ev, RTP_EVENT_SIZE_V1, &out), RTP_OK);
+	/* the tail it lacks reads as no windows; the copy has today's length */
+	ck_assert_uint_eq(out.nwin, 0);
+	ck_assert_uint_eq(out.length, sizeof(out));
+	ck_assert_int_eq(out.input_tokens, ev.input_tokens);
+	ck_assert_str_eq(out.model, ev.model);
+	/* the length field must agree with the bytes received */
+	ev.length = (uint16_t)sizeof(ev);
+	ck_assert_int_eq(rtp_validate(&ev, RTP_EVENT_SIZE_V1, NULL),
+	    RTP_E_SIZE);
+	ev.length = (uint16_t)RTP_EVENT_SIZE_V1;
+	ck_assert_int_eq(rtp_validate(&ev, sizeof(ev), NULL), RTP_E_SIZE);
+	ck_assert_int_eq(rtp_validate(&ev, RTP_EVENT_SIZE_V1 - 8, NULL),
+	    RTP_E_SIZE);
+}
+END_TEST
+
 START_TEST(validate_rejects_bad_magic_and_version)
 {
 	struct rtp_event ev;
@@ -356,6 +380,7 @@ proto_suite(void)
 	tcase_add_test(tc, validate_accepts_a_complete_event_and_copies_it);
 	tcase_add_test(tc, validate_accepts_an_empty_event_with_a_pid);
 	tcase_add_test(tc, validate_rejects_wrong_sizes);
+	tcase_add_test(tc, validate_accepts_the_shorter_layout_of_earlier_shims);
 	tcase_add_test(tc, validate_rejects_bad_magic_and_version);
 	tcase_add_test(tc, validate_rejects_each_bad_field_kind);
 	tcase_add_test(tc, validate_rejects_each_bad_string);

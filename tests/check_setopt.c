@@ -8,6 +8,7 @@
  */
 #include <check.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -453,6 +454,27 @@ resolve_program_defines(const char *name)
 static char sockdir[64];
 static char sockpath[108];
 static int rxfd = -1;
+/* Where reading the journal beside sockpath stopped (the shim's events
+ * go there first, datagrams only when it cannot be written). */
+static char jpath[sizeof(sockpath) + 16];
+static off_t joff;
+
+/* The marker a daemon that reads the journal keeps beside it: with it the
+ * shim writes the journal, without it (and a socket) datagrams. */
+static void
+reader_mark(int on)
+{
+	char m[sizeof(sockdir) + 32];
+	int fd;
+
+	snprintf(m, sizeof(m), "%s/%s", sockdir, RTJ_READER_NAME);
+	if (on) {
+		fd = open(m, O_WRONLY | O_CREAT, 0600);
+		ck_assert_int_ge(fd, 0);
+		close(fd);
+	} else
+		unlink(m);
+}
 
 static void
 rx_open(void)
@@ -468,21 +490,62 @@ rx_open(void)
 	sun.sun_family = AF_UNIX;
 	memcpy(sun.sun_path, sockpath, strlen(sockpath) + 1);
 	ck_assert_int_eq(bind(rxfd, (struct sockaddr *)&sun, sizeof(sun)), 0);
+	reader_mark(1);
 }
 
 static void
 rx_close(void)
 {
+	char jp[sizeof(jpath)];
+
 	close(rxfd);
+	if (rt_journal_path(sockpath, jp, sizeof(jp)) == 0)
+		unlink(jp);
+	jpath[0] = '\0';
+	reader_mark(0);
 	unlink(sockpath);
 	rmdir(sockdir);
+}
+
+
+static int
+rx_journal(struct rtp_event *evs, int n, int max)
+{
+	char jp[sizeof(jpath)], buf[8192];
+	struct rtj_hdr h;
+	size_t pos, len;
+	ssize_t r;
+	int fd;
+
+	ck_assert_int_eq(rt_journal_path(sockpath, jp, sizeof(jp)), 0);
+	if (strcmp(jp, jpath) != 0) {
+		memcpy(jpath, jp, sizeof(jp));
+		joff = 0;
+	}
+	if ((fd = open(jpath, O_RDONLY | O_NOFOLLOW)) == -1)
+		return n;
+	while ((r = pread(fd, buf, sizeof(buf), joff)) > 0) {
+		for (pos = 0; pos < (size_t)r; pos += len) {
+			if (rtj_frame(buf + pos, (size_t)r - pos, &h, &len) !=
+			    RTJ_OK)
+				break;
+			ck_assert_int_lt(n, max);
+			ck_assert_int_eq(rtp_validate(buf + pos + sizeof(h),
+			    h.payload, &evs[n]), RTP_OK);
+			n++;
+		}
+		ck_assert_uint_gt(pos, 0);	/* no garbage, no torn record */
+		joff += (off_t)pos;
+	}
+	close(fd);
+	return n;
 }
 
 /* Every event queued so far (at most max), validated. */
 static int
 rx_events(struct rtp_event *evs, int max)
 {
-	int n = 0;
+	int n = rx_journal(evs, 0, max);
 
 	for (;;) {
 		char buf[2048];
@@ -1338,8 +1401,10 @@ default_socket_env(mode_t mode)
 static void
 default_socket_cleanup(void)
 {
-	char dir[128];
+	char dir[128], jp[sizeof(jpath)];
 
+	if (rt_journal_path(sockpath, jp, sizeof(jp)) == 0)
+		unlink(jp);
 	unlink(sockpath);
 	snprintf(dir, sizeof(dir), "%s/ratetap", xdg);
 	rmdir(dir);
@@ -1386,7 +1451,7 @@ START_TEST(a_default_socket_directory_others_can_write_is_not_used)
 }
 END_TEST
 
-START_TEST(a_symlinked_default_socket_directory_is_not_used)
+START_TEST(a_symlink_of_ours_to_a_private_directory_is_used)
 {
 	struct fake_easy e;
 	struct rtp_event ev[2];
@@ -1400,11 +1465,114 @@ START_TEST(a_symlinked_default_socket_directory_is_not_used)
 	ck_assert_int_eq(symlink("ratetap.real", dir), 0);
 	easy_init(&e, "http://api.test/v1/messages", json_body);
 	ck_assert_int_eq(curl_easy_perform((CURL *)&e), CURLE_OK);
+	ck_assert_int_eq(rx_events(ev, 2), 1);
+	ck_assert_uint_eq(send_dropped(), 0);
+	default_socket_cleanup();
+	unlink(dir);
+	rmdir(real);
+	rmdir(xdg);
+}
+END_TEST
+
+START_TEST(a_symlink_to_a_directory_of_another_user_is_not_used)
+{
+	struct fake_easy e;
+	struct rtp_event ev[2];
+	char dir[128], real[128];
+
+	if (geteuid() != 0)
+		return;		/* needs chown */
+	default_socket_env(0700);
+	snprintf(dir, sizeof(dir), "%s/ratetap", xdg);
+	snprintf(real, sizeof(real), "%s/ratetap.real", xdg);
+	ck_assert_int_eq(rename(dir, real), 0);
+	ck_assert_int_eq(symlink("ratetap.real", dir), 0);
+	ck_assert_int_eq(chown(real, 65534, 65534), 0);
+	easy_init(&e, "http://api.test/v1/messages", json_body);
+	ck_assert_int_eq(curl_easy_perform((CURL *)&e), CURLE_OK);
 	ck_assert_int_eq(rx_events(ev, 2), 0);
 	ck_assert_uint_eq(send_dropped(), 1);
 	unlink(dir);
+	ck_assert_int_eq(chown(real, 0, 0), 0);
 	ck_assert_int_eq(rename(real, dir), 0);
 	default_socket_cleanup();
+}
+END_TEST
+
+/* The descriptor the shim keeps for the journal, -1 if none. */
+static int
+journal_fd_of_shim(void)
+{
+	char link[64], target[256];
+	ssize_t n;
+	int fd;
+
+	for (fd = 3; fd < 4096; fd++) {
+		snprintf(link, sizeof(link), "/proc/self/fd/%d", fd);
+		if ((n = readlink(link, target, sizeof(target) - 1)) <= 0)
+			continue;
+		target[n] = '\0';
+		if (strstr(target, "events.journal") != NULL)
+			return fd;
+	}
+	return -1;
+}
+
+START_TEST(a_journal_descriptor_the_application_replaced_is_not_written)
+{
+	struct fake_easy e;
+	struct rtp_event ev[2];
+	char other[128], buf[16];
+	int jfd, ofd;
+
+	easy_init(&e, "http://api.test/v1/messages", json_body);
+	ck_assert_int_eq(curl_easy_perform((CURL *)&e), CURLE_OK);
+	ck_assert_int_eq(rx_events(ev, 2), 1);
+	jfd = journal_fd_of_shim();
+	ck_assert_int_ge(jfd, 3);
+	/* the application puts a file of its own at that number */
+	snprintf(other, sizeof(other), "%s/app.file", sockdir);
+	ofd = open(other, O_RDWR | O_CREAT | O_TRUNC, 0600);
+	ck_assert_int_ge(ofd, 0);
+	ck_assert_int_eq(dup2(ofd, jfd), jfd);
+	e.delivered = 0;
+	ck_assert_int_eq(curl_easy_perform((CURL *)&e), CURLE_OK);
+	ck_assert_int_eq(rx_events(ev, 2), 1);
+	/* nothing written into the application's file, its fd left open */
+	ck_assert_int_eq(pread(ofd, buf, sizeof(buf), 0), 0);
+	ck_assert_int_ne(fcntl(jfd, F_GETFD), -1);
+	close(jfd);
+	close(ofd);
+	unlink(other);
+	/* closed by the application: opened again */
+	e.delivered = 0;
+	ck_assert_int_eq(curl_easy_perform((CURL *)&e), CURLE_OK);
+	ck_assert_int_eq(rx_events(ev, 2), 1);
+}
+END_TEST
+
+START_TEST(a_daemon_older_than_the_journal_gets_datagrams)
+{
+	struct fake_easy e;
+	struct rtp_event ev[2];
+	char buf[2048], jp[sizeof(jpath)];
+	struct stat st;
+
+	/* a bound socket and no marker: a daemon that reads only datagrams */
+	reader_mark(0);
+	easy_init(&e, "http://api.test/v1/messages", json_body);
+	ck_assert_int_eq(curl_easy_perform((CURL *)&e), CURLE_OK);
+	ck_assert_int_eq(recv(rxfd, buf, sizeof(buf), MSG_DONTWAIT),
+	    (ssize_t)sizeof(struct rtp_event));
+	ck_assert_int_eq(rt_journal_path(sockpath, jp, sizeof(jp)), 0);
+	ck_assert(stat(jp, &st) == -1 || st.st_size == 0);
+	/* that daemon gone (its socket stale): the journal keeps the event */
+	close(rxfd);
+	rxfd = -1;
+	e.delivered = 0;
+	ck_assert_int_eq(curl_easy_perform((CURL *)&e), CURLE_OK);
+	ck_assert_int_eq(rx_journal(ev, 0, 2), 1);
+	ck_assert_uint_eq(send_dropped(), 0);
 }
 END_TEST
 
@@ -1889,6 +2057,21 @@ rx_fill(void)
 	return n;
 }
 
+/* Make the journal unwritable (a directory in its place), so that events
+ * go by datagram and the drop path is reached; 0 undoes it. */
+static void
+journal_block(int on)
+{
+	char jp[sizeof(jpath)];
+
+	ck_assert_int_eq(rt_journal_path(sockpath, jp, sizeof(jp)), 0);
+	if (on) {
+		unlink(jp);
+		ck_assert_int_eq(mkdir(jp, 0700), 0);
+	} else
+		ck_assert_int_eq(rmdir(jp), 0);
+}
+
 static int
 rx_drain_raw(void)
 {
@@ -1907,6 +2090,7 @@ START_TEST(drops_left_at_exit_go_in_one_drops_only_datagram)
 	int filled;
 
 	easy_init(&a, "http://api.test/v1/messages", json_body);
+	journal_block(1);
 	filled = rx_fill();
 	ck_assert_int_gt(filled, 0);
 	/* the queue stays full: each event is dropped after its retries */
@@ -1930,6 +2114,7 @@ START_TEST(drops_left_at_exit_go_in_one_drops_only_datagram)
 	/* nothing left: nothing sent */
 	ck_assert_int_eq(send_report_drops(sockpath, "burst"), 0);
 	ck_assert_int_eq(rx_events(ev, 2), 0);
+	journal_block(0);
 }
 END_TEST
 
@@ -1939,11 +2124,14 @@ START_TEST(a_failed_drops_only_datagram_keeps_the_count)
 	struct rtp_event ev[2];
 
 	easy_init(&a, "http://api.test/v1/messages", json_body);
+	journal_block(1);
 	(void)rx_fill();
 	ck_assert_int_eq(curl_easy_perform((CURL *)&a), CURLE_OK);
 	ck_assert_int_eq(send_report_drops(sockpath, "x"), -1);
 	ck_assert_uint_eq(send_dropped(), 2);
 	(void)rx_drain_raw();
+	journal_block(0);
+	/* the journal takes it again */
 	ck_assert_int_eq(send_report_drops(sockpath, "x"), 0);
 	ck_assert_int_eq(rx_events(ev, 2), 1);
 	ck_assert_uint_eq(ev[0].dropped, 2);
@@ -2026,7 +2214,11 @@ setopt_suite(void)
 	tcase_add_test(lc, the_default_socket_is_used_in_a_private_directory);
 	tcase_add_test(lc,
 	    a_default_socket_directory_others_can_write_is_not_used);
-	tcase_add_test(lc, a_symlinked_default_socket_directory_is_not_used);
+	tcase_add_test(lc, a_symlink_of_ours_to_a_private_directory_is_used);
+	tcase_add_test(lc,
+	    a_journal_descriptor_the_application_replaced_is_not_written);
+	tcase_add_test(lc, a_daemon_older_than_the_journal_gets_datagrams);
+	tcase_add_test(lc, a_symlink_to_a_directory_of_another_user_is_not_used);
 	tcase_add_test(lc, an_explicit_socket_is_used_as_given);
 	tcase_add_test(lc, reset_forgets_the_url);
 	tcase_add_test(lc, disabled_is_pure_pass_through);

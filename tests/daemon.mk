@@ -17,3 +17,15 @@ CHECK_LIBS_sockets =
 # control.c is #included by its test (its policy functions are static)
 CHECK_OBJS_control = $(B)/obj/daemon/loop.o $(B)/obj/daemon/log.o
 CHECK_LIBS_control = $(CJSON_LIBS) $(MHD_LIBS)
+
+CHECK_OBJS_journal = $(B)/obj/daemon/journal.o $(B)/obj/daemon/loop.o \
+                     $(B)/obj/daemon/tracker.o $(B)/obj/daemon/status.o \
+                     $(B)/obj/daemon/pollparse.o $(B)/obj/daemon/state.o \
+                     $(B)/obj/daemon/log.o
+CHECK_LIBS_journal = $(CJSON_LIBS)
+
+# Fuzz harness of the journal reader (the rule is in tests/fuzz.mk).
+FUZZ_OBJS_journal = $(B)/fuzzobj/daemon/journal.o $(B)/fuzzobj/daemon/loop.o \
+                    $(TRK_FUZZOBJS)
+FUZZ_LIBS_journal = $(CJSON_LIBS) -lm
+FUZZ_ARGS_journal = -max_len=8192

@@ -8,3 +8,12 @@ TEST_PROGS += $(RECEIVER)
 $(RECEIVER): $(B)/obj/tests/receiver.o $(COMMON_OBJ)
 	@mkdir -p $(@D)
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(CJSON_LIBS) -lm
+
+# rt-jwrite: appends journal records as the shim does (tests/jwrite.c), for
+# the journal's tests and its catch-up benchmark.
+JWRITE = $(B)/tests/rt-jwrite
+TEST_PROGS += $(JWRITE)
+
+$(JWRITE): $(B)/obj/tests/jwrite.o $(COMMON_OBJ)
+	@mkdir -p $(@D)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ -lm

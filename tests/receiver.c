@@ -8,8 +8,17 @@
  * flushed at once: the fields of struct rtp_event by name, or
  * {"invalid": "<rtp_strerror reason>", "len": N} for one that rtp_validate()
  * rejects.  Every line also carries "sender_pid" and "sender_uid" from the
- * datagram's SCM_CREDENTIALS.  SIGTERM and SIGINT stop it; it removes PATH
- * on the way out.  See docs/hacking.md ("The test receiver").
+ * datagram's SCM_CREDENTIALS.
+ *
+ * It also reads the journal beside PATH (events.journal, the shim's durable
+ * hand-off, see docs/protocol.md) from its start, as ratetapd does, every
+ * 5 ms: each record's event is printed likewise, with "sender_pid" the
+ * record's pid, "sender_uid" the file's owner and "via": "journal" (a
+ * datagram's line says "via": "datagram"); bytes that are not a record
+ * give {"invalid": "journal", "len": N}.  A repeated (pid, stamp, seq) is
+ * printed again: the receiver shows what arrives, the daemon de-duplicates.
+ * SIGTERM and SIGINT stop it (after a last read of the journal); it removes
+ * PATH on the way out.  See docs/hacking.md ("The test receiver").
  */
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -17,6 +26,7 @@
 #include <sys/un.h>
 
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -26,6 +36,7 @@
 
 #include <cjson/cJSON.h>
 
+#include "ratetap/paths.h"
 #include "ratetap/proto.h"
 
 #define RCVBUF_BYTES	(8 << 20)
@@ -179,9 +190,10 @@ err:
 	return NULL;
 }
 
-/* Print one datagram's line; -1 when stdout fails. */
+/* Print one event's line; -1 when stdout fails. */
 static int
-report(const unsigned char *buf, size_t len, const struct ucred *cred)
+report(const unsigned char *buf, size_t len, const struct ucred *cred,
+    const char *via)
 {
 	struct rtp_event ev;
 	cJSON *o;
@@ -203,6 +215,8 @@ report(const unsigned char *buf, size_t len, const struct ucred *cred)
 	}
 	if (cred != NULL && (add_num(o, "sender_pid", cred->pid) == -1 ||
 	    add_num(o, "sender_uid", cred->uid) == -1))
+		goto err;
+	if (add_str(o, "via", via) == -1)
 		goto err;
 	if ((line = cJSON_PrintUnformatted(o)) == NULL)
 		goto err;
@@ -303,7 +317,80 @@ receive_one(int fd)
 	}
 	/* A datagram longer than buf is reported with its real length;
 	   rtp_validate() rejects it on size before reading anything. */
-	return report(buf, (size_t)n, cred);
+	return report(buf, (size_t)n, cred, "datagram");
+}
+
+/* The journal beside the socket: where reading stopped, and its fd. */
+static char jpath[4096];
+static int jfd = -1;
+static off_t joff;
+static unsigned char jbuf[1 << 20];
+
+/* Print a line for bytes of the journal that are not a record. */
+static int
+report_garbage(size_t len)
+{
+	printf("{\"invalid\":\"journal\",\"len\":%zu,\"via\":"
+	    "\"journal\"}\n", len);
+	return fflush(stdout) == EOF ? -1 : 0;
+}
+
+/* Report what was appended to the journal since the last call. */
+static int
+read_journal(void)
+{
+	struct stat st;
+	struct rtj_hdr h;
+	struct ucred uc;
+	size_t pos, len, skip;
+	ssize_t n;
+	int r;
+
+	if (jfd == -1) {
+		jfd = open(jpath, O_RDONLY | O_NOFOLLOW | O_NONBLOCK |
+		    O_CLOEXEC);
+		if (jfd == -1)
+			return 0;
+		if (fstat(jfd, &st) == -1 || !S_ISREG(st.st_mode)) {
+			close(jfd);
+			jfd = -1;
+			return 0;
+		}
+	}
+	for (;;) {
+		if (fstat(jfd, &st) == -1 || st.st_size <= joff)
+			return 0;
+		n = pread(jfd, jbuf, sizeof(jbuf), joff);
+		if (n <= 0)
+			return 0;
+		pos = 0;
+		skip = 0;
+		while (pos < (size_t)n) {
+			r = rtj_frame(jbuf + pos, (size_t)n - pos, &h, &len);
+			if (r == RTJ_SHORT)
+				break;
+			if (r == RTJ_BAD) {
+				pos++;
+				skip++;
+				continue;
+			}
+			if (skip > 0 && report_garbage(skip) == -1)
+				return -1;
+			skip = 0;
+			uc.pid = h.pid;
+			uc.uid = st.st_uid;
+			uc.gid = st.st_gid;
+			if (report(jbuf + pos + sizeof(h), h.payload, &uc,
+			    "journal") == -1)
+				return -1;
+			pos += len;
+		}
+		if (skip > 0 && report_garbage(skip) == -1)
+			return -1;
+		joff += (off_t)pos;
+		if (pos == 0)
+			return 0;	/* an incomplete record: later */
+	}
 }
 
 int
@@ -341,11 +428,20 @@ main(int argc, char *argv[])
 	}
 	if ((fd = open_socket(argv[1])) == -1)
 		return 1;
+	if (rt_journal_path(argv[1], jpath, sizeof(jpath)) == -1) {
+		fprintf(stderr, "rt-receiver: path too long: %s\n", argv[1]);
+		goto err;
+	}
 
 	pfd.fd = fd;
 	pfd.events = POLLIN;
 	while (!stop_sig) {
-		int r = ppoll(&pfd, 1, NULL, &orig);
+		struct timespec tick = { 0, 5 * 1000 * 1000 };
+		int r = ppoll(&pfd, 1, &tick, &orig), e = errno;
+
+		if (read_journal() == -1)
+			goto err;
+		errno = e;
 
 		if (r == -1) {
 			if (errno == EINTR)
@@ -356,7 +452,7 @@ main(int argc, char *argv[])
 		if ((pfd.revents & POLLIN) && receive_one(fd) == -1)
 			goto err;
 	}
-	ret = 0;
+	ret = read_journal() == -1 ? 1 : 0;
 err:
 	close(fd);
 	if (unlink(argv[1]) == -1 && errno != ENOENT)

@@ -2,8 +2,12 @@
  * Default locations shared by the shim, the daemon and the CLI, resolved
  * from the environment as docs/architecture.md and README.md describe:
  *
- *   runtime dir  $XDG_RUNTIME_DIR/ratetap, or /tmp/ratetap-$UID when unset
+ *   runtime dir  $XDG_RUNTIME_DIR/ratetap; when unset /run/user/$UID/ratetap
+ *                if /run/user/$UID is the user's private directory (the
+ *                session's, so that cron jobs and sudo -u reach the
+ *                session's daemon), else /tmp/ratetap-$UID
  *   ingest       $RATETAP_SOCKET  or <runtime dir>/ingest.sock
+ *   journal      events.journal in the ingest socket's directory
  *   control      $RATETAP_CONTROL or <runtime dir>/control.sock
  *   state dir    $XDG_STATE_HOME/ratetap or ~/.local/state/ratetap
  *
@@ -28,6 +32,13 @@ int rt_runtime_dir(char *buf, size_t len);
 int rt_ingest_path(char *buf, size_t len);
 int rt_control_path(char *buf, size_t len);
 int rt_state_dir(char *buf, size_t len);
+
+/* The journal beside the ingest socket at ingest (see proto.h). */
+int rt_journal_path(const char *ingest, char *buf, size_t len);
+
+/* The journal's cap in bytes: RATETAP_JOURNAL_MAX (MiB, 1-65536) or
+ * RTJ_CAP_DEFAULT_MB. */
+unsigned long long rt_journal_cap(void);
 
 /* 1 when the environment variable name is set to "1", else 0. */
 int rt_env_flag(const char *name);

@@ -181,12 +181,18 @@ struct rtp_event {
 };
 
 #define RTP_EVENT_SIZE	sizeof(struct rtp_event)
+/* The size of a version 1 event before the window tail was appended:
+ * rtp_validate() still accepts it (from shims already running), as an
+ * event with no header-named windows. */
+#define RTP_EVENT_SIZE_V1	offsetof(struct rtp_event, nwin)
 
 _Static_assert(sizeof(struct rtp_event) <= 1024,
     "an event must fit one small datagram");
 _Static_assert(RTP_D_COUNT + RTP_I_COUNT <= 64, "present bits");
 _Static_assert(offsetof(struct rtp_event, present) == 40,
     "no implicit padding before the 64-bit fields");
+_Static_assert(offsetof(struct rtp_event, nwin) == 648,
+    "the version 1 layout ends where the window tail begins");
 _Static_assert(offsetof(struct rtp_event, win) ==
     offsetof(struct rtp_event, nwin) + 8 && sizeof(struct rtp_win) == 48,
     "no implicit padding in the window entries");
@@ -194,7 +200,7 @@ _Static_assert(offsetof(struct rtp_event, win) ==
 /* Why rtp_validate() rejected a datagram. */
 enum rtp_err {
 	RTP_OK = 0,
-	RTP_E_SIZE,		/* length differs from sizeof(struct rtp_event) */
+	RTP_E_SIZE,		/* length is neither RTP_EVENT_SIZE nor RTP_EVENT_SIZE_V1 */
 	RTP_E_MAGIC,
 	RTP_E_VERSION,
 	RTP_E_FIELD,		/* a field out of its type's range */
@@ -221,5 +227,85 @@ void rtp_init(struct rtp_event *ev);
 /* Copy src into dst (size dstlen), truncating and keeping only printable
  * ASCII (others become '?'); always NUL-terminates. */
 void rtp_strlcpy(char *dst, const char *src, size_t dstlen);
+
+/*
+ * The journal: the durable hand-off (docs/protocol.md, "The journal").
+ * The shim appends one record per finished transfer, with one write(2) on
+ * a file opened O_APPEND, to <dir of the ingest socket>/events.journal;
+ * ratetapd reads it from the offset it saved with its state.  A record is
+ * a header followed by the event (struct rtp_event, as in a datagram) and
+ * zero padding to a multiple of 8 bytes.  The header frames the record
+ * whatever the event's size: a reader skips an event it cannot validate
+ * by its length and goes on with the next record.
+ *
+ * (pid, stamp, seq) names an event uniquely: stamp is the CLOCK_REALTIME
+ * time in ns at which the process's sequence began (at its first event,
+ * and anew in a forked child, whose pid differs anyway), seq counts from
+ * 1 within it.  A reader that sees the same triple twice counts it once.
+ */
+#define RTJ_MAGIC	0x314a5452u	/* bytes "RTJ1" on little endian */
+#define RTJ_VERSION	1
+#define RTJ_NAME	"events.journal"
+#define RTJ_READER_NAME	"events.reader"	/* beside it while a daemon that
+					   reads the journal runs */
+#define RTJ_ALIGN	8
+#define RTJ_RECORD_MAX	4096		/* a larger length is garbage */
+#define RTJ_CAP_DEFAULT_MB 256		/* bytes not yet taken by the daemon,
+					   at most (RATETAP_JOURNAL_MAX) */
+#define RTJ_CAP_MAX_MB	65536
+
+struct rtj_hdr {
+	uint32_t magic;		/* RTJ_MAGIC */
+	uint16_t version;	/* RTJ_VERSION (of this header) */
+	uint16_t length;	/* whole record, header included, multiple
+				   of RTJ_ALIGN */
+	uint32_t sum;		/* rtj_sum() of the record with sum = 0 */
+	int32_t pid;		/* writer's pid (as in the event) */
+	uint64_t stamp;		/* see above, never 0 */
+	uint32_t seq;		/* as in the event */
+	uint16_t payload;	/* bytes of event after the header */
+	uint16_t flags;		/* zero */
+};
+
+_Static_assert(sizeof(struct rtj_hdr) == 32, "journal header layout");
+
+#define RTJ_RECORD_LEN(payload) \
+	((sizeof(struct rtj_hdr) + (payload) + RTJ_ALIGN - 1) & \
+	~(size_t)(RTJ_ALIGN - 1))
+
+/* One record of this version: header and event. */
+struct rtj_record {
+	struct rtj_hdr h;
+	struct rtp_event ev;
+	char pad[RTJ_RECORD_LEN(sizeof(struct rtp_event)) -
+	    sizeof(struct rtj_hdr) - sizeof(struct rtp_event) + 1];
+};
+
+/* Checksum of len bytes (a multiple of 8) at buf: a fast 32-bit mix that
+ * detects torn and overwritten records, not a defence against forgery
+ * (the file is private to its owner). */
+uint32_t rtj_sum(const void *buf, size_t len);
+
+/*
+ * Fill rec (header, event, padding) for ev, named by (pid, stamp, seq) as
+ * in ev.  Returns the record's length (the bytes to write).
+ */
+size_t rtj_encode(struct rtj_record *rec, const struct rtp_event *ev,
+    uint64_t stamp);
+
+/* Why rtj_frame() refused a record. */
+enum rtj_err {
+	RTJ_OK = 0,
+	RTJ_SHORT,		/* fewer bytes than the record needs: wait */
+	RTJ_BAD,		/* not a record here: garbage or torn */
+};
+
+/*
+ * Check the record that starts at buf (avail bytes readable): magic,
+ * version, length, checksum.  On RTJ_OK *len is its length and *h its
+ * header; the event is the hdr->payload bytes after the header.
+ */
+int rtj_frame(const void *buf, size_t avail, struct rtj_hdr *h,
+    size_t *len);
 
 #endif /* RATETAP_PROTO_H */

@@ -21,6 +21,10 @@ one table (figure, measured, target, met?):
 6. the control socket under abuse: GET /v1/status latency idle, while 50
    processes hammer the socket, with 200 half-open connections held by
    other processes, and both at once (build/bench/bench_status).
+7. the hand-off: CPU per event of the shim's own sender as a datagram
+   (socket, sendto, close) and as a journal record (fstat, write), and the
+   time a daemon takes at start to catch up with a million events left in
+   the journal while it was away.
 
 Every A/B comparison runs its variants interleaved, in rotating order, in
 the same run; ratios are medians of per-repetition ratios, added costs
@@ -31,7 +35,7 @@ Environment: BENCH_RECORD=1 writes docs/benchmarks.md; BENCH_REPS (default
 BENCH_SPAWNS (default 500) runs per variant for 5; BENCH_EVENTS (default
 1000000) events for 4; BENCH_SCAN_MIB (default 100) largest body for 3;
 BENCH_ONLY: a comma list of the parts to run (shim, scanner, daemon, control,
-startup; default all).
+startup, handoff; default all).
 
 Never fails: a figure that cannot be measured is reported as such, and the
 exit status is 0.  Standard library only; Debian's /usr/bin/python3.
@@ -64,6 +68,8 @@ RT_CLIENT = os.path.join(BUILD, "tests", "rt-client")
 BENCH_SCAN = os.path.join(BUILD, "bench", "bench_scan")
 BENCH_SEND = os.path.join(BUILD, "bench", "bench_send")
 BENCH_STATUS = os.path.join(BUILD, "bench", "bench_status")
+BENCH_HANDOFF = os.path.join(BUILD, "bench", "bench_handoff")
+RT_JWRITE = os.path.join(BUILD, "tests", "rt-jwrite")
 BENCH_SPAWN = os.path.join(BUILD, "bench", "bench_spawn")
 DOC = os.path.join(ROOT, "docs", "benchmarks.md")
 
@@ -1139,6 +1145,55 @@ def record(table, mach, seconds):
     log("recorded in %s" % os.path.relpath(DOC, ROOT))
 
 
+def bench_handoff(table, tmp):
+    table.section("6. hand-off: shim to daemon")
+    missing = [p for p in (DAEMON, BENCH_HANDOFF, RT_JWRITE)
+               if not os.access(p, os.X_OK)]
+    if missing:
+        table.skip("hand-off", "%s not built" % ", ".join(
+            os.path.relpath(m, ROOT) for m in missing))
+        return
+    # the runtime directory is tmpfs in use: measure there when there is one
+    base = "/dev/shm" if os.path.isdir("/dev/shm") else tmp
+    d = tempfile.mkdtemp(prefix="rt-bench-ho-", dir=base)
+    try:
+        p = subprocess.run([BENCH_HANDOFF, d, "--count", "200000"],
+                           capture_output=True, timeout=600)
+        r = json.loads(p.stdout)
+        table.add("CPU per event, datagram (socket+sendto+close)",
+                  "%.2f us" % r["datagram_us"])
+        table.add("CPU per event, journal record (fstat+write)",
+                  "%.2f us" % r["journal_us"], "< datagram",
+                  r["journal_us"] < r["datagram_us"])
+    finally:
+        shutil.rmtree(d, True)
+    n = EVENTS
+    with harness.Daemon(poll_interval=None, start=False) as dm:
+        jdir = os.path.dirname(dm.ingest_path)
+        os.makedirs(jdir, 0o700, exist_ok=True)
+        procs = 4
+        p = subprocess.run([RT_JWRITE, os.path.join(jdir, "events.journal"),
+                            "--procs", str(procs), "--count",
+                            str(n // procs)], capture_output=True,
+                           timeout=600,
+                           env=dict(os.environ, RATETAP_JOURNAL_MAX="4096"))
+        w = json.loads(p.stdout)
+        t0 = time.monotonic()
+        dm.start()
+        deadline = t0 + 300
+        got = 0
+        while time.monotonic() < deadline:
+            got = dm.status()["journal"]["records"]
+            if got >= w["written"]:
+                break
+            time.sleep(0.05)
+        secs = time.monotonic() - t0
+        table.add("catch-up of %d journal events at start" % w["written"],
+                  "%.2f s (%d taken, %.0f events/s)" % (
+                      secs, got, got / max(secs, 1e-9)), "seconds",
+                  got == w["written"] and secs < 60)
+
+
 def main():
     t0 = time.monotonic()
     table = Table()
@@ -1151,7 +1206,8 @@ def main():
                          ("scanner", lambda: bench_scanner(table)),
                          ("daemon", lambda: bench_daemon(table)),
                          ("startup", lambda: bench_startup(table)),
-                         ("control", lambda: bench_control(table))):
+                         ("control", lambda: bench_control(table)),
+                         ("handoff", lambda: bench_handoff(table, tmp))):
             if only and name not in only:
                 continue
             log("%s ..." % name)

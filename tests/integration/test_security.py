@@ -314,11 +314,20 @@ class ShimRuntimeDirTest(SecurityCase):
                 os.chmod(self.rdir, mode)
                 self.refused(self.rdir, "writable by group or others")
 
-    def test_a_symbolic_link_in_place_of_the_directory_gets_nothing(self):
+    def test_a_symbolic_link_of_ours_to_a_private_directory_is_used(self):
         real = os.path.join(self.xdg, "elsewhere")
         os.rename(self.rdir, real)
         os.symlink(real, self.rdir)
-        self.refused(real, "not a directory")
+        evs, _ = self.send(self.rdir)
+        self.assertEqual(len(evs), 2, evs)
+
+    def test_a_symbolic_link_to_another_users_directory_gets_nothing(self):
+        need_root(self)
+        real = os.path.join(self.xdg, "elsewhere")
+        os.rename(self.rdir, real)
+        os.symlink(real, self.rdir)
+        os.chown(real, NOBODY, NOBODY)
+        self.refused(self.rdir, "owned by uid %d" % NOBODY)
 
     def test_a_directory_owned_by_another_user_gets_nothing(self):
         need_root(self)
@@ -612,3 +621,229 @@ class SecureExecutionTest(SecurityCase):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+FAKE_SERVER = r'''
+import http.server, os, socketserver, sys
+path = sys.argv[1]
+class H(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):
+        body = (b'{"daemon": {"version": "EVIL", "pid": 1}, '
+                b'"windows": {"five_hour": {"utilization": 99.9}}}')
+        self.send_response(200)
+        self.send_header("content-type", "application/json")
+        self.send_header("content-length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+    def log_message(self, *a):
+        pass
+class S(socketserver.UnixStreamServer):
+    def get_request(self):
+        r, _ = self.socket.accept()
+        return r, ("unix", 0)
+try:
+    os.unlink(path)
+except FileNotFoundError:
+    pass
+s = S(path, H)
+os.chmod(path, 0o777)
+print("ready", flush=True)
+s.serve_forever()
+'''
+
+
+def fresh_uid():
+    """A uid that no account, no /tmp/ratetap-N and no /run/user/N uses."""
+    used = set()
+    with open("/etc/passwd") as f:
+        for line in f:
+            parts = line.split(":")
+            if len(parts) > 2 and parts[2].isdigit():
+                used.add(int(parts[2]))
+    base = 200000 + (os.getpid() * 7919) % 500000
+    for uid in range(base, base + 10000):
+        if uid in used or os.path.lexists("/tmp/ratetap-%d" % uid) or \
+                os.path.lexists("/run/user/%d" % uid):
+            continue
+        return uid
+    raise AssertionError("no free uid")
+
+
+def as_uid(uid, argv):
+    return ["setpriv", "--reuid=%d" % uid, "--regid=%d" % uid,
+            "--clear-groups"] + list(argv)
+
+
+class SharedTmpTest(unittest.TestCase):
+    """/tmp/ratetap-$UID (no XDG_RUNTIME_DIR) made or served by someone
+    else, and the discovery of the session's daemon through /run/user/$UID:
+    a fresh uid as the victim (so that the paths are this test's own), a
+    second fresh uid or root as the attacker, real sockets."""
+
+    def setUp(self):
+        need_root(self)
+        self.victim = fresh_uid()
+        self.attacker = fresh_uid() + 1
+        self.tmp = tempfile.mkdtemp(prefix="rt-shared-")
+        os.chmod(self.tmp, 0o755)
+        self.addCleanup(shutil.rmtree, self.tmp, True)
+        # what the victim runs, where the victim can read it
+        self.bin = os.path.join(self.tmp, "bin")
+        os.mkdir(self.bin, 0o755)
+        for f in (CLI, DAEMON, SHIM):
+            shutil.copy2(f, self.bin)
+        self.home = os.path.join(self.tmp, "home")
+        os.mkdir(self.home, 0o700)
+        os.chown(self.home, self.victim, self.victim)
+        self.rdir = "/tmp/ratetap-%d" % self.victim
+        self.run_user = "/run/user/%d" % self.victim
+        self.addCleanup(shutil.rmtree, self.rdir, True)
+        self.addCleanup(shutil.rmtree, self.run_user, True)
+        self.procs = []
+        self.addCleanup(self.stop_procs)
+
+    def stop_procs(self):
+        for p in self.procs:
+            if p.poll() is None:
+                p.terminate()
+                try:
+                    p.wait(5)
+                except subprocess.TimeoutExpired:
+                    p.kill()
+                    p.wait()
+
+    def env(self, **extra):
+        e = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+             "HOME": self.home, "RATETAP_API_BASE": "http://127.0.0.1:9"}
+        for k, v in extra.items():
+            if v is not None:
+                e[k] = str(v)
+        return e
+
+    def cli(self, *args, **extra):
+        return run(as_uid(self.victim, [os.path.join(self.bin, "ratetap")]
+                          + list(args)), self.env(**extra))
+
+    def fake_server(self, uid, path):
+        p = subprocess.Popen(as_uid(uid, [PYTHON, "-c", FAKE_SERVER, path]),
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                             stdin=subprocess.DEVNULL)
+        self.procs.append(p)
+        self.assertEqual(p.stdout.readline().strip(), b"ready",
+                         p.stderr.read() if p.poll() is not None else "")
+        return p
+
+    def test_status_refuses_a_directory_made_by_another_user(self):
+        os.mkdir(self.rdir, 0o755)
+        os.chown(self.rdir, self.attacker, self.attacker)
+        self.fake_server(self.attacker,
+                         os.path.join(self.rdir, "control.sock"))
+        p = self.cli("status")
+        out = p.stdout + p.stderr
+        self.assertNotEqual(p.returncode, 0, out)
+        self.assertNotIn(b"EVIL", out)
+        self.assertNotIn(b"99.9", out)
+        self.assertIn(b"owned by uid %d" % self.attacker, p.stderr)
+
+    def test_status_refuses_a_socket_served_by_another_uid(self):
+        """The directory is the victim's own, but the process behind the
+        socket is not (SO_PEERCRED)."""
+        os.mkdir(self.rdir, 0o700)
+        os.chown(self.rdir, self.victim, self.victim)
+        self.fake_server(0, os.path.join(self.rdir, "control.sock"))
+        p = self.cli("status")
+        out = p.stdout + p.stderr
+        self.assertNotEqual(p.returncode, 0, out)
+        self.assertNotIn(b"EVIL", out)
+        self.assertIn(b"served by uid 0", p.stderr)
+
+    def test_run_appends_through_no_planted_log_link(self):
+        """ratetapd.log a symbolic link to the victim's file: `ratetap run`
+        neither follows it (in the victim's own directory) nor uses a
+        directory someone else made."""
+        target = os.path.join(self.home, "precious")
+        with open(target, "wb") as f:
+            f.write(b"keep\n")
+        os.chown(target, self.victim, self.victim)
+        for owner in (self.victim, self.attacker):
+            with self.subTest(owner=owner):
+                shutil.rmtree(self.rdir, True)
+                os.mkdir(self.rdir, 0o700 if owner == self.victim
+                         else 0o755)
+                os.chown(self.rdir, owner, owner)
+                log = os.path.join(self.rdir, "ratetapd.log")
+                os.symlink(target, log)
+                os.lchown(log, owner, owner)
+                p = self.cli("run", "--", "true")
+                self.assertEqual(p.returncode, 0, p.stderr)
+                with open(target, "rb") as f:
+                    self.assertEqual(f.read(), b"keep\n")
+                self.assertTrue(os.path.islink(log))
+                if owner == self.attacker:
+                    self.assertIn(b"owned by uid %d" % self.attacker,
+                                  p.stderr)
+                # a daemon it started (victim's own directory) goes away
+                q = self.cli("status", "--json")
+                if q.returncode == 0:
+                    pid = json.loads(q.stdout)["daemon"]["pid"]
+                    os.kill(pid, signal.SIGTERM)
+                    deadline = time.monotonic() + 10
+                    while os.path.exists("/proc/%d" % pid) and \
+                            time.monotonic() < deadline:
+                        time.sleep(0.05)
+
+    def test_shim_and_cli_without_xdg_reach_the_session_daemon(self):
+        """The session's daemon runs in /run/user/$UID; a cron job (no
+        XDG_RUNTIME_DIR) is counted there, exactly once, and `ratetap
+        status` without XDG_RUNTIME_DIR shows it."""
+        if not os.path.isdir("/run/user"):
+            os.makedirs("/run/user", 0o755, exist_ok=True)
+            def gone():
+                self.stop_procs()
+                shutil.rmtree(self.run_user, True)
+                os.rmdir("/run/user")
+            self.addCleanup(gone)
+        os.mkdir(self.run_user, 0o700)
+        os.chown(self.run_user, self.victim, self.victim)
+        with MockAPI() as api:
+            d = subprocess.Popen(
+                as_uid(self.victim, [os.path.join(self.bin, "ratetapd")]),
+                env=self.env(XDG_RUNTIME_DIR=self.run_user),
+                stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                stderr=subprocess.PIPE)
+            self.procs.append(d)
+            sock = os.path.join(self.run_user, "ratetap", "control.sock")
+            deadline = time.monotonic() + 10
+            while not os.path.exists(sock):
+                self.assertIsNone(d.poll(), d.stderr.read()
+                                  if d.poll() is not None else "")
+                self.assertLess(time.monotonic(), deadline)
+                time.sleep(0.05)
+            curl = shutil.which("curl")
+            if curl is None:
+                self.skipTest("curl is not installed")
+            for i in range(3):
+                p = run(as_uid(self.victim, [
+                    curl, "-sS", "-o", "/dev/null",
+                    "-H", "content-type: application/json",
+                    "--data-binary", MSG % ("cron %d" % i),
+                    api.url("/v1/messages")]),
+                    self.env(LD_PRELOAD=os.path.join(self.bin,
+                                                     "libratetap.so"),
+                             RATETAP_HOSTS=api.hostport))
+                self.assertEqual(p.returncode, 0, p.stderr)
+            deadline = time.monotonic() + 10
+            while True:
+                p = self.cli("status", "--json")
+                self.assertEqual(p.returncode, 0, p.stderr)
+                st = json.loads(p.stdout)
+                if st["requests"]["total"] >= 3 or \
+                        time.monotonic() > deadline:
+                    break
+                time.sleep(0.1)
+            time.sleep(0.5)
+            st = json.loads(self.cli("status", "--json").stdout)
+            self.assertEqual(st["requests"]["total"], 3)
+            self.assertEqual(st["tokens_total"]["input"], 33)
+            self.assertFalse(os.path.exists(self.rdir),
+                             "a second runtime directory was made")
