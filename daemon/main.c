@@ -36,6 +36,7 @@
 #include "otlp.h"
 #include "poll.h"
 #include "sockets.h"
+#include "state.h"
 #include "token.h"
 #include "tracker.h"
 
@@ -379,7 +380,7 @@ save_state(struct daemon *d)
 	char err[TRK_ERR_LEN];
 	int e;
 
-	if (trk_save(d->t, d->state_path, err, sizeof(err)) == 0) {
+	if (state_save(d->t, d->state_path, err, sizeof(err)) == 0) {
 		trk_clear_dirty(d->t);
 		/* what the saved offset covers may go now */
 		jrn_saved(d->jrn);
@@ -429,56 +430,30 @@ load_state(struct daemon *d)
 {
 	char err[TRK_ERR_LEN], aside[sizeof(d->state_path) + 32];
 	const char *base;
-	time_t now = time(NULL);
-	int fd, n, rc;
 
-	/* a file we cannot read is left alone: it is not ours to discard
-	   (O_NONBLOCK: a FIFO in its place must not hang the start) */
-	if ((fd = open(d->state_path, O_RDONLY | O_CLOEXEC | O_NONBLOCK)) ==
-	    -1) {
-		if (errno != ENOENT)
-			fatal("cannot read state file %s", d->state_path);
-		log_info("no state file yet: starting fresh (%s)",
-		    d->state_path);
-		return;
-	}
-	close(fd);
-	rc = trk_load(d->t, d->state_path, err, sizeof(err));
-	if (rc == 0) {
+	switch (state_open(d->t, d->state_path, time(NULL), aside,
+	    sizeof(aside), err, sizeof(err))) {
+	case STATE_LOADED:
 		log_info("state loaded from %s", d->state_path);
 		trk_clear_dirty(d->t);
 		return;
-	}
-	if (rc == 1) {
-		log_info("no state file yet: starting fresh");
+	case STATE_ABSENT:
+		log_info("no state file yet: starting fresh (%s)",
+		    d->state_path);
 		return;
-	}
-	/* never overwrite an earlier corrupt file kept aside (several
-	   corrupt starts may happen within one second) */
-	for (n = 0; ; n++) {
-		if (n == 0)
-			snprintf(aside, sizeof(aside), "%s.corrupt-%lld",
-			    d->state_path, (long long)now);
-		else
-			snprintf(aside, sizeof(aside), "%s.corrupt-%lld-%d",
-			    d->state_path, (long long)now, n);
-		if (renameat2(AT_FDCWD, d->state_path, AT_FDCWD, aside,
-		    RENAME_NOREPLACE) == 0)
-			break;
-		if (errno != EEXIST || n >= 1000)
-			fatal("state file %s is corrupt (%s) and cannot be "
-			    "moved aside", d->state_path, err);
+	case STATE_UNREADABLE:
+		fatal("cannot read state file %s", d->state_path);
+	case STATE_STUCK:
+		fatal("state file %s is corrupt (%s) and cannot be moved "
+		    "aside", d->state_path, err);
+	default:
+		break;
 	}
 	base = strrchr(aside, '/');
 	snprintf(d->recovered_from, sizeof(d->recovered_from), "%s",
 	    base != NULL ? base + 1 : aside);
 	log_warnx("state file %s is corrupt (%s): moved aside to %s, "
 	    "starting fresh", d->state_path, err, aside);
-	/* trk_load() leaves t empty on failure; start from a clean one */
-	trk_free(d->t);
-	if ((d->t = trk_new(&(struct trk_config){ .warn_pct =
-	    d->o.warn_pct })) == NULL)
-		fatal("trk_new");
 }
 
 /*

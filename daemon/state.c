@@ -16,6 +16,7 @@
 #include <cjson/cJSON.h>
 
 #include "ratetap/paths.h"
+#include "state.h"
 #include "tracker.h"
 
 #define STATE_VERSION	1
@@ -343,7 +344,7 @@ sync_dir(const char *path)
 }
 
 int
-trk_save(const struct trk *t, const char *path, char *err, size_t errlen)
+state_save(const struct trk *t, const char *path, char *err, size_t errlen)
 {
 	char tmp[RT_FILE_MAX];
 	cJSON *root = NULL;
@@ -990,7 +991,7 @@ state_from_json(struct rd *rd, const cJSON *root, struct trk *t)
 }
 
 int
-trk_load(struct trk *t, const char *path, char *err, size_t errlen)
+state_load(struct trk *t, const char *path, char *err, size_t errlen)
 {
 	struct rd rd = { err, errlen };
 	struct stat st;
@@ -1071,7 +1072,7 @@ trk_load(struct trk *t, const char *path, char *err, size_t errlen)
 		seterr(err, errlen, "empty file");
 		goto err;
 	}
-	/* never written by trk_save(); cJSON would read one inside a string
+	/* never written by state_save(); cJSON would read one inside a string
 	   as its end, silently truncating a name */
 	if (memchr(buf, '\0', len) != NULL) {
 		errno = EINVAL;
@@ -1110,4 +1111,42 @@ err:
 	trk_reset(t);
 	errno = e;
 	return -1;
+}
+
+int
+state_open(struct trk *t, const char *path, time_t now, char *aside,
+    size_t asidelen, char *err, size_t errlen)
+{
+	int fd, n, rc;
+
+	if (err != NULL && errlen > 0)
+		err[0] = '\0';
+	if (aside != NULL && asidelen > 0)
+		aside[0] = '\0';
+	/* O_NONBLOCK: a FIFO in its place must not hang the start */
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK)) == -1)
+		return errno == ENOENT ? STATE_ABSENT : STATE_UNREADABLE;
+	close(fd);
+	rc = state_load(t, path, err, errlen);
+	if (rc == 0)
+		return STATE_LOADED;
+	if (rc == 1)
+		return STATE_ABSENT;
+	/* several corrupt starts may happen within one second */
+	for (n = 0; ; n++) {
+		if (n == 0)
+			snprintf(aside, asidelen, "%s.corrupt-%lld", path,
+			    (long long)now);
+		else
+			snprintf(aside, asidelen, "%s.corrupt-%lld-%d", path,
+			    (long long)now, n);
+		if (renameat2(AT_FDCWD, path, AT_FDCWD, aside,
+		    RENAME_NOREPLACE) == 0)
+			break;
+		if (errno != EEXIST || n >= 1000)
+			return STATE_STUCK;
+	}
+	/* state_load() leaves t empty on failure; make sure of it */
+	trk_reset(t);
+	return STATE_RECOVERED;
 }

@@ -30,7 +30,7 @@ static const char *const api_names[TRK_API_COUNT] = {
  * allocation right after the table's rows (see table_new()), so that an
  * event finds its row without comparing its name with every row's.  It is
  * a cache of the rows: rebuilt whenever the row count differs from the one
- * it indexed (a table filled by trk_load() or reset by trk_reset()), and a
+ * it indexed (a table filled by state_load() or reset by trk_reset()), and a
  * hit is always confirmed by comparing the names.
  */
 #define NAMED_SLOTS	512	/* power of two, at least twice the rows */

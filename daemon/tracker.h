@@ -164,7 +164,7 @@ struct trk_named {
 
 /*
  * What the daemon has taken from the journal (daemon/journal.c), kept in
- * the tracker so that trk_save() writes it in the same file, in the same
+ * the tracker so that state_save() writes it in the same file, in the same
  * rename, as the counts derived from it: a SIGKILL at any moment neither
  * loses nor replays an event.
  */
@@ -404,18 +404,5 @@ void trk_format_time(time_t t, char *buf, size_t len);
  * "models", "processes", "poll", plus extra keys).  Caller frees it.
  */
 cJSON *trk_status_json(const struct trk *t, time_t now);
-
-/*
- * Persist to path atomically (write path.tmp, fsync, rename, fsync the
- * directory).  Returns 0, or -1 with errno set and a reason in err.
- */
-int trk_save(const struct trk *t, const char *path, char *err, size_t errlen);
-
-/*
- * Load state from path into t (which must be fresh from trk_new()).
- * Returns 0 when loaded, 1 when the file does not exist, -1 when it is
- * unreadable or corrupt (reason in err; t is left empty).
- */
-int trk_load(struct trk *t, const char *path, char *err, size_t errlen);
 
 #endif /* RATETAP_TRACKER_H */
