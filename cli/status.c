@@ -14,6 +14,7 @@
 #include <cjson/cJSON.h>
 
 #include "ratetap/paths.h"
+#include "ratetap/rtime.h"
 #include "cli.h"
 
 #define BAR_WIDTH	20
@@ -86,53 +87,6 @@ str(const cJSON *o, const char *key)
 	    v->valuestring[0] == '\0')
 		return NULL;
 	return v->valuestring;
-}
-
-/* Parse RFC 3339 ("2026-11-28T20:00:00Z", fraction and offset optional). */
-static int
-parse_time(const char *s, time_t *out)
-{
-	struct tm tm;
-	int y, mo, d, h, mi, sec, n = 0, oh, om;
-	const char *p;
-	long off = 0;
-	time_t t;
-
-	if (s == NULL || sscanf(s, "%4d-%2d-%2d%*1[Tt ]%2d:%2d:%2d%n", &y, &mo,
-	    &d, &h, &mi, &sec, &n) != 6 || n == 0)
-		return -1;
-	p = s + n;
-	if (*p == '.') {
-		p++;
-		if (*p < '0' || *p > '9')
-			return -1;
-		while (*p >= '0' && *p <= '9')
-			p++;
-	}
-	if (*p == 'Z' || *p == 'z') {
-		p++;
-	} else if (*p == '+' || *p == '-') {
-		if (sscanf(p + 1, "%2d:%2d", &oh, &om) != 2 || strlen(p) < 6)
-			return -1;
-		off = (oh * 3600L + om * 60L) * (*p == '-' ? -1 : 1);
-		p += 6;
-	} else {
-		return -1;
-	}
-	if (*p != '\0' || mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 ||
-	    mi > 59 || sec > 60)
-		return -1;
-	memset(&tm, 0, sizeof(tm));
-	tm.tm_year = y - 1900;
-	tm.tm_mon = mo - 1;
-	tm.tm_mday = d;
-	tm.tm_hour = h;
-	tm.tm_min = mi;
-	tm.tm_sec = sec;
-	if ((t = timegm(&tm)) == (time_t)-1)
-		return -1;
-	*out = t - off;
-	return 0;
 }
 
 void
@@ -238,7 +192,7 @@ fmt_when(const char *rfc, time_t now, char *buf, size_t len)
 	char rel[64], abs[64];
 	time_t t;
 
-	if (rfc == NULL || parse_time(rfc, &t) == -1) {
+	if (rfc == NULL || rt_time_parse(rfc, &t) == -1) {
 		snprintf(buf, len, "unknown");
 		return;
 	}
@@ -643,7 +597,7 @@ render_api_limits(FILE *out, const cJSON *st, const struct style *sy,
 		fmt_when(str(k, "resets_at"), now, when, sizeof(when));
 		if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(k,
 		    "stale")) || (str(k, "resets_at") != NULL &&
-		    parse_time(str(k, "resets_at"), &rt) == 0 && rt <= now))
+		    rt_time_parse(str(k, "resets_at"), &rt) == 0 && rt <= now))
 			fprintf(out, "  %-14s %sstale%s: %s of %s left when "
 			    "last seen; it reset %s\n", api_kinds[i].label,
 			    sy->yellow, sy->reset, rem, lim, when);

@@ -490,7 +490,7 @@ add_time(cJSON *o, const char *key, time_t t)
 
 	if (t <= 0)
 		return cJSON_AddNullToObject(o, key) != NULL ? 0 : -1;
-	trk_format_time(t, buf, sizeof(buf));
+	rt_time_format(t, buf, sizeof(buf));
 	return cJSON_AddStringToObject(o, key, buf) != NULL ? 0 : -1;
 }
 

@@ -110,7 +110,7 @@ parse_window_obj(const cJSON *o, const char *key, struct trk_poll_window *pw,
 			    key);
 			return -1;
 		}
-		if (trk_parse_time(r->valuestring, &pw->resets_at) == -1) {
+		if (rt_time_parse(r->valuestring, &pw->resets_at) == -1) {
 			seterr(err, errlen, "%s.resets_at is not an RFC 3339 "
 			    "time", key);
 			return -1;
@@ -253,7 +253,7 @@ parse_limit(const cJSON *e, int i, struct trk_poll *p, char *err,
 	}
 	if (r != NULL && !cJSON_IsNull(r)) {
 		if (!cJSON_IsString(r) || r->valuestring == NULL ||
-		    trk_parse_time(r->valuestring, &reset) == -1) {
+		    rt_time_parse(r->valuestring, &reset) == -1) {
 			seterr(err, errlen, "%s.resets_at is not an RFC 3339 "
 			    "time", ctx);
 			return -1;

@@ -32,7 +32,7 @@ add_time(cJSON *obj, const char *key, time_t t)
 
 	if (t <= 0)
 		return cJSON_AddNullToObject(obj, key);
-	trk_format_time(t, buf, sizeof(buf));
+	rt_time_format(t, buf, sizeof(buf));
 	return cJSON_AddStringToObject(obj, key, buf);
 }
 

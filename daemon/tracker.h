@@ -24,6 +24,7 @@
 #include <cjson/cJSON.h>
 
 #include "ratetap/proto.h"
+#include "ratetap/rtime.h"
 
 #define TRK_JITTER_SECS		600	/* reset moves within this are jitter */
 #define TRK_DEFAULT_WARN_PCT	80.0
@@ -35,7 +36,7 @@
 					   here: 15 digits print exactly in JSON */
 #define TRK_UTIL_MAX		1e6	/* largest utilization accepted, percent */
 #define TRK_CREDITS_MAX		1e15	/* largest credit amount accepted */
-#define TRK_TIME_MAX		INT64_C(253402300799) /* 9999-12-31T23:59:59Z */
+#define TRK_TIME_MAX		RT_TIME_MAX	/* 9999-12-31T23:59:59Z */
 
 /*
  * Windows.  The first TRK_WIN_FIXED are always there, at these indices;
@@ -389,15 +390,6 @@ void trk_tick(struct trk *t, time_t now);
  */
 int poll_parse(const char *body, size_t len, struct trk_poll *p, char *err,
     size_t errlen);
-
-/*
- * Parse an RFC 3339 time ("2026-11-28T20:00:00Z", with or without fractional
- * seconds, "Z" or a numeric offset) into UTC seconds.  Returns 0 or -1.
- */
-int trk_parse_time(const char *s, time_t *out);
-
-/* Format t as RFC 3339 UTC ("2026-11-28T20:00:00Z") into buf (>= 21). */
-void trk_format_time(time_t t, char *buf, size_t len);
 
 /*
  * The status JSON of DESIGN.md ("windows", "extra_usage", "requests",

@@ -194,7 +194,7 @@ START_TEST(header_reset_unix_seconds_is_stored_as_utc)
 	ck_assert_int_eq(t->win[TRK_SEVEN_DAY].resets_at, T0 + 2 * DAY);
 	ck_assert_int_eq(t->win[TRK_SEVEN_DAY_OPUS].resets_at, T0 + 3 * DAY);
 	ck_assert_int_eq(t->win[TRK_SEVEN_DAY_SONNET].resets_at, 0);
-	trk_format_time(t->win[TRK_FIVE_HOUR].resets_at, buf, sizeof(buf));
+	rt_time_format(t->win[TRK_FIVE_HOUR].resets_at, buf, sizeof(buf));
 	ck_assert_str_eq(buf, "2027-01-15T10:00:00Z");
 	trk_free(t);
 }
@@ -222,7 +222,7 @@ START_TEST(parse_time_accepts_rfc3339_with_fractions_and_offsets)
 
 	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		got = -7;
-		ck_assert_msg(trk_parse_time(cases[i].s, &got) == 0,
+		ck_assert_msg(rt_time_parse(cases[i].s, &got) == 0,
 		    "refused %s", cases[i].s);
 		ck_assert_msg(got == cases[i].want, "%s gave %lld",
 		    cases[i].s, (long long)got);
@@ -252,10 +252,10 @@ START_TEST(parse_time_rejects_garbage_ranges_and_trailing_junk)
 	time_t got = 42;
 
 	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
-		ck_assert_msg(trk_parse_time(bad[i], &got) == -1,
+		ck_assert_msg(rt_time_parse(bad[i], &got) == -1,
 		    "accepted \"%s\"", bad[i]);
 	ck_assert_int_eq(got, 42);
-	ck_assert_int_eq(trk_parse_time(NULL, &got), -1);
+	ck_assert_int_eq(rt_time_parse(NULL, &got), -1);
 }
 END_TEST
 
@@ -267,9 +267,9 @@ START_TEST(format_time_round_trips_through_parse_time)
 	size_t i;
 
 	for (i = 0; i < sizeof(v) / sizeof(v[0]); i++) {
-		trk_format_time(v[i], buf, sizeof(buf));
+		rt_time_format(v[i], buf, sizeof(buf));
 		ck_assert_int_eq(strlen(buf), 20);
-		ck_assert_int_eq(trk_parse_time(buf, &got), 0);
+		ck_assert_int_eq(rt_time_parse(buf, &got), 0);
 		ck_assert_int_eq(got, v[i]);
 	}
 }

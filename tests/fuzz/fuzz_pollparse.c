@@ -2,7 +2,7 @@
  * libFuzzer harness: poll_parse() on arbitrary bytes; a body it accepts is
  * applied to a tracker (twice, the second time a window later) and
  * rendered as status JSON.  The same bytes, as a string, go through
- * trk_parse_time().
+ * rt_time_parse().
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -40,7 +40,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		return 0;
 	memcpy(s, data, size);
 	s[size] = '\0';
-	if (trk_parse_time(s, &when) == 0 && (when < 0 || when > TRK_TIME_MAX))
+	if (rt_time_parse(s, &when) == 0 && (when < 0 || when > TRK_TIME_MAX))
 		abort();
 	free(s);
 
