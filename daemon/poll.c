@@ -14,6 +14,7 @@
 #include "loop.h"
 #include "poll.h"
 #include "token.h"
+#include "pollparse.h"
 #include "tracker.h"
 
 #define REASON_LEN	192

@@ -1,6 +1,6 @@
 /*
  * Parser of the usage endpoint's body (GET /api/oauth/usage) into a
- * struct trk_poll (see tracker.h and docs/tracker.md).  Strict on the keys
+ * struct trk_poll (see pollparse.h and docs/tracker.md).  Strict on the keys
  * it knows, silent on the keys it does not; errors name the key, never
  * quote the body.
  */
@@ -12,6 +12,7 @@
 
 #include <cjson/cJSON.h>
 
+#include "pollparse.h"
 #include "tracker.h"
 
 #define POLL_BODY_MAX	(1024 * 1024)

@@ -255,7 +255,7 @@ struct trk {
 	int win_full_logged;	/* "too many windows" said (not persisted) */
 };
 
-/* Poll result, as parsed from GET /api/oauth/usage (see poll_parse()). */
+/* Poll result, as parsed from GET /api/oauth/usage (pollparse.h). */
 struct trk_poll_window {
 	char name[TRK_WIN_NAME_LEN];	/* "" at a fixed index: its name */
 	char label[TRK_LABEL_LEN];	/* scope's display name or "" */
@@ -381,15 +381,6 @@ void trk_poll_failed(struct trk *t, const char *msg, time_t now);
  * The daemon calls this from a timer; trk_event() calls it too.
  */
 void trk_tick(struct trk *t, time_t now);
-
-/*
- * Parse a /api/oauth/usage body (len bytes, not NUL-terminated) into *p.
- * Nulls, missing and unknown keys are fine; anything that is not a JSON
- * object, or a known key of the wrong type, is an error.  Returns 0, or -1
- * with a one-line reason in err (never a copy of the body).
- */
-int poll_parse(const char *body, size_t len, struct trk_poll *p, char *err,
-    size_t errlen);
 
 /*
  * The status JSON of DESIGN.md ("windows", "extra_usage", "requests",

@@ -12,6 +12,7 @@
 #include <cjson/cJSON.h>
 
 #include "../daemon/log.h"
+#include "../daemon/pollparse.h"
 #include "../daemon/tracker.h"
 
 #define T0	((time_t)1800000000)	/* 2027-01-15T08:00:00Z */

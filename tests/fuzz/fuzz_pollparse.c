@@ -11,6 +11,7 @@
 #include <cjson/cJSON.h>
 
 #include "../../daemon/log.h"
+#include "../../daemon/pollparse.h"
 #include "../../daemon/tracker.h"
 
 #define NOW	((time_t)1795896000)
