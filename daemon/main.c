@@ -37,6 +37,7 @@
 #include "poll.h"
 #include "sockets.h"
 #include "state.h"
+#include "status.h"
 #include "token.h"
 #include "tracker.h"
 
@@ -483,121 +484,29 @@ lock_state(struct daemon *d)
 
 /* -- control ------------------------------------------------------------ */
 
-static int
-add_time(cJSON *o, const char *key, time_t t)
-{
-	char buf[32];
-
-	if (t <= 0)
-		return cJSON_AddNullToObject(o, key) != NULL ? 0 : -1;
-	rt_time_format(t, buf, sizeof(buf));
-	return cJSON_AddStringToObject(o, key, buf) != NULL ? 0 : -1;
-}
-
-static int
-add_str_or_null(cJSON *o, const char *key, const char *s)
-{
-	if (s == NULL || s[0] == '\0')
-		return cJSON_AddNullToObject(o, key) != NULL ? 0 : -1;
-	return cJSON_AddStringToObject(o, key, s) != NULL ? 0 : -1;
-}
-
-/* The connection counters of an HTTP server (docs/daemon.md). */
-static int
-add_ctl_stats(cJSON *j, const char *key, const struct ctl *c)
-{
-	struct ctl_stats st;
-	cJSON *o;
-
-	ctl_get_stats(c, &st);
-	cJSON_DeleteItemFromObjectCaseSensitive(j, key);
-	if ((o = cJSON_AddObjectToObject(j, key)) == NULL ||
-	    cJSON_AddNumberToObject(o, "open", (double)st.open) == NULL ||
-	    cJSON_AddNumberToObject(o, "accepted", (double)st.accepted) ==
-	    NULL ||
-	    cJSON_AddNumberToObject(o, "timed_out", (double)st.timed_out) ==
-	    NULL ||
-	    cJSON_AddNumberToObject(o, "evicted", (double)st.evicted) == NULL ||
-	    cJSON_AddNumberToObject(o, "per_client", (double)st.per_client) ==
-	    NULL ||
-	    cJSON_AddNumberToObject(o, "refused", (double)st.refused) == NULL ||
-	    cJSON_AddNumberToObject(o, "foreign", (double)st.foreign) == NULL ||
-	    cJSON_AddNumberToObject(o, "unauthorized",
-	    (double)st.unauthorized) == NULL)
-		return -1;
-	return 0;
-}
-
-/* The "journal" object of the status JSON (docs/daemon.md). */
-static int
-journal_json(struct daemon *d, cJSON *o)
-{
-	const struct trk_jrn *tj = &d->t->jrn;
-
-	if (cJSON_AddStringToObject(o, "path", d->journal_path) == NULL ||
-	    cJSON_AddNumberToObject(o, "bytes_pending",
-	    (double)(tj->size > tj->offset ? tj->size - tj->offset : 0)) ==
-	    NULL ||
-	    cJSON_AddNumberToObject(o, "bytes_held", (double)tj->held) ==
-	    NULL ||
-	    cJSON_AddNumberToObject(o, "bytes_cap", (double)tj->cap) == NULL ||
-	    cJSON_AddNumberToObject(o, "records", (double)tj->records) ==
-	    NULL ||
-	    cJSON_AddNumberToObject(o, "repeats", (double)tj->repeats) ==
-	    NULL ||
-	    cJSON_AddNumberToObject(o, "corrupt_bytes",
-	    (double)tj->corrupt_bytes) == NULL ||
-	    cJSON_AddNumberToObject(o, "refused", (double)tj->refused) ==
-	    NULL ||
-	    cJSON_AddBoolToObject(o, "disk_full", tj->disk_full) == NULL ||
-	    add_str_or_null(o, "error", tj->error) == -1)
-		return -1;
-	return 0;
-}
-
 static cJSON *
-status_json(void *arg)
+status_doc(void *arg)
 {
 	struct daemon *d = arg;
-	time_t now = time(NULL);
-	cJSON *j, *o;
+	struct status_daemon sd = {
+		.version = RATETAP_VERSION,
+		.pid = (long)getpid(),
+		.started_at = d->started_at,
+		.poll_enabled = poll_enabled(d->poll),
+		.poll_next_at = poll_next_at(d->poll),
+		.poll_interval = d->o.interval,
+		.has_metrics_listener = d->metrics != NULL,
+		.journal_path = d->journal_path,
+		.state_path = d->state_path,
+		.state_saved_at = d->last_saved,
+		.state_save_error = d->save_error,
+		.state_recovered_from = d->recovered_from,
+	};
 
-	if ((j = trk_status_json(d->t, now)) == NULL)
-		return NULL;
-	if ((o = cJSON_AddObjectToObject(j, "daemon")) == NULL ||
-	    cJSON_AddStringToObject(o, "version", RATETAP_VERSION) == NULL ||
-	    cJSON_AddNumberToObject(o, "pid", (double)getpid()) == NULL ||
-	    add_time(o, "started_at", d->started_at) == -1)
-		goto err;
-	o = cJSON_GetObjectItemCaseSensitive(j, "poll");
-	if (o == NULL && (o = cJSON_AddObjectToObject(j, "poll")) == NULL)
-		goto err;
-	cJSON_DeleteItemFromObjectCaseSensitive(o, "enabled");
-	cJSON_DeleteItemFromObjectCaseSensitive(o, "next_at");
-	cJSON_DeleteItemFromObjectCaseSensitive(o, "interval");
-	if (cJSON_AddBoolToObject(o, "enabled", poll_enabled(d->poll)) ==
-	    NULL ||
-	    add_time(o, "next_at", poll_next_at(d->poll)) == -1 ||
-	    cJSON_AddNumberToObject(o, "interval", d->o.interval) == NULL)
-		goto err;
-	if (add_ctl_stats(j, "control", d->ctl) == -1 ||
-	    (d->metrics != NULL &&
-	    add_ctl_stats(j, "metrics_listener", d->metrics) == -1))
-		goto err;
-	if ((o = cJSON_AddObjectToObject(j, "journal")) == NULL ||
-	    journal_json(d, o) == -1)
-		goto err;
-	cJSON_DeleteItemFromObjectCaseSensitive(j, "state");
-	if ((o = cJSON_AddObjectToObject(j, "state")) == NULL ||
-	    cJSON_AddStringToObject(o, "path", d->state_path) == NULL ||
-	    add_time(o, "last_saved_at", d->last_saved) == -1 ||
-	    add_str_or_null(o, "last_save_error", d->save_error) == -1 ||
-	    add_str_or_null(o, "recovered_from", d->recovered_from) == -1)
-		goto err;
-	return j;
-err:
-	cJSON_Delete(j);
-	return NULL;
+	ctl_get_stats(d->ctl, &sd.control);
+	if (d->metrics != NULL)
+		ctl_get_stats(d->metrics, &sd.metrics_listener);
+	return status_json(d->t, time(NULL), &sd);
 }
 
 static int
@@ -921,8 +830,8 @@ open_sockets(struct daemon *d)
 static void
 start_servers(struct daemon *d)
 {
-	struct ctl_handlers h = { status_json, metrics_text, d, NULL };
-	struct ctl_handlers ht = { status_json, d->o.metrics_aggregate ?
+	struct ctl_handlers h = { status_doc, metrics_text, d, NULL };
+	struct ctl_handlers ht = { status_doc, d->o.metrics_aggregate ?
 	    metrics_text_aggregate : metrics_text, d, d->metrics_token };
 	char err[512];
 	int fd;

@@ -1,12 +1,13 @@
 /*
- * The status JSON (DESIGN.md "ratetap status --json", every key listed in
- * docs/tracker.md), rendered from a tracker.
+ * The status JSON (every key listed in docs/tracker.md and docs/daemon.md),
+ * rendered from a tracker and the daemon's own figures (status.h).
  */
 #include <stdio.h>
 #include <string.h>
 
 #include <cjson/cJSON.h>
 
+#include "status.h"
 #include "tracker.h"
 
 /*
@@ -300,8 +301,91 @@ add_misc(cJSON *root, const struct trk *t)
 	return 0;
 }
 
+/* s, or null when it is NULL or "" */
+static cJSON *
+add_opt_text(cJSON *obj, const char *key, const char *s)
+{
+	return add_opt_string(obj, key, s != NULL && s[0] != '\0' ? s : NULL);
+}
+
+/* The connection counters of an HTTP server (docs/daemon.md). */
+static int
+add_ctl_stats(cJSON *root, const char *key, const struct ctl_stats *st)
+{
+	cJSON *o;
+
+	if ((o = cJSON_AddObjectToObject(root, key)) == NULL ||
+	    !ok(add_int(o, "open", (int64_t)st->open)) ||
+	    !ok(add_int(o, "accepted", (int64_t)st->accepted)) ||
+	    !ok(add_int(o, "timed_out", (int64_t)st->timed_out)) ||
+	    !ok(add_int(o, "evicted", (int64_t)st->evicted)) ||
+	    !ok(add_int(o, "per_client", (int64_t)st->per_client)) ||
+	    !ok(add_int(o, "refused", (int64_t)st->refused)) ||
+	    !ok(add_int(o, "foreign", (int64_t)st->foreign)) ||
+	    !ok(add_int(o, "unauthorized", (int64_t)st->unauthorized)))
+		return -1;
+	return 0;
+}
+
+/* The "journal" object (docs/daemon.md). */
+static int
+add_journal(cJSON *root, const struct trk *t, const char *path)
+{
+	const struct trk_jrn *tj = &t->jrn;
+	cJSON *o;
+
+	if ((o = cJSON_AddObjectToObject(root, "journal")) == NULL ||
+	    !ok(cJSON_AddStringToObject(o, "path", path != NULL ? path : "")) ||
+	    !ok(add_int(o, "bytes_pending",
+	    tj->size > tj->offset ? tj->size - tj->offset : 0)) ||
+	    !ok(add_int(o, "bytes_held", tj->held)) ||
+	    !ok(add_int(o, "bytes_cap", tj->cap)) ||
+	    !ok(add_int(o, "records", tj->records)) ||
+	    !ok(add_int(o, "repeats", tj->repeats)) ||
+	    !ok(add_int(o, "corrupt_bytes", tj->corrupt_bytes)) ||
+	    !ok(add_int(o, "refused", tj->refused)) ||
+	    !ok(cJSON_AddBoolToObject(o, "disk_full", tj->disk_full)) ||
+	    !ok(add_opt_text(o, "error", tj->error)))
+		return -1;
+	return 0;
+}
+
+/* What only the running daemon knows (struct status_daemon). */
+static int
+add_daemon(cJSON *root, const struct trk *t, const struct status_daemon *d)
+{
+	cJSON *o;
+
+	if ((o = cJSON_AddObjectToObject(root, "daemon")) == NULL ||
+	    !ok(cJSON_AddStringToObject(o, "version", d->version != NULL ?
+	    d->version : "")) ||
+	    !ok(add_int(o, "pid", d->pid)) ||
+	    !ok(add_time(o, "started_at", d->started_at)))
+		return -1;
+	if ((o = cJSON_GetObjectItemCaseSensitive(root, "poll")) == NULL ||
+	    !ok(cJSON_AddBoolToObject(o, "enabled", d->poll_enabled)) ||
+	    !ok(add_time(o, "next_at", d->poll_next_at)) ||
+	    !ok(add_int(o, "interval", d->poll_interval)))
+		return -1;
+	if (add_ctl_stats(root, "control", &d->control) == -1 ||
+	    (d->has_metrics_listener &&
+	    add_ctl_stats(root, "metrics_listener", &d->metrics_listener) ==
+	    -1))
+		return -1;
+	if (add_journal(root, t, d->journal_path) == -1)
+		return -1;
+	if ((o = cJSON_AddObjectToObject(root, "state")) == NULL ||
+	    !ok(cJSON_AddStringToObject(o, "path", d->state_path != NULL ?
+	    d->state_path : "")) ||
+	    !ok(add_time(o, "last_saved_at", d->state_saved_at)) ||
+	    !ok(add_opt_text(o, "last_save_error", d->state_save_error)) ||
+	    !ok(add_opt_text(o, "recovered_from", d->state_recovered_from)))
+		return -1;
+	return 0;
+}
+
 cJSON *
-trk_status_json(const struct trk *t, time_t now)
+status_json(const struct trk *t, time_t now, const struct status_daemon *d)
 {
 	cJSON *root;
 
@@ -313,7 +397,8 @@ trk_status_json(const struct trk *t, time_t now)
 	    !ok(add_tokens(root, "tokens_total", &t->tokens_total)) ||
 	    add_tables(root, t) == -1 || add_api(root, t, now) == -1 ||
 	    add_misc(root, t) == -1 ||
-	    !ok(add_time(root, "generated_at", now)))
+	    !ok(add_time(root, "generated_at", now)) ||
+	    (d != NULL && add_daemon(root, t, d) == -1))
 		goto err;
 	return root;
 err:

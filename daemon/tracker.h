@@ -21,8 +21,6 @@
 #include <stdint.h>
 #include <time.h>
 
-#include <cjson/cJSON.h>
-
 #include "ratetap/proto.h"
 #include "ratetap/rtime.h"
 
@@ -381,11 +379,5 @@ void trk_poll_failed(struct trk *t, const char *msg, time_t now);
  * The daemon calls this from a timer; trk_event() calls it too.
  */
 void trk_tick(struct trk *t, time_t now);
-
-/*
- * The status JSON of DESIGN.md ("windows", "extra_usage", "requests",
- * "models", "processes", "poll", plus extra keys).  Caller frees it.
- */
-cJSON *trk_status_json(const struct trk *t, time_t now);
 
 #endif /* RATETAP_TRACKER_H */

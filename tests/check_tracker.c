@@ -13,6 +13,7 @@
 
 #include "../daemon/log.h"
 #include "../daemon/pollparse.h"
+#include "../daemon/status.h"
 #include "../daemon/tracker.h"
 
 #define T0	((time_t)1800000000)	/* 2027-01-15T08:00:00Z */
@@ -1012,7 +1013,7 @@ START_TEST(counters_saturate_instead_of_overflowing)
 	ck_assert_int_eq(t->win[TRK_FIVE_HOUR].tokens.input,
 	    3 * RTP_TOKENS_MAX);
 	/* and print exactly as integers */
-	j = trk_status_json(t, T0);
+	j = status_json(t, T0, NULL);
 	ck_assert_ptr_nonnull(j);
 	text = cJSON_PrintUnformatted(j);
 	ck_assert_ptr_nonnull(text);
@@ -1079,7 +1080,7 @@ START_TEST(status_json_has_every_contract_and_extra_key)
 	p.extra.used_credits = 12;
 	trk_poll_ok(t, &p, T0 + 1);
 
-	j = trk_status_json(t, T0 + 2);
+	j = status_json(t, T0 + 2, NULL);
 	ck_assert_ptr_nonnull(j);
 	ck_assert_int_eq(nkeys(j), 13);
 	ck_assert(cJSON_IsNull(at(j, "spend")));
@@ -1210,7 +1211,7 @@ END_TEST
 START_TEST(status_json_of_an_empty_tracker_has_nulls_and_zeros)
 {
 	struct trk *t = fresh();
-	cJSON *j = trk_status_json(t, T0);
+	cJSON *j = status_json(t, T0, NULL);
 	const cJSON *o;
 
 	ck_assert_ptr_nonnull(j);
@@ -1238,7 +1239,7 @@ START_TEST(status_json_shows_the_poll_error)
 	cJSON *j;
 
 	trk_poll_failed(t, "HTTP 429", T0);
-	j = trk_status_json(t, T0);
+	j = status_json(t, T0, NULL);
 	ck_assert_ptr_nonnull(j);
 	ck_assert_str_eq(at(at(j, "poll"), "last_error")->valuestring,
 	    "HTTP 429");
@@ -1461,7 +1462,7 @@ START_TEST(model_windows_without_a_reset_follow_seven_day)
 	ck_assert_int_eq(b, TRK_SEVEN_DAY);
 	ck_assert_int_eq(trk_win_reset(t, TRK_SEVEN_DAY_OPUS, &b), r + DAY);
 	ck_assert_int_eq(b, -1);
-	j = trk_status_json(t, T0 + 2);
+	j = status_json(t, T0 + 2, NULL);
 	w = at(at(j, "windows"), "seven_day_sonnet");
 	ck_assert_str_eq(at(w, "resets_at")->valuestring,
 	    "2027-01-18T08:00:00Z");
@@ -1556,7 +1557,7 @@ START_TEST(the_limits_array_makes_windows_of_every_kind)
 	ck_assert_int_eq(t->win[f].source, TRK_SRC_HEADER);
 	ck_assert_int_eq(t->nwin, 7);
 
-	j = trk_status_json(t, T0 + 3);
+	j = status_json(t, T0 + 3, NULL);
 	w = at(at(j, "windows"), "seven_day_fable");
 	ck_assert_double_eq_tol(num(w, "utilization"), 8.0, 1e-9);
 	ck_assert_str_eq(at(w, "label")->valuestring, "Fable");
@@ -1632,11 +1633,11 @@ START_TEST(an_api_key_allowance_past_its_reset_is_stale)
 	set_i(&ev, RTP_I_REQ_REMAINING, 3);
 	set_i(&ev, RTP_I_REQ_RESET, T0 + 60);
 	feed(t, &ev, T0);
-	j = trk_status_json(t, T0 + 59);
+	j = status_json(t, T0 + 59, NULL);
 	ck_assert(cJSON_IsFalse(at(at(at(j, "api_limits"), "requests"),
 	    "stale")));
 	cJSON_Delete(j);
-	j = trk_status_json(t, T0 + 60);
+	j = status_json(t, T0 + 60, NULL);
 	ck_assert(cJSON_IsTrue(at(at(at(j, "api_limits"), "requests"),
 	    "stale")));
 	cJSON_Delete(j);

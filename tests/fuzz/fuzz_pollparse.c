@@ -12,6 +12,7 @@
 
 #include "../../daemon/log.h"
 #include "../../daemon/pollparse.h"
+#include "../../daemon/status.h"
 #include "../../daemon/tracker.h"
 
 #define NOW	((time_t)1795896000)
@@ -64,7 +65,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	for (w = 0; w < t->nwin; w++)
 		if (t->win[w].rollovers > 1)
 			abort();	/* one passing reset: one rollover */
-	if ((j = trk_status_json(t, NOW)) != NULL) {
+	if ((j = status_json(t, NOW, NULL)) != NULL) {
 		if ((text = cJSON_PrintUnformatted(j)) != NULL)
 			cJSON_free(text);
 		cJSON_Delete(j);

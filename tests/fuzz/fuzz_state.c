@@ -13,6 +13,7 @@
 
 #include "../../daemon/log.h"
 #include "../../daemon/state.h"
+#include "../../daemon/status.h"
 #include "../../daemon/tracker.h"
 
 #define NOW	((time_t)1795896000)
@@ -103,8 +104,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		fprintf(stderr, "reload failed: %s\n", err);
 		abort();
 	}
-	a = trk_status_json(t, NOW);
-	b = trk_status_json(u, NOW);
+	a = status_json(t, NOW, NULL);
+	b = status_json(u, NOW, NULL);
 	if (a != NULL && b != NULL && !cJSON_Compare(a, b, 1))
 		abort();
 out:
