@@ -12,14 +12,12 @@
 
 #include <cjson/cJSON.h>
 
+#include "ratetap/status_keys.h"
+
 #include "pollparse.h"
 #include "tracker.h"
 
 #define POLL_BODY_MAX	(1024 * 1024)
-
-static const char *const poll_win_keys[TRK_WIN_FIXED] = {
-	"five_hour", "seven_day", "seven_day_sonnet", "seven_day_opus"
-};
 
 static void
 seterr(char *err, size_t errlen, const char *fmt, ...)
@@ -125,7 +123,7 @@ static int
 parse_window(const cJSON *root, int w, struct trk_poll_window *pw,
     char *err, size_t errlen)
 {
-	const char *key = poll_win_keys[w];
+	const char *key = trk_win_name(w);
 	const cJSON *o;
 
 	memset(pw, 0, sizeof(*pw));
@@ -153,7 +151,7 @@ poll_slot(struct trk_poll *p, const char *name)
 	int w;
 
 	for (w = 0; w < TRK_WIN_FIXED; w++)
-		if (strcmp(name, poll_win_keys[w]) == 0)
+		if (strcmp(name, trk_win_name(w)) == 0)
 			return &p->win[w];
 	for (w = TRK_WIN_FIXED; w < p->nwin; w++)
 		if (strcmp(p->win[w].name, name) == 0)
@@ -181,11 +179,11 @@ parse_flat_others(const cJSON *root, struct trk_poll *p)
 
 	cJSON_ArrayForEach(c, root) {
 		if (c->string == NULL || !cJSON_IsObject(c) ||
-		    (strncmp(c->string, "seven_day_", 10) != 0 &&
-		    strncmp(c->string, "five_hour_", 10) != 0))
+		    (strncmp(c->string, RT_WIN_SEVEN_DAY_, 10) != 0 &&
+		    strncmp(c->string, RT_WIN_FIVE_HOUR_, 10) != 0))
 			continue;
 		for (fixed = 0, w = 0; w < TRK_WIN_FIXED; w++)
-			if (strcmp(c->string, poll_win_keys[w]) == 0)
+			if (strcmp(c->string, trk_win_name(w)) == 0)
 				fixed = 1;
 		if (fixed || trk_name_part(c->string, name, sizeof(name)) ==
 		    0 || strcmp(name, c->string) != 0)
@@ -284,10 +282,10 @@ parse_limit(const cJSON *e, int i, struct trk_poll *p, char *err,
 	if (k == NULL || !cJSON_IsString(k) || k->valuestring == NULL)
 		return 0;
 	if (strcmp(k->valuestring, "session") == 0)
-		base = "five_hour";
+		base = RT_WIN_FIVE_HOUR;
 	else if (strcmp(k->valuestring, "weekly_all") == 0 ||
 	    strcmp(k->valuestring, "weekly_scoped") == 0)
-		base = "seven_day";
+		base = RT_WIN_SEVEN_DAY;
 	else {
 		char kn[TRK_WIN_NAME_LEN];
 

@@ -16,6 +16,7 @@
 #include <cjson/cJSON.h>
 
 #include "ratetap/paths.h"
+#include "ratetap/status_keys.h"
 #include "state.h"
 #include "tracker.h"
 
@@ -725,10 +726,10 @@ get_window(struct rd *rd, const cJSON *w, struct trk_window *win)
 		if (cJSON_IsNull(cJSON_GetObjectItemCaseSensitive(w, "match")))
 			return bad(rd, ctx, "match", "null");
 		/* the fixed windows' rule is not the file's to change */
-		if (strcmp(win->name, "five_hour") != 0 &&
-		    strcmp(win->name, "seven_day") != 0 &&
-		    strcmp(win->name, "seven_day_sonnet") != 0 &&
-		    strcmp(win->name, "seven_day_opus") != 0)
+		if (strcmp(win->name, RT_WIN_FIVE_HOUR) != 0 &&
+		    strcmp(win->name, RT_WIN_SEVEN_DAY) != 0 &&
+		    strcmp(win->name, RT_WIN_SEVEN_DAY_SONNET) != 0 &&
+		    strcmp(win->name, RT_WIN_SEVEN_DAY_OPUS) != 0)
 			win->match = m == TRK_MATCH_ALL ? TRK_MATCH_NONE : m;
 	}
 	return 0;

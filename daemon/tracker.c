@@ -10,11 +10,14 @@
 #include <string.h>
 #include <time.h>
 
+#include "ratetap/status_keys.h"
+
 #include "log.h"
 #include "tracker.h"
 
 static const char *const win_names[TRK_WIN_FIXED] = {
-	"five_hour", "seven_day", "seven_day_sonnet", "seven_day_opus"
+	RT_WIN_FIVE_HOUR, RT_WIN_SEVEN_DAY, RT_WIN_SEVEN_DAY_SONNET,
+	RT_WIN_SEVEN_DAY_OPUS
 };
 
 static const char *const src_names[TRK_SRC_COUNT] = {
@@ -409,11 +412,11 @@ trk_header_window(const char *token, char *out, size_t len)
 		return -1;
 	if (strncmp(token, "5h", 2) == 0 &&
 	    (token[2] == '\0' || token[2] == '_')) {
-		base = "five_hour";
+		base = RT_WIN_FIVE_HOUR;
 		rest = token + 2;
 	} else if (strncmp(token, "7d", 2) == 0 &&
 	    (token[2] == '\0' || token[2] == '_')) {
-		base = "seven_day";
+		base = RT_WIN_SEVEN_DAY;
 		rest = token + 2;
 	}
 	trk_name_part(rest, part, sizeof(part));
@@ -437,10 +440,11 @@ win_init(struct trk_window *win, const char *name)
 {
 	memset(win, 0, sizeof(*win));
 	snprintf(win->name, sizeof(win->name), "%s", name);
-	if (strcmp(name, "five_hour") == 0 || strcmp(name, "seven_day") == 0) {
+	if (strcmp(name, RT_WIN_FIVE_HOUR) == 0 ||
+	    strcmp(name, RT_WIN_SEVEN_DAY) == 0) {
 		win->match = TRK_MATCH_ALL;
-	} else if (strncmp(name, "seven_day_", 10) == 0 ||
-	    strncmp(name, "five_hour_", 10) == 0) {
+	} else if (strncmp(name, RT_WIN_SEVEN_DAY_, 10) == 0 ||
+	    strncmp(name, RT_WIN_FIVE_HOUR_, 10) == 0) {
 		/* a model's window until the usage endpoint says otherwise */
 		win->match = TRK_MATCH_MODEL;
 		alnum_lower(name + 10, win->match_word,
@@ -496,9 +500,9 @@ win_base(const struct trk *t, int w)
 
 	if (w == TRK_FIVE_HOUR || w == TRK_SEVEN_DAY)
 		return -1;
-	if (strncmp(n, "seven_day_", 10) == 0)
+	if (strncmp(n, RT_WIN_SEVEN_DAY_, 10) == 0)
 		return TRK_SEVEN_DAY;
-	if (strncmp(n, "five_hour_", 10) == 0)
+	if (strncmp(n, RT_WIN_FIVE_HOUR_, 10) == 0)
 		return TRK_FIVE_HOUR;
 	return -1;
 }
