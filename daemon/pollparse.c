@@ -18,8 +18,6 @@
 #include "pollparse.h"
 #include "tracker.h"
 
-#define POLL_BODY_MAX	(1024 * 1024)
-
 /*
  * Set *out to obj's member key (case-sensitive), NULL when absent.
  * Returns -1 when the key appears twice (which one counts would be a
@@ -508,9 +506,9 @@ poll_parse(const char *body, size_t len, struct trk_poll *p, char *err,
 		rt_seterr(err, errlen, "empty body");
 		goto err;
 	}
-	if (len > POLL_BODY_MAX) {
+	if (len > POLL_MAX_BODY) {
 		rt_seterr(err, errlen, "body larger than %d bytes",
-		    POLL_BODY_MAX);
+		    POLL_MAX_BODY);
 		goto err;
 	}
 	/* a NUL-terminated copy: the parser never reads past it */

@@ -9,6 +9,8 @@
 
 #include "tracker.h"
 
+#define POLL_MAX_BODY	(1024 * 1024)	/* larger bodies are refused */
+
 /*
  * Parse a /api/oauth/usage body (len bytes, not NUL-terminated) into *p.
  * Nulls, missing and unknown keys are fine; anything that is not a JSON
