@@ -3,7 +3,7 @@
  * events (response headers and usage) and by the usage poll, persisted to
  * the state file and read by the control socket, the metrics and OTLP.
  *
- * Rules (DESIGN.md, "Tracker rules"): header utilizations are 0-1 fractions
+ * Rules (docs/tracker.md, "Rules as implemented"): header utilizations are 0-1 fractions
  * stored x100, the poll's are percentages stored as is; header resets are
  * unix seconds, the poll's RFC 3339, all stored as UTC time_t; a window rolls
  * over (its token counters zeroed exactly once) when a reset time later than
@@ -12,8 +12,10 @@
  * reset time never replaces a stored one that is still in the future.
  *
  * The struct is public so that the daemon's readers (status JSON, metrics,
- * OTLP) can read it; only tracker.c writes it.  Single-threaded: the daemon
- * calls everything from its event loop.
+ * OTLP) can read it.  Its writers are tracker.c (the rules), state.c (which
+ * fills it from the state file) and journal.c (its struct trk_jrn, the
+ * journal reader's position, kept here to be saved with the counts).
+ * Single-threaded: the daemon calls everything from its event loop.
  */
 #ifndef RATETAP_TRACKER_H
 #define RATETAP_TRACKER_H

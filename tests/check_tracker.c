@@ -1,6 +1,7 @@
 /*
  * Unit tests of the tracker (daemon/tracker.c, daemon/status.c): every
- * tracker rule of DESIGN.md, the counters, the tables and the status JSON.
+ * tracker rule of docs/tracker.md, the counters, the tables and the status
+ * JSON.
  */
 #include <check.h>
 #include <errno.h>
