@@ -6,7 +6,6 @@
  * must not be able to answer `ratetap status`.
  */
 #include <errno.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -33,18 +32,6 @@ struct buf {
 	size_t cap;
 	int too_big;
 };
-
-void
-cli_errx(const char *fmt, ...)
-{
-	va_list ap;
-
-	fprintf(stderr, "%s: ", cli_progname);
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fputc('\n', stderr);
-}
 
 int
 cli_control_path(const char *override, char *buf, size_t len)
