@@ -486,17 +486,6 @@ doc_tree_build(struct tree *t, const char *root, const struct elfinfo *rei)
 	return 0;
 }
 
-/* 1 when name's base name is a libcurl's. */
-int
-doc_is_libcurl(const char *name)
-{
-	const char *b = strrchr(name, '/');
-
-	b = b ? b + 1 : name;
-	return strncmp(b, "libcurl.so", 10) == 0 ||
-	    strncmp(b, "libcurl-", 8) == 0;
-}
-
 /* The TLS flavour of the libcurl at index i of t. */
 const char *
 doc_curl_flavour(const struct tree *t, size_t i)
