@@ -164,10 +164,11 @@ set_path(char *dst, size_t len, const char *src, const char *what)
 static void
 set_api_base(struct opts *o, const char *s, const char *what)
 {
+	char err[128];
 	size_t n = strlen(s);
 
-	if ((strncmp(s, "http://", 7) != 0 && strncmp(s, "https://", 8) != 0)
-	    || n >= sizeof(o->api_base) || strpbrk(s, " \t\r\n") != NULL) {
+	if (n >= sizeof(o->api_base) || strpbrk(s, " \t\r\n") != NULL ||
+	    http_check_url(s, err, sizeof(err)) == -1) {
 		fprintf(stderr, "ratetapd: %s \"%s\": expected an http:// or "
 		    "https:// URL\n", what, s);
 		exit(1);
