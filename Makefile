@@ -98,7 +98,8 @@ COMMON_SRC = $(wildcard common/*.c)
 all: $(SHIM) $(DAEMON) $(CLI)
 
 # Keep every intermediate file (objects of pattern-built tests): deleting
-# them only forces rebuilds.
+# them only forces rebuilds.  No fragment may name prerequisites of
+# .SECONDARY: with any, make keeps only those and deletes the rest.
 .SECONDARY:
 
 # Objects: $(B)/obj/<dir>/<name>.o for programs, $(B)/pic/... for the shim.

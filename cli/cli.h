@@ -27,7 +27,7 @@
 /* Program name for messages ("ratetap"). */
 extern const char *cli_progname;
 
-/* Print "ratetap: <message>\n" to stderr. */
+/* Print "ratetap: <message>\n" to stderr (cli/msg.c). */
 void cli_errx(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 /*

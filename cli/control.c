@@ -6,7 +6,6 @@
  * must not be able to answer `ratetap status`.
  */
 #include <errno.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,6 +15,7 @@
 
 #include <curl/curl.h>
 
+#include "ratetap/buf.h"
 #include "ratetap/paths.h"
 #include "ratetap/safe.h"
 #include "cli.h"
@@ -28,23 +28,9 @@ struct conn {
 };
 
 struct buf {
-	char *data;
-	size_t len;
-	size_t cap;
+	struct rt_buf b;	/* the answer's body */
 	int too_big;
 };
-
-void
-cli_errx(const char *fmt, ...)
-{
-	va_list ap;
-
-	fprintf(stderr, "%s: ", cli_progname);
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fputc('\n', stderr);
-}
 
 int
 cli_control_path(const char *override, char *buf, size_t len)
@@ -63,25 +49,13 @@ write_cb(char *ptr, size_t size, size_t nmemb, void *arg)
 {
 	struct buf *b = arg;
 	size_t n = size * nmemb;
-	size_t ncap;
-	char *p;
 
-	if (b->len + n + 1 > CLI_MAX_BODY) {
+	if (b->b.len + n + 1 > CLI_MAX_BODY) {
 		b->too_big = 1;
 		return 0;
 	}
-	if (b->len + n + 1 > b->cap) {
-		ncap = b->cap ? b->cap : 8192;
-		while (ncap < b->len + n + 1)
-			ncap *= 2;
-		if ((p = realloc(b->data, ncap)) == NULL)
-			return 0;
-		b->data = p;
-		b->cap = ncap;
-	}
-	memcpy(b->data + b->len, ptr, n);
-	b->len += n;
-	b->data[b->len] = '\0';
+	if (rt_buf_add(&b->b, ptr, n) == -1)
+		return 0;
 	return n;
 }
 
@@ -140,7 +114,7 @@ cli_control_get(const char *sock, const char *path, long timeout_ms,
     char **body, size_t *len, long *code, char *err, size_t errlen)
 {
 	char url[256], ebuf[CURL_ERROR_SIZE];
-	struct buf b = { NULL, 0, 0, 0 };
+	struct buf b = { { NULL, 0, 0 }, 0 };
 	struct conn c;
 	CURL *h = NULL;
 	CURLcode rc;
@@ -205,17 +179,17 @@ cli_control_get(const char *sock, const char *path, long timeout_ms,
 		goto err;
 	}
 	curl_easy_cleanup(h);
-	if (b.data == NULL && (b.data = strdup("")) == NULL) {
+	if (b.b.p == NULL && (b.b.p = strdup("")) == NULL) {
 		snprintf(err, errlen, "%s", strerror(ENOMEM));
 		return -1;
 	}
-	*body = b.data;
-	*len = b.len;
+	*body = b.b.p;
+	*len = b.b.len;
 	return 0;
 err:
 	if (h != NULL)
 		curl_easy_cleanup(h);
-	free(b.data);
+	free(b.b.p);
 	return -1;
 }
 

@@ -31,6 +31,7 @@
 #include <gelf.h>
 #include <libelf.h>
 
+#include "ratetap/curlname.h"
 #include "ratetap/hosts.h"
 #include "cli.h"
 #include "doctor.h"
@@ -75,7 +76,7 @@ report_curls(const struct tree *t, const char *label, const char *direct)
 	int n = 0;
 
 	for (i = 1; i < t->n; i++) {
-		if (!doc_is_libcurl(t->o[i].name))
+		if (!rt_libcurl_name(t->o[i].name))
 			continue;
 		doc_chain(t, i, ch, sizeof(ch));
 		printf("  %-11s %s (%s), %s%s%s\n", n ? "" : label,
@@ -437,7 +438,7 @@ scan_maps(const char *pid, int *curl, int *shim, char *curlpath,
 		b = strrchr(p, '/') + 1;
 		if (strcmp(b, SHIM_NAME) == 0)
 			*shim = 1;
-		else if (doc_is_libcurl(b) && !*curl) {
+		else if (rt_libcurl_name(b) && !*curl) {
 			*curl = 1;
 			snprintf(curlpath, len, "%s", p);
 		}

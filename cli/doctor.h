@@ -120,9 +120,6 @@ void doc_tree_free(struct tree *t);
  * -1. */
 int doc_tree_find(const struct tree *t, const char *prefix);
 
-/* 1 when the base name of name is a libcurl's (libcurl.so*, libcurl-*). */
-int doc_is_libcurl(const char *name);
-
 /* The TLS flavour of the libcurl at index i of t ("OpenSSL", ...). */
 const char *doc_curl_flavour(const struct tree *t, size_t i);
 

@@ -32,6 +32,8 @@
 #include <strings.h>
 #include <unistd.h>
 
+#include "ratetap/curlname.h"
+
 #include "doctor.h"
 
 #define MAX_DIRS	64	/* extension directories kept per interpreter */
@@ -188,7 +190,7 @@ doc_module_curl(const char *mod, const char *label, int *missing)
 		    "curl_easy_* itself)\n", label);
 	if (doc_tree_build(&t, mod, &ei) == 0) {
 		for (i = 1; i < t.n; i++) {
-			if (!doc_is_libcurl(t.o[i].name))
+			if (!rt_libcurl_name(t.o[i].name))
 				continue;
 			doc_chain(&t, i, ch, sizeof(ch));
 			printf("  %-11s %s (%s), %s%s%s\n", n ? "" : label,

@@ -15,9 +15,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/auxv.h>
 #include <unistd.h>
 
 #include <gelf.h>
+
+#include "ratetap/dst.h"
 
 #include "doctor.h"
 
@@ -304,29 +307,6 @@ builtin_dir(const struct elfinfo *ref, size_t n, char *out, size_t len)
 	return 0;
 }
 
-/* Expand $ORIGIN / ${ORIGIN} in one runpath entry. */
-static void
-expand_origin(const char *entry, const char *origin, char *out, size_t len)
-{
-	const char *p;
-	size_t o = 0;
-
-	for (p = entry; *p && o + 1 < len; ) {
-		if (strncmp(p, "$ORIGIN", 7) == 0) {
-			o += (size_t)snprintf(out + o, len - o, "%s", origin);
-			p += 7;
-		} else if (strncmp(p, "${ORIGIN}", 9) == 0) {
-			o += (size_t)snprintf(out + o, len - o, "%s", origin);
-			p += 9;
-		} else {
-			out[o++] = *p++;
-		}
-		if (o >= len)
-			o = len - 1;
-	}
-	out[o] = '\0';
-}
-
 /*
  * Find library name needed by the object at objpath (with runpath rp) the
  * way the loader would: RUNPATH, LD_LIBRARY_PATH, the ld.so cache, the
@@ -357,7 +337,10 @@ doc_find_library(const char *name, const char *objpath, const char *rp,
 			continue;
 		for (tok = strtok_r(copy, ":;", &save); tok != NULL;
 		    tok = strtok_r(NULL, ":;", &save)) {
-			expand_origin(tok, origin, dir, sizeof(dir));
+			if (rt_dst_expand(tok, strlen(tok), origin,
+			    (const char *)getauxval(AT_PLATFORM), dir,
+			    sizeof(dir)) == -1)
+				continue;
 			if (snprintf(cand, sizeof(cand), "%s/%s", dir, name) <
 			    (int)sizeof(cand) && doc_elf_compatible(cand, ref)) {
 				snprintf(out, len, "%s", cand);
@@ -484,17 +467,6 @@ doc_tree_build(struct tree *t, const char *root, const struct elfinfo *rei)
 			doc_elf_free(&ei);
 	}
 	return 0;
-}
-
-/* 1 when name's base name is a libcurl's. */
-int
-doc_is_libcurl(const char *name)
-{
-	const char *b = strrchr(name, '/');
-
-	b = b ? b + 1 : name;
-	return strncmp(b, "libcurl.so", 10) == 0 ||
-	    strncmp(b, "libcurl-", 8) == 0;
 }
 
 /* The TLS flavour of the libcurl at index i of t. */

@@ -14,6 +14,8 @@
 #include <cjson/cJSON.h>
 
 #include "ratetap/paths.h"
+#include "ratetap/rtime.h"
+#include "ratetap/status_keys.h"
 #include "cli.h"
 
 #define BAR_WIDTH	20
@@ -29,10 +31,10 @@ static const struct {
 	const char *key;
 	const char *label;
 } windows[] = {
-	{ "five_hour", "5-hour" },
-	{ "seven_day", "7-day" },
-	{ "seven_day_sonnet", "7-day Sonnet" },
-	{ "seven_day_opus", "7-day Opus" },
+	{ RT_WIN_FIVE_HOUR, "5-hour" },
+	{ RT_WIN_SEVEN_DAY, "7-day" },
+	{ RT_WIN_SEVEN_DAY_SONNET, "7-day Sonnet" },
+	{ RT_WIN_SEVEN_DAY_OPUS, "7-day Opus" },
 };
 
 static const struct {
@@ -46,7 +48,8 @@ static const struct {
 };
 
 static const char *const token_keys[] = {
-	"input", "output", "cache_creation_input", "cache_read_input"
+	RT_SK_INPUT, RT_SK_OUTPUT, RT_SK_CACHE_CREATION_INPUT,
+	RT_SK_CACHE_READ_INPUT
 };
 
 /* One program or model, for the top-N lists. */
@@ -86,53 +89,6 @@ str(const cJSON *o, const char *key)
 	    v->valuestring[0] == '\0')
 		return NULL;
 	return v->valuestring;
-}
-
-/* Parse RFC 3339 ("2026-11-28T20:00:00Z", fraction and offset optional). */
-static int
-parse_time(const char *s, time_t *out)
-{
-	struct tm tm;
-	int y, mo, d, h, mi, sec, n = 0, oh, om;
-	const char *p;
-	long off = 0;
-	time_t t;
-
-	if (s == NULL || sscanf(s, "%4d-%2d-%2d%*1[Tt ]%2d:%2d:%2d%n", &y, &mo,
-	    &d, &h, &mi, &sec, &n) != 6 || n == 0)
-		return -1;
-	p = s + n;
-	if (*p == '.') {
-		p++;
-		if (*p < '0' || *p > '9')
-			return -1;
-		while (*p >= '0' && *p <= '9')
-			p++;
-	}
-	if (*p == 'Z' || *p == 'z') {
-		p++;
-	} else if (*p == '+' || *p == '-') {
-		if (sscanf(p + 1, "%2d:%2d", &oh, &om) != 2 || strlen(p) < 6)
-			return -1;
-		off = (oh * 3600L + om * 60L) * (*p == '-' ? -1 : 1);
-		p += 6;
-	} else {
-		return -1;
-	}
-	if (*p != '\0' || mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 ||
-	    mi > 59 || sec > 60)
-		return -1;
-	memset(&tm, 0, sizeof(tm));
-	tm.tm_year = y - 1900;
-	tm.tm_mon = mo - 1;
-	tm.tm_mday = d;
-	tm.tm_hour = h;
-	tm.tm_min = mi;
-	tm.tm_sec = sec;
-	if ((t = timegm(&tm)) == (time_t)-1)
-		return -1;
-	*out = t - off;
-	return 0;
 }
 
 void
@@ -238,7 +194,7 @@ fmt_when(const char *rfc, time_t now, char *buf, size_t len)
 	char rel[64], abs[64];
 	time_t t;
 
-	if (rfc == NULL || parse_time(rfc, &t) == -1) {
+	if (rfc == NULL || rt_time_parse(rfc, &t) == -1) {
 		snprintf(buf, len, "unknown");
 		return;
 	}
@@ -347,7 +303,7 @@ ellipsize(const char *s, size_t width, char *buf, size_t len)
 static void
 win_label(const char *key, const cJSON *w, char *buf, size_t len)
 {
-	const char *l = w != NULL ? str(w, "label") : NULL;
+	const char *l = w != NULL ? str(w, RT_SK_LABEL) : NULL;
 	const char *rest;
 	size_t i;
 
@@ -356,8 +312,8 @@ win_label(const char *key, const cJSON *w, char *buf, size_t len)
 			snprintf(buf, len, "%s", windows[i].label);
 			return;
 		}
-	if (strncmp(key, "seven_day_", 10) == 0 ||
-	    strncmp(key, "five_hour_", 10) == 0) {
+	if (strncmp(key, RT_WIN_SEVEN_DAY_, 10) == 0 ||
+	    strncmp(key, RT_WIN_FIVE_HOUR_, 10) == 0) {
 		rest = key + 10;
 		snprintf(buf, len, "%s %s", key[0] == 's' ? "7-day" : "5-hour",
 		    l != NULL ? l : rest);
@@ -417,14 +373,14 @@ window_rows(const cJSON *ws, struct wrow *rows, size_t max)
 static void
 fmt_source(const cJSON *w, char *buf, size_t len)
 {
-	const char *src = w != NULL ? str(w, "source") : NULL;
+	const char *src = w != NULL ? str(w, RT_SK_SOURCE) : NULL;
 	char rel[64];
 	double age;
 
 	buf[0] = '\0';
 	if (src == NULL)
 		return;
-	if (num(w, "age_seconds", &age) && age >= 0) {
+	if (num(w, RT_SK_AGE_SECONDS, &age) && age >= 0) {
 		cli_fmt_relative(-(long long)llround(age), rel, sizeof(rel));
 		snprintf(buf, len, "%s, %s", src, rel);
 	} else
@@ -434,7 +390,7 @@ fmt_source(const cJSON *w, char *buf, size_t len)
 static void
 render_windows(FILE *out, const cJSON *st, const struct style *sy, time_t now)
 {
-	const cJSON *ws = obj(st, "windows"), *w, *tok, *ct;
+	const cJSON *ws = obj(st, RT_SK_WINDOWS), *w, *tok, *ct;
 	struct wrow rows[MAX_ROWS];
 	char pct[32], when[160], cell[48], src[96];
 	size_t width[4], lw = LABEL_MIN, i, k, n;
@@ -451,7 +407,7 @@ render_windows(FILE *out, const cJSON *st, const struct style *sy, time_t now)
 	fprintf(out, " %7s  %-22s  %s%s\n", "Used", "", "Resets", sy->reset);
 	for (i = 0; i < n; i++) {
 		w = rows[i].w;
-		known = w != NULL && num(w, "utilization", &u);
+		known = w != NULL && num(w, RT_SK_UTILIZATION, &u);
 		if (known)
 			snprintf(pct, sizeof(pct), "%.1f%%", u);
 		else
@@ -465,7 +421,8 @@ render_windows(FILE *out, const cJSON *st, const struct style *sy, time_t now)
 			fputs(sy->reset, out);
 		fputs("  ", out);
 		render_bar(out, sy, known, known ? u : 0.0);
-		fmt_when(w ? str(w, "resets_at") : NULL, now, when, sizeof(when));
+		fmt_when(w ? str(w, RT_SK_RESETS_AT) : NULL, now, when,
+		    sizeof(when));
 		fmt_source(w, src, sizeof(src));
 		if (src[0] != '\0')
 			fprintf(out, "  %s  %s(%s)%s\n", when, sy->dim, src,
@@ -478,7 +435,7 @@ render_windows(FILE *out, const cJSON *st, const struct style *sy, time_t now)
 	for (k = 0; k < 4; k++)
 		width[k] = COUNT_MIN;
 	for (i = 0; i < n; i++) {
-		tok = rows[i].w ? obj(rows[i].w, "tokens") : NULL;
+		tok = rows[i].w ? obj(rows[i].w, RT_SK_TOKENS) : NULL;
 		for (k = 0; k < 4; k++) {
 			fmt_num(tok, token_keys[k], cell, sizeof(cell));
 			if (columns(cell) > width[k])
@@ -501,11 +458,11 @@ render_windows(FILE *out, const cJSON *st, const struct style *sy, time_t now)
 	fprintf(out, "%s\n", sy->reset);
 	for (i = 0; i < n; i++) {
 		w = rows[i].w;
-		ct = w ? cJSON_GetObjectItemCaseSensitive(w, "counts_tokens") :
-		    NULL;
+		ct = w ? cJSON_GetObjectItemCaseSensitive(w,
+		    RT_SK_COUNTS_TOKENS) : NULL;
 		if (cJSON_IsFalse(ct))
 			continue;	/* a scope ratetap cannot attribute */
-		tok = w ? obj(w, "tokens") : NULL;
+		tok = w ? obj(w, RT_SK_TOKENS) : NULL;
 		pad(out, rows[i].label, lw, 0);
 		for (k = 0; k < 4; k++) {
 			fmt_num(tok, token_keys[k], cell, sizeof(cell));
@@ -574,7 +531,7 @@ render_extra(FILE *out, const cJSON *st)
 	const cJSON *en = e ? cJSON_GetObjectItemCaseSensitive(e,
 	    "is_enabled") : NULL;
 	const cJSON *sen = sp ? cJSON_GetObjectItemCaseSensitive(sp,
-	    "enabled") : NULL;
+	    RT_SK_ENABLED) : NULL;
 	const char *cur = e != NULL ? str(e, "currency") : NULL, *why;
 	char used[64], lim[64];
 	double u, l, p;
@@ -609,7 +566,7 @@ render_extra(FILE *out, const cJSON *st)
 		} else
 			fprintf(out, ", %s used (no monthly limit)", used);
 	}
-	if ((e != NULL && num(e, "utilization", &p)) ||
+	if ((e != NULL && num(e, RT_SK_UTILIZATION, &p)) ||
 	    (sp != NULL && num(sp, "percent", &p)))
 		fprintf(out, " (%.1f%%)", p);
 	if (have_used && cur == NULL && !spend_money(sp, "used", used,
@@ -640,10 +597,11 @@ render_api_limits(FILE *out, const cJSON *st, const struct style *sy,
 		}
 		fmt_num(k, "remaining", rem, sizeof(rem));
 		fmt_num(k, "limit", lim, sizeof(lim));
-		fmt_when(str(k, "resets_at"), now, when, sizeof(when));
+		fmt_when(str(k, RT_SK_RESETS_AT), now, when, sizeof(when));
 		if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(k,
-		    "stale")) || (str(k, "resets_at") != NULL &&
-		    parse_time(str(k, "resets_at"), &rt) == 0 && rt <= now))
+		    "stale")) || (str(k, RT_SK_RESETS_AT) != NULL &&
+		    rt_time_parse(str(k, RT_SK_RESETS_AT), &rt) == 0 &&
+		    rt <= now))
 			fprintf(out, "  %-14s %sstale%s: %s of %s left when "
 			    "last seen; it reset %s\n", api_kinds[i].label,
 			    sy->yellow, sy->reset, rem, lim, when);
@@ -683,7 +641,7 @@ render_top(FILE *out, const cJSON *st, const char *key, const char *title,
 
 			if (!cJSON_IsObject(it))
 				continue;
-			if (num(it, "requests", &x)) {
+			if (num(it, RT_SK_REQUESTS, &x)) {
 				cli_fmt_count(llround(x), req, sizeof(req));
 				if (columns(req) > rw)
 					rw = columns(req);
@@ -713,7 +671,7 @@ render_top(FILE *out, const cJSON *st, const char *key, const char *title,
 		if (!cJSON_IsObject(it) || it->string == NULL || n >= cap)
 			continue;
 		v[n].name = it->string;
-		v[n].requests = num(it, "requests", &x) ? x : -1.0;
+		v[n].requests = num(it, RT_SK_REQUESTS, &x) ? x : -1.0;
 		v[n].tokens = 0.0;
 		for (k = 0; k < 4; k++)
 			if (num(it, token_keys[k], &x))
@@ -758,20 +716,21 @@ claim_label(const char *claim)
 static void
 render_requests(FILE *out, const cJSON *st, time_t now)
 {
-	const cJSON *r = obj(st, "requests"), *ra, *u;
+	const cJSON *r = obj(st, RT_SK_REQUESTS), *ra, *u;
 	char a[32], b[32], c[32], d[32], when[160];
 	double x, y;
 	const char *s;
 
-	fmt_num(r, "total", a, sizeof(a));
-	fmt_num(r, "rate_limited", b, sizeof(b));
+	fmt_num(r, RT_SK_TOTAL, a, sizeof(a));
+	fmt_num(r, RT_SK_RATE_LIMITED, b, sizeof(b));
 	fprintf(out, "\nRequests:       %s total, %s rate-limited", a, b);
-	if (r != NULL && num(r, "overloaded", &x) && num(r, "errors", &y)) {
+	if (r != NULL && num(r, RT_SK_OVERLOADED, &x) &&
+	    num(r, RT_SK_ERRORS, &y)) {
 		cli_fmt_count(llround(x), c, sizeof(c));
 		cli_fmt_count(llround(y), d, sizeof(d));
 		fprintf(out, ", %s overloaded, %s other errors", c, d);
 	}
-	if (r != NULL && num(r, "usage_unreadable", &x) && x > 0) {
+	if (r != NULL && num(r, RT_SK_USAGE_UNREADABLE, &x) && x > 0) {
 		cli_fmt_count(llround(x), c, sizeof(c));
 		fprintf(out, ", %s with unreadable usage", c);
 	}
@@ -793,7 +752,7 @@ render_requests(FILE *out, const cJSON *st, time_t now)
 static void
 render_poll(FILE *out, const cJSON *st, const struct style *sy, time_t now)
 {
-	const cJSON *p = obj(st, "poll"), *en;
+	const cJSON *p = obj(st, RT_SK_POLL), *en;
 	const char *ok, *e;
 	char when[160], next[160];
 
@@ -802,9 +761,9 @@ render_poll(FILE *out, const cJSON *st, const struct style *sy, time_t now)
 		fputs("unknown\n", out);
 		return;
 	}
-	en = cJSON_GetObjectItemCaseSensitive(p, "enabled");
-	ok = str(p, "last_ok");
-	e = str(p, "last_error");
+	en = cJSON_GetObjectItemCaseSensitive(p, RT_SK_ENABLED);
+	ok = str(p, RT_SK_LAST_OK);
+	e = str(p, RT_SK_LAST_ERROR);
 	if (cJSON_IsFalse(en)) {
 		fputs("off: no OAuth token found (utilization comes from "
 		    "response headers only; set RATETAP_OAUTH_TOKEN or log in "
@@ -812,7 +771,7 @@ render_poll(FILE *out, const cJSON *st, const struct style *sy, time_t now)
 		return;
 	}
 	if (e != NULL) {
-		fmt_when(str(p, "last_attempt"), now, when, sizeof(when));
+		fmt_when(str(p, RT_SK_LAST_ATTEMPT), now, when, sizeof(when));
 		fprintf(out, "%sfailed%s %s: %s", sy->red, sy->reset, when, e);
 		if (ok != NULL) {
 			fmt_when(ok, now, when, sizeof(when));
@@ -826,8 +785,8 @@ render_poll(FILE *out, const cJSON *st, const struct style *sy, time_t now)
 	} else {
 		fputs("not run yet", out);
 	}
-	if (str(p, "next_at") != NULL) {
-		fmt_when(str(p, "next_at"), now, next, sizeof(next));
+	if (str(p, RT_SK_NEXT_AT) != NULL) {
+		fmt_when(str(p, RT_SK_NEXT_AT), now, next, sizeof(next));
 		fprintf(out, "; next %s", next);
 	}
 	fputc('\n', out);

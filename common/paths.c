@@ -84,21 +84,31 @@ rt_control_path(char *buf, size_t len)
 }
 
 int
-rt_state_dir(char *buf, size_t len)
+rt_home_dir(char *buf, size_t len)
 {
-	const char *xdg = nonempty_env("XDG_STATE_HOME");
 	const char *home = nonempty_env("HOME");
 	struct passwd pw, *res = NULL;
 	char pwbuf[1024];
 
-	if (xdg != NULL)
-		return fits(snprintf(buf, len, "%s/ratetap", xdg), len);
 	if (home == NULL) {
 		if (getpwuid_r(getuid(), &pw, pwbuf, sizeof(pwbuf), &res) != 0 ||
 		    res == NULL || pw.pw_dir == NULL)
 			return -1;
 		home = pw.pw_dir;
 	}
+	return fits(snprintf(buf, len, "%s", home), len);
+}
+
+int
+rt_state_dir(char *buf, size_t len)
+{
+	const char *xdg = nonempty_env("XDG_STATE_HOME");
+	char home[RT_FILE_MAX];
+
+	if (xdg != NULL)
+		return fits(snprintf(buf, len, "%s/ratetap", xdg), len);
+	if (rt_home_dir(home, sizeof(home)) == -1)
+		return -1;
 	return fits(snprintf(buf, len, "%s/.local/state/ratetap", home), len);
 }
 

@@ -11,6 +11,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "ratetap/errbuf.h"
 #include "ratetap/safe.h"
 
 static int fail(int, char *, size_t, const char *, ...)
@@ -21,11 +22,9 @@ fail(int e, char *err, size_t errlen, const char *fmt, ...)
 {
 	va_list ap;
 
-	if (err != NULL && errlen > 0) {
-		va_start(ap, fmt);
-		vsnprintf(err, errlen, fmt, ap);
-		va_end(ap);
-	}
+	va_start(ap, fmt);
+	rt_vseterr(err, errlen, fmt, ap);
+	va_end(ap);
 	errno = e;
 	return -1;
 }

@@ -17,6 +17,8 @@
 
 #include <curl/curl.h>
 
+#include "ratetap/buf.h"
+
 #include "http.h"
 #include "loop.h"
 
@@ -31,9 +33,7 @@ struct http_req {
 	struct curl_slist *hdrs;	/* wiped before being freed */
 	char *reqbody;			/* wiped before being freed */
 	size_t reqbody_len;
-	char *buf;			/* response body, NUL-terminated */
-	size_t len;
-	size_t cap;
+	struct rt_buf body;		/* response body, NUL-terminated */
 	size_t max;			/* max_body_bytes */
 	int too_large;
 	http_fn *cb;
@@ -237,25 +237,14 @@ static size_t
 write_cb(char *data, size_t size, size_t nmemb, void *arg)
 {
 	struct http_req *r = arg;
-	size_t n = size * nmemb, cap;
-	char *nb;
+	size_t n = size * nmemb;
 
-	if (n > r->max || r->len > r->max - n) {
+	if (n > r->max || r->body.len > r->max - n) {
 		r->too_large = 1;
 		return 0;	/* aborts the transfer: CURLE_WRITE_ERROR */
 	}
-	if (r->len + n + 1 > r->cap) {
-		cap = r->cap > 0 ? r->cap : 4096;
-		while (cap < r->len + n + 1)
-			cap *= 2;
-		if ((nb = realloc(r->buf, cap)) == NULL)
-			return 0;
-		r->buf = nb;
-		r->cap = cap;
-	}
-	memcpy(r->buf + r->len, data, n);
-	r->len += n;
-	r->buf[r->len] = '\0';
+	if (rt_buf_add(&r->body, data, n) == -1)
+		return 0;
 	return n;
 }
 
@@ -280,7 +269,7 @@ free_req(struct http_req *r)
 		explicit_bzero(r->reqbody, r->reqbody_len);
 		free(r->reqbody);
 	}
-	free(r->buf);
+	free(r->body.p);
 	free(r);
 }
 
@@ -346,8 +335,8 @@ finish(struct http_req *r, CURLcode rc)
 	resp.status = status;
 	resp.curl_code = (int)rc;
 	resp.error = (rc == CURLE_OK && !r->too_large) ? NULL : reason(r, rc);
-	resp.body = r->buf != NULL ? r->buf : "";
-	resp.body_len = r->len;
+	resp.body = r->body.p != NULL ? r->body.p : "";
+	resp.body_len = r->body.len;
 	resp.total_secs = secs;
 	resp.priv = r;
 	r->cb(&resp, r->arg);
@@ -456,6 +445,40 @@ http_check_ca_file(const char *path, char *err, size_t errlen)
 err:
 	close(fd);
 	return -1;
+}
+
+int
+http_check_url(const char *url, char *err, size_t errlen)
+{
+	CURLU *u;
+	CURLUcode rc;
+	char *scheme = NULL, *host = NULL;
+	int r = -1;
+
+	if ((u = curl_url()) == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	if ((rc = curl_url_set(u, CURLUPART_URL, url, 0)) != CURLUE_OK) {
+		snprintf(err, errlen, "%s", curl_url_strerror(rc));
+		goto done;
+	}
+	if (curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) != CURLUE_OK ||
+	    (strcmp(scheme, "http") != 0 && strcmp(scheme, "https") != 0)) {
+		snprintf(err, errlen, "not an http:// or https:// URL");
+		goto done;
+	}
+	if (curl_url_get(u, CURLUPART_HOST, &host, 0) != CURLUE_OK ||
+	    host[0] == '\0') {
+		snprintf(err, errlen, "no host");
+		goto done;
+	}
+	r = 0;
+done:
+	curl_free(scheme);
+	curl_free(host);
+	curl_url_cleanup(u);
+	return r;
 }
 
 int64_t

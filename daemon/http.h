@@ -73,6 +73,13 @@ int http_set_ca_file(const char *path);
  */
 int http_check_ca_file(const char *path, char *err, size_t errlen);
 
+/*
+ * Check with libcurl's URL parser (curl_url()) that url is an absolute
+ * http:// or https:// URL naming a host.  Returns 0, or -1 with a one-line
+ * reason in err.
+ */
+int http_check_url(const char *url, char *err, size_t errlen);
+
 /* Abort request id without calling its callback.  Unknown ids are fine. */
 void http_cancel(struct loop *l, int64_t id);
 

@@ -29,12 +29,6 @@ log_set_debug(int debug)
 	log_debug_on = debug != 0;
 }
 
-int
-log_get_debug(void)
-{
-	return log_debug_on;
-}
-
 void
 log_set_sink(void (*sink)(int level, const char *line, void *arg), void *arg)
 {

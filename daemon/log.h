@@ -30,9 +30,6 @@ void log_init(const char *progname, int debug);
 /* Show (1) or hide (0) debug messages from now on. */
 void log_set_debug(int debug);
 
-/* 1 when debug messages are shown. */
-int log_get_debug(void);
-
 /*
  * Test hook: send each finished line (sanitized, without the trailing
  * newline) to sink instead of stderr; NULL restores stderr.  fatal() and

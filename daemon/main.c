@@ -36,6 +36,8 @@
 #include "otlp.h"
 #include "poll.h"
 #include "sockets.h"
+#include "state.h"
+#include "status.h"
 #include "token.h"
 #include "tracker.h"
 
@@ -162,10 +164,11 @@ set_path(char *dst, size_t len, const char *src, const char *what)
 static void
 set_api_base(struct opts *o, const char *s, const char *what)
 {
+	char err[128];
 	size_t n = strlen(s);
 
-	if ((strncmp(s, "http://", 7) != 0 && strncmp(s, "https://", 8) != 0)
-	    || n >= sizeof(o->api_base) || strpbrk(s, " \t\r\n") != NULL) {
+	if (n >= sizeof(o->api_base) || strpbrk(s, " \t\r\n") != NULL ||
+	    http_check_url(s, err, sizeof(err)) == -1) {
 		fprintf(stderr, "ratetapd: %s \"%s\": expected an http:// or "
 		    "https:// URL\n", what, s);
 		exit(1);
@@ -379,7 +382,7 @@ save_state(struct daemon *d)
 	char err[TRK_ERR_LEN];
 	int e;
 
-	if (trk_save(d->t, d->state_path, err, sizeof(err)) == 0) {
+	if (state_save(d->t, d->state_path, err, sizeof(err)) == 0) {
 		trk_clear_dirty(d->t);
 		/* what the saved offset covers may go now */
 		jrn_saved(d->jrn);
@@ -429,56 +432,30 @@ load_state(struct daemon *d)
 {
 	char err[TRK_ERR_LEN], aside[sizeof(d->state_path) + 32];
 	const char *base;
-	time_t now = time(NULL);
-	int fd, n, rc;
 
-	/* a file we cannot read is left alone: it is not ours to discard
-	   (O_NONBLOCK: a FIFO in its place must not hang the start) */
-	if ((fd = open(d->state_path, O_RDONLY | O_CLOEXEC | O_NONBLOCK)) ==
-	    -1) {
-		if (errno != ENOENT)
-			fatal("cannot read state file %s", d->state_path);
-		log_info("no state file yet: starting fresh (%s)",
-		    d->state_path);
-		return;
-	}
-	close(fd);
-	rc = trk_load(d->t, d->state_path, err, sizeof(err));
-	if (rc == 0) {
+	switch (state_open(d->t, d->state_path, time(NULL), aside,
+	    sizeof(aside), err, sizeof(err))) {
+	case STATE_LOADED:
 		log_info("state loaded from %s", d->state_path);
 		trk_clear_dirty(d->t);
 		return;
-	}
-	if (rc == 1) {
-		log_info("no state file yet: starting fresh");
+	case STATE_ABSENT:
+		log_info("no state file yet: starting fresh (%s)",
+		    d->state_path);
 		return;
-	}
-	/* never overwrite an earlier corrupt file kept aside (several
-	   corrupt starts may happen within one second) */
-	for (n = 0; ; n++) {
-		if (n == 0)
-			snprintf(aside, sizeof(aside), "%s.corrupt-%lld",
-			    d->state_path, (long long)now);
-		else
-			snprintf(aside, sizeof(aside), "%s.corrupt-%lld-%d",
-			    d->state_path, (long long)now, n);
-		if (renameat2(AT_FDCWD, d->state_path, AT_FDCWD, aside,
-		    RENAME_NOREPLACE) == 0)
-			break;
-		if (errno != EEXIST || n >= 1000)
-			fatal("state file %s is corrupt (%s) and cannot be "
-			    "moved aside", d->state_path, err);
+	case STATE_UNREADABLE:
+		fatal("cannot read state file %s", d->state_path);
+	case STATE_STUCK:
+		fatal("state file %s is corrupt (%s) and cannot be moved "
+		    "aside", d->state_path, err);
+	default:
+		break;
 	}
 	base = strrchr(aside, '/');
 	snprintf(d->recovered_from, sizeof(d->recovered_from), "%s",
 	    base != NULL ? base + 1 : aside);
 	log_warnx("state file %s is corrupt (%s): moved aside to %s, "
 	    "starting fresh", d->state_path, err, aside);
-	/* trk_load() leaves t empty on failure; start from a clean one */
-	trk_free(d->t);
-	if ((d->t = trk_new(&(struct trk_config){ .warn_pct =
-	    d->o.warn_pct })) == NULL)
-		fatal("trk_new");
 }
 
 /*
@@ -508,121 +485,29 @@ lock_state(struct daemon *d)
 
 /* -- control ------------------------------------------------------------ */
 
-static int
-add_time(cJSON *o, const char *key, time_t t)
-{
-	char buf[32];
-
-	if (t <= 0)
-		return cJSON_AddNullToObject(o, key) != NULL ? 0 : -1;
-	trk_format_time(t, buf, sizeof(buf));
-	return cJSON_AddStringToObject(o, key, buf) != NULL ? 0 : -1;
-}
-
-static int
-add_str_or_null(cJSON *o, const char *key, const char *s)
-{
-	if (s == NULL || s[0] == '\0')
-		return cJSON_AddNullToObject(o, key) != NULL ? 0 : -1;
-	return cJSON_AddStringToObject(o, key, s) != NULL ? 0 : -1;
-}
-
-/* The connection counters of an HTTP server (docs/daemon.md). */
-static int
-add_ctl_stats(cJSON *j, const char *key, const struct ctl *c)
-{
-	struct ctl_stats st;
-	cJSON *o;
-
-	ctl_get_stats(c, &st);
-	cJSON_DeleteItemFromObjectCaseSensitive(j, key);
-	if ((o = cJSON_AddObjectToObject(j, key)) == NULL ||
-	    cJSON_AddNumberToObject(o, "open", (double)st.open) == NULL ||
-	    cJSON_AddNumberToObject(o, "accepted", (double)st.accepted) ==
-	    NULL ||
-	    cJSON_AddNumberToObject(o, "timed_out", (double)st.timed_out) ==
-	    NULL ||
-	    cJSON_AddNumberToObject(o, "evicted", (double)st.evicted) == NULL ||
-	    cJSON_AddNumberToObject(o, "per_client", (double)st.per_client) ==
-	    NULL ||
-	    cJSON_AddNumberToObject(o, "refused", (double)st.refused) == NULL ||
-	    cJSON_AddNumberToObject(o, "foreign", (double)st.foreign) == NULL ||
-	    cJSON_AddNumberToObject(o, "unauthorized",
-	    (double)st.unauthorized) == NULL)
-		return -1;
-	return 0;
-}
-
-/* The "journal" object of the status JSON (docs/daemon.md). */
-static int
-journal_json(struct daemon *d, cJSON *o)
-{
-	const struct trk_jrn *tj = &d->t->jrn;
-
-	if (cJSON_AddStringToObject(o, "path", d->journal_path) == NULL ||
-	    cJSON_AddNumberToObject(o, "bytes_pending",
-	    (double)(tj->size > tj->offset ? tj->size - tj->offset : 0)) ==
-	    NULL ||
-	    cJSON_AddNumberToObject(o, "bytes_held", (double)tj->held) ==
-	    NULL ||
-	    cJSON_AddNumberToObject(o, "bytes_cap", (double)tj->cap) == NULL ||
-	    cJSON_AddNumberToObject(o, "records", (double)tj->records) ==
-	    NULL ||
-	    cJSON_AddNumberToObject(o, "repeats", (double)tj->repeats) ==
-	    NULL ||
-	    cJSON_AddNumberToObject(o, "corrupt_bytes",
-	    (double)tj->corrupt_bytes) == NULL ||
-	    cJSON_AddNumberToObject(o, "refused", (double)tj->refused) ==
-	    NULL ||
-	    cJSON_AddBoolToObject(o, "disk_full", tj->disk_full) == NULL ||
-	    add_str_or_null(o, "error", tj->error) == -1)
-		return -1;
-	return 0;
-}
-
 static cJSON *
-status_json(void *arg)
+status_doc(void *arg)
 {
 	struct daemon *d = arg;
-	time_t now = time(NULL);
-	cJSON *j, *o;
+	struct status_daemon sd = {
+		.version = RATETAP_VERSION,
+		.pid = (long)getpid(),
+		.started_at = d->started_at,
+		.poll_enabled = poll_enabled(d->poll),
+		.poll_next_at = poll_next_at(d->poll),
+		.poll_interval = d->o.interval,
+		.has_metrics_listener = d->metrics != NULL,
+		.journal_path = d->journal_path,
+		.state_path = d->state_path,
+		.state_saved_at = d->last_saved,
+		.state_save_error = d->save_error,
+		.state_recovered_from = d->recovered_from,
+	};
 
-	if ((j = trk_status_json(d->t, now)) == NULL)
-		return NULL;
-	if ((o = cJSON_AddObjectToObject(j, "daemon")) == NULL ||
-	    cJSON_AddStringToObject(o, "version", RATETAP_VERSION) == NULL ||
-	    cJSON_AddNumberToObject(o, "pid", (double)getpid()) == NULL ||
-	    add_time(o, "started_at", d->started_at) == -1)
-		goto err;
-	o = cJSON_GetObjectItemCaseSensitive(j, "poll");
-	if (o == NULL && (o = cJSON_AddObjectToObject(j, "poll")) == NULL)
-		goto err;
-	cJSON_DeleteItemFromObjectCaseSensitive(o, "enabled");
-	cJSON_DeleteItemFromObjectCaseSensitive(o, "next_at");
-	cJSON_DeleteItemFromObjectCaseSensitive(o, "interval");
-	if (cJSON_AddBoolToObject(o, "enabled", poll_enabled(d->poll)) ==
-	    NULL ||
-	    add_time(o, "next_at", poll_next_at(d->poll)) == -1 ||
-	    cJSON_AddNumberToObject(o, "interval", d->o.interval) == NULL)
-		goto err;
-	if (add_ctl_stats(j, "control", d->ctl) == -1 ||
-	    (d->metrics != NULL &&
-	    add_ctl_stats(j, "metrics_listener", d->metrics) == -1))
-		goto err;
-	if ((o = cJSON_AddObjectToObject(j, "journal")) == NULL ||
-	    journal_json(d, o) == -1)
-		goto err;
-	cJSON_DeleteItemFromObjectCaseSensitive(j, "state");
-	if ((o = cJSON_AddObjectToObject(j, "state")) == NULL ||
-	    cJSON_AddStringToObject(o, "path", d->state_path) == NULL ||
-	    add_time(o, "last_saved_at", d->last_saved) == -1 ||
-	    add_str_or_null(o, "last_save_error", d->save_error) == -1 ||
-	    add_str_or_null(o, "recovered_from", d->recovered_from) == -1)
-		goto err;
-	return j;
-err:
-	cJSON_Delete(j);
-	return NULL;
+	ctl_get_stats(d->ctl, &sd.control);
+	if (d->metrics != NULL)
+		ctl_get_stats(d->metrics, &sd.metrics_listener);
+	return status_json(d->t, time(NULL), &sd);
 }
 
 static int
@@ -946,8 +831,8 @@ open_sockets(struct daemon *d)
 static void
 start_servers(struct daemon *d)
 {
-	struct ctl_handlers h = { status_json, metrics_text, d, NULL };
-	struct ctl_handlers ht = { status_json, d->o.metrics_aggregate ?
+	struct ctl_handlers h = { status_doc, metrics_text, d, NULL };
+	struct ctl_handlers ht = { status_doc, d->o.metrics_aggregate ?
 	    metrics_text_aggregate : metrics_text, d, d->metrics_token };
 	char err[512];
 	int fd;

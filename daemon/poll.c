@@ -9,11 +9,13 @@
 #include <sys/random.h>
 #include <unistd.h>
 
+#include "backoff.h"
 #include "http.h"
 #include "log.h"
 #include "loop.h"
 #include "poll.h"
 #include "token.h"
+#include "pollparse.h"
 #include "tracker.h"
 
 #define REASON_LEN	192
@@ -35,24 +37,6 @@ struct poll_ctx {
 	time_t started_at;	/* when the request in flight was sent */
 	uint64_t rng;
 };
-
-long
-poll_delay(int interval, int failures, long retry_after)
-{
-	long d = interval > 0 ? interval : 1, cap;
-	int i;
-
-	cap = d > POLL_MAX_BACKOFF ? d : POLL_MAX_BACKOFF;
-	for (i = 0; i < failures && d < cap; i++)
-		d *= 2;
-	if (d > cap)
-		d = cap;
-	if (retry_after > RETRY_AFTER_MAX)
-		retry_after = RETRY_AFTER_MAX;
-	if (retry_after > d)
-		d = retry_after;
-	return d;
-}
 
 static uint64_t
 rnd(struct poll_ctx *p)
@@ -100,11 +84,10 @@ schedule(struct poll_ctx *p, long secs, int never_early)
 static void
 log_failure(struct poll_ctx *p, const char *kind, const char *msg)
 {
-	if (strcmp(p->logged, kind) == 0) {
+	if (!backoff_first(p->logged, sizeof(p->logged), kind)) {
 		log_debug("usage poll failed again: %s", msg);
 		return;
 	}
-	snprintf(p->logged, sizeof(p->logged), "%s", kind);
 	log_warnx("usage poll failed: %s", msg);
 }
 
@@ -115,27 +98,8 @@ failed(struct poll_ctx *p, const char *kind, const char *reason,
 	p->failures++;
 	trk_poll_failed(p->t, reason, time(NULL));
 	log_failure(p, kind, logmsg != NULL ? logmsg : reason);
-	schedule(p, poll_delay(p->interval, p->failures, retry_after),
-	    retry_after >= 0);
-}
-
-static long
-parse_retry_after(const char *v)
-{
-	char *end;
-	long n;
-
-	if (v == NULL)
-		return -1;
-	while (*v == ' ' || *v == '\t')
-		v++;
-	errno = 0;
-	n = strtol(v, &end, 10);
-	if (end == v || errno != 0 || n < 0)
-		return -1;	/* an HTTP-date or garbage: use back-off */
-	while (*end == ' ' || *end == '\t' || *end == '\r' || *end == '\n')
-		end++;
-	return *end == '\0' ? n : -1;
+	schedule(p, (long)backoff_delay(p->interval, p->failures,
+	    POLL_MAX_BACKOFF, retry_after, RETRY_AFTER_MAX), retry_after >= 0);
 }
 
 static void
@@ -167,7 +131,7 @@ on_done(const struct http_response *r, void *arg)
 		return;
 	}
 	if (r->status == 429) {
-		ra = parse_retry_after(http_header(r, "retry-after"));
+		ra = backoff_retry_after(http_header(r, "retry-after"));
 		if (ra >= 0)
 			snprintf(reason, sizeof(reason), "HTTP 429: rate "
 			    "limited (retry after %ld s)", ra);

@@ -21,9 +21,7 @@ struct poll_ctx;
 
 #define POLL_PATH		"/api/oauth/usage"
 #define POLL_BETA		"oauth-2025-04-20"
-#define POLL_MAX_BODY		(1024 * 1024)
 #define POLL_MAX_BACKOFF	3600		/* seconds */
-#define POLL_CONNECT_TIMEOUT	10		/* seconds, at most */
 #define POLL_TOTAL_TIMEOUT	30		/* seconds, at most */
 
 struct poll_cfg {
@@ -49,12 +47,5 @@ int poll_enabled(const struct poll_ctx *p);
 
 /* Wall-clock time of the next poll (0 while one is in flight). */
 time_t poll_next_at(const struct poll_ctx *p);
-
-/*
- * Delay in seconds before the next poll after `failures` consecutive
- * failures (0: success), given the interval and a retry-after (-1: none).
- * Exposed for tests.
- */
-long poll_delay(int interval, int failures, long retry_after);
 
 #endif /* RATETAP_POLL_H */

@@ -1,6 +1,6 @@
 /*
  * Parser of the usage endpoint's body (GET /api/oauth/usage) into a
- * struct trk_poll (see tracker.h and docs/tracker.md).  Strict on the keys
+ * struct trk_poll (see pollparse.h and docs/tracker.md).  Strict on the keys
  * it knows, silent on the keys it does not; errors name the key, never
  * quote the body.
  */
@@ -12,29 +12,11 @@
 
 #include <cjson/cJSON.h>
 
+#include "ratetap/errbuf.h"
+#include "ratetap/status_keys.h"
+
+#include "pollparse.h"
 #include "tracker.h"
-
-#define POLL_BODY_MAX	(1024 * 1024)
-
-static const char *const poll_win_keys[TRK_WIN_FIXED] = {
-	"five_hour", "seven_day", "seven_day_sonnet", "seven_day_opus"
-};
-
-static void
-seterr(char *err, size_t errlen, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-static void
-seterr(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err == NULL || errlen == 0)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
 
 /*
  * Set *out to obj's member key (case-sensitive), NULL when absent.
@@ -70,18 +52,18 @@ opt_number(const cJSON *obj, const char *ctx, const char *key, double max,
 	*has = 0;
 	*v = 0.0;
 	if (member(obj, key, &c) == -1) {
-		seterr(err, errlen, "%s.%s appears twice", ctx, key);
+		rt_seterr(err, errlen, "%s.%s appears twice", ctx, key);
 		return -1;
 	}
 	if (c == NULL || cJSON_IsNull(c))
 		return 0;
 	if (!cJSON_IsNumber(c)) {
-		seterr(err, errlen, "%s.%s is not a number", ctx, key);
+		rt_seterr(err, errlen, "%s.%s is not a number", ctx, key);
 		return -1;
 	}
 	if (!isfinite(c->valuedouble) || c->valuedouble < 0.0 ||
 	    c->valuedouble > max) {
-		seterr(err, errlen, "%s.%s is out of range", ctx, key);
+		rt_seterr(err, errlen, "%s.%s is out of range", ctx, key);
 		return -1;
 	}
 	*has = 1;
@@ -101,17 +83,17 @@ parse_window_obj(const cJSON *o, const char *key, struct trk_poll_window *pw,
 	    &pw->utilization, err, errlen) == -1)
 		return -1;
 	if (member(o, "resets_at", &r) == -1) {
-		seterr(err, errlen, "%s.resets_at appears twice", key);
+		rt_seterr(err, errlen, "%s.resets_at appears twice", key);
 		return -1;
 	}
 	if (r != NULL && !cJSON_IsNull(r)) {
 		if (!cJSON_IsString(r) || r->valuestring == NULL) {
-			seterr(err, errlen, "%s.resets_at is not a string",
+			rt_seterr(err, errlen, "%s.resets_at is not a string",
 			    key);
 			return -1;
 		}
-		if (trk_parse_time(r->valuestring, &pw->resets_at) == -1) {
-			seterr(err, errlen, "%s.resets_at is not an RFC 3339 "
+		if (rt_time_parse(r->valuestring, &pw->resets_at) == -1) {
+			rt_seterr(err, errlen, "%s.resets_at is not an RFC 3339 "
 			    "time", key);
 			return -1;
 		}
@@ -124,18 +106,18 @@ static int
 parse_window(const cJSON *root, int w, struct trk_poll_window *pw,
     char *err, size_t errlen)
 {
-	const char *key = poll_win_keys[w];
+	const char *key = trk_win_name(w);
 	const cJSON *o;
 
 	memset(pw, 0, sizeof(*pw));
 	if (member(root, key, &o) == -1) {
-		seterr(err, errlen, "%s appears twice", key);
+		rt_seterr(err, errlen, "%s appears twice", key);
 		return -1;
 	}
 	if (o == NULL || cJSON_IsNull(o))
 		return 0;
 	if (!cJSON_IsObject(o)) {
-		seterr(err, errlen, "%s is not an object", key);
+		rt_seterr(err, errlen, "%s is not an object", key);
 		return -1;
 	}
 	return parse_window_obj(o, key, pw, err, errlen);
@@ -152,7 +134,7 @@ poll_slot(struct trk_poll *p, const char *name)
 	int w;
 
 	for (w = 0; w < TRK_WIN_FIXED; w++)
-		if (strcmp(name, poll_win_keys[w]) == 0)
+		if (strcmp(name, trk_win_name(w)) == 0)
 			return &p->win[w];
 	for (w = TRK_WIN_FIXED; w < p->nwin; w++)
 		if (strcmp(p->win[w].name, name) == 0)
@@ -180,11 +162,11 @@ parse_flat_others(const cJSON *root, struct trk_poll *p)
 
 	cJSON_ArrayForEach(c, root) {
 		if (c->string == NULL || !cJSON_IsObject(c) ||
-		    (strncmp(c->string, "seven_day_", 10) != 0 &&
-		    strncmp(c->string, "five_hour_", 10) != 0))
+		    (strncmp(c->string, RT_WIN_SEVEN_DAY_, 10) != 0 &&
+		    strncmp(c->string, RT_WIN_FIVE_HOUR_, 10) != 0))
 			continue;
 		for (fixed = 0, w = 0; w < TRK_WIN_FIXED; w++)
-			if (strcmp(c->string, poll_win_keys[w]) == 0)
+			if (strcmp(c->string, trk_win_name(w)) == 0)
 				fixed = 1;
 		if (fixed || trk_name_part(c->string, name, sizeof(name)) ==
 		    0 || strcmp(name, c->string) != 0)
@@ -233,39 +215,39 @@ parse_limit(const cJSON *e, int i, struct trk_poll *p, char *err,
 
 	snprintf(ctx, sizeof(ctx), "limits[%d]", i);
 	if (!cJSON_IsObject(e)) {
-		seterr(err, errlen, "%s is not an object", ctx);
+		rt_seterr(err, errlen, "%s is not an object", ctx);
 		return -1;
 	}
 	if (member(e, "kind", &k) == -1) {
-		seterr(err, errlen, "%s.kind appears twice", ctx);
+		rt_seterr(err, errlen, "%s.kind appears twice", ctx);
 		return -1;
 	}
 	if (k != NULL && !cJSON_IsNull(k) && !cJSON_IsString(k)) {
-		seterr(err, errlen, "%s.kind is not a string", ctx);
+		rt_seterr(err, errlen, "%s.kind is not a string", ctx);
 		return -1;
 	}
 	if (opt_number(e, ctx, "percent", TRK_UTIL_MAX, &has, &pct, err,
 	    errlen) == -1)
 		return -1;
 	if (member(e, "resets_at", &r) == -1) {
-		seterr(err, errlen, "%s.resets_at appears twice", ctx);
+		rt_seterr(err, errlen, "%s.resets_at appears twice", ctx);
 		return -1;
 	}
 	if (r != NULL && !cJSON_IsNull(r)) {
 		if (!cJSON_IsString(r) || r->valuestring == NULL ||
-		    trk_parse_time(r->valuestring, &reset) == -1) {
-			seterr(err, errlen, "%s.resets_at is not an RFC 3339 "
+		    rt_time_parse(r->valuestring, &reset) == -1) {
+			rt_seterr(err, errlen, "%s.resets_at is not an RFC 3339 "
 			    "time", ctx);
 			return -1;
 		}
 	}
 	if (member(e, "scope", &sc) == -1) {
-		seterr(err, errlen, "%s.scope appears twice", ctx);
+		rt_seterr(err, errlen, "%s.scope appears twice", ctx);
 		return -1;
 	}
 	if (sc != NULL && !cJSON_IsNull(sc)) {
 		if (!cJSON_IsObject(sc)) {
-			seterr(err, errlen, "%s.scope is not an object", ctx);
+			rt_seterr(err, errlen, "%s.scope is not an object", ctx);
 			return -1;
 		}
 		m = cJSON_GetObjectItemCaseSensitive(sc, "model");
@@ -283,10 +265,10 @@ parse_limit(const cJSON *e, int i, struct trk_poll *p, char *err,
 	if (k == NULL || !cJSON_IsString(k) || k->valuestring == NULL)
 		return 0;
 	if (strcmp(k->valuestring, "session") == 0)
-		base = "five_hour";
+		base = RT_WIN_FIVE_HOUR;
 	else if (strcmp(k->valuestring, "weekly_all") == 0 ||
 	    strcmp(k->valuestring, "weekly_scoped") == 0)
-		base = "seven_day";
+		base = RT_WIN_SEVEN_DAY;
 	else {
 		char kn[TRK_WIN_NAME_LEN];
 
@@ -340,13 +322,13 @@ parse_limits(const cJSON *root, struct trk_poll *p, char *err,
 	int i = 0;
 
 	if (member(root, "limits", &a) == -1) {
-		seterr(err, errlen, "limits appears twice");
+		rt_seterr(err, errlen, "limits appears twice");
 		return -1;
 	}
 	if (a == NULL || cJSON_IsNull(a))
 		return 0;
 	if (!cJSON_IsArray(a)) {
-		seterr(err, errlen, "limits is not an array");
+		rt_seterr(err, errlen, "limits is not an array");
 		return -1;
 	}
 	cJSON_ArrayForEach(e, a) {
@@ -371,13 +353,13 @@ parse_money(const cJSON *o, const char *key, struct trk_money *m,
 	memset(m, 0, sizeof(*m));
 	snprintf(ctx, sizeof(ctx), "spend.%s", key);
 	if (member(o, key, &v) == -1) {
-		seterr(err, errlen, "%s appears twice", ctx);
+		rt_seterr(err, errlen, "%s appears twice", ctx);
 		return -1;
 	}
 	if (v == NULL || cJSON_IsNull(v))
 		return 0;
 	if (!cJSON_IsObject(v)) {
-		seterr(err, errlen, "%s is not an object", ctx);
+		rt_seterr(err, errlen, "%s is not an object", ctx);
 		return -1;
 	}
 	if (opt_number(v, ctx, "amount_minor", TRK_CREDITS_MAX, &has_amt,
@@ -385,19 +367,19 @@ parse_money(const cJSON *o, const char *key, struct trk_money *m,
 	    opt_number(v, ctx, "exponent", 9, &has_ex, &ex, err, errlen) == -1)
 		return -1;
 	if ((has_amt && floor(amt) != amt) || (has_ex && floor(ex) != ex)) {
-		seterr(err, errlen, "%s has a fractional amount or exponent",
+		rt_seterr(err, errlen, "%s has a fractional amount or exponent",
 		    ctx);
 		return -1;
 	}
 	if (member(v, "currency", &c) == -1) {
-		seterr(err, errlen, "%s.currency appears twice", ctx);
+		rt_seterr(err, errlen, "%s.currency appears twice", ctx);
 		return -1;
 	}
 	if (c != NULL && !cJSON_IsNull(c)) {
 		if (!cJSON_IsString(c) || c->valuestring == NULL ||
 		    strlen(c->valuestring) == 0 ||
 		    strlen(c->valuestring) >= sizeof(m->currency)) {
-			seterr(err, errlen, "%s.currency is not a currency "
+			rt_seterr(err, errlen, "%s.currency is not a currency "
 			    "code", ctx);
 			return -1;
 		}
@@ -406,7 +388,7 @@ parse_money(const cJSON *o, const char *key, struct trk_money *m,
 
 			if (!((ch >= 'A' && ch <= 'Z') ||
 			    (ch >= 'a' && ch <= 'z'))) {
-				seterr(err, errlen, "%s.currency is not a "
+				rt_seterr(err, errlen, "%s.currency is not a "
 				    "currency code", ctx);
 				return -1;
 			}
@@ -430,13 +412,13 @@ parse_spend(const cJSON *root, struct trk_spend *sp, char *err,
 	memset(sp, 0, sizeof(*sp));
 	sp->enabled = -1;
 	if (member(root, "spend", &o) == -1) {
-		seterr(err, errlen, "spend appears twice");
+		rt_seterr(err, errlen, "spend appears twice");
 		return -1;
 	}
 	if (o == NULL || cJSON_IsNull(o))
 		return 0;
 	if (!cJSON_IsObject(o)) {
-		seterr(err, errlen, "spend is not an object");
+		rt_seterr(err, errlen, "spend is not an object");
 		return -1;
 	}
 	if (parse_money(o, "used", &sp->used, err, errlen) == -1 ||
@@ -446,19 +428,19 @@ parse_spend(const cJSON *root, struct trk_spend *sp, char *err,
 		return -1;
 	if (member(o, "enabled", &b) == -1 ||
 	    member(o, "disabled_reason", &r) == -1) {
-		seterr(err, errlen, "a key of spend appears twice");
+		rt_seterr(err, errlen, "a key of spend appears twice");
 		return -1;
 	}
 	if (b != NULL && !cJSON_IsNull(b)) {
 		if (!cJSON_IsBool(b)) {
-			seterr(err, errlen, "spend.enabled is not a boolean");
+			rt_seterr(err, errlen, "spend.enabled is not a boolean");
 			return -1;
 		}
 		sp->enabled = cJSON_IsTrue(b) ? 1 : 0;
 	}
 	if (r != NULL && !cJSON_IsNull(r)) {
 		if (!cJSON_IsString(r) || r->valuestring == NULL) {
-			seterr(err, errlen, "spend.disabled_reason is not a "
+			rt_seterr(err, errlen, "spend.disabled_reason is not a "
 			    "string");
 			return -1;
 		}
@@ -477,22 +459,22 @@ parse_extra(const cJSON *root, struct trk_extra *e, char *err,
 
 	memset(e, 0, sizeof(*e));
 	if (member(root, "extra_usage", &o) == -1) {
-		seterr(err, errlen, "extra_usage appears twice");
+		rt_seterr(err, errlen, "extra_usage appears twice");
 		return -1;
 	}
 	if (o == NULL || cJSON_IsNull(o))
 		return 0;
 	if (!cJSON_IsObject(o)) {
-		seterr(err, errlen, "extra_usage is not an object");
+		rt_seterr(err, errlen, "extra_usage is not an object");
 		return -1;
 	}
 	if (member(o, "is_enabled", &b) == -1) {
-		seterr(err, errlen, "extra_usage.is_enabled appears twice");
+		rt_seterr(err, errlen, "extra_usage.is_enabled appears twice");
 		return -1;
 	}
 	if (b != NULL && !cJSON_IsNull(b)) {
 		if (!cJSON_IsBool(b)) {
-			seterr(err, errlen, "extra_usage.is_enabled is not a "
+			rt_seterr(err, errlen, "extra_usage.is_enabled is not a "
 			    "boolean");
 			return -1;
 		}
@@ -521,37 +503,37 @@ poll_parse(const char *body, size_t len, struct trk_poll *p, char *err,
 
 	memset(p, 0, sizeof(*p));
 	if (body == NULL || len == 0) {
-		seterr(err, errlen, "empty body");
+		rt_seterr(err, errlen, "empty body");
 		goto err;
 	}
-	if (len > POLL_BODY_MAX) {
-		seterr(err, errlen, "body larger than %d bytes",
-		    POLL_BODY_MAX);
+	if (len > POLL_MAX_BODY) {
+		rt_seterr(err, errlen, "body larger than %d bytes",
+		    POLL_MAX_BODY);
 		goto err;
 	}
 	/* a NUL-terminated copy: the parser never reads past it */
 	copy = malloc(len + 1);
 	if (copy == NULL) {
-		seterr(err, errlen, "out of memory");
+		rt_seterr(err, errlen, "out of memory");
 		goto err;
 	}
 	memcpy(copy, body, len);
 	copy[len] = '\0';
 	root = cJSON_ParseWithLengthOpts(copy, len, &end, 0);
 	if (root == NULL) {
-		seterr(err, errlen, "body is not JSON");
+		rt_seterr(err, errlen, "body is not JSON");
 		goto err;
 	}
 	for (i = end != NULL ? (size_t)(end - copy) : len; i < len; i++) {
 		if (copy[i] != ' ' && copy[i] != '\t' && copy[i] != '\n' &&
 		    copy[i] != '\r') {
-			seterr(err, errlen, "trailing data after the JSON "
+			rt_seterr(err, errlen, "trailing data after the JSON "
 			    "value");
 			goto err;
 		}
 	}
 	if (!cJSON_IsObject(root)) {
-		seterr(err, errlen, "body is not a JSON object");
+		rt_seterr(err, errlen, "body is not a JSON object");
 		goto err;
 	}
 	for (w = 0; w < TRK_WIN_FIXED; w++)

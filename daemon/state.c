@@ -15,27 +15,14 @@
 
 #include <cjson/cJSON.h>
 
+#include "ratetap/errbuf.h"
 #include "ratetap/paths.h"
+#include "ratetap/status_keys.h"
+#include "state.h"
 #include "tracker.h"
 
 #define STATE_VERSION	1
 #define STATE_MAX	(4 * 1024 * 1024)	/* larger files are refused */
-
-static void
-seterr(char *err, size_t errlen, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-static void
-seterr(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err == NULL || errlen == 0)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
 
 /* ---- writing ---- */
 
@@ -343,7 +330,7 @@ sync_dir(const char *path)
 }
 
 int
-trk_save(const struct trk *t, const char *path, char *err, size_t errlen)
+state_save(const struct trk *t, const char *path, char *err, size_t errlen)
 {
 	char tmp[RT_FILE_MAX];
 	cJSON *root = NULL;
@@ -354,44 +341,44 @@ trk_save(const struct trk *t, const char *path, char *err, size_t errlen)
 	if (path == NULL || *path == '\0' ||
 	    snprintf(tmp, sizeof(tmp), "%s.tmp", path) >= (int)sizeof(tmp)) {
 		errno = ENAMETOOLONG;
-		seterr(err, errlen, "state path too long");
+		rt_seterr(err, errlen, "state path too long");
 		goto err;
 	}
 	if ((root = state_to_json(t)) == NULL ||
 	    (text = cJSON_Print(root)) == NULL) {
 		errno = ENOMEM;
-		seterr(err, errlen, "out of memory");
+		rt_seterr(err, errlen, "out of memory");
 		goto err;
 	}
 	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW,
 	    0600);
 	if (fd == -1) {
-		seterr(err, errlen, "%s: %s", tmp, strerror(errno));
+		rt_seterr(err, errlen, "%s: %s", tmp, strerror(errno));
 		goto err;
 	}
 	made_tmp = 1;
 	if (write_all(fd, text, strlen(text)) == -1 ||
 	    write_all(fd, "\n", 1) == -1) {
-		seterr(err, errlen, "write %s: %s", tmp, strerror(errno));
+		rt_seterr(err, errlen, "write %s: %s", tmp, strerror(errno));
 		goto err;
 	}
 	if (fsync(fd) == -1) {
-		seterr(err, errlen, "fsync %s: %s", tmp, strerror(errno));
+		rt_seterr(err, errlen, "fsync %s: %s", tmp, strerror(errno));
 		goto err;
 	}
 	e = close(fd);
 	fd = -1;
 	if (e == -1) {
-		seterr(err, errlen, "close %s: %s", tmp, strerror(errno));
+		rt_seterr(err, errlen, "close %s: %s", tmp, strerror(errno));
 		goto err;
 	}
 	if (rename(tmp, path) == -1) {
-		seterr(err, errlen, "rename to %s: %s", path, strerror(errno));
+		rt_seterr(err, errlen, "rename to %s: %s", path, strerror(errno));
 		goto err;
 	}
 	made_tmp = 0;
 	if (sync_dir(path) == -1) {
-		seterr(err, errlen, "fsync of the directory of %s: %s", path,
+		rt_seterr(err, errlen, "fsync of the directory of %s: %s", path,
 		    strerror(errno));
 		goto err;
 	}
@@ -421,7 +408,7 @@ struct rd {
 static int
 bad(struct rd *rd, const char *ctx, const char *key, const char *what)
 {
-	seterr(rd->err, rd->errlen, "%s%s%s: %s", ctx, *ctx ? "." : "", key,
+	rt_seterr(rd->err, rd->errlen, "%s%s%s: %s", ctx, *ctx ? "." : "", key,
 	    what);
 	return -1;
 }
@@ -724,10 +711,10 @@ get_window(struct rd *rd, const cJSON *w, struct trk_window *win)
 		if (cJSON_IsNull(cJSON_GetObjectItemCaseSensitive(w, "match")))
 			return bad(rd, ctx, "match", "null");
 		/* the fixed windows' rule is not the file's to change */
-		if (strcmp(win->name, "five_hour") != 0 &&
-		    strcmp(win->name, "seven_day") != 0 &&
-		    strcmp(win->name, "seven_day_sonnet") != 0 &&
-		    strcmp(win->name, "seven_day_opus") != 0)
+		if (strcmp(win->name, RT_WIN_FIVE_HOUR) != 0 &&
+		    strcmp(win->name, RT_WIN_SEVEN_DAY) != 0 &&
+		    strcmp(win->name, RT_WIN_SEVEN_DAY_SONNET) != 0 &&
+		    strcmp(win->name, RT_WIN_SEVEN_DAY_OPUS) != 0)
 			win->match = m == TRK_MATCH_ALL ? TRK_MATCH_NONE : m;
 	}
 	return 0;
@@ -866,13 +853,13 @@ state_from_json(struct rd *rd, const cJSON *root, struct trk *t)
 	int i;
 
 	if (!cJSON_IsObject(root)) {
-		seterr(rd->err, rd->errlen, "not a JSON object");
+		rt_seterr(rd->err, rd->errlen, "not a JSON object");
 		return -1;
 	}
 	if (get_int(rd, root, "", "version", 0, INT32_MAX, &v) == -1)
 		return -1;
 	if (v != STATE_VERSION) {
-		seterr(rd->err, rd->errlen, "version %lld is not %d",
+		rt_seterr(rd->err, rd->errlen, "version %lld is not %d",
 		    (long long)v, STATE_VERSION);
 		return -1;
 	}
@@ -990,7 +977,7 @@ state_from_json(struct rd *rd, const cJSON *root, struct trk *t)
 }
 
 int
-trk_load(struct trk *t, const char *path, char *err, size_t errlen)
+state_load(struct trk *t, const char *path, char *err, size_t errlen)
 {
 	struct rd rd = { err, errlen };
 	struct stat st;
@@ -1009,27 +996,27 @@ trk_load(struct trk *t, const char *path, char *err, size_t errlen)
 	if (fd == -1) {
 		if (errno == ENOENT)
 			return 1;
-		seterr(err, errlen, "%s", strerror(errno));
+		rt_seterr(err, errlen, "%s", strerror(errno));
 		goto err;
 	}
 	if (fstat(fd, &st) == -1) {
-		seterr(err, errlen, "fstat: %s", strerror(errno));
+		rt_seterr(err, errlen, "fstat: %s", strerror(errno));
 		goto err;
 	}
 	if (!S_ISREG(st.st_mode)) {
 		errno = EINVAL;
-		seterr(err, errlen, "not a regular file");
+		rt_seterr(err, errlen, "not a regular file");
 		goto err;
 	}
 	if (st.st_size > STATE_MAX) {
 		errno = EFBIG;
-		seterr(err, errlen, "larger than %d bytes", STATE_MAX);
+		rt_seterr(err, errlen, "larger than %d bytes", STATE_MAX);
 		goto err;
 	}
 	/* sized from the file, grown (up to the cap) if it grows meanwhile */
 	cap = st.st_size > 0 ? (size_t)st.st_size + 1 : 4096;
 	if ((buf = malloc(cap + 1)) == NULL) {
-		seterr(err, errlen, "out of memory");
+		rt_seterr(err, errlen, "out of memory");
 		goto err;
 	}
 	for (;;) {
@@ -1038,13 +1025,13 @@ trk_load(struct trk *t, const char *path, char *err, size_t errlen)
 
 			if (cap > STATE_MAX) {
 				errno = EFBIG;
-				seterr(err, errlen, "larger than %d bytes",
+				rt_seterr(err, errlen, "larger than %d bytes",
 				    STATE_MAX);
 				goto err;
 			}
 			cap = cap * 2 > STATE_MAX + 1 ? STATE_MAX + 1 : cap * 2;
 			if ((nbuf = realloc(buf, cap + 1)) == NULL) {
-				seterr(err, errlen, "out of memory");
+				rt_seterr(err, errlen, "out of memory");
 				goto err;
 			}
 			buf = nbuf;
@@ -1053,7 +1040,7 @@ trk_load(struct trk *t, const char *path, char *err, size_t errlen)
 		if (n == -1) {
 			if (errno == EINTR)
 				continue;
-			seterr(err, errlen, "read: %s", strerror(errno));
+			rt_seterr(err, errlen, "read: %s", strerror(errno));
 			goto err;
 		}
 		if (n == 0)
@@ -1062,33 +1049,33 @@ trk_load(struct trk *t, const char *path, char *err, size_t errlen)
 	}
 	if (len > STATE_MAX) {
 		errno = EFBIG;
-		seterr(err, errlen, "larger than %d bytes", STATE_MAX);
+		rt_seterr(err, errlen, "larger than %d bytes", STATE_MAX);
 		goto err;
 	}
 	buf[len] = '\0';
 	if (len == 0) {
 		errno = EINVAL;
-		seterr(err, errlen, "empty file");
+		rt_seterr(err, errlen, "empty file");
 		goto err;
 	}
-	/* never written by trk_save(); cJSON would read one inside a string
+	/* never written by state_save(); cJSON would read one inside a string
 	   as its end, silently truncating a name */
 	if (memchr(buf, '\0', len) != NULL) {
 		errno = EINVAL;
-		seterr(err, errlen, "NUL byte in the file");
+		rt_seterr(err, errlen, "NUL byte in the file");
 		goto err;
 	}
 	root = cJSON_ParseWithLengthOpts(buf, len, &end, 0);
 	if (root == NULL) {
 		errno = EINVAL;
-		seterr(err, errlen, "not JSON");
+		rt_seterr(err, errlen, "not JSON");
 		goto err;
 	}
 	for (i = end != NULL ? (size_t)(end - buf) : len; i < len; i++) {
 		if (buf[i] != ' ' && buf[i] != '\t' && buf[i] != '\n' &&
 		    buf[i] != '\r') {
 			errno = EINVAL;
-			seterr(err, errlen, "trailing data after the JSON value");
+			rt_seterr(err, errlen, "trailing data after the JSON value");
 			goto err;
 		}
 	}
@@ -1110,4 +1097,42 @@ err:
 	trk_reset(t);
 	errno = e;
 	return -1;
+}
+
+int
+state_open(struct trk *t, const char *path, time_t now, char *aside,
+    size_t asidelen, char *err, size_t errlen)
+{
+	int fd, n, rc;
+
+	if (err != NULL && errlen > 0)
+		err[0] = '\0';
+	if (aside != NULL && asidelen > 0)
+		aside[0] = '\0';
+	/* O_NONBLOCK: a FIFO in its place must not hang the start */
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK)) == -1)
+		return errno == ENOENT ? STATE_ABSENT : STATE_UNREADABLE;
+	close(fd);
+	rc = state_load(t, path, err, errlen);
+	if (rc == 0)
+		return STATE_LOADED;
+	if (rc == 1)
+		return STATE_ABSENT;
+	/* several corrupt starts may happen within one second */
+	for (n = 0; ; n++) {
+		if (n == 0)
+			snprintf(aside, asidelen, "%s.corrupt-%lld", path,
+			    (long long)now);
+		else
+			snprintf(aside, asidelen, "%s.corrupt-%lld-%d", path,
+			    (long long)now, n);
+		if (renameat2(AT_FDCWD, path, AT_FDCWD, aside,
+		    RENAME_NOREPLACE) == 0)
+			break;
+		if (errno != EEXIST || n >= 1000)
+			return STATE_STUCK;
+	}
+	/* state_load() leaves t empty on failure; make sure of it */
+	trk_reset(t);
+	return STATE_RECOVERED;
 }

@@ -1,12 +1,14 @@
 /*
- * The status JSON (DESIGN.md "ratetap status --json", every key listed in
- * docs/tracker.md), rendered from a tracker.
+ * The status JSON (every key listed in docs/tracker.md and docs/daemon.md),
+ * rendered from a tracker and the daemon's own figures (status.h).
  */
 #include <stdio.h>
 #include <string.h>
 
 #include <cjson/cJSON.h>
 
+#include "ratetap/status_keys.h"
+#include "status.h"
 #include "tracker.h"
 
 /*
@@ -32,7 +34,7 @@ add_time(cJSON *obj, const char *key, time_t t)
 
 	if (t <= 0)
 		return cJSON_AddNullToObject(obj, key);
-	trk_format_time(t, buf, sizeof(buf));
+	rt_time_format(t, buf, sizeof(buf));
 	return cJSON_AddStringToObject(obj, key, buf);
 }
 
@@ -57,10 +59,11 @@ add_tokens(cJSON *obj, const char *key, const struct trk_tokens *tk)
 {
 	cJSON *o = cJSON_AddObjectToObject(obj, key);
 
-	if (o == NULL || !ok(add_int(o, "input", tk->input)) ||
-	    !ok(add_int(o, "output", tk->output)) ||
-	    !ok(add_int(o, "cache_creation_input", tk->cache_creation_input)) ||
-	    !ok(add_int(o, "cache_read_input", tk->cache_read_input)))
+	if (o == NULL || !ok(add_int(o, RT_SK_INPUT, tk->input)) ||
+	    !ok(add_int(o, RT_SK_OUTPUT, tk->output)) ||
+	    !ok(add_int(o, RT_SK_CACHE_CREATION_INPUT,
+	    tk->cache_creation_input)) ||
+	    !ok(add_int(o, RT_SK_CACHE_READ_INPUT, tk->cache_read_input)))
 		return NULL;
 	return o;
 }
@@ -71,7 +74,7 @@ add_windows(cJSON *root, const struct trk *t, time_t now)
 	cJSON *ws, *o;
 	int w, base;
 
-	if ((ws = cJSON_AddObjectToObject(root, "windows")) == NULL)
+	if ((ws = cJSON_AddObjectToObject(root, RT_SK_WINDOWS)) == NULL)
 		return -1;
 	for (w = 0; w < t->nwin && w < TRK_WIN_MAX; w++) {
 		const struct trk_window *win = &t->win[w];
@@ -81,24 +84,25 @@ add_windows(cJSON *root, const struct trk *t, time_t now)
 
 		o = cJSON_AddObjectToObject(ws, win->name);
 		if (o == NULL ||
-		    !ok(add_opt_number(o, "utilization", win->has_util,
+		    !ok(add_opt_number(o, RT_SK_UTILIZATION, win->has_util,
 		    win->utilization)) ||
-		    !ok(add_time(o, "resets_at", reset)) ||
+		    !ok(add_time(o, RT_SK_RESETS_AT, reset)) ||
 		    !ok(add_opt_string(o, "resets_with", base >= 0 ?
 		    t->win[base].name : NULL)) ||
-		    !ok(add_tokens(o, "tokens", &win->tokens)) ||
+		    !ok(add_tokens(o, RT_SK_TOKENS, &win->tokens)) ||
 		    !ok(add_int(o, "rollovers", win->rollovers)) ||
-		    !ok(add_opt_string(o, "source", fig ?
+		    !ok(add_opt_string(o, RT_SK_SOURCE, fig ?
 		    trk_src_name(win->source) : NULL)) ||
 		    !ok(add_time(o, "observed_at", fig ? win->observed_at : 0)) ||
-		    !ok(fig ? add_int(o, "age_seconds", now > win->observed_at ?
+		    !ok(fig ? add_int(o, RT_SK_AGE_SECONDS,
+		    now > win->observed_at ?
 		    (int64_t)(now - win->observed_at) : 0) :
-		    cJSON_AddNullToObject(o, "age_seconds")) ||
+		    cJSON_AddNullToObject(o, RT_SK_AGE_SECONDS)) ||
 		    !ok(add_opt_string(o, "status",
 		    trk_ustatus_name(win->status))) ||
-		    !ok(add_opt_string(o, "label", win->label[0] != '\0' ?
+		    !ok(add_opt_string(o, RT_SK_LABEL, win->label[0] != '\0' ?
 		    win->label : NULL)) ||
-		    !ok(cJSON_AddBoolToObject(o, "counts_tokens",
+		    !ok(cJSON_AddBoolToObject(o, RT_SK_COUNTS_TOKENS,
 		    win->match != TRK_MATCH_NONE)))
 			return -1;
 	}
@@ -140,8 +144,8 @@ add_spend(cJSON *root, const struct trk *t)
 	    !ok(add_money(o, "used", &sp->used)) ||
 	    !ok(add_money(o, "limit", &sp->limit)) ||
 	    !ok(add_opt_number(o, "percent", sp->has_percent, sp->percent)) ||
-	    !ok(sp->enabled >= 0 ? cJSON_AddBoolToObject(o, "enabled",
-	    sp->enabled) : cJSON_AddNullToObject(o, "enabled")) ||
+	    !ok(sp->enabled >= 0 ? cJSON_AddBoolToObject(o, RT_SK_ENABLED,
+	    sp->enabled) : cJSON_AddNullToObject(o, RT_SK_ENABLED)) ||
 	    !ok(add_opt_string(o, "disabled_reason",
 	    sp->disabled_reason[0] != '\0' ? sp->disabled_reason : NULL)))
 		return -1;
@@ -162,7 +166,7 @@ add_extra(cJSON *root, const struct trk *t)
 	    e->has_monthly_limit, e->monthly_limit)) ||
 	    !ok(add_opt_number(o, "used_credits", e->known &&
 	    e->has_used_credits, e->used_credits)) ||
-	    !ok(add_opt_number(o, "utilization", e->known && e->has_util,
+	    !ok(add_opt_number(o, RT_SK_UTILIZATION, e->known && e->has_util,
 	    e->utilization)) ||
 	    !ok(cJSON_AddStringToObject(o, "unit", "cents")) ||
 	    !ok(add_opt_string(o, "currency", t->spend.known &&
@@ -178,12 +182,12 @@ add_requests(cJSON *root, const struct trk *t)
 {
 	cJSON *o;
 
-	if ((o = cJSON_AddObjectToObject(root, "requests")) == NULL ||
-	    !ok(add_int(o, "total", t->requests_total)) ||
-	    !ok(add_int(o, "rate_limited", t->requests_rate_limited)) ||
-	    !ok(add_int(o, "overloaded", t->requests_overloaded)) ||
-	    !ok(add_int(o, "errors", t->requests_errors)) ||
-	    !ok(add_int(o, "usage_unreadable", t->usage_unreadable)) ||
+	if ((o = cJSON_AddObjectToObject(root, RT_SK_REQUESTS)) == NULL ||
+	    !ok(add_int(o, RT_SK_TOTAL, t->requests_total)) ||
+	    !ok(add_int(o, RT_SK_RATE_LIMITED, t->requests_rate_limited)) ||
+	    !ok(add_int(o, RT_SK_OVERLOADED, t->requests_overloaded)) ||
+	    !ok(add_int(o, RT_SK_ERRORS, t->requests_errors)) ||
+	    !ok(add_int(o, RT_SK_USAGE_UNREADABLE, t->usage_unreadable)) ||
 	    !ok(add_int(o, "cut_short", t->requests_cut_short)))
 		return -1;
 	return 0;
@@ -195,35 +199,35 @@ add_tables(cJSON *root, const struct trk *t)
 	cJSON *ms, *ps, *o;
 	int i;
 
-	if ((ms = cJSON_AddObjectToObject(root, "models")) == NULL)
+	if ((ms = cJSON_AddObjectToObject(root, RT_SK_MODELS)) == NULL)
 		return -1;
 	for (i = 0; i < t->nmodels; i++) {
 		const struct trk_named *m = &t->models[i];
 
 		o = cJSON_AddObjectToObject(ms, m->name);
 		if (o == NULL ||
-		    !ok(add_int(o, "input", m->tokens.input)) ||
-		    !ok(add_int(o, "output", m->tokens.output)) ||
-		    !ok(add_int(o, "cache_creation_input",
+		    !ok(add_int(o, RT_SK_INPUT, m->tokens.input)) ||
+		    !ok(add_int(o, RT_SK_OUTPUT, m->tokens.output)) ||
+		    !ok(add_int(o, RT_SK_CACHE_CREATION_INPUT,
 		    m->tokens.cache_creation_input)) ||
-		    !ok(add_int(o, "cache_read_input",
+		    !ok(add_int(o, RT_SK_CACHE_READ_INPUT,
 		    m->tokens.cache_read_input)) ||
-		    !ok(add_int(o, "requests", m->requests)))
+		    !ok(add_int(o, RT_SK_REQUESTS, m->requests)))
 			return -1;
 	}
-	if ((ps = cJSON_AddObjectToObject(root, "processes")) == NULL)
+	if ((ps = cJSON_AddObjectToObject(root, RT_SK_PROCESSES)) == NULL)
 		return -1;
 	for (i = 0; i < t->nprogs; i++) {
 		const struct trk_named *p = &t->progs[i];
 
 		o = cJSON_AddObjectToObject(ps, p->name);
 		if (o == NULL ||
-		    !ok(add_int(o, "requests", p->requests)) ||
-		    !ok(add_int(o, "input", p->tokens.input)) ||
-		    !ok(add_int(o, "output", p->tokens.output)) ||
-		    !ok(add_int(o, "cache_creation_input",
+		    !ok(add_int(o, RT_SK_REQUESTS, p->requests)) ||
+		    !ok(add_int(o, RT_SK_INPUT, p->tokens.input)) ||
+		    !ok(add_int(o, RT_SK_OUTPUT, p->tokens.output)) ||
+		    !ok(add_int(o, RT_SK_CACHE_CREATION_INPUT,
 		    p->tokens.cache_creation_input)) ||
-		    !ok(add_int(o, "cache_read_input",
+		    !ok(add_int(o, RT_SK_CACHE_READ_INPUT,
 		    p->tokens.cache_read_input)))
 			return -1;
 	}
@@ -249,7 +253,7 @@ add_api(cJSON *root, const struct trk *t, time_t now)
 		o = cJSON_AddObjectToObject(as, trk_api_name(a));
 		if (o == NULL || !ok(add_int(o, "limit", l->limit)) ||
 		    !ok(add_int(o, "remaining", l->remaining)) ||
-		    !ok(add_time(o, "resets_at", l->reset)) ||
+		    !ok(add_time(o, RT_SK_RESETS_AT, l->reset)) ||
 		    !ok(cJSON_AddBoolToObject(o, "stale", l->reset > 0 &&
 		    l->reset <= now)))
 			return -1;
@@ -278,11 +282,11 @@ add_misc(cJSON *root, const struct trk *t)
 	    !ok(add_time(o, "at", t->retry_after_at)))
 		return -1;
 
-	if ((o = cJSON_AddObjectToObject(root, "poll")) == NULL ||
-	    !ok(add_time(o, "last_ok", t->poll_last_ok)) ||
-	    !ok(add_opt_string(o, "last_error", t->poll_last_error[0] ?
+	if ((o = cJSON_AddObjectToObject(root, RT_SK_POLL)) == NULL ||
+	    !ok(add_time(o, RT_SK_LAST_OK, t->poll_last_ok)) ||
+	    !ok(add_opt_string(o, RT_SK_LAST_ERROR, t->poll_last_error[0] ?
 	    t->poll_last_error : NULL)) ||
-	    !ok(add_time(o, "last_attempt", t->poll_last_attempt)) ||
+	    !ok(add_time(o, RT_SK_LAST_ATTEMPT, t->poll_last_attempt)) ||
 	    !ok(add_int(o, "ok_total", t->poll_ok_total)) ||
 	    !ok(add_int(o, "fail_total", t->poll_fail_total)))
 		return -1;
@@ -300,8 +304,91 @@ add_misc(cJSON *root, const struct trk *t)
 	return 0;
 }
 
+/* s, or null when it is NULL or "" */
+static cJSON *
+add_opt_text(cJSON *obj, const char *key, const char *s)
+{
+	return add_opt_string(obj, key, s != NULL && s[0] != '\0' ? s : NULL);
+}
+
+/* The connection counters of an HTTP server (docs/daemon.md). */
+static int
+add_ctl_stats(cJSON *root, const char *key, const struct ctl_stats *st)
+{
+	cJSON *o;
+
+	if ((o = cJSON_AddObjectToObject(root, key)) == NULL ||
+	    !ok(add_int(o, "open", (int64_t)st->open)) ||
+	    !ok(add_int(o, "accepted", (int64_t)st->accepted)) ||
+	    !ok(add_int(o, "timed_out", (int64_t)st->timed_out)) ||
+	    !ok(add_int(o, "evicted", (int64_t)st->evicted)) ||
+	    !ok(add_int(o, "per_client", (int64_t)st->per_client)) ||
+	    !ok(add_int(o, "refused", (int64_t)st->refused)) ||
+	    !ok(add_int(o, "foreign", (int64_t)st->foreign)) ||
+	    !ok(add_int(o, "unauthorized", (int64_t)st->unauthorized)))
+		return -1;
+	return 0;
+}
+
+/* The "journal" object (docs/daemon.md). */
+static int
+add_journal(cJSON *root, const struct trk *t, const char *path)
+{
+	const struct trk_jrn *tj = &t->jrn;
+	cJSON *o;
+
+	if ((o = cJSON_AddObjectToObject(root, "journal")) == NULL ||
+	    !ok(cJSON_AddStringToObject(o, "path", path != NULL ? path : "")) ||
+	    !ok(add_int(o, "bytes_pending",
+	    tj->size > tj->offset ? tj->size - tj->offset : 0)) ||
+	    !ok(add_int(o, "bytes_held", tj->held)) ||
+	    !ok(add_int(o, "bytes_cap", tj->cap)) ||
+	    !ok(add_int(o, "records", tj->records)) ||
+	    !ok(add_int(o, "repeats", tj->repeats)) ||
+	    !ok(add_int(o, "corrupt_bytes", tj->corrupt_bytes)) ||
+	    !ok(add_int(o, "refused", tj->refused)) ||
+	    !ok(cJSON_AddBoolToObject(o, "disk_full", tj->disk_full)) ||
+	    !ok(add_opt_text(o, "error", tj->error)))
+		return -1;
+	return 0;
+}
+
+/* What only the running daemon knows (struct status_daemon). */
+static int
+add_daemon(cJSON *root, const struct trk *t, const struct status_daemon *d)
+{
+	cJSON *o;
+
+	if ((o = cJSON_AddObjectToObject(root, "daemon")) == NULL ||
+	    !ok(cJSON_AddStringToObject(o, "version", d->version != NULL ?
+	    d->version : "")) ||
+	    !ok(add_int(o, "pid", d->pid)) ||
+	    !ok(add_time(o, "started_at", d->started_at)))
+		return -1;
+	if ((o = cJSON_GetObjectItemCaseSensitive(root, RT_SK_POLL)) == NULL ||
+	    !ok(cJSON_AddBoolToObject(o, RT_SK_ENABLED, d->poll_enabled)) ||
+	    !ok(add_time(o, RT_SK_NEXT_AT, d->poll_next_at)) ||
+	    !ok(add_int(o, "interval", d->poll_interval)))
+		return -1;
+	if (add_ctl_stats(root, "control", &d->control) == -1 ||
+	    (d->has_metrics_listener &&
+	    add_ctl_stats(root, "metrics_listener", &d->metrics_listener) ==
+	    -1))
+		return -1;
+	if (add_journal(root, t, d->journal_path) == -1)
+		return -1;
+	if ((o = cJSON_AddObjectToObject(root, "state")) == NULL ||
+	    !ok(cJSON_AddStringToObject(o, "path", d->state_path != NULL ?
+	    d->state_path : "")) ||
+	    !ok(add_time(o, "last_saved_at", d->state_saved_at)) ||
+	    !ok(add_opt_text(o, "last_save_error", d->state_save_error)) ||
+	    !ok(add_opt_text(o, "recovered_from", d->state_recovered_from)))
+		return -1;
+	return 0;
+}
+
 cJSON *
-trk_status_json(const struct trk *t, time_t now)
+status_json(const struct trk *t, time_t now, const struct status_daemon *d)
 {
 	cJSON *root;
 
@@ -313,7 +400,8 @@ trk_status_json(const struct trk *t, time_t now)
 	    !ok(add_tokens(root, "tokens_total", &t->tokens_total)) ||
 	    add_tables(root, t) == -1 || add_api(root, t, now) == -1 ||
 	    add_misc(root, t) == -1 ||
-	    !ok(add_time(root, "generated_at", now)))
+	    !ok(add_time(root, "generated_at", now)) ||
+	    (d != NULL && add_daemon(root, t, d) == -1))
 		goto err;
 	return root;
 err:

@@ -5,7 +5,6 @@
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,6 +14,8 @@
 #include <unistd.h>
 
 #include <cjson/cJSON.h>
+
+#include "ratetap/paths.h"
 
 #include "token.h"
 
@@ -75,20 +76,14 @@ int
 token_default_file(char *buf, size_t len)
 {
 	const char *dir = getenv("CLAUDE_CONFIG_DIR");
-	const char *home = getenv("HOME");
-	struct passwd pw, *res = NULL;
-	char pwbuf[1024];
+	char home[RT_FILE_MAX];
 	int n;
 
 	if (dir != NULL && dir[0] != '\0')
 		n = snprintf(buf, len, "%s/.credentials.json", dir);
 	else {
-		if (home == NULL || home[0] == '\0') {
-			if (getpwuid_r(getuid(), &pw, pwbuf, sizeof(pwbuf),
-			    &res) != 0 || res == NULL || pw.pw_dir == NULL)
-				return -1;
-			home = pw.pw_dir;
-		}
+		if (rt_home_dir(home, sizeof(home)) == -1)
+			return -1;
 		n = snprintf(buf, len, "%s/.claude/.credentials.json", home);
 	}
 	return (n >= 0 && (size_t)n < len) ? 0 : -1;

@@ -10,11 +10,14 @@
 #include <string.h>
 #include <time.h>
 
+#include "ratetap/status_keys.h"
+
 #include "log.h"
 #include "tracker.h"
 
 static const char *const win_names[TRK_WIN_FIXED] = {
-	"five_hour", "seven_day", "seven_day_sonnet", "seven_day_opus"
+	RT_WIN_FIVE_HOUR, RT_WIN_SEVEN_DAY, RT_WIN_SEVEN_DAY_SONNET,
+	RT_WIN_SEVEN_DAY_OPUS
 };
 
 static const char *const src_names[TRK_SRC_COUNT] = {
@@ -30,7 +33,7 @@ static const char *const api_names[TRK_API_COUNT] = {
  * allocation right after the table's rows (see table_new()), so that an
  * event finds its row without comparing its name with every row's.  It is
  * a cache of the rows: rebuilt whenever the row count differs from the one
- * it indexed (a table filled by trk_load() or reset by trk_reset()), and a
+ * it indexed (a table filled by state_load() or reset by trk_reset()), and a
  * hit is always confirmed by comparing the names.
  */
 #define NAMED_SLOTS	512	/* power of two, at least twice the rows */
@@ -212,110 +215,6 @@ trk_reset(struct trk *t)
 	t->retry_after = -1;
 	t->spend.enabled = -1;
 	wins_init(t);
-}
-
-void
-trk_format_time(time_t t, char *buf, size_t len)
-{
-	struct tm tm;
-
-	if (len == 0)
-		return;
-	if (gmtime_r(&t, &tm) == NULL ||
-	    strftime(buf, len, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
-		snprintf(buf, len, "?");
-}
-
-/* Parse exactly n digits at *s into *v; advance *s. */
-static int
-digits(const char **s, int n, int *v)
-{
-	int i, r = 0;
-
-	for (i = 0; i < n; i++) {
-		if (!isdigit((unsigned char)(*s)[i]))
-			return -1;
-		r = r * 10 + ((*s)[i] - '0');
-	}
-	*s += n;
-	*v = r;
-	return 0;
-}
-
-static int
-days_in_month(int year, int mon)
-{
-	static const int mdays[12] = {
-		31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31
-	};
-	int leap = (year % 4 == 0 && year % 100 != 0) || year % 400 == 0;
-
-	if (mon == 2 && leap)
-		return 29;
-	return mdays[mon - 1];
-}
-
-int
-trk_parse_time(const char *s, time_t *out)
-{
-	struct tm tm;
-	int year, mon, day, hour, min, sec, oh = 0, om = 0, sign = 0;
-	int nfrac = 0;
-	time_t r;
-
-	if (s == NULL)
-		return -1;
-	if (digits(&s, 4, &year) == -1 || *s++ != '-' ||
-	    digits(&s, 2, &mon) == -1 || *s++ != '-' ||
-	    digits(&s, 2, &day) == -1)
-		return -1;
-	if (*s != 'T' && *s != 't')
-		return -1;
-	s++;
-	if (digits(&s, 2, &hour) == -1 || *s++ != ':' ||
-	    digits(&s, 2, &min) == -1 || *s++ != ':' ||
-	    digits(&s, 2, &sec) == -1)
-		return -1;
-	if (*s == '.') {
-		s++;
-		while (isdigit((unsigned char)*s)) {
-			s++;
-			nfrac++;
-		}
-		if (nfrac == 0 || nfrac > 18)
-			return -1;
-	}
-	if (*s == 'Z' || *s == 'z') {
-		s++;
-	} else if (*s == '+' || *s == '-') {
-		sign = *s++ == '+' ? 1 : -1;
-		if (digits(&s, 2, &oh) == -1 || *s++ != ':' ||
-		    digits(&s, 2, &om) == -1)
-			return -1;
-	} else
-		return -1;
-	if (*s != '\0')
-		return -1;
-	if (year < 1970 || year > 9999 || mon < 1 || mon > 12 || day < 1 ||
-	    day > days_in_month(year, mon) || hour > 23 || min > 59 ||
-	    sec > 60 || oh > 23 || om > 59)
-		return -1;
-
-	memset(&tm, 0, sizeof(tm));
-	tm.tm_year = year - 1900;
-	tm.tm_mon = mon - 1;
-	tm.tm_mday = day;
-	tm.tm_hour = hour;
-	tm.tm_min = min;
-	tm.tm_sec = sec;	/* a leap second 60 normalises to :00 */
-	r = timegm(&tm);
-	if (r == (time_t)-1)
-		return -1;
-	r -= (time_t)sign * (oh * 3600 + om * 60);
-	if (r < 0 || r > (time_t)TRK_TIME_MAX)
-		return -1;
-	*out = r;
-	return 0;
 }
 
 /* Saturating addition of non-negative counts. */
@@ -513,11 +412,11 @@ trk_header_window(const char *token, char *out, size_t len)
 		return -1;
 	if (strncmp(token, "5h", 2) == 0 &&
 	    (token[2] == '\0' || token[2] == '_')) {
-		base = "five_hour";
+		base = RT_WIN_FIVE_HOUR;
 		rest = token + 2;
 	} else if (strncmp(token, "7d", 2) == 0 &&
 	    (token[2] == '\0' || token[2] == '_')) {
-		base = "seven_day";
+		base = RT_WIN_SEVEN_DAY;
 		rest = token + 2;
 	}
 	trk_name_part(rest, part, sizeof(part));
@@ -541,10 +440,11 @@ win_init(struct trk_window *win, const char *name)
 {
 	memset(win, 0, sizeof(*win));
 	snprintf(win->name, sizeof(win->name), "%s", name);
-	if (strcmp(name, "five_hour") == 0 || strcmp(name, "seven_day") == 0) {
+	if (strcmp(name, RT_WIN_FIVE_HOUR) == 0 ||
+	    strcmp(name, RT_WIN_SEVEN_DAY) == 0) {
 		win->match = TRK_MATCH_ALL;
-	} else if (strncmp(name, "seven_day_", 10) == 0 ||
-	    strncmp(name, "five_hour_", 10) == 0) {
+	} else if (strncmp(name, RT_WIN_SEVEN_DAY_, 10) == 0 ||
+	    strncmp(name, RT_WIN_FIVE_HOUR_, 10) == 0) {
 		/* a model's window until the usage endpoint says otherwise */
 		win->match = TRK_MATCH_MODEL;
 		alnum_lower(name + 10, win->match_word,
@@ -600,9 +500,9 @@ win_base(const struct trk *t, int w)
 
 	if (w == TRK_FIVE_HOUR || w == TRK_SEVEN_DAY)
 		return -1;
-	if (strncmp(n, "seven_day_", 10) == 0)
+	if (strncmp(n, RT_WIN_SEVEN_DAY_, 10) == 0)
 		return TRK_SEVEN_DAY;
-	if (strncmp(n, "five_hour_", 10) == 0)
+	if (strncmp(n, RT_WIN_FIVE_HOUR_, 10) == 0)
 		return TRK_FIVE_HOUR;
 	return -1;
 }
@@ -667,9 +567,9 @@ win_rollover(struct trk *t, int w, time_t newr, time_t at)
 	char o[32], n[32];
 	int f;
 
-	trk_format_time(win->resets_at, o, sizeof(o));
+	rt_time_format(win->resets_at, o, sizeof(o));
 	if (newr != 0)
-		trk_format_time(newr, n, sizeof(n));
+		rt_time_format(newr, n, sizeof(n));
 	else
 		snprintf(n, sizeof(n), "unknown");
 	log_info("%s window rolled over (reset %s -> %s; %lld input, "
@@ -758,7 +658,7 @@ win_check_warn(struct trk *t, int w)
 	win->warned = 1;
 	t->dirty = 1;
 	if ((reset = trk_win_reset(t, w, NULL)) != 0)
-		trk_format_time(reset, r, sizeof(r));
+		rt_time_format(reset, r, sizeof(r));
 	else
 		snprintf(r, sizeof(r), "unknown");
 	log_warnx("%s window at %.1f%% of its limit (warning threshold "

@@ -3,7 +3,7 @@
  * events (response headers and usage) and by the usage poll, persisted to
  * the state file and read by the control socket, the metrics and OTLP.
  *
- * Rules (DESIGN.md, "Tracker rules"): header utilizations are 0-1 fractions
+ * Rules (docs/tracker.md, "Rules as implemented"): header utilizations are 0-1 fractions
  * stored x100, the poll's are percentages stored as is; header resets are
  * unix seconds, the poll's RFC 3339, all stored as UTC time_t; a window rolls
  * over (its token counters zeroed exactly once) when a reset time later than
@@ -12,8 +12,10 @@
  * reset time never replaces a stored one that is still in the future.
  *
  * The struct is public so that the daemon's readers (status JSON, metrics,
- * OTLP) can read it; only tracker.c writes it.  Single-threaded: the daemon
- * calls everything from its event loop.
+ * OTLP) can read it.  Its writers are tracker.c (the rules), state.c (which
+ * fills it from the state file) and journal.c (its struct trk_jrn, the
+ * journal reader's position, kept here to be saved with the counts).
+ * Single-threaded: the daemon calls everything from its event loop.
  */
 #ifndef RATETAP_TRACKER_H
 #define RATETAP_TRACKER_H
@@ -21,9 +23,8 @@
 #include <stdint.h>
 #include <time.h>
 
-#include <cjson/cJSON.h>
-
 #include "ratetap/proto.h"
+#include "ratetap/rtime.h"
 
 #define TRK_JITTER_SECS		600	/* reset moves within this are jitter */
 #define TRK_DEFAULT_WARN_PCT	80.0
@@ -35,7 +36,7 @@
 					   here: 15 digits print exactly in JSON */
 #define TRK_UTIL_MAX		1e6	/* largest utilization accepted, percent */
 #define TRK_CREDITS_MAX		1e15	/* largest credit amount accepted */
-#define TRK_TIME_MAX		INT64_C(253402300799) /* 9999-12-31T23:59:59Z */
+#define TRK_TIME_MAX		RT_TIME_MAX	/* 9999-12-31T23:59:59Z */
 
 /*
  * Windows.  The first TRK_WIN_FIXED are always there, at these indices;
@@ -164,7 +165,7 @@ struct trk_named {
 
 /*
  * What the daemon has taken from the journal (daemon/journal.c), kept in
- * the tracker so that trk_save() writes it in the same file, in the same
+ * the tracker so that state_save() writes it in the same file, in the same
  * rename, as the counts derived from it: a SIGKILL at any moment neither
  * loses nor replays an event.
  */
@@ -254,7 +255,7 @@ struct trk {
 	int win_full_logged;	/* "too many windows" said (not persisted) */
 };
 
-/* Poll result, as parsed from GET /api/oauth/usage (see poll_parse()). */
+/* Poll result, as parsed from GET /api/oauth/usage (pollparse.h). */
 struct trk_poll_window {
 	char name[TRK_WIN_NAME_LEN];	/* "" at a fixed index: its name */
 	char label[TRK_LABEL_LEN];	/* scope's display name or "" */
@@ -380,42 +381,5 @@ void trk_poll_failed(struct trk *t, const char *msg, time_t now);
  * The daemon calls this from a timer; trk_event() calls it too.
  */
 void trk_tick(struct trk *t, time_t now);
-
-/*
- * Parse a /api/oauth/usage body (len bytes, not NUL-terminated) into *p.
- * Nulls, missing and unknown keys are fine; anything that is not a JSON
- * object, or a known key of the wrong type, is an error.  Returns 0, or -1
- * with a one-line reason in err (never a copy of the body).
- */
-int poll_parse(const char *body, size_t len, struct trk_poll *p, char *err,
-    size_t errlen);
-
-/*
- * Parse an RFC 3339 time ("2026-11-28T20:00:00Z", with or without fractional
- * seconds, "Z" or a numeric offset) into UTC seconds.  Returns 0 or -1.
- */
-int trk_parse_time(const char *s, time_t *out);
-
-/* Format t as RFC 3339 UTC ("2026-11-28T20:00:00Z") into buf (>= 21). */
-void trk_format_time(time_t t, char *buf, size_t len);
-
-/*
- * The status JSON of DESIGN.md ("windows", "extra_usage", "requests",
- * "models", "processes", "poll", plus extra keys).  Caller frees it.
- */
-cJSON *trk_status_json(const struct trk *t, time_t now);
-
-/*
- * Persist to path atomically (write path.tmp, fsync, rename, fsync the
- * directory).  Returns 0, or -1 with errno set and a reason in err.
- */
-int trk_save(const struct trk *t, const char *path, char *err, size_t errlen);
-
-/*
- * Load state from path into t (which must be fresh from trk_new()).
- * Returns 0 when loaded, 1 when the file does not exist, -1 when it is
- * unreadable or corrupt (reason in err; t is left empty).
- */
-int trk_load(struct trk *t, const char *path, char *err, size_t errlen);
 
 #endif /* RATETAP_TRACKER_H */

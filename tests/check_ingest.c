@@ -358,7 +358,7 @@ START_TEST(rows_written_outside_the_tracker_are_found_by_name)
 {
 	struct rtp_event ev;
 
-	/* as trk_load() fills a table: rows and count, no events */
+	/* as state_load() fills a table: rows and count, no events */
 	snprintf(t->models[0].name, TRK_NAME_LEN, "claude-opus-4-1");
 	t->models[0].requests = 7;
 	snprintf(t->models[1].name, TRK_NAME_LEN, "claude-sonnet-4-5");

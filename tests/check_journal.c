@@ -17,6 +17,7 @@
 
 #include "../daemon/journal.h"
 #include "../daemon/log.h"
+#include "../daemon/state.h"
 #include "../daemon/tracker.h"
 
 static struct rtp_event
@@ -115,8 +116,8 @@ START_TEST(the_position_and_memory_are_saved_with_the_state)
 	t->jrn.corrupt_bytes = 5;
 	ck_assert_int_eq(jrn_seen(t, 10, UINT64_C(1765000000123456789), 9), 0);
 	ck_assert_int_eq(jrn_seen(t, 10, UINT64_C(1765000000123456789), 7), 0);
-	ck_assert_int_eq(trk_save(t, path, err, sizeof(err)), 0);
-	ck_assert_int_eq(trk_load(u, path, err, sizeof(err)), 0);
+	ck_assert_int_eq(state_save(t, path, err, sizeof(err)), 0);
+	ck_assert_int_eq(state_load(u, path, err, sizeof(err)), 0);
 	ck_assert_int_eq(u->jrn.offset, 6720);
 	ck_assert_uint_eq(u->jrn.ino, 77);
 	ck_assert_int_eq(u->jrn.records, 10);

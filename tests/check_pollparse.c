@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../daemon/pollparse.h"
 #include "../daemon/tracker.h"
 
 #define T_20	((time_t)1795896000)	/* 2026-11-28T20:00:00Z */

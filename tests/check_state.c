@@ -18,6 +18,7 @@
 #include <cjson/cJSON.h>
 
 #include "../daemon/log.h"
+#include "../daemon/state.h"
 #include "../daemon/tracker.h"
 
 #define T0	((time_t)1800000000)
@@ -315,7 +316,7 @@ saved_full(void)
 
 	ck_assert_ptr_nonnull(t);
 	fill(t);
-	ck_assert_msg(trk_save(t, path, err, sizeof(err)) == 0, "%s", err);
+	ck_assert_msg(state_save(t, path, err, sizeof(err)) == 0, "%s", err);
 	return t;
 }
 
@@ -326,15 +327,15 @@ START_TEST(every_field_survives_save_and_load)
 	char err[256] = "";
 
 	ck_assert_ptr_nonnull(u);
-	ck_assert_msg(trk_load(u, path, err, sizeof(err)) == 0, "%s", err);
+	ck_assert_msg(state_load(u, path, err, sizeof(err)) == 0, "%s", err);
 	same(t, u);
 	ck_assert(!u->dirty);
 	/* and a second generation */
-	ck_assert_int_eq(trk_save(u, path, err, sizeof(err)), 0);
+	ck_assert_int_eq(state_save(u, path, err, sizeof(err)), 0);
 	trk_free(u);
 	u = trk_new(NULL);
 	ck_assert_ptr_nonnull(u);
-	ck_assert_int_eq(trk_load(u, path, err, sizeof(err)), 0);
+	ck_assert_int_eq(state_load(u, path, err, sizeof(err)), 0);
 	same(t, u);
 	trk_free(t);
 	trk_free(u);
@@ -347,8 +348,8 @@ START_TEST(an_empty_tracker_survives_save_and_load)
 	struct trk *u = trk_new(NULL);
 	char err[256];
 
-	ck_assert_int_eq(trk_save(t, path, err, sizeof(err)), 0);
-	ck_assert_int_eq(trk_load(u, path, err, sizeof(err)), 0);
+	ck_assert_int_eq(state_save(t, path, err, sizeof(err)), 0);
+	ck_assert_int_eq(state_load(u, path, err, sizeof(err)), 0);
 	same(t, u);
 	ck_assert_int_eq(u->retry_after, -1);
 	trk_free(t);
@@ -373,8 +374,8 @@ START_TEST(a_full_table_and_saturated_counters_survive)
 	t->win[0].has_util = 1;
 	t->win[1].utilization = 1.0 / 3.0;
 	t->win[1].has_util = 1;
-	ck_assert_int_eq(trk_save(t, path, err, sizeof(err)), 0);
-	ck_assert_msg(trk_load(u, path, err, sizeof(err)) == 0, "%s", err);
+	ck_assert_int_eq(state_save(t, path, err, sizeof(err)), 0);
+	ck_assert_msg(state_load(u, path, err, sizeof(err)) == 0, "%s", err);
 	same(t, u);
 	trk_free(t);
 	trk_free(u);
@@ -386,7 +387,7 @@ START_TEST(a_missing_file_loads_as_empty_and_returns_1)
 	struct trk *t = trk_new(NULL);
 	char err[256];
 
-	ck_assert_int_eq(trk_load(t, path, err, sizeof(err)), 1);
+	ck_assert_int_eq(state_load(t, path, err, sizeof(err)), 1);
 	empty(t);
 	trk_free(t);
 }
@@ -431,7 +432,7 @@ START_TEST(corrupt_and_truncated_files_are_refused_and_leave_it_empty)
 		write_file(path, junk[n], strlen(junk[n]));
 		fill(u);
 		err[0] = '\0';
-		ck_assert_msg(trk_load(u, path, err, sizeof(err)) == -1,
+		ck_assert_msg(state_load(u, path, err, sizeof(err)) == -1,
 		    "accepted %s", junk[n]);
 		ck_assert(err[0] != '\0');
 		empty(u);
@@ -440,24 +441,24 @@ START_TEST(corrupt_and_truncated_files_are_refused_and_leave_it_empty)
 	for (n = 0; n + 1 < len; n++) {
 		write_file(path, text, n);
 		fill(u);
-		ck_assert_msg(trk_load(u, path, err, sizeof(err)) == -1,
+		ck_assert_msg(state_load(u, path, err, sizeof(err)) == -1,
 		    "accepted %zu of %zu bytes", n, len);
 		empty(u);
 	}
 	/* trailing junk */
 	memcpy(text + len - 1, "x", 1);
 	write_file(path, text, len);
-	ck_assert_int_eq(trk_load(u, path, err, sizeof(err)), -1);
+	ck_assert_int_eq(state_load(u, path, err, sizeof(err)), -1);
 	/* a directory */
 	snprintf(sub, sizeof(sub), "%s/sub", dir);
 	ck_assert_int_eq(mkdir(sub, 0700), 0);
-	ck_assert_int_eq(trk_load(u, sub, err, sizeof(err)), -1);
+	ck_assert_int_eq(state_load(u, sub, err, sizeof(err)), -1);
 	/* too large */
 	big = malloc(5 << 20);
 	ck_assert_ptr_nonnull(big);
 	memset(big, ' ', 5 << 20);
 	write_file(path, big, 5 << 20);
-	ck_assert_int_eq(trk_load(u, path, err, sizeof(err)), -1);
+	ck_assert_int_eq(state_load(u, path, err, sizeof(err)), -1);
 	empty(u);
 	free(big);
 	free(text);
@@ -469,7 +470,7 @@ END_TEST
 /*
  * Replace the member at a dotted path (array rows by number) of the saved
  * file with json (NULL deletes it), write it back, and return whether
- * trk_load() refused it, leaving the tracker empty.
+ * state_load() refused it, leaving the tracker empty.
  */
 static void
 refused(const char *dotted, const char *json)
@@ -522,7 +523,7 @@ refused(const char *dotted, const char *json)
 	cJSON_Delete(root);
 
 	fill(u);
-	ck_assert_msg(trk_load(u, path, err, sizeof(err)) == -1,
+	ck_assert_msg(state_load(u, path, err, sizeof(err)) == -1,
 	    "accepted %s = %s", dotted, json != NULL ? json : "(deleted)");
 	ck_assert_msg(err[0] != '\0' && strchr(err, '\n') == NULL,
 	    "bad reason for %s", dotted);
@@ -660,7 +661,7 @@ START_TEST(unknown_keys_are_ignored)
 	cJSON_AddNumberToObject(cJSON_GetObjectItem(root, "poll"), "new", 1);
 	out = cJSON_Print(root);
 	write_file(path, out, strlen(out));
-	ck_assert_msg(trk_load(u, path, err, sizeof(err)) == 0, "%s", err);
+	ck_assert_msg(state_load(u, path, err, sizeof(err)) == 0, "%s", err);
 	same(t, u);
 	cJSON_free(out);
 	cJSON_Delete(root);
@@ -693,7 +694,7 @@ START_TEST(a_file_without_the_newer_keys_still_loads)
 			cJSON_DeleteItemFromObject(w, newer[k]);
 	out = cJSON_Print(root);
 	write_file(path, out, strlen(out));
-	ck_assert_msg(trk_load(u, path, err, sizeof(err)) == 0, "%s", err);
+	ck_assert_msg(state_load(u, path, err, sizeof(err)) == 0, "%s", err);
 	ck_assert_int_eq(u->nwin, TRK_WIN_FIXED);
 	for (i = 0; i < TRK_WIN_FIXED; i++) {
 		ck_assert(u->win[i].utilization == t->win[i].utilization);
@@ -721,7 +722,7 @@ old_file_intact(const struct trk *old)
 	struct trk *u = trk_new(NULL);
 	char err[256];
 
-	ck_assert_msg(trk_load(u, path, err, sizeof(err)) == 0, "%s", err);
+	ck_assert_msg(state_load(u, path, err, sizeof(err)) == 0, "%s", err);
 	same(old, u);
 	trk_free(u);
 }
@@ -739,7 +740,7 @@ START_TEST(a_failed_write_leaves_the_old_file)
 	ck_assert_int_eq(mkdir(tmp, 0700), 0);
 	err[0] = '\0';
 	errno = 0;
-	ck_assert_int_eq(trk_save(t, path, err, sizeof(err)), -1);
+	ck_assert_int_eq(state_save(t, path, err, sizeof(err)), -1);
 	ck_assert_int_ne(errno, 0);
 	ck_assert(err[0] != '\0');
 	old_file_intact(old);
@@ -748,7 +749,7 @@ START_TEST(a_failed_write_leaves_the_old_file)
 	/* the temporary name is a symlink: never followed */
 	snprintf(other, sizeof(other), "%s/elsewhere", dir);
 	ck_assert_int_eq(symlink(other, tmp), 0);
-	ck_assert_int_eq(trk_save(t, path, err, sizeof(err)), -1);
+	ck_assert_int_eq(state_save(t, path, err, sizeof(err)), -1);
 	ck_assert_int_eq(access(other, F_OK), -1);
 	old_file_intact(old);
 	ck_assert_int_eq(unlink(tmp), 0);
@@ -756,7 +757,7 @@ START_TEST(a_failed_write_leaves_the_old_file)
 	/* a read-only directory (root ignores the mode: skipped then) */
 	if (geteuid() != 0) {
 		ck_assert_int_eq(chmod(dir, 0500), 0);
-		ck_assert_int_eq(trk_save(t, path, err, sizeof(err)), -1);
+		ck_assert_int_eq(state_save(t, path, err, sizeof(err)), -1);
 		ck_assert_int_eq(errno, EACCES);
 		ck_assert_int_eq(chmod(dir, 0700), 0);
 		old_file_intact(old);
@@ -764,11 +765,11 @@ START_TEST(a_failed_write_leaves_the_old_file)
 
 	/* no such directory */
 	snprintf(other, sizeof(other), "%s/missing/state.json", dir);
-	ck_assert_int_eq(trk_save(t, other, err, sizeof(err)), -1);
+	ck_assert_int_eq(state_save(t, other, err, sizeof(err)), -1);
 	ck_assert_int_eq(errno, ENOENT);
 
 	/* and a good write still works afterwards */
-	ck_assert_int_eq(trk_save(t, path, err, sizeof(err)), 0);
+	ck_assert_int_eq(state_save(t, path, err, sizeof(err)), 0);
 	ck_assert_int_eq(access(tmp, F_OK), -1);
 	trk_free(old);
 	trk_free(t);
@@ -799,7 +800,7 @@ START_TEST(a_write_error_midway_leaves_the_old_file_and_no_temp)
 	r = -2;
 	e = 0;
 	if (setrlimit(RLIMIT_FSIZE, &rl) == 0) {
-		r = trk_save(t, path, err, sizeof(err));
+		r = state_save(t, path, err, sizeof(err));
 		e = errno;
 		if (setrlimit(RLIMIT_FSIZE, &saved) == -1)
 			_exit(3);
@@ -829,8 +830,8 @@ START_TEST(state_reloaded_after_a_restart_keeps_the_rules_going)
 	p.win[TRK_FIVE_HOUR].resets_at = T0 + 3600;
 	trk_poll_ok(t, &p, T0);
 	ck_assert(t->win[TRK_FIVE_HOUR].warned);
-	ck_assert_int_eq(trk_save(t, path, err, sizeof(err)), 0);
-	ck_assert_int_eq(trk_load(u, path, err, sizeof(err)), 0);
+	ck_assert_int_eq(state_save(t, path, err, sizeof(err)), 0);
+	ck_assert_int_eq(state_load(u, path, err, sizeof(err)), 0);
 	/* no second warning, no rollover for the same reset */
 	trk_poll_ok(u, &p, T0 + 300);
 	ck_assert(u->win[TRK_FIVE_HOUR].warned);

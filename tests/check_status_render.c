@@ -352,19 +352,19 @@ START_TEST(rfc3339_times_parse_with_fractions_and_offsets)
 {
 	time_t t;
 
-	ck_assert_int_eq(parse_time("2026-11-28T17:48:00Z", &t), 0);
+	ck_assert_int_eq(rt_time_parse("2026-11-28T17:48:00Z", &t), 0);
 	ck_assert_int_eq((long long)t, (long long)NOW);
-	ck_assert_int_eq(parse_time("2026-11-28T17:48:00.999Z", &t), 0);
+	ck_assert_int_eq(rt_time_parse("2026-11-28T17:48:00.999Z", &t), 0);
 	ck_assert_int_eq((long long)t, (long long)NOW);
-	ck_assert_int_eq(parse_time("2026-11-28T19:48:00+02:00", &t), 0);
+	ck_assert_int_eq(rt_time_parse("2026-11-28T19:48:00+02:00", &t), 0);
 	ck_assert_int_eq((long long)t, (long long)NOW);
-	ck_assert_int_eq(parse_time("2026-11-28T12:18:00-05:30", &t), 0);
+	ck_assert_int_eq(rt_time_parse("2026-11-28T12:18:00-05:30", &t), 0);
 	ck_assert_int_eq((long long)t, (long long)NOW);
-	ck_assert_int_eq(parse_time("2026-11-28T17:48:00", &t), -1);
-	ck_assert_int_eq(parse_time("2026-13-28T17:48:00Z", &t), -1);
-	ck_assert_int_eq(parse_time("garbage", &t), -1);
-	ck_assert_int_eq(parse_time("", &t), -1);
-	ck_assert_int_eq(parse_time("2026-11-28T17:48:00Zjunk", &t), -1);
+	ck_assert_int_eq(rt_time_parse("2026-11-28T17:48:00", &t), -1);
+	ck_assert_int_eq(rt_time_parse("2026-13-28T17:48:00Z", &t), -1);
+	ck_assert_int_eq(rt_time_parse("garbage", &t), -1);
+	ck_assert_int_eq(rt_time_parse("", &t), -1);
+	ck_assert_int_eq(rt_time_parse("2026-11-28T17:48:00Zjunk", &t), -1);
 }
 END_TEST
 

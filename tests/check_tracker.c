@@ -1,6 +1,7 @@
 /*
  * Unit tests of the tracker (daemon/tracker.c, daemon/status.c): every
- * tracker rule of DESIGN.md, the counters, the tables and the status JSON.
+ * tracker rule of docs/tracker.md, the counters, the tables and the status
+ * JSON.
  */
 #include <check.h>
 #include <errno.h>
@@ -12,6 +13,8 @@
 #include <cjson/cJSON.h>
 
 #include "../daemon/log.h"
+#include "../daemon/pollparse.h"
+#include "../daemon/status.h"
 #include "../daemon/tracker.h"
 
 #define T0	((time_t)1800000000)	/* 2027-01-15T08:00:00Z */
@@ -194,7 +197,7 @@ START_TEST(header_reset_unix_seconds_is_stored_as_utc)
 	ck_assert_int_eq(t->win[TRK_SEVEN_DAY].resets_at, T0 + 2 * DAY);
 	ck_assert_int_eq(t->win[TRK_SEVEN_DAY_OPUS].resets_at, T0 + 3 * DAY);
 	ck_assert_int_eq(t->win[TRK_SEVEN_DAY_SONNET].resets_at, 0);
-	trk_format_time(t->win[TRK_FIVE_HOUR].resets_at, buf, sizeof(buf));
+	rt_time_format(t->win[TRK_FIVE_HOUR].resets_at, buf, sizeof(buf));
 	ck_assert_str_eq(buf, "2027-01-15T10:00:00Z");
 	trk_free(t);
 }
@@ -222,7 +225,7 @@ START_TEST(parse_time_accepts_rfc3339_with_fractions_and_offsets)
 
 	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		got = -7;
-		ck_assert_msg(trk_parse_time(cases[i].s, &got) == 0,
+		ck_assert_msg(rt_time_parse(cases[i].s, &got) == 0,
 		    "refused %s", cases[i].s);
 		ck_assert_msg(got == cases[i].want, "%s gave %lld",
 		    cases[i].s, (long long)got);
@@ -252,10 +255,10 @@ START_TEST(parse_time_rejects_garbage_ranges_and_trailing_junk)
 	time_t got = 42;
 
 	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
-		ck_assert_msg(trk_parse_time(bad[i], &got) == -1,
+		ck_assert_msg(rt_time_parse(bad[i], &got) == -1,
 		    "accepted \"%s\"", bad[i]);
 	ck_assert_int_eq(got, 42);
-	ck_assert_int_eq(trk_parse_time(NULL, &got), -1);
+	ck_assert_int_eq(rt_time_parse(NULL, &got), -1);
 }
 END_TEST
 
@@ -267,9 +270,9 @@ START_TEST(format_time_round_trips_through_parse_time)
 	size_t i;
 
 	for (i = 0; i < sizeof(v) / sizeof(v[0]); i++) {
-		trk_format_time(v[i], buf, sizeof(buf));
+		rt_time_format(v[i], buf, sizeof(buf));
 		ck_assert_int_eq(strlen(buf), 20);
-		ck_assert_int_eq(trk_parse_time(buf, &got), 0);
+		ck_assert_int_eq(rt_time_parse(buf, &got), 0);
 		ck_assert_int_eq(got, v[i]);
 	}
 }
@@ -1011,7 +1014,7 @@ START_TEST(counters_saturate_instead_of_overflowing)
 	ck_assert_int_eq(t->win[TRK_FIVE_HOUR].tokens.input,
 	    3 * RTP_TOKENS_MAX);
 	/* and print exactly as integers */
-	j = trk_status_json(t, T0);
+	j = status_json(t, T0, NULL);
 	ck_assert_ptr_nonnull(j);
 	text = cJSON_PrintUnformatted(j);
 	ck_assert_ptr_nonnull(text);
@@ -1078,7 +1081,7 @@ START_TEST(status_json_has_every_contract_and_extra_key)
 	p.extra.used_credits = 12;
 	trk_poll_ok(t, &p, T0 + 1);
 
-	j = trk_status_json(t, T0 + 2);
+	j = status_json(t, T0 + 2, NULL);
 	ck_assert_ptr_nonnull(j);
 	ck_assert_int_eq(nkeys(j), 13);
 	ck_assert(cJSON_IsNull(at(j, "spend")));
@@ -1209,7 +1212,7 @@ END_TEST
 START_TEST(status_json_of_an_empty_tracker_has_nulls_and_zeros)
 {
 	struct trk *t = fresh();
-	cJSON *j = trk_status_json(t, T0);
+	cJSON *j = status_json(t, T0, NULL);
 	const cJSON *o;
 
 	ck_assert_ptr_nonnull(j);
@@ -1237,7 +1240,7 @@ START_TEST(status_json_shows_the_poll_error)
 	cJSON *j;
 
 	trk_poll_failed(t, "HTTP 429", T0);
-	j = trk_status_json(t, T0);
+	j = status_json(t, T0, NULL);
 	ck_assert_ptr_nonnull(j);
 	ck_assert_str_eq(at(at(j, "poll"), "last_error")->valuestring,
 	    "HTTP 429");
@@ -1460,7 +1463,7 @@ START_TEST(model_windows_without_a_reset_follow_seven_day)
 	ck_assert_int_eq(b, TRK_SEVEN_DAY);
 	ck_assert_int_eq(trk_win_reset(t, TRK_SEVEN_DAY_OPUS, &b), r + DAY);
 	ck_assert_int_eq(b, -1);
-	j = trk_status_json(t, T0 + 2);
+	j = status_json(t, T0 + 2, NULL);
 	w = at(at(j, "windows"), "seven_day_sonnet");
 	ck_assert_str_eq(at(w, "resets_at")->valuestring,
 	    "2027-01-18T08:00:00Z");
@@ -1555,7 +1558,7 @@ START_TEST(the_limits_array_makes_windows_of_every_kind)
 	ck_assert_int_eq(t->win[f].source, TRK_SRC_HEADER);
 	ck_assert_int_eq(t->nwin, 7);
 
-	j = trk_status_json(t, T0 + 3);
+	j = status_json(t, T0 + 3, NULL);
 	w = at(at(j, "windows"), "seven_day_fable");
 	ck_assert_double_eq_tol(num(w, "utilization"), 8.0, 1e-9);
 	ck_assert_str_eq(at(w, "label")->valuestring, "Fable");
@@ -1631,11 +1634,11 @@ START_TEST(an_api_key_allowance_past_its_reset_is_stale)
 	set_i(&ev, RTP_I_REQ_REMAINING, 3);
 	set_i(&ev, RTP_I_REQ_RESET, T0 + 60);
 	feed(t, &ev, T0);
-	j = trk_status_json(t, T0 + 59);
+	j = status_json(t, T0 + 59, NULL);
 	ck_assert(cJSON_IsFalse(at(at(at(j, "api_limits"), "requests"),
 	    "stale")));
 	cJSON_Delete(j);
-	j = trk_status_json(t, T0 + 60);
+	j = status_json(t, T0 + 60, NULL);
 	ck_assert(cJSON_IsTrue(at(at(at(j, "api_limits"), "requests"),
 	    "stale")));
 	cJSON_Delete(j);

@@ -1,5 +1,6 @@
 # ratetapd's runtime: unit tests of the event loop, the token sources, the
-# ingest socket and the control endpoints' connection policy.
+# retry rules, the HTTP client's URL check, the ingest socket and the
+# control endpoints' connection policy.
 # tests/integration/test_daemon.py drives the whole daemon.
 CHECK_OBJS_loop   = $(B)/obj/daemon/loop.o
 CHECK_LIBS_loop   =
@@ -10,6 +11,12 @@ CHECK_LIBS_token  = $(CJSON_LIBS)
 CHECK_OBJS_ingest = $(B)/obj/daemon/ingest.o $(B)/obj/daemon/loop.o \
                     $(B)/obj/daemon/tracker.o $(B)/obj/daemon/log.o
 CHECK_LIBS_ingest = $(CJSON_LIBS)
+
+CHECK_OBJS_backoff = $(B)/obj/daemon/backoff.o
+CHECK_LIBS_backoff =
+
+CHECK_OBJS_http    = $(B)/obj/daemon/http.o $(B)/obj/daemon/loop.o
+CHECK_LIBS_http    = $(CURL_LIBS)
 
 CHECK_OBJS_sockets = $(B)/obj/daemon/sockets.o
 CHECK_LIBS_sockets =

@@ -9,9 +9,7 @@ SHIM_TEST_OBJS = $(B)/obj/shim/hooks.o $(B)/obj/shim/handle.o \
                  $(B)/obj/shim/config.o $(B)/obj/shim/scan.o
 CHECK_OBJS_setopt = $(SHIM_TEST_OBJS)
 CHECK_LIBS_setopt = -lpthread
-# keep them: several test binaries share them, make must not delete them as
-# intermediates
-.SECONDARY: $(SHIM_TEST_OBJS)
+# (kept by the top Makefile's .SECONDARY: several test binaries share them)
 
 # rt-client: plain (no PIE, lazy binding, partial RELRO), PIE + full RELRO,
 # and -fno-plt with full RELRO (calls through the GOT, no PLT at all).

@@ -33,6 +33,10 @@ int rt_ingest_path(char *buf, size_t len);
 int rt_control_path(char *buf, size_t len);
 int rt_state_dir(char *buf, size_t len);
 
+/* The user's home directory: $HOME when set and not empty, else the
+ * password database's.  0, or -1 when unknown or too long for buf. */
+int rt_home_dir(char *buf, size_t len);
+
 /* The journal beside the ingest socket at ingest (see proto.h). */
 int rt_journal_path(const char *ingest, char *buf, size_t len);
 

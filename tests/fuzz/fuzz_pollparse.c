@@ -2,7 +2,7 @@
  * libFuzzer harness: poll_parse() on arbitrary bytes; a body it accepts is
  * applied to a tracker (twice, the second time a window later) and
  * rendered as status JSON.  The same bytes, as a string, go through
- * trk_parse_time().
+ * rt_time_parse().
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -11,6 +11,8 @@
 #include <cjson/cJSON.h>
 
 #include "../../daemon/log.h"
+#include "../../daemon/pollparse.h"
+#include "../../daemon/status.h"
 #include "../../daemon/tracker.h"
 
 #define NOW	((time_t)1795896000)
@@ -40,7 +42,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		return 0;
 	memcpy(s, data, size);
 	s[size] = '\0';
-	if (trk_parse_time(s, &when) == 0 && (when < 0 || when > TRK_TIME_MAX))
+	if (rt_time_parse(s, &when) == 0 && (when < 0 || when > TRK_TIME_MAX))
 		abort();
 	free(s);
 
@@ -63,7 +65,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	for (w = 0; w < t->nwin; w++)
 		if (t->win[w].rollovers > 1)
 			abort();	/* one passing reset: one rollover */
-	if ((j = trk_status_json(t, NOW)) != NULL) {
+	if ((j = status_json(t, NOW, NULL)) != NULL) {
 		if ((text = cJSON_PrintUnformatted(j)) != NULL)
 			cJSON_free(text);
 		cJSON_Delete(j);

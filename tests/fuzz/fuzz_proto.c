@@ -21,6 +21,7 @@
 #include <cjson/cJSON.h>
 
 #include "../../daemon/log.h"
+#include "../../daemon/status.h"
 #include "../../daemon/tracker.h"
 
 #define NOW	((time_t)1795896000)	/* 2026-11-28T20:00:00Z */
@@ -72,7 +73,7 @@ consume(const struct rtp_event *ev)
 		    win->utilization <= TRK_UTIL_MAX)))
 			abort();
 	}
-	if ((j = trk_status_json(t, NOW + 8 * 86400)) == NULL)
+	if ((j = status_json(t, NOW + 8 * 86400, NULL)) == NULL)
 		abort();
 	if ((text = cJSON_PrintUnformatted(j)) == NULL)
 		abort();

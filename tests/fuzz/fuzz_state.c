@@ -1,5 +1,5 @@
 /*
- * libFuzzer harness: arbitrary bytes as a state file.  trk_load() either
+ * libFuzzer harness: arbitrary bytes as a state file.  state_load() either
  * refuses them, leaving the tracker empty, or accepts them; then a save
  * and a reload must succeed and give the same status JSON.
  */
@@ -12,6 +12,8 @@
 #include <cjson/cJSON.h>
 
 #include "../../daemon/log.h"
+#include "../../daemon/state.h"
+#include "../../daemon/status.h"
 #include "../../daemon/tracker.h"
 
 #define NOW	((time_t)1795896000)
@@ -88,22 +90,22 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		abort();
 	if ((t = trk_new(NULL)) == NULL || (u = trk_new(NULL)) == NULL)
 		goto out;
-	r = trk_load(t, in_path, err, sizeof(err));
+	r = state_load(t, in_path, err, sizeof(err));
 	if (r != 0) {
 		if (r != -1 || !is_empty(t) || err[0] == '\0')
 			abort();
 		goto out;
 	}
-	if (trk_save(t, out_path, err, sizeof(err)) != 0) {
+	if (state_save(t, out_path, err, sizeof(err)) != 0) {
 		fprintf(stderr, "save failed: %s\n", err);
 		abort();
 	}
-	if (trk_load(u, out_path, err, sizeof(err)) != 0) {
+	if (state_load(u, out_path, err, sizeof(err)) != 0) {
 		fprintf(stderr, "reload failed: %s\n", err);
 		abort();
 	}
-	a = trk_status_json(t, NOW);
-	b = trk_status_json(u, NOW);
+	a = status_json(t, NOW, NULL);
+	b = status_json(u, NOW, NULL);
 	if (a != NULL && b != NULL && !cJSON_Compare(a, b, 1))
 		abort();
 out:

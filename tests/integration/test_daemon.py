@@ -21,7 +21,8 @@ import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from harness import DAEMON, SHIM, Daemon, MockAPI, have, run  # noqa
+from harness import DAEMON, SHIM, have, run  # noqa
+from daemontest import DaemonTestCase  # noqa: E402
 
 CANARY = "sk-ant-oat01-CANARY-d41d8cd98f00b204e980"
 
@@ -108,26 +109,6 @@ def rfc3339(t):
 
 def win(st, name):
     return st["windows"][name]
-
-
-class DaemonTestCase(unittest.TestCase):
-
-    def setUp(self):
-        self._cleanup = []
-
-    def tearDown(self):
-        for c in reversed(self._cleanup):
-            c.close()
-
-    def mock(self, **kw):
-        m = MockAPI(**kw)
-        self._cleanup.append(m)
-        return m
-
-    def daemon(self, *a, **kw):
-        d = Daemon(*a, **kw)
-        self._cleanup.append(d)
-        return d
 
 
 class SocketsTest(DaemonTestCase):

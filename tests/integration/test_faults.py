@@ -18,20 +18,18 @@ import errno
 import glob
 import json
 import os
-import shutil
 import signal
 import stat
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from harness import (CLI, PYTHON, SANITIZE, Daemon, MockAPI,  # noqa: E402
-                     have, run)
+from harness import CLI, PYTHON, SANITIZE, have, run  # noqa: E402
+from daemontest import DaemonTestCase  # noqa: E402
 
 EXTRA_BOUND = 0.2	# seconds a process may take longer without a daemon
 if SANITIZE:
@@ -118,29 +116,15 @@ def no_shim_env(env):
     return e
 
 
-class FaultCase(unittest.TestCase):
+class FaultCase(DaemonTestCase):
+
+    TMP_PREFIX = "rt-faults-"
 
     def setUp(self):
-        self._cleanup = []
-        self.tmp = tempfile.mkdtemp(prefix="rt-faults-")
-        self.addCleanup(shutil.rmtree, self.tmp, True)
+        super().setUp()
         self.pyclient = os.path.join(self.tmp, "pyclient.py")
         with open(self.pyclient, "w") as f:
             f.write(PYCLIENT)
-
-    def tearDown(self):
-        for c in reversed(self._cleanup):
-            c.close()
-
-    def mock(self, **kw):
-        m = MockAPI(**kw)
-        self._cleanup.append(m)
-        return m
-
-    def daemon(self, *a, **kw):
-        d = Daemon(*a, **kw)
-        self._cleanup.append(d)
-        return d
 
 
 # -- the daemon absent, killed, restarted ------------------------------------

@@ -33,8 +33,9 @@ import unittest
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from harness import (BUILD, CLI, DAEMON, PYTHON, RECEIVER,  # noqa: E402
-                     SANITIZE, SHIM, Daemon, MockAPI, Receiver, have, run,
+                     SANITIZE, SHIM, MockAPI, Receiver, have, run,
                      shim_env, staged, staged_env)
+from daemontest import DaemonTestCase  # noqa: E402
 
 NOBODY = 65534
 RT_LOAD = os.path.join(BUILD, "tests", "rt-load")
@@ -115,26 +116,9 @@ def restore_modes(saved):
             pass
 
 
-class SecurityCase(unittest.TestCase):
+class SecurityCase(DaemonTestCase):
 
-    def setUp(self):
-        self._cleanup = []
-        self.tmp = tempfile.mkdtemp(prefix="rt-sec-")
-        self.addCleanup(shutil.rmtree, self.tmp, True)
-
-    def tearDown(self):
-        for c in reversed(self._cleanup):
-            c.close()
-
-    def mock(self, **kw):
-        m = MockAPI(**kw)
-        self._cleanup.append(m)
-        return m
-
-    def daemon(self, *a, **kw):
-        d = Daemon(*a, **kw)
-        self._cleanup.append(d)
-        return d
+    TMP_PREFIX = "rt-sec-"
 
 
 # -- who may send ------------------------------------------------------------

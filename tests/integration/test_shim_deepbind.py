@@ -12,6 +12,7 @@ import os
 import unittest
 
 from harness import BUILD, MockAPI, Receiver, run, shim_env
+from daemontest import check_event
 
 DBLOAD = os.path.join(BUILD, "tests", "dbload")
 LIBDIR = os.path.join(BUILD, "tests", "deepbind")
@@ -46,16 +47,7 @@ class DeepbindTest(unittest.TestCase):
                            mode, body).stdout
 
     def check_event(self, ev, api, model="claude-sonnet-4-5", stream=False):
-        self.assertEqual(ev.get("usage_state"), "ok", ev)
-        self.assertEqual((ev["http_status"], ev["curl_code"]), (200, 0))
-        self.assertEqual(ev["host"], api.hostport)
-        self.assertEqual(ev["path"], "/v1/messages")
-        self.assertEqual(ev["model"], model)
-        self.assertEqual((ev["input_tokens"], ev["output_tokens"],
-                          ev["cache_creation_input_tokens"],
-                          ev["cache_read_input_tokens"]), (11, 22, 3, 5))
-        self.assertEqual("stream" in ev["flags"], stream, ev["flags"])
-        self.assertEqual("tls" in ev["flags"], api.tls, ev["flags"])
+        check_event(self, ev, api, model, stream)
 
     def test_easy_transfers_in_every_link_variant(self):
         for tls in (False, True):

@@ -9,6 +9,7 @@ crashes the interpreter."""
 import unittest
 
 from harness import PYTHON, MockAPI, Receiver, run, shim_env
+from daemontest import check_event
 
 MSG = '{"model":"claude-sonnet-4-5","max_tokens":64,' \
       '"messages":[{"role":"user","content":"hi"}]}'
@@ -92,18 +93,8 @@ class PycurlTest(unittest.TestCase):
         return self.run_py(api, env, mode, body).stdout
 
     def check_event(self, ev, api, model="claude-sonnet-4-5", stream=False):
-        self.assertEqual(ev.get("usage_state"), "ok", ev)
-        self.assertEqual(ev["http_status"], 200)
-        self.assertEqual(ev["curl_code"], 0)
+        check_event(self, ev, api, model, stream)
         self.assertEqual(ev["method"], "POST")
-        self.assertEqual(ev["host"], api.hostport)
-        self.assertEqual(ev["path"], "/v1/messages")
-        self.assertEqual(ev["model"], model)
-        self.assertEqual((ev["input_tokens"], ev["output_tokens"],
-                          ev["cache_creation_input_tokens"],
-                          ev["cache_read_input_tokens"]), (11, 22, 3, 5))
-        self.assertEqual("stream" in ev["flags"], stream, ev["flags"])
-        self.assertEqual("tls" in ev["flags"], api.tls, ev["flags"])
         self.assertEqual(ev["unified_status"], "allowed")
 
     def one(self, tls, mode, body=MSG, model="claude-sonnet-4-5",

@@ -18,40 +18,16 @@ import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from harness import CLI, SHIM, Daemon, MockAPI, have, run  # noqa
-from test_daemon import event, send  # noqa
+from harness import CLI, SHIM, have, run  # noqa
+from daemontest import DaemonTestCase  # noqa
+from test_daemon import event, rfc3339, send, win  # noqa
 
 BODY = json.dumps({"model": "claude-fable-5", "max_tokens": 5,
                    "messages": []})
 P = "anthropic-ratelimit-unified-"
 
 
-def rfc3339(t):
-    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(t))
-
-
-def win(st, name):
-    return st["windows"][name]
-
-
-class WindowsTestCase(unittest.TestCase):
-
-    def setUp(self):
-        self._cleanup = []
-
-    def tearDown(self):
-        for c in reversed(self._cleanup):
-            c.close()
-
-    def mock(self, **kw):
-        m = MockAPI(**kw)
-        self._cleanup.append(m)
-        return m
-
-    def daemon(self, *a, **kw):
-        d = Daemon(*a, **kw)
-        self._cleanup.append(d)
-        return d
+class WindowsTestCase(DaemonTestCase):
 
     def status_cli(self, d, *args):
         env = dict(d.env)
