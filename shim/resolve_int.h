@@ -10,6 +10,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "init.h"
+
 /* What resolve_dyn_read() found in an object's dynamic section.  Pointers
  * are absolute addresses in this process; absent entries are NULL / 0. */
 struct resolve_dyn {
@@ -54,13 +56,6 @@ const void *resolve_self_base(void);
 /* 1 when p lies in one of the shim's own segments: a few compares (no
  * dladdr(), which scans symbol tables). */
 int resolve_in_self(const void *p);
-
-/* 1 when RATETAP_DEBUG=1 (read once). */
-int resolve_debug(void);
-
-/* Print "ratetap: <message>" on stderr when RATETAP_DEBUG=1. */
-void resolve_log(const char *fmt, ...)
-    __attribute__((format(printf, 1, 2)));
 
 /* Forget the cached caller ranges (after objects were unloaded: an address
  * may now belong to a different object). */

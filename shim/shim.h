@@ -20,11 +20,9 @@
 #include "ratetap/hosts.h"
 #include "ratetap/paths.h"
 #include "ratetap/proto.h"
+#include "init.h"
 #include "resolve.h"
 #include "scan.h"
-
-/* The exported symbols: default visibility, everything else hidden. */
-#define SHIM_EXPORT	__attribute__((visibility("default")))
 
 /* ---- config.c ---------------------------------------------------------- */
 
@@ -38,7 +36,6 @@ struct cfg_host {
 
 struct shim_cfg {
 	int off;			/* 1: pure pass-through */
-	int debug;			/* RATETAP_DEBUG=1 */
 	int sock_ok;			/* sock holds a usable path */
 	int sock_default;		/* sock is the default path (no
 					   RATETAP_SOCKET): its directory is
@@ -69,7 +66,7 @@ struct cfg_url {
 
 /*
  * Read the configuration from the environment into shim_cfg (RATETAP_DISABLE,
- * RATETAP_DEBUG, RATETAP_HOSTS, RATETAP_SOCKET, the program name, the daemon
+ * RATETAP_DEBUG for shim_debug(), RATETAP_HOSTS, RATETAP_SOCKET, the program name, the daemon
  * marker, AT_SECURE).  cfg_ensure() does it once per process; cfg_load()
  * re-reads unconditionally (tests).
  */
@@ -134,16 +131,6 @@ size_t cfg_parse_hosts(const char *list, struct cfg_host *hosts, size_t max);
  * (size len): argv[0]'s basename, or the script's for interpreters. */
 void cfg_prog_name(const char *cmdline, size_t len, char *prog,
     size_t proglen);
-
-/* Log a diagnostic to stderr with a "ratetap: " prefix when RATETAP_DEBUG
- * is 1; otherwise nothing.  Never pass credentials or content. */
-void shim_debug(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-
-/* Per-thread re-entrancy flag: set while a hook is inside libcurl, so that
- * libcurl's own calls through its PLT pass straight through the hooks.
- * initial-exec: no __tls_get_addr, hence no DT_NEEDED on ld.so (4 bytes of
- * the static TLS surplus when the shim is dlopen'ed). */
-extern __thread int shim_busy __attribute__((tls_model("initial-exec")));
 
 /* ---- handle.c ---------------------------------------------------------- */
 

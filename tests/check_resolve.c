@@ -19,6 +19,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "../shim/log.c"
 #include "../shim/resolve.c"
 #include "../shim/got.c"
 #include "../shim/dlhook.c"
