@@ -269,7 +269,7 @@ dlhook_dlopen(const char *file, int mode)
 		h = open_for_caller(caller, file, mode);
 	if (h != NULL) {
 		saved = errno;
-		resolve_patch_all();
+		got_patch_all();
 		errno = saved;
 	}
 	return h;

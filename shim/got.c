@@ -632,13 +632,13 @@ out:
 }
 
 void
-resolve_patch_all(void)
+got_patch_all(void)
 {
 	patch(0);
 }
 
 void
-resolve_patch_start(void)
+got_patch_start(void)
 {
 	patch(1);
 }

@@ -509,7 +509,7 @@ curl_multi_cleanup(CURLM *multi)
 	return rc;
 }
 
-/* What resolve_patch_all() points GOT entries at. */
+/* What got_patch_all() points GOT entries at. */
 const struct resolve_hook resolve_hooks[] = {
 	{ "curl_easy_init", (void *)curl_easy_init },
 	{ "curl_easy_setopt", (void *)curl_easy_setopt },

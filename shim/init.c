@@ -29,5 +29,5 @@ shim_init(void)
 		shim_debug("pass-through");
 		return;
 	}
-	resolve_patch_start();
+	got_patch_start();
 }

@@ -66,7 +66,7 @@ void resolve_flush_ranges(void);
 void *dlhook_real_dlopen(const char *file, int mode);
 
 /* The shim's dlopen hook, patched into GOT entries of "dlopen" by
- * resolve_patch_all() like the curl hooks. */
+ * got_patch_all() like the curl hooks. */
 void *dlhook_dlopen(const char *file, int mode);
 
 #endif /* RATETAP_RESOLVE_INT_H */

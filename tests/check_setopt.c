@@ -433,12 +433,12 @@ resolve_fns(const void *caller)
 }
 
 void
-resolve_patch_all(void)
+got_patch_all(void)
 {
 }
 
 void
-resolve_patch_start(void)
+got_patch_start(void)
 {
 }
 
