@@ -18,6 +18,7 @@
 #include "ratetap/hosts.h"
 #include "ratetap/safe.h"
 
+#include "resolve.h"
 #include "shim.h"
 
 struct shim_cfg shim_cfg;

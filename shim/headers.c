@@ -15,7 +15,7 @@
 #include <stdint.h>
 #include <string.h>
 
-#include "shim.h"
+#include "curltap.h"
 
 #define RL_PREFIX	"anthropic-ratelimit-"
 #define MAX_UNIX	INT64_C(253402300799)	/* 9999-12-31T23:59:59Z */

@@ -17,7 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "shim.h"
+#include "curltap.h"
 
 /* The table for the hook's caller; NULL (reported) when there is none or
  * the entry named by member is missing or points back into the shim. */

@@ -22,17 +22,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "shim.h"
-
-/* Give the scanner len body bytes at p. */
-static void
-feed(struct shim_xfer *x, const char *p, size_t len)
-{
-	if (len > 0) {
-		scan_feed(&x->scan, p, len);
-		x->fed += len;
-	}
-}
+#include "curltap.h"
 
 void
 tee_scan(struct shim_xfer *x, const char *p, size_t len)
@@ -61,7 +51,7 @@ tee_scan(struct shim_xfer *x, const char *p, size_t len)
 			}
 			/* the body: with the bytes held back, if any */
 			x->wmode = W_BODY;
-			feed(x, status, x->wpre);
+			rec_body(&x->rec, status, x->wpre);
 			x->wpre = 0;
 			break;
 		}
@@ -77,7 +67,7 @@ tee_scan(struct shim_xfer *x, const char *p, size_t len)
 				x->wblank = 0;
 		}
 	}
-	feed(x, p + off, len - off);
+	rec_body(&x->rec, p + off, len - off);
 }
 
 /* What the application's write callback (or libcurl's default: fwrite to
@@ -139,7 +129,7 @@ tee_write(char *ptr, size_t size, size_t nmemb, void *userdata)
 		else if (__builtin_expect(sh->x->wmode != W_BODY, 0))
 			tee_scan(sh->x, ptr, len);
 		else
-			feed(sh->x, ptr, len);
+			rec_body(&sh->x->rec, ptr, len);
 	}
 	return ret;
 }
@@ -155,7 +145,7 @@ tee_header(char *ptr, size_t size, size_t nmemb, void *userdata)
 		if (__builtin_expect(sh->x->confirm, 0))
 			xfer_confirm(sh);
 		if (!sh->x->drop)
-			hdr_tee_feed(&sh->x->hdr, ptr, len);
+			rec_header(&sh->x->rec, ptr, len);
 	}
 	return ret;
 }

@@ -20,7 +20,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "../shim/shim.h"
+#include "../shim/curltap.h"
 
 /* ---- the fake libcurl --------------------------------------------------- */
 

@@ -7,7 +7,8 @@ SHIM_TEST_OBJS = $(B)/obj/shim/hooks.o $(B)/obj/shim/handle.o \
                  $(B)/obj/shim/xfer.o $(B)/obj/shim/tee.o \
                  $(B)/obj/shim/headers.o $(B)/obj/shim/send.o \
                  $(B)/obj/shim/config.o $(B)/obj/shim/scan.o \
-                 $(B)/obj/shim/log.o $(B)/obj/shim/init.o
+                 $(B)/obj/shim/log.o $(B)/obj/shim/init.o \
+                 $(B)/obj/shim/record.o
 CHECK_OBJS_setopt = $(SHIM_TEST_OBJS)
 CHECK_LIBS_setopt = -lpthread
 # keep them: several test binaries share them, make must not delete them as
