@@ -1,8 +1,9 @@
 # Shim tests: unit-test inputs and the C test client in three link variants.
 #
-# check_headers and check_tee #include the module's .c; check_setopt links
-# the shim's modules (built as ordinary objects) against a fake libcurl
-# defined in the test itself, so no real libcurl is involved.
+# check_headers and check_tee #include the module's .c; check_setopt,
+# check_xfer, check_config and check_send link the shim's modules (built as
+# ordinary objects) against the fake libcurl of tests/shimtest.h, so no real
+# libcurl is involved.
 SHIM_TEST_OBJS = $(B)/obj/shim/hooks.o $(B)/obj/shim/handle.o \
                  $(B)/obj/shim/xfer.o $(B)/obj/shim/tee.o \
                  $(B)/obj/shim/headers.o $(B)/obj/shim/send.o \
@@ -11,6 +12,12 @@ SHIM_TEST_OBJS = $(B)/obj/shim/hooks.o $(B)/obj/shim/handle.o \
                  $(B)/obj/shim/record.o
 CHECK_OBJS_setopt = $(SHIM_TEST_OBJS)
 CHECK_LIBS_setopt = -lpthread
+CHECK_OBJS_xfer   = $(SHIM_TEST_OBJS)
+CHECK_LIBS_xfer   = -lpthread
+CHECK_OBJS_config = $(SHIM_TEST_OBJS)
+CHECK_LIBS_config = -lpthread
+CHECK_OBJS_send   = $(SHIM_TEST_OBJS)
+CHECK_LIBS_send   = -lpthread
 # keep them: several test binaries share them, make must not delete them as
 # intermediates
 .SECONDARY: $(SHIM_TEST_OBJS)
