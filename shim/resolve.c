@@ -412,8 +412,13 @@ resolve_program_defines(const char *name)
 	return dlsym(RTLD_DEFAULT, name) != NULL;
 }
 
-/* Plain loops rather than strrchr() and friends: this runs at start-up
- * in every program, most of which never touch those pages of libc. */
+/*
+ * 1 when the file name (a path or a soname) names a libcurl:
+ * "libcurl.so*" or "libcurl-<flavour>.so*".  Self-contained, so that it
+ * can give way to one libc-only matcher shared with the CLI.  Plain loops
+ * rather than strrchr() and friends: this runs at start-up in every
+ * program, most of which never touch those pages of libc.
+ */
 static int
 libcurl_name(const char *name)
 {
