@@ -18,6 +18,7 @@
 
 /* ---- handle.c ---------------------------------------------------------- */
 
+/* State of one transfer in progress on a tapped handle. */
 struct shim_xfer {
 	struct rec rec;			/* what every layer records */
 	int tee_on;			/* our WRITEFUNCTION is installed */

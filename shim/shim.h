@@ -147,8 +147,6 @@ struct hdr_tee {
 					   response's headers was seen */
 };
 
-/* State of one transfer in progress on a tapped handle. */
-
 /*
  * Apply one response header to ev when it is one of the rate-limit headers
  * of proto.h (name matched case-insensitively).  Returns 1 when applied, 0
@@ -161,8 +159,8 @@ int hdr_apply(struct rtp_event *ev, const char *name, const char *value);
 void hdr_tee_init(struct hdr_tee *t);
 
 /*
- * One header line (len bytes at p, as libcurl hands it to a header
- * callback) of a transfer: a status line ("HTTP/...") starts the set
+ * One header line (len bytes at p, as a header callback gets it, line
+ * end included) of a transfer: a status line ("HTTP/...") starts the set
  * afresh, ours are applied to t->ev, others are skipped at the cost of a
  * compare or two.  Lines after a response's blank line (trailers) are not
  * read.
