@@ -1,18 +1,13 @@
 /*
  * The shim's configuration: read once from the environment (the program
  * name from /proc/self/cmdline, at the first event), host matching for
- * RATETAP_HOSTS, URL parsing, the ingest socket's directory check, the
- * debug log, and the constructor that patches GOT entries.
- *
- * The constructor must stay cheap: it runs in every program the shim is
- * preloaded into, most of which never use libcurl.
+ * RATETAP_HOSTS, URL parsing and the ingest socket's directory check.
+ * The debug log is in log.c, the constructor in init.c.
  */
 #include <ctype.h>
-#include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,43 +18,17 @@
 #include "ratetap/hosts.h"
 #include "ratetap/safe.h"
 
+#include "resolve.h"
 #include "shim.h"
 
 struct shim_cfg shim_cfg;
 _Atomic int shim_cfg_ready;
-__thread int shim_busy __attribute__((tls_model("initial-exec")));
 
 static pthread_once_t cfg_once = PTHREAD_ONCE_INIT;
 static pthread_once_t prog_once = PTHREAD_ONCE_INIT;
 static char prog_name[RTP_PROG_LEN];	/* cfg_prog() */
 static struct cfg_host *host_store;	/* shim_cfg.hosts */
 static _Atomic int sock_state;		/* cfg_sock(): enum below */
-
-void
-shim_debug(const char *fmt, ...)
-{
-	char buf[512];
-	va_list ap;
-	int n, saved = errno;
-
-	if (!shim_cfg.debug)
-		return;
-	memcpy(buf, "ratetap: ", 9);
-	va_start(ap, fmt);
-	n = vsnprintf(buf + 9, sizeof(buf) - 10, fmt, ap);
-	va_end(ap);
-	if (n < 0)
-		goto out;
-	n += 9;
-	if ((size_t)n > sizeof(buf) - 2)
-		n = (int)sizeof(buf) - 2;
-	buf[n++] = '\n';
-	/* one write(2): no stdio locks, lines from threads stay whole */
-	if (write(STDERR_FILENO, buf, (size_t)n) < 0)
-		goto out;
-out:
-	errno = saved;
-}
 
 static void
 lower(char *s)
@@ -484,8 +453,7 @@ cfg_load(void)
 	const char *hosts, *sock;
 
 	memset(&c, 0, sizeof(c));
-	c.debug = rt_env_flag("RATETAP_DEBUG");
-	shim_cfg.debug = c.debug;	/* so that parsing can report */
+	shim_debug_reload();		/* so that parsing can report */
 	if (rt_env_flag("RATETAP_DISABLE"))
 		c.off = 1;
 	else if (getauxval(AT_SECURE) != 0)
@@ -515,7 +483,7 @@ cfg_load(void)
 	    rt_journal_path(c.sock, c.journal, sizeof(c.journal)) == -1)
 		c.journal[0] = '\0';	/* datagrams only */
 	shim_cfg = c;
-	if (c.debug)
+	if (shim_debug_on())
 		shim_debug("%s, %zu tapped host(s)",
 		    c.off ? "pass-through" : "active", c.nhosts);
 }
@@ -537,45 +505,4 @@ int
 cfg_off(void)
 {
 	return shim_off();
-}
-
-/*
- * The constructor: make calls that symbol interposition cannot reach
- * (RTLD_DEEPBIND objects, the shim loaded as a plugin) go through the
- * hooks, unless the shim is off.  It reads only what that needs: the rest
- * of the configuration (hosts, socket path) is read by the first hook that
- * runs, so that a program that never uses libcurl does not pay for it;
- * every libc function it calls is a page of libc that such a program may
- * otherwise never touch.
- */
-/* rt_env_flag() without getenv() or any other libc call: for the
- * constructor (see below). */
-static int
-env_flag(const char *name)
-{
-	char **e;
-
-	for (e = environ; e != NULL && *e != NULL; e++) {
-		const char *v = *e, *n = name;
-
-		while (*n != '\0' && *v == *n) {
-			v++;
-			n++;
-		}
-		if (*n == '\0' && *v == '=')
-			return v[1] == '1' && v[2] == '\0';
-	}
-	return 0;
-}
-
-__attribute__((constructor)) static void
-shim_init(void)
-{
-	shim_cfg.debug = env_flag("RATETAP_DEBUG");
-	if (env_flag("RATETAP_DISABLE") || getauxval(AT_SECURE) != 0 ||
-	    resolve_program_defines("ratetapd_no_tap")) {
-		shim_debug("pass-through");
-		return;
-	}
-	resolve_patch_start();
 }

@@ -51,7 +51,7 @@ real_init(void)
 	if (p == NULL || resolve_in_self(p))
 		p = dlsym(RTLD_DEFAULT, "dlopen");
 	if (p == NULL || resolve_in_self(p)) {
-		resolve_log("the C library's dlopen cannot be found");
+		shim_debug("the C library's dlopen cannot be found");
 		return;
 	}
 	real_dlopen = (dlopen_fn)p;
@@ -269,7 +269,7 @@ dlhook_dlopen(const char *file, int mode)
 		h = open_for_caller(caller, file, mode);
 	if (h != NULL) {
 		saved = errno;
-		resolve_patch_all();
+		got_patch_all();
 		errno = saved;
 	}
 	return h;
@@ -316,7 +316,7 @@ sym_init(void)
 	real_dlsym = (dlsym_fn)resolve_next_defined("dlsym");
 	real_dlvsym = (dlvsym_fn)resolve_next_defined("dlvsym");
 	if (real_dlsym == NULL || real_dlvsym == NULL)
-		resolve_log("the C library's dlsym/dlvsym cannot be found");
+		shim_debug("the C library's dlsym/dlvsym cannot be found");
 }
 
 NO_SAN static int
@@ -345,7 +345,7 @@ curl_sym(void *p, const char *name, const void *caller)
 		return p;
 	f = resolve_fns(caller);
 	if (f != NULL && f->lib != lib) {
-		resolve_log("dlsym(%s) of a second libcurl: not tapped", name);
+		shim_debug("dlsym(%s) of a second libcurl: not tapped", name);
 		return p;
 	}
 	if (f == NULL && resolve_bind(caller, lib) == -1)

@@ -131,7 +131,7 @@ hooks_load(void)
 		if (!in_self(addr) && self != NULL)
 			addr = dlsym(self, h->name);
 		if (!in_self(addr)) {
-			resolve_log("hook for %s is not inside the shim: "
+			shim_debug("hook for %s is not inside the shim: "
 			    "not patched", h->name);
 			continue;
 		}
@@ -352,7 +352,7 @@ patch_relocs(const struct dl_phdr_info *info, const struct resolve_dyn *d,
 			return;
 		}
 		if (write_slot(info, info->dlpi_addr + off, hook, ps) == -1)
-			resolve_log("%s: cannot patch %s",
+			shim_debug("%s: cannot patch %s",
 			    info->dlpi_name[0] != '\0' ? info->dlpi_name :
 			    "the program", name);
 	}
@@ -505,13 +505,13 @@ patch_cb(struct dl_phdr_info *info, size_t size, void *arg)
 		patch_relocs(info, &d, d.rel, d.relsz, 0, ps);
 	}
 	if (ps->patched != before)
-		resolve_log("patched %zu GOT entries in %s",
+		shim_debug("patched %zu GOT entries in %s",
 		    ps->patched - before, info->dlpi_name[0] != '\0' ?
 		    info->dlpi_name : "the program");
 	if (ps->deferred) {
 		/* Not relocated yet: the next pass (after that dlopen
 		 * returns) does it. */
-		resolve_log("%s is still being loaded: patched later",
+		shim_debug("%s is still being loaded: patched later",
 		    info->dlpi_name[0] != '\0' ? info->dlpi_name :
 		    "the program");
 		return 0;
@@ -558,7 +558,7 @@ got_fork_init(void)
 {
 	if (pthread_atfork(got_fork_prepare, got_fork_release,
 	    got_fork_release) != 0)
-		resolve_log("pthread_atfork failed");
+		shim_debug("pthread_atfork failed");
 }
 
 /* 1 when the dlopen the global scope offers is the shim's: it was
@@ -625,20 +625,20 @@ patch(int start)
 	/* With an object left for later, the next call must look again. */
 	have_last = !ps.deferred;
 	if (ps.failed)
-		resolve_log("some GOT entries could not be made writable");
+		shim_debug("some GOT entries could not be made writable");
 out:
 	pthread_mutex_unlock(&got_mu);
 	errno = saved;
 }
 
 void
-resolve_patch_all(void)
+got_patch_all(void)
 {
 	patch(0);
 }
 
 void
-resolve_patch_start(void)
+got_patch_start(void)
 {
 	patch(1);
 }

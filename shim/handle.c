@@ -13,7 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "shim.h"
+#include "curltap.h"
 
 #define HDL_BUCKETS	256
 

@@ -15,7 +15,7 @@
 #include <stdint.h>
 #include <string.h>
 
-#include "shim.h"
+#include "curltap.h"
 
 #define RL_PREFIX	"anthropic-ratelimit-"
 #define MAX_UNIX	INT64_C(253402300799)	/* 9999-12-31T23:59:59Z */
@@ -209,7 +209,12 @@ num2(const char *s, int *out)
 	return 0;
 }
 
-/* YYYY-MM-DD(T|t| )HH:MM:SS[.frac](Z|z|(+|-)HH:MM) -> unix seconds. */
+/*
+ * YYYY-MM-DD(T|t| )HH:MM:SS[.frac](Z|z|(+|-)HH:MM) -> unix seconds, at most
+ * MAX_UNIX.  Self-contained with days_from_civil() and num2() (the shim
+ * links libc only): the one place to swap for a shared libc-only parser
+ * in common/ should one be written.
+ */
 static int
 parse_rfc3339(const char *s, size_t len, int64_t *out)
 {
@@ -217,16 +222,18 @@ parse_rfc3339(const char *s, size_t len, int64_t *out)
 		31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31
 	};
 	int64_t y, t;
-	int mo, d, h, mi, sec, oh = 0, om = 0, sign = 0;
+	int yh, yl, mo, d, h, mi, sec, oh = 0, om = 0, sign = 0;
 	size_t i;
 
-	if (len < 20 || parse_uint(s, 4, 9999, &y) == -1 || s[4] != '-' ||
+	if (len < 20 || num2(s, &yh) == -1 || num2(s + 2, &yl) == -1 ||
+	    s[4] != '-' ||
 	    num2(s + 5, &mo) == -1 || s[7] != '-' || num2(s + 8, &d) == -1 ||
 	    (s[10] != 'T' && s[10] != 't' && s[10] != ' ') ||
 	    num2(s + 11, &h) == -1 || s[13] != ':' ||
 	    num2(s + 14, &mi) == -1 || s[16] != ':' ||
 	    num2(s + 17, &sec) == -1)
 		return -1;
+	y = yh * 100 + yl;
 	if (mo < 1 || mo > 12 || d < 1 || d > mdays[mo - 1] || h > 23 ||
 	    mi > 59 || sec > 60)
 		return -1;

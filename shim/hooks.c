@@ -17,7 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "shim.h"
+#include "curltap.h"
 
 /* The table for the hook's caller; NULL (reported) when there is none or
  * the entry named by member is missing or points back into the shim. */
@@ -291,9 +291,7 @@ curl_easy_init(void)
 
 	if ((f = FNS(easy_init, curl_easy_init)) == NULL)
 		return NULL;
-	shim_busy = 1;
-	easy = f->easy_init();
-	shim_busy = busy;
+	SHIM_BUSY_AS(1, easy = f->easy_init());
 	if (easy == NULL || shim_off())
 		return easy;
 	hdl_free(hdl_remove(easy));
@@ -320,9 +318,7 @@ curl_easy_perform(CURL *easy)
 	if ((sh = tapped(f, easy)) == NULL) {
 		if (!unseen(easy))
 			return f->easy_perform(easy);
-		shim_busy = 1;
-		rc = f->easy_perform(easy);
-		shim_busy = busy;
+		SHIM_BUSY_AS(1, rc = f->easy_perform(easy));
 		xfer_report_unseen(f, easy, rc);
 		return rc;
 	}
@@ -331,9 +327,7 @@ curl_easy_perform(CURL *easy)
 			xfer_target(f, sh);
 		began = xfer_begin(f, sh);
 	}
-	shim_busy = 1;
-	rc = f->easy_perform(easy);
-	shim_busy = busy;
+	SHIM_BUSY_AS(1, rc = f->easy_perform(easy));
 	if (began)
 		xfer_finalize(f, sh, rc, 0);
 	else if (sh->follow && !sh->active)
@@ -348,14 +342,11 @@ curl_easy_duphandle(CURL *easy)
 {
 	const struct curl_fns *f;
 	struct shim_handle *sh, *dsh, *stale;
-	int busy = shim_busy;
 	CURL *dup;
 
 	if ((f = FNS(easy_duphandle, curl_easy_duphandle)) == NULL)
 		return NULL;
-	shim_busy = 1;
-	dup = f->easy_duphandle(easy);
-	shim_busy = busy;
+	SHIM_BUSY_AS(1, dup = f->easy_duphandle(easy));
 	if (dup == NULL || shim_off())
 		return dup;
 	/* a state left for this address by a handle freed unseen */
@@ -406,9 +397,7 @@ curl_easy_reset(CURL *easy)
 		return;
 	if (!shim_off() && (sh = hdl_lookup(easy)) != NULL && sh->active)
 		xfer_finalize(f, sh, CURLE_OK, RTP_F_NO_DONE);
-	shim_busy = 1;
-	f->easy_reset(easy);
-	shim_busy = busy;
+	SHIM_BUSY_AS(1, f->easy_reset(easy));
 	hdl_free(hdl_remove(easy));
 	if (!busy && !shim_off() && shim_cfg.nhosts > 0 &&
 	    (sh = hdl_get(easy)) != NULL)
@@ -421,16 +410,13 @@ curl_easy_cleanup(CURL *easy)
 {
 	const struct curl_fns *f;
 	struct shim_handle *sh;
-	int busy = shim_busy;
 
 	if ((f = FNS(easy_cleanup, curl_easy_cleanup)) == NULL)
 		return;
 	if (!shim_off() && (sh = hdl_lookup(easy)) != NULL && sh->active)
 		xfer_finalize(f, sh, CURLE_OK, RTP_F_NO_DONE);
 	sh = hdl_remove(easy);
-	shim_busy = 1;
-	f->easy_cleanup(easy);
-	shim_busy = busy;
+	SHIM_BUSY_AS(1, f->easy_cleanup(easy));
 	hdl_free(sh);
 }
 
@@ -451,9 +437,7 @@ curl_multi_add_handle(CURLM *multi, CURL *easy)
 		xfer_target(f, sh);
 	if (!sh->active && (began = xfer_begin(f, sh)))
 		hdl_set_multi(sh, multi);
-	shim_busy = 1;
-	rc = f->multi_add_handle(multi, easy);
-	shim_busy = busy;
+	SHIM_BUSY_AS(1, rc = f->multi_add_handle(multi, easy));
 	if (began && rc != CURLM_OK)
 		xfer_abort(f, sh);
 	return rc;
@@ -473,9 +457,7 @@ curl_multi_remove_handle(CURLM *multi, CURL *easy)
 		return CURLM_INTERNAL_ERROR;
 	if (busy || (sh = tapped(f, easy)) == NULL)
 		return f->multi_remove_handle(multi, easy);
-	shim_busy = 1;
-	rc = f->multi_remove_handle(multi, easy);
-	shim_busy = busy;
+	SHIM_BUSY_AS(1, rc = f->multi_remove_handle(multi, easy));
 	if (rc == CURLM_OK && sh->active && sh->multi == multi)
 		xfer_finalize(f, sh, CURLE_OK, RTP_F_NO_DONE);
 	return rc;
@@ -492,9 +474,7 @@ curl_multi_info_read(CURLM *multi, int *msgs_in_queue)
 
 	if ((f = FNS(multi_info_read, curl_multi_info_read)) == NULL)
 		return NULL;
-	shim_busy = 1;
-	msg = f->multi_info_read(multi, msgs_in_queue);
-	shim_busy = busy;
+	SHIM_BUSY_AS(1, msg = f->multi_info_read(multi, msgs_in_queue));
 	if (busy || msg == NULL || msg->msg != CURLMSG_DONE)
 		return msg;
 	if ((sh = tapped(f, msg->easy_handle)) != NULL && sh->active &&
@@ -525,13 +505,11 @@ curl_multi_cleanup(CURLM *multi)
 				    RTP_F_NO_DONE);
 		free(v);
 	}
-	shim_busy = 1;
-	rc = f->multi_cleanup(multi);
-	shim_busy = busy;
+	SHIM_BUSY_AS(1, rc = f->multi_cleanup(multi));
 	return rc;
 }
 
-/* What resolve_patch_all() points GOT entries at. */
+/* What got_patch_all() points GOT entries at. */
 const struct resolve_hook resolve_hooks[] = {
 	{ "curl_easy_init", (void *)curl_easy_init },
 	{ "curl_easy_setopt", (void *)curl_easy_setopt },

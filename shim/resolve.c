@@ -21,7 +21,6 @@
 #include <link.h>
 #include <sys/auxv.h>
 #include <pthread.h>
-#include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -99,44 +98,6 @@ static const struct {
 	{ "curl_url_get", offsetof(struct curl_fns, url_get), 1 },
 	{ "curl_free", offsetof(struct curl_fns, free), 1 },
 };
-
-int
-resolve_debug(void)
-{
-	static _Atomic int state;	/* 0 unknown, 1 off, 2 on */
-	int s = atomic_load_explicit(&state, memory_order_relaxed);
-
-	if (s == 0) {
-		s = rt_env_flag("RATETAP_DEBUG") ? 2 : 1;
-		atomic_store_explicit(&state, s, memory_order_relaxed);
-	}
-	return s == 2;
-}
-
-void
-resolve_log(const char *fmt, ...)
-{
-	char buf[512];
-	va_list ap;
-	size_t len;
-	int n, saved = errno;
-
-	if (!resolve_debug())
-		return;
-	memcpy(buf, "ratetap: ", 9);
-	va_start(ap, fmt);
-	n = vsnprintf(buf + 9, sizeof(buf) - 10, fmt, ap);
-	va_end(ap);
-	if (n >= 0) {
-		len = 9 + ((size_t)n < sizeof(buf) - 10 ? (size_t)n :
-		    sizeof(buf) - 11);
-		buf[len++] = '\n';
-		/* One write: lines from several threads stay whole. */
-		if (write(STDERR_FILENO, buf, len) < 0)
-			n = -1;
-	}
-	errno = saved;
-}
 
 __attribute__((no_sanitize("address", "thread", "undefined"))) static uintptr_t
 dyn_addr(uintptr_t base, uintptr_t v)
@@ -451,8 +412,13 @@ resolve_program_defines(const char *name)
 	return dlsym(RTLD_DEFAULT, name) != NULL;
 }
 
-/* Plain loops rather than strrchr() and friends: this runs at start-up
- * in every program, most of which never touch those pages of libc. */
+/*
+ * 1 when the file name (a path or a soname) names a libcurl:
+ * "libcurl.so*" or "libcurl-<flavour>.so*".  Self-contained, so that it
+ * can give way to one libc-only matcher shared with the CLI.  Plain loops
+ * rather than strrchr() and friends: this runs at start-up in every
+ * program, most of which never touch those pages of libc.
+ */
 static int
 libcurl_name(const char *name)
 {
@@ -717,7 +683,7 @@ resolve_bind(const void *caller, const void *lib)
 		;
 	if (i == BIND_MAX) {
 		pthread_mutex_unlock(&resolve_mu);
-		resolve_log("too many objects loading libcurl with dlsym(): "
+		shim_debug("too many objects loading libcurl with dlsym(): "
 		    "%s not tapped", obj->l_name);
 		return -1;
 	}
@@ -758,12 +724,12 @@ fns_check(const struct curl_fns *f, const char *libname)
 		if (p == NULL) {
 			if (fn_syms[i].optional)
 				continue;
-			resolve_log("%s lacks %s: its calls are refused",
+			shim_debug("%s lacks %s: its calls are refused",
 			    libname, fn_syms[i].name);
 			return 0;
 		}
 		if (resolve_in_self(p)) {
-			resolve_log("%s resolves %s into the shim itself: "
+			shim_debug("%s resolves %s into the shim itself: "
 			    "its calls are refused", libname, fn_syms[i].name);
 			return 0;
 		}
@@ -786,7 +752,7 @@ table_build(struct link_map *lib)
 	t->fns.lib = lib;
 	h = dlhook_real_dlopen(lib->l_name, RTLD_NOLOAD | RTLD_LAZY);
 	if (h == NULL) {
-		resolve_log("cannot open loaded %s", lib->l_name);
+		shim_debug("cannot open loaded %s", lib->l_name);
 		return t;
 	}
 	t->handle = h;
@@ -924,7 +890,7 @@ res_fork_init(void)
 {
 	if (pthread_atfork(res_fork_prepare, res_fork_release,
 	    res_fork_release) != 0)
-		resolve_log("pthread_atfork failed");
+		shim_debug("pthread_atfork failed");
 }
 
 static const struct curl_fns *
@@ -939,7 +905,7 @@ resolve_slow(const void *caller)
 	if (pthread_once(&res_fork_once, res_fork_init) != 0)
 		return NULL;
 	if (caller_object(caller, &obj, &start, &end) == -1) {
-		resolve_log("no loaded object holds caller %p", caller);
+		shim_debug("no loaded object holds caller %p", caller);
 		return NULL;
 	}
 	objname = obj->l_name[0] != '\0' ? obj->l_name : "the program";
@@ -968,7 +934,7 @@ resolve_slow(const void *caller)
 	if (pthread_mutex_lock(&resolve_mu) != 0)
 		return NULL;
 	if (lib == NULL) {
-		resolve_log("no libcurl found for %s", objname);
+		shim_debug("no libcurl found for %s", objname);
 	} else {
 		t = table_find(lib);
 		if (t == NULL && nt != NULL) {
@@ -976,7 +942,7 @@ resolve_slow(const void *caller)
 			nt->next = tables;
 			tables = t = nt;
 			nt = NULL;
-			resolve_log("%s uses %s (from %s)%s", objname,
+			shim_debug("%s uses %s (from %s)%s", objname,
 			    lib->l_name, how, t->usable ? "" : ": unusable");
 		}
 		if (t->usable)

@@ -13,7 +13,7 @@
  * and never a libcurl loaded by the shim (lookups use RTLD_NOLOAD).
  *
  * Where interposition cannot reach (objects bound with RTLD_DEEPBIND, the
- * shim dlopen'ed into a running process), resolve_patch_all() rewrites the
+ * shim dlopen'ed into a running process), got_patch_all() rewrites the
  * GOT entries of the hooked curl_* symbols (and of dlopen, pointed at the
  * dlopen hook) in every loaded object other than the shim and libcurl
  * itself, read from each object's dynamic section.  docs/hooking.md has the
@@ -49,7 +49,7 @@ struct curl_fns {
 };
 
 /* A hooked symbol and the hook that replaces it.  hooks.c defines
- * resolve_hooks[], terminated by { NULL, NULL }; resolve_patch_all() points
+ * resolve_hooks[], terminated by { NULL, NULL }; got_patch_all() points
  * GOT entries for these names at these addresses. */
 struct resolve_hook {
 	const char *name;	/* e.g. "curl_easy_perform" */
@@ -75,16 +75,16 @@ const struct curl_fns *resolve_fns(const void *caller);
  * RATETAP_DISABLE=1 or in setuid programs.  Thread-safe, idempotent, cheap
  * when nothing was loaded since the last call.
  */
-void resolve_patch_all(void);
+void got_patch_all(void);
 
 /*
- * resolve_patch_all() for the shim's constructor.  When the shim's dlopen
+ * got_patch_all() for the shim's constructor.  When the shim's dlopen
  * is the one the global scope offers (LD_PRELOAD: the objects loaded with
  * the program bind through it), objects that do not link libcurl are not
  * even looked at (see got.c), and, the program not having started yet,
  * the fork handlers are registered later, by the next pass.
  */
-void resolve_patch_start(void);
+void got_patch_start(void);
 
 /*
  * 1 when the program (the executable, not a library) exports a definition

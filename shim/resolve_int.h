@@ -10,6 +10,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "init.h"
+
 /* What resolve_dyn_read() found in an object's dynamic section.  Pointers
  * are absolute addresses in this process; absent entries are NULL / 0. */
 struct resolve_dyn {
@@ -55,13 +57,6 @@ const void *resolve_self_base(void);
  * dladdr(), which scans symbol tables). */
 int resolve_in_self(const void *p);
 
-/* 1 when RATETAP_DEBUG=1 (read once). */
-int resolve_debug(void);
-
-/* Print "ratetap: <message>" on stderr when RATETAP_DEBUG=1. */
-void resolve_log(const char *fmt, ...)
-    __attribute__((format(printf, 1, 2)));
-
 /* Forget the cached caller ranges (after objects were unloaded: an address
  * may now belong to a different object). */
 void resolve_flush_ranges(void);
@@ -71,7 +66,7 @@ void resolve_flush_ranges(void);
 void *dlhook_real_dlopen(const char *file, int mode);
 
 /* The shim's dlopen hook, patched into GOT entries of "dlopen" by
- * resolve_patch_all() like the curl hooks. */
+ * got_patch_all() like the curl hooks. */
 void *dlhook_dlopen(const char *file, int mode);
 
 #endif /* RATETAP_RESOLVE_INT_H */

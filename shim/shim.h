@@ -1,11 +1,13 @@
 /*
- * Private interfaces of libratetap.so: configuration (config.c), the
- * per-handle state table (handle.c), the transfer lifecycle (xfer.c), the
- * body tee (tee.c), response headers (headers.c) and the datagram sender
- * (send.c).  The exported curl_* hooks are in hooks.c.
+ * Private interfaces of libratetap.so that every tap layer shares, none of
+ * them with a libcurl type: configuration and host matching (config.c),
+ * response headers (headers.c), the record of one HTTP exchange and the
+ * event built from it (record.c), and the sender (send.c).  A layer (the
+ * libcurl hooks, curltap.h) fills a struct rec as the exchange goes by and
+ * hands what it read to rec_report() when it ends.
  *
  * Everything here is hidden (the shim is built with -fvisibility=hidden);
- * only the hooks in hooks.c and the dlopen hook are exported.
+ * only the hooks are exported.
  */
 #ifndef RATETAP_SHIM_H
 #define RATETAP_SHIM_H
@@ -15,16 +17,11 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-#include <curl/curl.h>
-
 #include "ratetap/hosts.h"
 #include "ratetap/paths.h"
 #include "ratetap/proto.h"
-#include "resolve.h"
+#include "init.h"
 #include "scan.h"
-
-/* The exported symbols: default visibility, everything else hidden. */
-#define SHIM_EXPORT	__attribute__((visibility("default")))
 
 /* ---- config.c ---------------------------------------------------------- */
 
@@ -38,7 +35,6 @@ struct cfg_host {
 
 struct shim_cfg {
 	int off;			/* 1: pure pass-through */
-	int debug;			/* RATETAP_DEBUG=1 */
 	int sock_ok;			/* sock holds a usable path */
 	int sock_default;		/* sock is the default path (no
 					   RATETAP_SOCKET): its directory is
@@ -69,7 +65,7 @@ struct cfg_url {
 
 /*
  * Read the configuration from the environment into shim_cfg (RATETAP_DISABLE,
- * RATETAP_DEBUG, RATETAP_HOSTS, RATETAP_SOCKET, the program name, the daemon
+ * RATETAP_DEBUG for shim_debug(), RATETAP_HOSTS, RATETAP_SOCKET, the program name, the daemon
  * marker, AT_SECURE).  cfg_ensure() does it once per process; cfg_load()
  * re-reads unconditionally (tests).
  */
@@ -135,17 +131,7 @@ size_t cfg_parse_hosts(const char *list, struct cfg_host *hosts, size_t max);
 void cfg_prog_name(const char *cmdline, size_t len, char *prog,
     size_t proglen);
 
-/* Log a diagnostic to stderr with a "ratetap: " prefix when RATETAP_DEBUG
- * is 1; otherwise nothing.  Never pass credentials or content. */
-void shim_debug(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-
-/* Per-thread re-entrancy flag: set while a hook is inside libcurl, so that
- * libcurl's own calls through its PLT pass straight through the hooks.
- * initial-exec: no __tls_get_addr, hence no DT_NEEDED on ld.so (4 bytes of
- * the static TLS surplus when the shim is dlopen'ed). */
-extern __thread int shim_busy __attribute__((tls_model("initial-exec")));
-
-/* ---- handle.c ---------------------------------------------------------- */
+/* ---- headers.c --------------------------------------------------------- */
 
 #define HDR_PART_MAX	512	/* a header line delivered in pieces is
 					   joined up to this length */
@@ -161,212 +147,6 @@ struct hdr_tee {
 					   response's headers was seen */
 };
 
-/* State of one transfer in progress on a tapped handle. */
-struct shim_xfer {
-	struct scan_state scan;		/* body scanner */
-	struct hdr_tee hdr;		/* response headers, as they arrive */
-	char host[RTP_HOST_LEN];	/* host[:port] as reported */
-	int tls;			/* https:// */
-	int tee_on;			/* our WRITEFUNCTION is installed */
-	int hdr_on;			/* our HEADERFUNCTION is installed */
-	int wmode;			/* enum tee_wmode: where the write
-					   callback's stream is */
-	int wblank;			/* W_HDR: the current line is blank
-					   so far */
-	size_t wpre;			/* W_BOUNDARY: bytes of "HTTP/" seen
-					   at the end of the last delivery */
-	int confirm;			/* the URL libcurl requests is to be
-					   read at the first callback
-					   (xfer_confirm) */
-	int drop;			/* it was not a tapped one: pass
-					   everything through, report
-					   nothing */
-	uint64_t fed;			/* bytes given to the scanner */
-};
-
-/*
- * Where the bytes given to the write callback are.  With CURLOPT_HEADER
- * (PHP's CURLINFO_HEADER_SIZE idiom, pycurl's HEADER) libcurl passes every
- * response's header block through the write callback before the body: a
- * block begins with a status line ("HTTP/1.1 100 Continue", "HTTP/2 200",
- * a redirect's, a proxy's CONNECT answer) and ends with a blank line.
- */
-enum tee_wmode {
-	W_BOUNDARY = 0,		/* a header block may begin here */
-	W_HDR,			/* inside a header block */
-	W_BODY			/* the body: everything is fed */
-};
-
-#define URL_KEEP_MAX	(CFG_HOST_MAX + 32)	/* scheme://host:port */
-
-/* What the shim knows about one easy handle.  Fields other than easy,
- * next and multi are only touched by the thread that owns the handle (as
- * libcurl requires); the table lock guards easy, next and multi. */
-struct shim_handle {
-	CURL *easy;			/* key */
-	struct shim_handle *next;	/* hash chain */
-	CURLM *multi;			/* multi handle it was added to */
-
-	/* the application's settings, as it made them */
-	curl_write_callback user_wf;	/* CURLOPT_WRITEFUNCTION, NULL=fwrite */
-	void *user_wd;			/* CURLOPT_WRITEDATA */
-	int wd_set;			/* user_wd was set (else stdout) */
-	int wf_set;			/* user_wf was set (else fwrite) */
-	curl_write_callback user_hf;	/* CURLOPT_HEADERFUNCTION, NULL:
-					   libcurl's default */
-	void *user_hd;			/* CURLOPT_HEADERDATA */
-	int hf_set;			/* user_hf was set */
-	int hd_set;			/* user_hd was set */
-	int created;			/* its creation (or reset) was seen */
-	int cb_known;			/* the write callback and data above are
-					   the handle's: created, or both were
-					   set since.  Else no tee (plugin
-					   mode) */
-	int hcb_known;			/* the same for the header callback
-					   and data */
-
-	/* where a transfer goes (xfer_target) */
-	int url_seen;			/* CURLOPT_URL or CURLOPT_CURLU seen */
-	int stale;			/* url_keep, port_opt or curlu changed
-					   since the target was worked out */
-	char url_keep[URL_KEEP_MAX];	/* CURLOPT_URL as cfg_url_keep()
-					   keeps it, parsed when a transfer
-					   begins */
-	int url_ok;			/* url holds the parsed CURLOPT_URL */
-	struct cfg_url url;		/* CURLOPT_URL, parsed */
-	CURLU *curlu;			/* CURLOPT_CURLU (overrides the URL) */
-	long port_opt;			/* CURLOPT_PORT, 0: the URL's */
-	int follow;			/* CURLOPT_FOLLOWLOCATION: an untracked
-					   transfer's effective URL is
-					   checked when it ends */
-	int tapped;			/* host in RATETAP_HOSTS */
-	int tls;
-	char host[RTP_HOST_LEN];	/* host[:port] for events */
-
-	/* the transfer */
-	int active;			/* begun, not yet finalized */
-	pid_t owner;			/* the process that began it: a
-					   forked child reports nothing of a
-					   transfer it inherited */
-	const struct curl_fns *fns;	/* libcurl it was begun with */
-	struct shim_xfer *x;		/* allocated on first tapped transfer */
-};
-
-/* Find the state of easy, or NULL. */
-struct shim_handle *hdl_lookup(CURL *easy);
-
-/* Find or create the state of easy.  NULL when out of memory. */
-struct shim_handle *hdl_get(CURL *easy);
-
-/* Unlink the state of easy from the table and return it (NULL if none);
- * the caller frees it with hdl_free(). */
-struct shim_handle *hdl_remove(CURL *easy);
-
-/* Free a state returned by hdl_remove(). */
-void hdl_free(struct shim_handle *sh);
-
-/* Record (under the table lock) the multi handle sh was added to. */
-void hdl_set_multi(struct shim_handle *sh, CURLM *multi);
-
-/*
- * The active handles added to multi: a malloc'ed array in *out (caller
- * frees) of *n entries.  Returns 0, or -1 when out of memory.
- */
-int hdl_collect_multi(CURLM *multi, struct shim_handle ***out, size_t *n);
-
-/* Register the fork handlers of the table lock (once; every locked
- * operation on the table makes sure of it first). */
-void hdl_atfork_init(void);
-
-/* ---- xfer.c ------------------------------------------------------------ */
-
-/* Record url as the handle's CURLOPT_URL; it is parsed (and the target
- * worked out) by xfer_refresh() when a transfer begins. */
-void xfer_set_url(struct shim_handle *sh, const char *url);
-
-/* Work out the target of sh again (xfer_target) when its URL or port
- * changed since the last time.  Cheap when nothing changed. */
-void xfer_refresh(const struct curl_fns *f, struct shim_handle *sh);
-
-/*
- * Work out where a transfer on sh goes (tapped, tls, host) from its
- * CURLOPT_CURLU (read with f->url_get; without it, or with f NULL, a CURLU
- * handle counts as untapped), else its CURLOPT_URL, and CURLOPT_PORT.
- */
-void xfer_target(const struct curl_fns *f, struct shim_handle *sh);
-
-/*
- * The first response of a transfer on a handle with a CURLOPT_CURLU is
- * arriving (or the transfer ended without one): judge the URL libcurl
- * actually requested (CURLINFO_EFFECTIVE_URL, before any redirect), set
- * the reported host from it, or mark the transfer dropped when that host
- * is not tapped.
- */
-void xfer_confirm(struct shim_handle *sh);
-
-/*
- * A transfer on easy ended (result cc) that the shim did not see begin:
- * a handle configured before the shim was loaded (plugin mode).  When its
- * effective URL's host is tapped, send the event with the headers and the
- * usage unreadable (the body was not teed).
- */
-void xfer_report_unseen(const struct curl_fns *f, CURL *easy, CURLcode cc);
-
-/*
- * A transfer starts on sh (curl_easy_perform or curl_multi_add_handle):
- * when the host is tapped, install the tee and start the scanner.  Returns
- * 1 when the transfer is tracked, 0 when not.
- */
-int xfer_begin(const struct curl_fns *f, struct shim_handle *sh);
-
-/* Undo xfer_begin() for a transfer that never started (the real
- * curl_multi_add_handle failed): restore the callbacks, send nothing. */
-void xfer_abort(const struct curl_fns *f, struct shim_handle *sh);
-
-/*
- * The transfer on sh ended (result code cc), or, with RTP_F_NO_DONE in
- * flags, was abandoned before its completion was seen.  Exactly once per
- * transfer: builds and sends the event (for NO_DONE only when a response
- * code was received) and restores the application's callbacks.
- */
-void xfer_finalize(const struct curl_fns *f, struct shim_handle *sh,
-    CURLcode cc, uint32_t flags);
-
-/* Put the application's write callback and data back on easy, and, when
- * header is 1, its header callback and data (used after finalizing and on
- * a duplicated handle). */
-void xfer_restore_callbacks(const struct curl_fns *f, CURL *easy,
-    const struct shim_handle *sh, int write, int header);
-
-/* ---- tee.c ------------------------------------------------------------- */
-
-/*
- * The WRITEFUNCTION installed on tapped handles; userdata is the
- * struct shim_handle.  Calls the application's write callback (or fwrite to
- * its WRITEDATA, stdout by default) with the same bytes and returns its
- * result unchanged; feeds the scanner only bytes the application accepted.
- */
-size_t tee_write(char *ptr, size_t size, size_t nmemb, void *userdata);
-
-/*
- * Feed the scanner of x the body bytes among len bytes at p that the
- * application accepted from the write callback, leaving out response
- * header blocks (CURLOPT_HEADER, see enum tee_wmode).  Advances x->wmode.
- */
-void tee_scan(struct shim_xfer *x, const char *p, size_t len);
-
-/*
- * The HEADERFUNCTION installed on tapped handles; userdata is the struct
- * shim_handle.  Does what libcurl would have done with the header line:
- * the application's header callback with its HEADERDATA; without one, its
- * write callback (or fwrite) with HEADERDATA when that is set; else
- * nothing (the line is accepted).  Returns that result unchanged; a line
- * the application accepted goes to the header reader (hdr_tee_feed).
- */
-size_t tee_header(char *ptr, size_t size, size_t nmemb, void *userdata);
-
-/* ---- headers.c --------------------------------------------------------- */
-
 /*
  * Apply one response header to ev when it is one of the rate-limit headers
  * of proto.h (name matched case-insensitively).  Returns 1 when applied, 0
@@ -375,17 +155,12 @@ size_t tee_header(char *ptr, size_t size, size_t nmemb, void *userdata);
  */
 int hdr_apply(struct rtp_event *ev, const char *name, const char *value);
 
-/* Read the last response's headers of easy with f->easy_nextheader and
- * apply them to ev; without curl_easy_nextheader sets
- * RTP_F_HEADERS_UNREAD.  The fallback for transfers not header-teed. */
-void hdr_read(const struct curl_fns *f, CURL *easy, struct rtp_event *ev);
-
 /* Start reading a transfer's headers afresh. */
 void hdr_tee_init(struct hdr_tee *t);
 
 /*
- * One header line (len bytes at p, as libcurl hands it to a header
- * callback) of a transfer: a status line ("HTTP/...") starts the set
+ * One header line (len bytes at p, as a header callback gets it, line
+ * end included) of a transfer: a status line ("HTTP/...") starts the set
  * afresh, ours are applied to t->ev, others are skipped at the cost of a
  * compare or two.  Lines after a response's blank line (trailers) are not
  * read.
@@ -394,6 +169,67 @@ void hdr_tee_feed(struct hdr_tee *t, const char *p, size_t len);
 
 /* Copy the header fields of h (built by the header tee) into ev. */
 void hdr_merge(struct rtp_event *ev, const struct rtp_event *h);
+
+/* ---- record.c ---------------------------------------------------------- */
+
+/* One HTTP exchange being watched, whichever layer sees its bytes. */
+struct rec {
+	struct scan_state scan;		/* body scanner */
+	struct hdr_tee hdr;		/* response headers, as they arrive */
+	char host[RTP_HOST_LEN];	/* host[:port] as reported */
+	int tls;			/* over TLS */
+	uint64_t fed;			/* bytes given to the scanner */
+};
+
+/* Start r afresh for an exchange with host (host[:port] as events report
+ * it), over TLS when tls is 1. */
+void rec_begin(struct rec *r, const char *host, int tls);
+
+/* Give the scanner of r len response body bytes at p. */
+static inline void
+rec_body(struct rec *r, const char *p, size_t len)
+{
+	if (len > 0) {
+		scan_feed(&r->scan, p, len);
+		r->fed += len;
+	}
+}
+
+/* One response header line of r (see hdr_tee_feed). */
+static inline void
+rec_header(struct rec *r, const char *p, size_t len)
+{
+	hdr_tee_feed(&r->hdr, p, len);
+}
+
+/* What a layer read of an exchange that ended, for its event. */
+struct rec_end {
+	const char *host;		/* as reported */
+	int tls;
+	int teed;			/* the body went through the scanner */
+	const struct scan_result *res;	/* NULL when not teed */
+	const struct rtp_event *hdrs;	/* the header tee's reading; NULL:
+					   read_hdrs reads them */
+	uint64_t fed;			/* body bytes seen */
+	int32_t result;			/* the layer's result (libcurl: the
+					   CURLcode) */
+	long status;			/* HTTP status, 0: no response */
+	const char *method;		/* request method, NULL: unknown */
+	const char *url;		/* the URL or the request's path,
+					   NULL: unknown */
+	/* headers for a response not header-teed (hdrs NULL); may be
+	   NULL */
+	void (*read_hdrs)(void *arg, struct rtp_event *ev);
+	void *read_arg;
+};
+
+/*
+ * Build the event of an exchange from e (and flags, RTP_F_*): path and
+ * method, headers, the scanner's usage judged against the status, the
+ * program name; and send it to the ingest socket.  With RTP_F_NO_DONE in
+ * flags and no response, nothing is sent.
+ */
+void rec_report(const struct rec_end *e, uint32_t flags);
 
 /* ---- send.c ------------------------------------------------------------ */
 

@@ -22,17 +22,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "shim.h"
-
-/* Give the scanner len body bytes at p. */
-static void
-feed(struct shim_xfer *x, const char *p, size_t len)
-{
-	if (len > 0) {
-		scan_feed(&x->scan, p, len);
-		x->fed += len;
-	}
-}
+#include "curltap.h"
 
 void
 tee_scan(struct shim_xfer *x, const char *p, size_t len)
@@ -61,7 +51,7 @@ tee_scan(struct shim_xfer *x, const char *p, size_t len)
 			}
 			/* the body: with the bytes held back, if any */
 			x->wmode = W_BODY;
-			feed(x, status, x->wpre);
+			rec_body(&x->rec, status, x->wpre);
 			x->wpre = 0;
 			break;
 		}
@@ -77,7 +67,49 @@ tee_scan(struct shim_xfer *x, const char *p, size_t len)
 				x->wblank = 0;
 		}
 	}
-	feed(x, p + off, len - off);
+	rec_body(&x->rec, p + off, len - off);
+}
+
+/* What the application's write callback (or libcurl's default: fwrite to
+ * WRITEDATA, stdout when unset) returns for the bytes; *want is the
+ * return value that means all of them were taken. */
+static inline size_t
+deliver_write(const struct shim_handle *sh, char *ptr, size_t size,
+    size_t nmemb, size_t *want)
+{
+	void *ud = sh->wd_set ? sh->user_wd : (void *)stdout;
+
+	if (sh->user_wf != NULL) {
+		*want = size * nmemb;
+		return sh->user_wf(ptr, size, nmemb, ud);
+	}
+	/* fwrite counts items; a NULL stream fails the write */
+	*want = nmemb;
+	return ud != NULL ? fwrite(ptr, size, nmemb, (FILE *)ud) : 0;
+}
+
+/* The same for a header line: what libcurl would have done with it. */
+static inline size_t
+deliver_header(const struct shim_handle *sh, char *ptr, size_t size,
+    size_t nmemb, size_t *want)
+{
+	if (sh->user_hf != NULL) {
+		*want = size * nmemb;
+		return sh->user_hf(ptr, size, nmemb, sh->user_hd);
+	}
+	if (sh->user_hd != NULL) {
+		/* libcurl's default with HEADERDATA set: the write callback
+		   (fwrite when unset) with HEADERDATA */
+		if (sh->user_wf != NULL) {
+			*want = size * nmemb;
+			return sh->user_wf(ptr, size, nmemb, sh->user_hd);
+		}
+		*want = nmemb;
+		return fwrite(ptr, size, nmemb, (FILE *)sh->user_hd);
+	}
+	/* libcurl's default without either: the line is dropped */
+	*want = size * nmemb;
+	return *want;
 }
 
 size_t
@@ -85,21 +117,10 @@ tee_write(char *ptr, size_t size, size_t nmemb, void *userdata)
 {
 	struct shim_handle *sh = userdata;
 	size_t ret, want, len = size * nmemb;
-	int busy = shim_busy;
-	void *ud = sh->wd_set ? sh->user_wd : (void *)stdout;
 
 	/* the application's callback runs as the application: its own curl
 	   calls must reach the hooks as usual */
-	shim_busy = 0;
-	if (sh->user_wf != NULL) {
-		ret = sh->user_wf(ptr, size, nmemb, ud);
-		want = len;
-	} else {
-		/* fwrite counts items; a NULL stream fails the write */
-		ret = ud != NULL ? fwrite(ptr, size, nmemb, (FILE *)ud) : 0;
-		want = nmemb;
-	}
-	shim_busy = busy;
+	SHIM_BUSY_AS(0, ret = deliver_write(sh, ptr, size, nmemb, &want));
 	if (ret == want && len > 0 && sh->x != NULL) {
 		if (__builtin_expect(sh->x->confirm, 0))
 			xfer_confirm(sh);
@@ -108,7 +129,7 @@ tee_write(char *ptr, size_t size, size_t nmemb, void *userdata)
 		else if (__builtin_expect(sh->x->wmode != W_BODY, 0))
 			tee_scan(sh->x, ptr, len);
 		else
-			feed(sh->x, ptr, len);
+			rec_body(&sh->x->rec, ptr, len);
 	}
 	return ret;
 }
@@ -118,32 +139,13 @@ tee_header(char *ptr, size_t size, size_t nmemb, void *userdata)
 {
 	struct shim_handle *sh = userdata;
 	size_t ret, want, len = size * nmemb;
-	int busy = shim_busy;
 
-	shim_busy = 0;
-	if (sh->user_hf != NULL) {
-		ret = sh->user_hf(ptr, size, nmemb, sh->user_hd);
-		want = len;
-	} else if (sh->user_hd != NULL) {
-		/* libcurl's default with HEADERDATA set: the write callback
-		   (fwrite when unset) with HEADERDATA */
-		if (sh->user_wf != NULL) {
-			ret = sh->user_wf(ptr, size, nmemb, sh->user_hd);
-			want = len;
-		} else {
-			ret = fwrite(ptr, size, nmemb, (FILE *)sh->user_hd);
-			want = nmemb;
-		}
-	} else {
-		/* libcurl's default without either: the line is dropped */
-		ret = want = len;
-	}
-	shim_busy = busy;
+	SHIM_BUSY_AS(0, ret = deliver_header(sh, ptr, size, nmemb, &want));
 	if (ret == want && sh->x != NULL) {
 		if (__builtin_expect(sh->x->confirm, 0))
 			xfer_confirm(sh);
 		if (!sh->x->drop)
-			hdr_tee_feed(&sh->x->hdr, ptr, len);
+			rec_header(&sh->x->rec, ptr, len);
 	}
 	return ret;
 }

@@ -15,7 +15,7 @@
 #include <strings.h>
 #include <unistd.h>
 
-#include "shim.h"
+#include "curltap.h"
 
 /* host[:port] as events report it: the port only when named (by the URL
  * or CURLOPT_PORT). */
@@ -109,7 +109,8 @@ xfer_confirm(struct shim_handle *sh)
 	x->confirm = 0;
 	if (sh->fns->easy_getinfo(sh->easy, CURLINFO_EFFECTIVE_URL, &url) !=
 	    CURLE_OK || url == NULL || cfg_parse_url(url, &u) == -1 ||
-	    !judge(sh, &u, x->host, sizeof(x->host), &x->tls)) {
+	    !judge(sh, &u, x->rec.host, sizeof(x->rec.host),
+	    &x->rec.tls)) {
 		x->drop = 1;
 		shim_debug("a transfer libcurl sent to an untapped host: not "
 		    "reported");
@@ -199,10 +200,7 @@ xfer_begin(const struct curl_fns *f, struct shim_handle *sh)
 		return 0;
 	}
 	x = sh->x;
-	scan_init(&x->scan);
-	hdr_tee_init(&x->hdr);
-	memcpy(x->host, sh->host, sizeof(x->host));
-	x->tls = sh->tls;
+	rec_begin(&x->rec, sh->host, sh->tls);
 	x->tee_on = 0;
 	x->hdr_on = 0;
 	x->wmode = W_BOUNDARY;
@@ -210,7 +208,6 @@ xfer_begin(const struct curl_fns *f, struct shim_handle *sh)
 	x->wpre = 0;
 	x->confirm = sh->curlu != NULL;
 	x->drop = 0;
-	x->fed = 0;
 	sh->fns = f;
 	sh->active = 1;
 	sh->owner = getpid();
@@ -261,82 +258,31 @@ xfer_abort(const struct curl_fns *f, struct shim_handle *sh)
 	hdl_set_multi(sh, NULL);
 }
 
-static int
-method_of(const char *m)
-{
-	static const struct {
-		const char *name;
-		int method;
-	} methods[] = {
-		{ "GET", RTP_M_GET }, { "POST", RTP_M_POST },
-		{ "PUT", RTP_M_PUT }, { "DELETE", RTP_M_DELETE },
-		{ "HEAD", RTP_M_HEAD }, { "PATCH", RTP_M_PATCH },
-	};
-	size_t k;
-
-	if (m == NULL)
-		return RTP_M_OTHER;
-	for (k = 0; k < sizeof(methods) / sizeof(methods[0]); k++)
-		if (strcmp(m, methods[k].name) == 0)
-			return methods[k].method;
-	return RTP_M_OTHER;
-}
-
-/* The path of url (no query, no fragment) into buf; "/" when empty.
- * Returns 1 when it is exactly /v1/messages. */
-static int
-path_of(const char *url, char *buf, size_t len)
-{
-	const char *p, *end;
-	char tmp[512];
-	size_t n;
-
-	if (url == NULL) {
-		rtp_strlcpy(buf, "", len);
-		return 0;
-	}
-	p = strstr(url, "://");
-	p = p != NULL ? p + 3 : url;
-	p += strcspn(p, "/?#");		/* skip the authority */
-	end = p + strcspn(p, "?#");
-	n = (size_t)(end - p);
-	if (n == 0) {
-		rtp_strlcpy(buf, "/", len);
-		return 0;
-	}
-	if (n >= sizeof(tmp))
-		n = sizeof(tmp) - 1;
-	memcpy(tmp, p, n);
-	tmp[n] = '\0';
-	rtp_strlcpy(buf, tmp, len);
-	return strcmp(tmp, "/v1/messages") == 0;
-}
-
-/* What the event needs to know of a transfer besides libcurl's answers. */
-struct xfer_end {
-	const char *host;		/* as reported */
-	int tls;
-	int teed;			/* the body went through the scanner */
-	const struct scan_result *res;	/* NULL when not teed */
-	const struct rtp_event *hdrs;	/* the header tee's reading; NULL:
-					   read them from libcurl */
-	uint64_t fed;			/* body bytes seen */
+/* rec_end's read_hdrs for a transfer whose header callback was not teed:
+ * libcurl's header API (arg is the handle's struct hdr_src). */
+struct hdr_src {
+	const struct curl_fns *f;
+	CURL *easy;
 };
 
-/* Build the event of the transfer on easy from libcurl's information, the
- * headers and the scanner's result, and send it. */
+static void
+read_hdrs(void *arg, struct rtp_event *ev)
+{
+	const struct hdr_src *src = arg;
+
+	hdr_read(src->f, src->easy, ev);
+}
+
+/* What libcurl tells of the transfer on easy (result cc) into xe, and the
+ * event built and sent. */
 static void
 report(const struct curl_fns *f, CURL *easy, CURLcode cc, uint32_t flags,
-    const struct xfer_end *xe)
+    struct rec_end *xe)
 {
-	const struct scan_result *res = xe->res;
-	struct rtp_event ev;
+	struct hdr_src src;
 	char *url = NULL, *method = NULL;
 	long code = 0;
-	int messages;
 
-	rtp_init(&ev);
-	ev.flags = flags;
 	if (f->easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &code) !=
 	    CURLE_OK || code < 0 || code > 999)
 		code = 0;
@@ -346,58 +292,15 @@ report(const struct curl_fns *f, CURL *easy, CURLcode cc, uint32_t flags,
 	if (f->easy_getinfo(easy, CURLINFO_EFFECTIVE_URL, &url) !=
 	    CURLE_OK)
 		url = NULL;
-	ev.curl_code = (int32_t)cc;
-	ev.http_status = (uint16_t)code;
-	ev.method = (uint8_t)method_of(method);
-	messages = path_of(url, ev.path, sizeof(ev.path));
-	rtp_strlcpy(ev.host, xe->host, sizeof(ev.host));
-	rtp_strlcpy(ev.prog, cfg_prog(), sizeof(ev.prog));
-	if (xe->tls)
-		ev.flags |= RTP_F_TLS;
-	if (res != NULL && res->kind == SCAN_SSE)
-		ev.flags |= RTP_F_STREAM;
-	if (res != NULL && res->is_error)
-		ev.flags |= RTP_F_ERROR_BODY;
-	if (code > 0 && xe->hdrs != NULL)
-		hdr_merge(&ev, xe->hdrs);
-	else if (code > 0)
-		hdr_read(f, easy, &ev);
-	if (res != NULL && res->model[0] != '\0')
-		rtp_strlcpy(ev.model, res->model, sizeof(ev.model));
-
-	if (!messages || code >= 400 || code == 0)
-		ev.usage_state = RTP_USAGE_NONE;
-	else if (xe->teed && res != NULL && (res->usage_ok || res->partial) &&
-	    res->input_tokens >= 0 && res->input_tokens <= RTP_TOKENS_MAX &&
-	    res->output_tokens >= 0 && res->output_tokens <= RTP_TOKENS_MAX &&
-	    res->cache_creation_input_tokens >= 0 &&
-	    res->cache_creation_input_tokens <= RTP_TOKENS_MAX &&
-	    res->cache_read_input_tokens >= 0 &&
-	    res->cache_read_input_tokens <= RTP_TOKENS_MAX) {
-		ev.usage_state = RTP_USAGE_OK;
-		ev.input_tokens = res->input_tokens;
-		ev.output_tokens = res->output_tokens;
-		ev.cache_creation_input_tokens =
-		    res->cache_creation_input_tokens;
-		ev.cache_read_input_tokens = res->cache_read_input_tokens;
-		/* a stream that ended before its usage was complete: the
-		   client stopped reading, a timeout, a cut connection */
-		if (res->partial)
-			ev.flags |= RTP_F_CUT_SHORT;
-	} else if (code >= 200 && code < 300)
-		ev.usage_state = RTP_USAGE_UNREADABLE;
-	else
-		ev.usage_state = RTP_USAGE_NONE;
-
-	if ((flags & RTP_F_NO_DONE) && code == 0) {
-		shim_debug("transfer to %s abandoned before a response: "
-		    "no event", ev.host);
-		return;
-	}
-	shim_debug("event: %s %s%s status %ld curl %d usage %d, %llu body "
-	    "bytes seen", method != NULL ? method : "?", ev.host, ev.path,
-	    code, (int)cc, ev.usage_state, (unsigned long long)xe->fed);
-	(void)send_event(cfg_sock(), &ev);
+	src.f = f;
+	src.easy = easy;
+	xe->result = (int32_t)cc;
+	xe->status = code;
+	xe->method = method;
+	xe->url = url;
+	xe->read_hdrs = read_hdrs;
+	xe->read_arg = &src;
+	rec_report(xe, flags);
 }
 
 void
@@ -406,7 +309,7 @@ xfer_finalize(const struct curl_fns *f, struct shim_handle *sh,
 {
 	struct shim_xfer *x = sh->x;
 	struct scan_result res;
-	struct xfer_end xe;
+	struct rec_end xe;
 
 	if (!sh->active)
 		return;
@@ -424,18 +327,18 @@ xfer_finalize(const struct curl_fns *f, struct shim_handle *sh,
 		x->hdr_on = 0;
 		if (!x->drop)
 			shim_debug("transfer to %s inherited from the parent "
-			    "process: not reported here", x->host);
+			    "process: not reported here", x->rec.host);
 		return;
 	}
-	scan_finish(&x->scan, &res);
+	scan_finish(&x->rec.scan, &res);
 
 	memset(&xe, 0, sizeof(xe));
-	xe.host = x->host;
-	xe.tls = x->tls;
+	xe.host = x->rec.host;
+	xe.tls = x->rec.tls;
 	xe.teed = x->tee_on;
 	xe.res = &res;
-	xe.hdrs = x->hdr_on ? &x->hdr.ev : NULL;
-	xe.fed = x->fed;
+	xe.hdrs = x->hdr_on ? &x->rec.hdr.ev : NULL;
+	xe.fed = x->rec.fed;
 	/* the application's callbacks go back before anything can fail */
 	if (x->tee_on || x->hdr_on)
 		xfer_restore_callbacks(f, sh->easy, sh, x->tee_on, x->hdr_on);
@@ -448,7 +351,7 @@ void
 xfer_report_unseen(const struct curl_fns *f, CURL *easy, CURLcode cc)
 {
 	struct cfg_url u;
-	struct xfer_end xe;
+	struct rec_end xe;
 	char host[RTP_HOST_LEN];
 	char *url = NULL;
 

@@ -10,31 +10,9 @@
 
 #include "../daemon/metrics.c"
 #include "../daemon/log.h"
+#include "daemontest.h"
 
 #define NOW	((time_t)1795000000)	/* 2026-11-18T... UTC */
-
-static struct rtp_event
-msg_event(const char *model, const char *prog, int64_t in, int64_t out,
-    int64_t cc, int64_t cr)
-{
-	struct rtp_event ev;
-
-	rtp_init(&ev);
-	ev.pid = 4242;
-	ev.seq = 1;
-	ev.http_status = 200;
-	ev.method = RTP_M_POST;
-	ev.usage_state = RTP_USAGE_OK;
-	ev.input_tokens = in;
-	ev.output_tokens = out;
-	ev.cache_creation_input_tokens = cc;
-	ev.cache_read_input_tokens = cr;
-	rtp_strlcpy(ev.model, model, sizeof(ev.model));
-	rtp_strlcpy(ev.prog, prog, sizeof(ev.prog));
-	rtp_strlcpy(ev.host, "api.anthropic.com", sizeof(ev.host));
-	rtp_strlcpy(ev.path, "/v1/messages", sizeof(ev.path));
-	return ev;
-}
 
 static char *
 render(const struct trk *t, time_t now)

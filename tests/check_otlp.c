@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "../daemon/otlp.c"
+#include "daemontest.h"
 
 #define NOW	((time_t)1795000000)
 #define SEC	UINT64_C(1000000000)
@@ -28,19 +29,6 @@ static const char *const otel_vars[] = {
 	"OTEL_EXPORTER_OTLP_METRICS_PROTOCOL", NULL
 };
 
-static char logged[8192];
-
-static void
-sink(int level, const char *line, void *arg)
-{
-	(void)level;
-	(void)arg;
-	if (strlen(logged) + strlen(line) + 2 < sizeof(logged)) {
-		strcat(logged, line);
-		strcat(logged, "\n");
-	}
-}
-
 static void
 clear_env(void)
 {
@@ -48,30 +36,7 @@ clear_env(void)
 
 	for (i = 0; otel_vars[i] != NULL; i++)
 		unsetenv(otel_vars[i]);
-	logged[0] = '\0';
-}
-
-static struct rtp_event
-msg_event(const char *model, const char *prog, int64_t in, int64_t out,
-    int64_t cc, int64_t cr)
-{
-	struct rtp_event ev;
-
-	rtp_init(&ev);
-	ev.pid = 4242;
-	ev.seq = 1;
-	ev.http_status = 200;
-	ev.method = RTP_M_POST;
-	ev.usage_state = RTP_USAGE_OK;
-	ev.input_tokens = in;
-	ev.output_tokens = out;
-	ev.cache_creation_input_tokens = cc;
-	ev.cache_read_input_tokens = cr;
-	rtp_strlcpy(ev.model, model, sizeof(ev.model));
-	rtp_strlcpy(ev.prog, prog, sizeof(ev.prog));
-	rtp_strlcpy(ev.host, "api.anthropic.com", sizeof(ev.host));
-	rtp_strlcpy(ev.path, "/v1/messages", sizeof(ev.path));
-	return ev;
+	capture_reset();
 }
 
 static struct trk *
@@ -742,15 +707,15 @@ START_TEST(otlp_pushes_to_a_collector_and_logs_each_failure_once)
 	ck_assert_ptr_nonnull(strstr(body, "\"resourceMetrics\""));
 	ck_assert_ptr_nonnull(strstr(body, "\"unit-test\""));
 	ck_assert_ptr_nonnull(strstr(body, "\"gen_ai.client.token.usage\""));
-	ck_assert_ptr_null(strstr(logged, "secret"));
+	ck_assert_ptr_null(strstr(cap_text, "secret"));
 
 	/* the collector fails: one warning however many pushes fail */
 	c->status = 503;
 	run_until(l, &ex.fails, 3, 10000);
 	ck_assert_int_ge(ex.fails, 3);
-	ck_assert_ptr_nonnull(strstr(logged, "HTTP 503"));
-	ck_assert_ptr_null(strstr(strstr(logged, "HTTP 503") + 1, "HTTP 503"));
-	ck_assert_ptr_null(strstr(logged, "works again"));
+	ck_assert_ptr_nonnull(strstr(cap_text, "HTTP 503"));
+	ck_assert_ptr_null(strstr(strstr(cap_text, "HTTP 503") + 1, "HTTP 503"));
+	ck_assert_ptr_null(strstr(cap_text, "works again"));
 
 	/* and recovers: logged once */
 	c->status = 200;
@@ -763,8 +728,8 @@ START_TEST(otlp_pushes_to_a_collector_and_logs_each_failure_once)
 		ok = ex.fails == 0;
 		ck_assert(ok);
 	}
-	ck_assert_ptr_nonnull(strstr(logged, "works again"));
-	ck_assert_ptr_null(strstr(logged, "secret"));
+	ck_assert_ptr_nonnull(strstr(cap_text, "works again"));
+	ck_assert_ptr_null(strstr(cap_text, "secret"));
 
 	otlp_stop(l);
 	ck_assert_ptr_null(ex.loop);
@@ -797,8 +762,8 @@ START_TEST(otlp_start_refuses_a_malformed_environment_and_skips_none)
 	setenv("OTEL_EXPORTER_OTLP_HEADERS", "api-key=hunter2%zz", 1);
 	ck_assert_int_eq(otlp_start(l, t, NOW), -1);
 	ck_assert_ptr_null(ex.loop);
-	ck_assert_ptr_nonnull(strstr(logged, "OTEL_EXPORTER_OTLP_HEADERS"));
-	ck_assert_ptr_null(strstr(logged, "hunter2"));
+	ck_assert_ptr_nonnull(strstr(cap_text, "OTEL_EXPORTER_OTLP_HEADERS"));
+	ck_assert_ptr_null(strstr(cap_text, "hunter2"));
 	otlp_stop(l);		/* harmless when not started */
 	http_shutdown(l);
 	loop_free(l);
@@ -836,7 +801,7 @@ main(void)
 	SRunner *sr = srunner_create(otlp_suite());
 	int failed;
 
-	log_set_sink(sink, NULL);
+	log_set_sink(capture, NULL);
 	srunner_run_all(sr, CK_NORMAL);
 	failed = srunner_ntests_failed(sr);
 	srunner_free(sr);

@@ -19,6 +19,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "../shim/log.c"
 #include "../shim/resolve.c"
 #include "../shim/got.c"
 #include "../shim/dlhook.c"
@@ -353,7 +354,7 @@ START_TEST(objects_without_libcurl_keep_their_curl_references)
 	addr_fn addr = (addr_fn)(uintptr_t)sym(under, "db_perform_addr");
 
 	ck_assert_ptr_eq(addr(), (void *)(uintptr_t)curl_easy_perform);
-	resolve_patch_all();
+	got_patch_all();
 	ck_assert_ptr_eq(addr(), (void *)(uintptr_t)curl_easy_perform);
 	ck_assert_ptr_eq(*slot_of(rp, "dlopen"), (void *)(uintptr_t)
 	    dlhook_dlopen);
@@ -383,7 +384,7 @@ patch_variant(const char *lib)
 	char before = page_writable(slot);
 
 	ck_assert_ptr_eq(addr(), (void *)(uintptr_t)curl_easy_perform);
-	resolve_patch_all();
+	got_patch_all();
 	ck_assert_ptr_eq(addr(), (void *)(uintptr_t)fake_perform);
 	ck_assert_ptr_eq(*slot, (void *)(uintptr_t)fake_perform);
 	ck_assert_int_eq(call(NULL), FAKE_RC);
@@ -391,7 +392,7 @@ patch_variant(const char *lib)
 	/* The page's protection is what it was. */
 	ck_assert_int_eq(page_writable(slot), before);
 	/* Idempotent: nothing changes the second time. */
-	resolve_patch_all();
+	got_patch_all();
 	ck_assert_int_eq(call(NULL), FAKE_RC);
 	ck_assert_int_eq(fake_calls, 2);
 }
@@ -432,7 +433,7 @@ START_TEST(leaves_libcurl_and_unhooked_symbols_alone)
 	/* libcurl calls its own curl_multi_cleanup through its PLT. */
 	own_cleanup = slot_of(curl, "curl_multi_cleanup");
 	own_before = *own_cleanup;
-	resolve_patch_all();
+	got_patch_all();
 	ck_assert_ptr_eq(*easy_init, before);
 	ck_assert_ptr_eq(*own_cleanup, own_before);
 	ck_assert_ptr_eq(*slot_of(h, "curl_multi_cleanup"),
@@ -447,7 +448,7 @@ START_TEST(does_nothing_when_disabled)
 	addr_fn addr = (addr_fn)(uintptr_t)sym(h, "db_perform_addr");
 
 	setenv("RATETAP_DISABLE", "1", 1);
-	resolve_patch_all();
+	got_patch_all();
 	ck_assert_ptr_eq(addr(), (void *)(uintptr_t)curl_easy_perform);
 }
 END_TEST
@@ -457,7 +458,7 @@ START_TEST(the_dlopen_hook_patches_what_it_loads)
 	char path[PATH_MAX];
 	void *h;
 
-	resolve_patch_all();
+	got_patch_all();
 	ck_assert_int_lt(snprintf(path, sizeof(path), "%s/libdbtarget.so",
 	    dbdir), (int)sizeof(path));
 	h = dlhook_dlopen(path, RTLD_LAZY | RTLD_LOCAL | TEST_DEEPBIND);
@@ -481,7 +482,7 @@ origin_variant(const char *lib)
 	open_fn rp_open = (open_fn)(uintptr_t)sym(h, "rp_open");
 	void *p;
 
-	resolve_patch_all();
+	got_patch_all();
 	ck_assert_ptr_eq(*slot_of(h, "dlopen"), (void *)(uintptr_t)
 	    dlhook_dlopen);
 	p = rp_open("libdbplug.so");

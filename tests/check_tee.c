@@ -119,7 +119,7 @@ START_TEST(accepted_bytes_reach_the_application_and_the_scanner)
 	ck_assert_uint_eq(fed_len, 13);
 	ck_assert_int_eq(memcmp(fed, got, 13), 0);
 	ck_assert_ptr_eq(got_ud, &app_data);
-	ck_assert_uint_eq(xf.fed, 13);
+	ck_assert_uint_eq(xf.rec.fed, 13);
 }
 END_TEST
 
@@ -429,7 +429,7 @@ START_TEST(curlopt_header_blocks_are_passed_on_but_not_scanned)
 		deliver_all(cases[i]);
 		ck_assert_uint_eq(fed_len, strlen(BODY));
 		ck_assert_int_eq(memcmp(fed, BODY, fed_len), 0);
-		ck_assert_uint_eq(xf.fed, strlen(BODY));
+		ck_assert_uint_eq(xf.rec.fed, strlen(BODY));
 		ck_assert_int_eq(xf.wmode, W_BODY);
 	}
 }

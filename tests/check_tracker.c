@@ -16,47 +16,17 @@
 #include "../daemon/pollparse.h"
 #include "../daemon/status.h"
 #include "../daemon/tracker.h"
+#include "daemontest.h"
 
 #define T0	((time_t)1800000000)	/* 2027-01-15T08:00:00Z */
 #define HOUR	3600
 #define DAY	86400
 
 
-/* ---- log capture ---- */
-
-#define CAP_LINES	64
-static char cap[CAP_LINES][LOG_LINE_MAX];
-static int cap_level[CAP_LINES];
-static int ncap;
-
-static void
-capture(int level, const char *line, void *arg)
-{
-	(void)arg;
-	if (ncap < CAP_LINES) {
-		snprintf(cap[ncap], sizeof(cap[ncap]), "%s", line);
-		cap_level[ncap] = level;
-	}
-	ncap++;
-}
-
-/* Lines of level whose text contains all of the given substrings. */
-static int
-logged(int level, const char *a, const char *b)
-{
-	int i, n = 0;
-
-	for (i = 0; i < ncap && i < CAP_LINES; i++)
-		if (cap_level[i] == level && strstr(cap[i], a) != NULL &&
-		    (b == NULL || strstr(cap[i], b) != NULL))
-			n++;
-	return n;
-}
-
 static void
 setup(void)
 {
-	ncap = 0;
+	capture_reset();
 	log_init("ratetapd", 0);
 	log_set_sink(capture, NULL);
 }
@@ -72,23 +42,7 @@ teardown(void)
 static struct rtp_event
 ev_msg(const char *model, int64_t in, int64_t out, int64_t cc, int64_t cr)
 {
-	struct rtp_event ev;
-
-	rtp_init(&ev);
-	ev.pid = 4242;
-	ev.seq = 1;
-	ev.http_status = 200;
-	ev.method = RTP_M_POST;
-	ev.usage_state = RTP_USAGE_OK;
-	ev.input_tokens = in;
-	ev.output_tokens = out;
-	ev.cache_creation_input_tokens = cc;
-	ev.cache_read_input_tokens = cr;
-	snprintf(ev.model, sizeof(ev.model), "%s", model);
-	snprintf(ev.host, sizeof(ev.host), "api.anthropic.com");
-	snprintf(ev.path, sizeof(ev.path), "/v1/messages");
-	snprintf(ev.prog, sizeof(ev.prog), "curl");
-	return ev;
+	return msg_event(model, "curl", in, out, cc, cr);
 }
 
 static struct rtp_event

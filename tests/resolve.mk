@@ -22,7 +22,8 @@ CHECK_LIBS_resolve = $(CURL_LIBS)
 TEST_PROGS += $(DB_LIBS) $(B)/tests/dbload $(B)/tests/plughost
 
 $(B)/tests/check_resolve: | $(DB_LIBS)
-$(B)/obj/tests/check_resolve.o: shim/resolve.c shim/got.c shim/dlhook.c
+$(B)/obj/tests/check_resolve.o: shim/log.c shim/resolve.c shim/got.c \
+    shim/dlhook.c
 
 $(DB)/libdbtarget.so: tests/deepbind/dbtarget.c
 	@mkdir -p $(@D)

@@ -42,5 +42,5 @@ FUZZ_OBJS_headers = $(B)/fuzzobj/common/proto.o
 FUZZ_LIBS_headers = -lm
 FUZZ_ARGS_headers = -max_len=4096
 # fuzz_headers #includes these: rebuild it when they change
-$(B)/fuzz/fuzz_headers: shim/headers.c shim/shim.h shim/resolve.h \
-    shim/scan.h include/ratetap/proto.h
+$(B)/fuzz/fuzz_headers: shim/headers.c shim/shim.h shim/curltap.h \
+    shim/resolve.h shim/scan.h include/ratetap/proto.h

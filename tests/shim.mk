@@ -1,14 +1,23 @@
 # Shim tests: unit-test inputs and the C test client in three link variants.
 #
-# check_headers and check_tee #include the module's .c; check_setopt links
-# the shim's modules (built as ordinary objects) against a fake libcurl
-# defined in the test itself, so no real libcurl is involved.
+# check_headers and check_tee #include the module's .c; check_setopt,
+# check_xfer, check_config and check_send link the shim's modules (built as
+# ordinary objects) against the fake libcurl of tests/shimtest.h, so no real
+# libcurl is involved.
 SHIM_TEST_OBJS = $(B)/obj/shim/hooks.o $(B)/obj/shim/handle.o \
                  $(B)/obj/shim/xfer.o $(B)/obj/shim/tee.o \
                  $(B)/obj/shim/headers.o $(B)/obj/shim/send.o \
-                 $(B)/obj/shim/config.o $(B)/obj/shim/scan.o
+                 $(B)/obj/shim/config.o $(B)/obj/shim/scan.o \
+                 $(B)/obj/shim/log.o $(B)/obj/shim/init.o \
+                 $(B)/obj/shim/record.o
 CHECK_OBJS_setopt = $(SHIM_TEST_OBJS)
 CHECK_LIBS_setopt = -lpthread
+CHECK_OBJS_xfer   = $(SHIM_TEST_OBJS)
+CHECK_LIBS_xfer   = -lpthread
+CHECK_OBJS_config = $(SHIM_TEST_OBJS)
+CHECK_LIBS_config = -lpthread
+CHECK_OBJS_send   = $(SHIM_TEST_OBJS)
+CHECK_LIBS_send   = -lpthread
 # (kept by the top Makefile's .SECONDARY: several test binaries share them)
 
 # rt-client: plain (no PIE, lazy binding, partial RELRO), PIE + full RELRO,
