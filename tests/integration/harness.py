@@ -489,6 +489,13 @@ def _san_options(env, foreign=False):
     return env
 
 
+def san_env(env):
+    """env (a dict built from scratch, e.g. for another uid) with the
+    sanitizer run-time options our own sanitized programs need; unchanged
+    in a plain build."""
+    return _san_options(env)
+
+
 def _san_preload():
     """The runtime to preload into foreign programs, when asked for."""
     if os.environ.get("RATETAP_TEST_PRELOAD_RUNTIME") != "1":

@@ -34,7 +34,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from harness import (BUILD, CLI, DAEMON, PYTHON, RECEIVER,  # noqa: E402
                      SANITIZE, SHIM, MockAPI, Receiver, have, run,
-                     shim_env, staged, staged_env)
+                     shim_env, staged, staged_env, san_env)
 from daemontest import DaemonTestCase  # noqa: E402
 
 NOBODY = 65534
@@ -702,7 +702,7 @@ class SharedTmpTest(unittest.TestCase):
         for k, v in extra.items():
             if v is not None:
                 e[k] = str(v)
-        return e
+        return san_env(e)
 
     def cli(self, *args, **extra):
         return run(as_uid(self.victim, [os.path.join(self.bin, "ratetap")]
