@@ -78,6 +78,12 @@ int otlp_parse_kv(const char *s, int headers, struct otlp_kv **kv, int *n,
 cJSON *otlp_payload(const struct trk *t, const struct otlp_config *c,
     uint64_t start_ns, uint64_t now_ns);
 
+/* Value of environment variable name, NULL when unset or blank. */
+const char *otlp_env(const char *name);
+
+/* Wipe a string that may hold a secret and free it; NULL is fine. */
+void otlp_wipe_free(char *s);
+
 /*
  * Start exporting t on loop l when the environment asks for it (see
  * otlp_config_env()); now is the start time of the cumulative sums.  t

@@ -1,8 +1,9 @@
 /*
- * Unit tests of the OTLP exporter (daemon/otlp.c): the payload built from a
- * tracker fed through its public functions, the OTEL_* environment, the
- * key=value list parser, back-off, and pushes to a collector served from
- * the same event loop.  Includes otlp.c to reach its static functions.
+ * Unit tests of the OTLP exporter (daemon/otlp_config.c, otlp_payload.c,
+ * otlp.c): the payload built from a tracker fed through its public
+ * functions, the OTEL_* environment, the key=value list parser, back-off,
+ * and pushes to a collector served from the same event loop.  Includes otlp_config.c, otlp_payload.c and otlp.c to
+ * reach their static functions.
  */
 #include <arpa/inet.h>
 #include <check.h>
@@ -13,6 +14,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "../daemon/otlp_config.c"
+#include "../daemon/otlp_payload.c"
 #include "../daemon/otlp.c"
 
 #define NOW	((time_t)1795000000)
