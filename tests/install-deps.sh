@@ -10,7 +10,8 @@ set -u
 # clang with its runtime libraries for the libFuzzer harnesses, gdb (gcore)
 # for the test that looks for the token in a core dump of the daemon, and
 # nghttpx (an HTTP/2 front for the mock API), prometheus (promtool and a
-# real server for contrib/prometheus/).  For `ratetap doctor`: the
+# real server for contrib/prometheus/), zsh and fish (the shells whose
+# start-up files `ratetap enable` edits).  For `ratetap doctor`: the
 # other interpreters whose libcurl binding is an extension module (ruby with
 # curb, lua 5.1 and 5.2 with lua-curl, perl with WWW::Curl), Guzzle, and
 # wget (GnuTLS, no libcurl).
@@ -18,7 +19,7 @@ PKGS="gcc make pkg-config libcurl4-openssl-dev libcjson-dev libelf-dev \
 check libsubunit-dev libmicrohttpd-dev curl php-cli php-curl python3 \
 python3-pycurl python3-prometheus-client openssl groff-base clang \
 libclang-rt-14-dev gdb nghttp2-proxy ruby ruby-curb lua5.1 lua5.2 lua-curl \
-php-guzzlehttp-guzzle libwww-curl-perl wget prometheus"
+php-guzzlehttp-guzzle libwww-curl-perl wget prometheus zsh fish"
 
 command -v dpkg-query >/dev/null 2>&1 || {
 	echo "install-deps: not a Debian system; make sure these are installed: $PKGS" >&2
