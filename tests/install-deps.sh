@@ -21,6 +21,13 @@ python3-pycurl python3-prometheus-client openssl groff-base clang \
 libclang-rt-14-dev gdb nghttp2-proxy ruby ruby-curb lua5.1 lua5.2 lua-curl \
 php-guzzlehttp-guzzle libwww-curl-perl wget prometheus zsh fish"
 
+# `make deb` alone (tests/install-deps.sh deb): the packaging tools, and the
+# build-dependencies of debian/control.
+if [ "${1:-}" = deb ]; then
+	PKGS="build-essential dpkg-dev debhelper lintian pkg-config \
+libcurl4-openssl-dev libcjson-dev libelf-dev libmicrohttpd-dev"
+fi
+
 command -v dpkg-query >/dev/null 2>&1 || {
 	echo "install-deps: not a Debian system; make sure these are installed: $PKGS" >&2
 	exit 0
