@@ -33,6 +33,10 @@ struct otlp_kv {
 	char *value;		/* percent-decoded */
 };
 
+/* Which GenAI metric names to send (OTEL_SEMCONV_STABILITY_OPT_IN). */
+#define OTLP_SEMCONV_OLD	0x1	/* gen_ai.client.token.usage */
+#define OTLP_SEMCONV_NEW	0x2	/* gen_ai.client.inference.usage.* */
+
 struct otlp_config {
 	char *endpoint;		/* full URL the requests go to */
 	struct otlp_kv *headers; /* extra request headers (values secret) */
@@ -41,6 +45,7 @@ struct otlp_config {
 	int nresource;
 	long interval_ms;	/* between pushes */
 	long timeout_ms;	/* per push */
+	int semconv;		/* OTLP_SEMCONV_* bits */
 };
 
 /*
@@ -49,6 +54,9 @@ struct otlp_config {
  * exporting is wanted, 0 when not (no endpoint, OTEL_SDK_DISABLED=true, or
  * OTEL_METRICS_EXPORTER=none), -1 when a variable is malformed, with a
  * one-line reason in err naming the variable (never a header value).
+ * OTEL_SEMCONV_STABILITY_OPT_IN picks the GenAI names: without
+ * gen_ai_latest_experimental the old ones only, with it the new ones only,
+ * with gen_ai_latest_experimental/dup both.
  */
 int otlp_config_env(struct otlp_config *c, char *err, size_t errlen);
 

@@ -546,6 +546,35 @@ exporter_not_otlp(void)
 	return 1;
 }
 
+/*
+ * OTEL_SEMCONV_STABILITY_OPT_IN: a comma list of categories; unknown ones
+ * are another convention's business and ignored.  The default is the old
+ * names, as the convention's transition rule says: an instrumentation
+ * keeps what it emitted until the user opts in.
+ */
+static int
+semconv_opt_in(void)
+{
+	const char *v = otlp_env("OTEL_SEMCONV_STABILITY_OPT_IN");
+	int bits = OTLP_SEMCONV_OLD;
+	size_t n;
+
+	while (v != NULL && *v != '\0') {
+		while (*v == ',' || is_blank((unsigned char)*v))
+			v++;
+		n = strcspn(v, ",");
+		while (n > 0 && is_blank((unsigned char)v[n - 1]))
+			n--;
+		if (n == 30 && strncmp(v, "gen_ai_latest_experimental/dup",
+		    n) == 0)
+			return OTLP_SEMCONV_OLD | OTLP_SEMCONV_NEW;
+		if (n == 26 && strncmp(v, "gen_ai_latest_experimental", n) == 0)
+			bits = OTLP_SEMCONV_NEW;
+		v += strcspn(v, ",");
+	}
+	return bits;
+}
+
 int
 otlp_config_env(struct otlp_config *c, char *err, size_t errlen)
 {
@@ -554,6 +583,7 @@ otlp_config_env(struct otlp_config *c, char *err, size_t errlen)
 	memset(c, 0, sizeof(*c));
 	c->interval_ms = OTLP_DEFAULT_INTERVAL_MS;
 	c->timeout_ms = OTLP_DEFAULT_TIMEOUT_MS;
+	c->semconv = semconv_opt_in();
 	if (env_true("OTEL_SDK_DISABLED") || exporter_not_otlp())
 		return 0;
 	if ((rc = config_endpoint(c, err, errlen)) != 1)

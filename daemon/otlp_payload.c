@@ -314,8 +314,59 @@ pay_counters(struct pb *pb, const struct trk *t)
 		point(pb, &m, 0, 0.0, (int64_t)t->last_event, NULL);
 }
 
+/*
+ * The GenAI conventions' newer counters, one per token kind.  Their input
+ * count includes the cached tokens (Anthropic's input_tokens does not);
+ * the cache counters are the parts of it read from and written to the
+ * cache.
+ */
+static const struct {
+	const char *name;
+	const char *desc;
+	int kinds[3];		/* EXPORT_TOK_* added up, -1 ends */
+} genai_new[] = {
+	{ "gen_ai.client.inference.usage.input_tokens",
+	  "Input tokens used, cached ones included (cumulative)",
+	  { EXPORT_TOK_INPUT, EXPORT_TOK_CACHE_CREATION,
+	    EXPORT_TOK_CACHE_READ } },
+	{ "gen_ai.client.inference.usage.output_tokens",
+	  "Output tokens used (cumulative)", { EXPORT_TOK_OUTPUT, -1, -1 } },
+	{ "gen_ai.client.inference.usage.cache_read.input_tokens",
+	  "Input tokens read from the prompt cache (cumulative)",
+	  { EXPORT_TOK_CACHE_READ, -1, -1 } },
+	{ "gen_ai.client.inference.usage.cache_write.input_tokens",
+	  "Input tokens written to the prompt cache (cumulative)",
+	  { EXPORT_TOK_CACHE_CREATION, -1, -1 } },
+};
+#define NGENAI_NEW	(sizeof(genai_new) / sizeof(genai_new[0]))
+
+static void
+pay_genai_new(struct pb *pb, const struct export_row *rows, int n)
+{
+	struct mref m;
+	size_t g;
+	int i, j;
+
+	for (g = 0; g < NGENAI_NEW; g++) {
+		metric(pb, &m, genai_new[g].name, "{token}",
+		    genai_new[g].desc, 1, 1);
+		for (i = 0; i < n; i++) {
+			int64_t v = 0;
+
+			for (j = 0; j < 3 && genai_new[g].kinds[j] != -1; j++)
+				v += export_tok_get(&rows[i].tokens,
+				    genai_new[g].kinds[j]);
+			point(pb, &m, 0, 0.0, v,
+			    ATTRS("gen_ai.operation.name", "chat",
+			    "gen_ai.provider.name", "anthropic",
+			    "gen_ai.request.model", rows[i].name,
+			    "gen_ai.response.model", rows[i].name));
+		}
+	}
+}
+
 static int
-pay_named(struct pb *pb, const struct trk *t)
+pay_named(struct pb *pb, const struct trk *t, int semconv)
 {
 	struct export_row *rows = NULL;
 	struct mref req, tok, genai;
@@ -328,9 +379,12 @@ pay_named(struct pb *pb, const struct trk *t)
 	    "Requests by response model", 1, 1);
 	metric(pb, &tok, "ratetap.model.tokens", "{token}",
 	    "Tokens by response model and type", 1, 1);
-	metric(pb, &genai, "gen_ai.client.token.usage", "{token}",
-	    "Measures number of input and output tokens used (cumulative)",
-	    1, 1);
+	if (semconv & OTLP_SEMCONV_OLD)
+		metric(pb, &genai, "gen_ai.client.token.usage", "{token}",
+		    "Measures number of input and output tokens used "
+		    "(cumulative)", 1, 1);
+	else
+		genai.points = NULL;	/* point() leaves it alone */
 	for (i = 0; i < n; i++) {
 		const char *mn = rows[i].name;
 
@@ -353,6 +407,8 @@ pay_named(struct pb *pb, const struct trk *t)
 			    "ratetap.token.type", kn));
 		}
 	}
+	if (semconv & OTLP_SEMCONV_NEW)
+		pay_genai_new(pb, rows, n);
 	free(rows);
 
 	if ((n = export_top(t->progs, t->nprogs, EXPORT_MAX_NAMED,
@@ -444,7 +500,8 @@ otlp_payload(const struct trk *t, const struct otlp_config *c,
 	pay_windows(&pb, t, now);
 	pay_status(&pb, t);
 	pay_counters(&pb, t);
-	if (pay_named(&pb, t) == -1 || pb.oom)
+	if (pay_named(&pb, t, c != NULL && c->semconv != 0 ? c->semconv :
+	    OTLP_SEMCONV_OLD) == -1 || pb.oom)
 		goto err;
 	drop_empty(pb.metrics);
 	return root;
