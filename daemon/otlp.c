@@ -45,6 +45,7 @@ static struct {
 	int fails;		/* consecutive failed pushes */
 	char last_err[160];	/* last failure logged, "" after success */
 	char last_partial[160];	/* last partialSuccess logged, "" none */
+	int protobuf;		/* http/protobuf, else http/json */
 } ex;
 
 /* The URL without user:password@ and query, for logs. */
@@ -102,7 +103,9 @@ build_hdrs(void)
 	if ((ex.hdrs = calloc((size_t)ex.cfg.nheaders + 3,
 	    sizeof(*ex.hdrs))) == NULL)
 		return -1;
-	if ((ex.hdrs[k++] = strdup("Content-Type: application/json")) == NULL)
+	if ((ex.hdrs[k++] = strdup(ex.protobuf ?
+	    "Content-Type: application/x-protobuf" :
+	    "Content-Type: application/json")) == NULL)
 		goto err;
 	/* no "Expect: 100-continue" round trip before the body */
 	if ((ex.hdrs[k++] = strdup("Expect:")) == NULL)
@@ -163,7 +166,16 @@ partial(const struct http_response *r)
 	double rejected = 0;
 
 	why[0] = '\0';
-	if (r->body_len > 0 && (j = cJSON_ParseWithLength(r->body,
+	if (ex.protobuf) {
+		long long nrej;
+		char msgbuf[96];
+
+		if (r->body_len > 0 && otlp_pb_partial(r->body, r->body_len,
+		    &nrej, msgbuf, sizeof(msgbuf)) == 0 &&
+		    (nrej > 0 || msgbuf[0] != '\0'))
+			snprintf(why, sizeof(why), "collector rejected %lld "
+			    "data points: %.80s", nrej, msgbuf);
+	} else if (r->body_len > 0 && (j = cJSON_ParseWithLength(r->body,
 	    r->body_len)) != NULL) {
 		ps = cJSON_GetObjectItemCaseSensitive(j, "partialSuccess");
 		n = cJSON_GetObjectItemCaseSensitive(ps, "rejectedDataPoints");
@@ -240,7 +252,8 @@ static int64_t
 on_timer(struct loop *l, int64_t id, void *arg)
 {
 	cJSON *p;
-	char *body;
+	char *body = NULL;
+	size_t len = 0;
 	int64_t delay;
 
 	(void)id;
@@ -248,8 +261,12 @@ on_timer(struct loop *l, int64_t id, void *arg)
 	if (ex.req != 0)	/* the previous push is still in flight */
 		return ex.cfg.interval_ms;
 	ex.timer = 0;
-	if ((p = otlp_payload(ex.trk, &ex.cfg, ex.start_ns, now_ns())) == NULL ||
-	    (body = cJSON_PrintUnformatted(p)) == NULL) {
+	if ((p = otlp_payload(ex.trk, &ex.cfg, ex.start_ns, now_ns())) != NULL)
+		body = ex.protobuf ? (char *)otlp_pb_encode(p, &len) :
+		    cJSON_PrintUnformatted(p);
+	if (body != NULL && !ex.protobuf)
+		len = strlen(body);
+	if (body == NULL) {
 		cJSON_Delete(p);
 		delay = next_delay(ex.cfg.interval_ms, ex.fails + 1, 0);
 		failed("out of memory building the payload", delay);
@@ -257,8 +274,8 @@ on_timer(struct loop *l, int64_t id, void *arg)
 		return delay;
 	}
 	cJSON_Delete(p);
-	ex.req = http_request(l, "POST", ex.cfg.endpoint,
-	    (const char *const *)ex.hdrs, body, ex.cfg.timeout_ms,
+	ex.req = http_request_len(l, "POST", ex.cfg.endpoint,
+	    (const char *const *)ex.hdrs, body, len, ex.cfg.timeout_ms,
 	    MAX_RESPONSE_BYTES, on_done, NULL);
 	free(body);
 	if (ex.req == -1) {
@@ -293,7 +310,10 @@ otlp_start(struct loop *l, const struct trk *t, time_t now)
 
 		if (proto == NULL)
 			proto = otlp_env("OTEL_EXPORTER_OTLP_PROTOCOL");
-		if (proto != NULL && strcmp(proto, "http/json") != 0)
+		ex.protobuf = proto != NULL &&
+		    strcmp(proto, "http/protobuf") == 0;
+		if (proto != NULL && !ex.protobuf &&
+		    strcmp(proto, "http/json") != 0)
 			log_warnx("OTLP: protocol %.32s is not supported; "
 			    "sending http/json", proto);
 	}
@@ -314,8 +334,8 @@ otlp_start(struct loop *l, const struct trk *t, time_t now)
 		log_warnx("OTLP: cannot set a timer; metrics are not exported");
 		goto err;
 	}
-	log_info("OTLP: exporting metrics to %s every %ld ms", ex.url,
-	    ex.cfg.interval_ms);
+	log_info("OTLP: exporting metrics to %s every %ld ms (%s)", ex.url,
+	    ex.cfg.interval_ms, ex.protobuf ? "http/protobuf" : "http/json");
 	return 0;
 err:
 	wipe_hdrs();

@@ -1,6 +1,6 @@
 /*
  * The OpenTelemetry exporter: pushes the tracker's gauges and counters as
- * OTLP/HTTP JSON (an ExportMetricsServiceRequest) to the endpoint named by
+ * OTLP/HTTP JSON or protobuf (an ExportMetricsServiceRequest) to the endpoint named by
  * the standard OTEL_* environment variables, every
  * OTEL_METRIC_EXPORT_INTERVAL ms, over the daemon's asynchronous HTTP client
  * (http.h): it never blocks the loop.  docs/metrics.md describes the
@@ -85,6 +85,20 @@ int otlp_parse_kv(const char *s, int headers, struct otlp_kv **kv, int *n,
  */
 cJSON *otlp_payload(const struct trk *t, const struct otlp_config *c,
     uint64_t start_ns, uint64_t now_ns);
+
+/*
+ * The protobuf encoding of req (an otlp_payload()): a malloc'ed buffer of
+ * *len bytes, NULL on ENOMEM.
+ */
+uint8_t *otlp_pb_encode(const cJSON *req, size_t *len);
+
+/*
+ * The partialSuccess of a protobuf ExportMetricsServiceResponse body: the
+ * rejected data points and the message (cut to msglen).  Returns 0, or -1
+ * when body is not such a message.
+ */
+int otlp_pb_partial(const char *body, size_t len, long long *rejected,
+    char *msg, size_t msglen);
 
 /* Value of environment variable name, NULL when unset or blank. */
 const char *otlp_env(const char *name);

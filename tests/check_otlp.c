@@ -17,6 +17,7 @@
 #include "../daemon/otlp_config.c"
 #include "../daemon/otlp_payload.c"
 #include "../daemon/otlp.c"
+#include "otlp_metrics.pb-c.h"
 
 #define NOW	((time_t)1795000000)
 #define SEC	UINT64_C(1000000000)
@@ -452,6 +453,70 @@ START_TEST(otlp_new_genai_counters_count_cached_input_as_input)
 		    "claude-opus-4-1", NULL, NULL);
 		ck_assert_str_eq(as_int(dp), want[i].opus);
 	}
+	cJSON_Delete(p);
+	trk_free(t);
+}
+END_TEST
+
+START_TEST(otlp_protobuf_body_unpacks_to_the_json_payload)
+{
+	struct trk *t = populated();
+	Ratetap__Otlp__ExportMetricsServiceRequest *r;
+	Ratetap__Otlp__ScopeMetrics *sm;
+	cJSON *p, *jm, *jdp;
+	uint8_t *buf;
+	size_t len, i, nm = 0;
+
+	p = payload_of(t, NULL);
+	buf = otlp_pb_encode(p, &len);
+	ck_assert_ptr_nonnull(buf);
+	r = ratetap__otlp__export_metrics_service_request__unpack(NULL, len,
+	    buf);
+	ck_assert_ptr_nonnull(r);
+	ck_assert_uint_eq(r->n_resource_metrics, 1);
+	ck_assert_uint_eq(r->resource_metrics[0]->n_scope_metrics, 1);
+	sm = r->resource_metrics[0]->scope_metrics[0];
+	ck_assert_str_eq(sm->scope->name, "ratetap");
+	cJSON_ArrayForEach(jm, cJSON_GetObjectItem(cJSON_GetArrayItem(
+	    cJSON_GetObjectItem(cJSON_GetArrayItem(cJSON_GetObjectItem(p,
+	    "resourceMetrics"), 0), "scopeMetrics"), 0), "metrics"))
+		nm++;
+	ck_assert_uint_eq(sm->n_metrics, nm);
+	for (i = 0; i < sm->n_metrics; i++) {
+		Ratetap__Otlp__Metric *m = sm->metrics[i];
+		Ratetap__Otlp__NumberDataPoint *dp;
+
+		jm = find_metric(p, m->name);
+		ck_assert_ptr_nonnull(jm);
+		ck_assert_str_eq(m->unit, cJSON_GetObjectItem(jm,
+		    "unit")->valuestring);
+		if (m->data_case == RATETAP__OTLP__METRIC__DATA_SUM) {
+			ck_assert_int_eq(m->sum->aggregation_temporality, 2);
+			dp = m->sum->data_points[0];
+			jdp = cJSON_GetArrayItem(cJSON_GetObjectItem(
+			    cJSON_GetObjectItem(jm, "sum"), "dataPoints"), 0);
+			ck_assert_uint_eq(dp->start_time_unix_nano, NOW * SEC);
+		} else {
+			ck_assert_int_eq(m->data_case,
+			    RATETAP__OTLP__METRIC__DATA_GAUGE);
+			dp = m->gauge->data_points[0];
+			jdp = cJSON_GetArrayItem(cJSON_GetObjectItem(
+			    cJSON_GetObjectItem(jm, "gauge"), "dataPoints"), 0);
+		}
+		ck_assert_uint_eq(dp->time_unix_nano, (NOW + 10) * SEC + 5);
+		if (dp->value_case ==
+		    RATETAP__OTLP__NUMBER_DATA_POINT__VALUE_AS_INT)
+			ck_assert_int_eq(dp->as_int, strtoll(cJSON_GetObjectItem(
+			    jdp, "asInt")->valuestring, NULL, 10));
+		else
+			ck_assert_double_eq(dp->as_double, cJSON_GetObjectItem(
+			    jdp, "asDouble")->valuedouble);
+		ck_assert_int_eq((int)dp->n_attributes,
+		    cJSON_GetArraySize(cJSON_GetObjectItem(jdp,
+		    "attributes")));
+	}
+	ratetap__otlp__export_metrics_service_request__free_unpacked(r, NULL);
+	free(buf);
 	cJSON_Delete(p);
 	trk_free(t);
 }
@@ -921,6 +986,7 @@ otlp_suite(void)
 	tcase_add_test(tc, otlp_token_usage_follows_the_genai_conventions);
 	tcase_add_test(tc, otlp_semconv_opt_in_picks_old_new_or_both_names);
 	tcase_add_test(tc, otlp_new_genai_counters_count_cached_input_as_input);
+	tcase_add_test(tc, otlp_protobuf_body_unpacks_to_the_json_payload);
 	tcase_add_test(tc, otlp_payload_folds_models_beyond_fifty_into_other);
 	tcase_add_test(tc, otlp_env_picks_the_endpoint_and_honours_disable_switches);
 	tcase_add_test(tc, otlp_env_reads_interval_and_timeouts_strictly);
