@@ -577,7 +577,7 @@ verdict(int ok, const char *fmt, ...)
 }
 
 static void
-check_socket(const char *what, const char *path, int want_dgram)
+check_socket(const char *what, const char *path)
 {
 	struct stat st;
 
@@ -597,7 +597,6 @@ check_socket(const char *what, const char *path, int want_dgram)
 	else
 		verdict(1, "%s socket %s: yours, mode %04o", what, path,
 		    (unsigned)(st.st_mode & 07777));
-	(void)want_dgram;
 }
 
 /* Whether a token is where the daemon looks; never prints it. */
@@ -681,9 +680,9 @@ cli_setup_check(const char *control)
 	else if (rt_ingest_path(ing, sizeof(ing)) == -1)
 		ing[0] = '\0';
 	if (ing[0] != '\0')
-		check_socket("ingest", ing, 1);
+		check_socket("ingest", ing);
 	if (cli_control_path(control, ctl, sizeof(ctl)) == 0)
-		check_socket("control", ctl, 0);
+		check_socket("control", ctl);
 
 	if (!user_systemd())
 		verdict(-1, "systemd units: systemd does not run this "
