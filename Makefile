@@ -10,9 +10,10 @@
 #   make load       the long load run (LOAD_SECONDS, LOAD_PROCS)
 #   make check-tsan unit and threaded client tests under ThreadSanitizer
 #   make install    install under $(DESTDIR)$(PREFIX); make uninstall
+#   make deb        the Debian package build/ratetap_<version>_<arch>.deb
 #
 # Compile-time options (command line or config.mak)
-#   CC, CFLAGS, LDFLAGS   as usual; CFLAGS defaults to -O2 -g
+#   CC, CPPFLAGS, CFLAGS, LDFLAGS  as usual; CFLAGS defaults to -O2 -g
 #   WERROR=1              warnings are errors (CI sets it)
 #   SANITIZE=address,undefined | thread
 #                         build everything with those sanitizers
@@ -84,7 +85,7 @@ CHECK_LIBS    = $(call pc,--libs,check,-lcheck)
 
 ALL_CFLAGS = -std=gnu11 -D_GNU_SOURCE -DCURL_DISABLE_TYPECHECK \
              -DRATETAP_VERSION='"$(VERSION)"' -DRATETAP_LIBDIR='"$(LIBDIR)"' \
-             -Iinclude $(WARN) $(SANFLAGS) $(CFLAGS)
+             -Iinclude $(WARN) $(SANFLAGS) $(CPPFLAGS) $(CFLAGS)
 ALL_LDFLAGS = $(SANFLAGS) $(LDFLAGS)
 
 SHIM     = $(B)/libratetap.so
@@ -107,7 +108,8 @@ all: $(SHIM) $(DAEMON) $(CLI)
 # so changing PREFIX, CFLAGS or SANITIZE rebuilds them instead of mixing
 # old and new.
 FLAGS_STAMP = $(B)/flags.stamp
-FLAGS_TEXT  = $(CC) $(VERSION) $(LIBDIR) $(SANFLAGS) $(CFLAGS) $(LDFLAGS)
+FLAGS_TEXT  = $(CC) $(VERSION) $(LIBDIR) $(SANFLAGS) $(CPPFLAGS) $(CFLAGS) \
+              $(LDFLAGS)
 ifneq ($(file <$(FLAGS_STAMP)),$(FLAGS_TEXT))
 $(shell mkdir -p $(B))
 $(file >$(FLAGS_STAMP),$(FLAGS_TEXT))
@@ -132,6 +134,7 @@ include cli/cli.mk
 include tests/tests.mk
 include $(filter-out tests/tests.mk,$(wildcard tests/*.mk))
 -include install.mk
+-include debian/deb.mk
 
 deps:
 	@sh tests/install-deps.sh

@@ -91,5 +91,15 @@ int cli_find_shim(char *buf, size_t len, char *err, size_t errlen);
 int cli_run_main(int argc, char **argv, const char *control);
 int cli_status_main(int argc, char **argv, const char *control);
 int cli_doctor_main(int argc, char **argv);
+int cli_enable_main(int argc, char **argv);	/* also disable */
+
+/* 1 when a shell start-up file carries `ratetap enable`'s block, else 0. */
+int cli_enable_present(void);
+
+/*
+ * `ratetap doctor` without an argument: check the whole setup and print one
+ * line per check.  Returns 0 when every check passes, else 1.
+ */
+int cli_setup_check(const char *control);
 
 #endif /* RATETAP_CLI_H */

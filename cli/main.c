@@ -1,6 +1,6 @@
 /*
  * ratetap: the command line tool.  Dispatches to the commands in run.c,
- * status.c and doctor.c.
+ * status.c, doctor.c and enable.c.
  */
 #include <fcntl.h>
 #include <getopt.h>
@@ -33,6 +33,10 @@ usage(FILE *f)
 	    "  doctor PROGRAM          can ratetap see PROGRAM's traffic, "
 	    "and if not, why\n"
 	    "  doctor --pid PID        the same for a running process\n"
+	    "  doctor                  check the whole setup\n"
+	    "  enable [--dry-run]      tap every program started from your "
+	    "shells\n"
+	    "  disable [--dry-run]     undo `ratetap enable`\n"
 	    "  help                    this text\n"
 	    "\n"
 	    "Options:\n"
@@ -104,8 +108,12 @@ main(int argc, char **argv)
 		usage(stdout);
 		return 0;
 	}
+	if (strcmp(cmd, "doctor") == 0 && argc == 1)
+		return cli_setup_check(control);
 	if (strcmp(cmd, "doctor") == 0)
 		return cli_doctor_main(argc, argv);
+	if (strcmp(cmd, "enable") == 0 || strcmp(cmd, "disable") == 0)
+		return cli_enable_main(argc, argv);
 	if (strcmp(cmd, "run") != 0 && strcmp(cmd, "status") != 0) {
 		cli_errx("unknown command '%s'; try `ratetap --help`", cmd);
 		return CLI_EXIT_USAGE;

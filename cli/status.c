@@ -1001,6 +1001,10 @@ cli_status_main(int argc, char **argv, const char *control)
 		ro.now = time(NULL);
 		if (cli_status_render(stdout, st, &ro) == -1)
 			goto err;
+		if (!cli_enable_present() && (getenv("LD_PRELOAD") == NULL ||
+		    strstr(getenv("LD_PRELOAD"), "libratetap.so") == NULL))
+			cli_errx("tapping is not enabled for your shells: "
+			    "`ratetap enable` taps every program you start");
 	}
 	if (fflush(stdout) == EOF || ferror(stdout)) {
 		cli_errx("writing the status: %s", strerror(errno));

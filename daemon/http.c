@@ -366,14 +366,17 @@ check_done(struct loop *l)
 }
 
 static int
-set_method(struct http_req *r, const char *method, const char *body)
+set_method(struct http_req *r, const char *method, const char *body,
+    size_t body_len)
 {
 	CURL *e = r->easy;
 
 	if (body != NULL) {
-		if ((r->reqbody = strdup(body)) == NULL)
+		if ((r->reqbody = malloc(body_len + 1)) == NULL)
 			return -1;
-		r->reqbody_len = strlen(body);
+		memcpy(r->reqbody, body, body_len);
+		r->reqbody[body_len] = '\0';
+		r->reqbody_len = body_len;
 		if (curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE,
 		    (curl_off_t)r->reqbody_len) != CURLE_OK ||
 		    curl_easy_setopt(e, CURLOPT_POSTFIELDS, r->reqbody) !=
@@ -486,6 +489,16 @@ http_request(struct loop *l, const char *method, const char *url,
     const char *const *headers, const char *body, long timeout_ms,
     size_t max_body_bytes, http_fn *cb, void *arg)
 {
+	return http_request_len(l, method, url, headers, body,
+	    body != NULL ? strlen(body) : 0, timeout_ms, max_body_bytes, cb,
+	    arg);
+}
+
+int64_t
+http_request_len(struct loop *l, const char *method, const char *url,
+    const char *const *headers, const char *body, size_t body_len,
+    long timeout_ms, size_t max_body_bytes, http_fn *cb, void *arg)
+{
 	struct http_client *c;
 	struct http_req *r;
 	struct curl_slist *n;
@@ -529,7 +542,7 @@ http_request(struct loop *l, const char *method, const char *url,
 	    (r->hdrs != NULL &&
 	    curl_easy_setopt(e, CURLOPT_HTTPHEADER, r->hdrs) != CURLE_OK) ||
 	    set_ca(e) == -1 ||
-	    set_method(r, method, body) == -1)
+	    set_method(r, method, body, body_len) == -1)
 		goto err;
 	if (curl_multi_add_handle(c->multi, e) != CURLM_OK)
 		goto err;

@@ -53,6 +53,11 @@ int64_t http_request(struct loop *l, const char *method, const char *url,
     const char *const *headers, const char *body, long timeout_ms,
     size_t max_body_bytes, http_fn *cb, void *arg);
 
+/* http_request() with a body of body_len bytes that may hold NULs. */
+int64_t http_request_len(struct loop *l, const char *method, const char *url,
+    const char *const *headers, const char *body, size_t body_len,
+    long timeout_ms, size_t max_body_bytes, http_fn *cb, void *arg);
+
 /*
  * Value of the last response's header name (case-insensitive) during a
  * callback, or NULL when absent.  Valid during the callback only.

@@ -1,6 +1,6 @@
 /*
  * The OpenTelemetry exporter: pushes the tracker's gauges and counters as
- * OTLP/HTTP JSON (an ExportMetricsServiceRequest) to the endpoint named by
+ * OTLP/HTTP JSON or protobuf (an ExportMetricsServiceRequest) to the endpoint named by
  * the standard OTEL_* environment variables, every
  * OTEL_METRIC_EXPORT_INTERVAL ms, over the daemon's asynchronous HTTP client
  * (http.h): it never blocks the loop.  docs/metrics.md describes the
@@ -33,6 +33,10 @@ struct otlp_kv {
 	char *value;		/* percent-decoded */
 };
 
+/* Which GenAI metric names to send (OTEL_SEMCONV_STABILITY_OPT_IN). */
+#define OTLP_SEMCONV_OLD	0x1	/* gen_ai.client.token.usage */
+#define OTLP_SEMCONV_NEW	0x2	/* gen_ai.client.inference.usage.* */
+
 struct otlp_config {
 	char *endpoint;		/* full URL the requests go to */
 	struct otlp_kv *headers; /* extra request headers (values secret) */
@@ -41,6 +45,7 @@ struct otlp_config {
 	int nresource;
 	long interval_ms;	/* between pushes */
 	long timeout_ms;	/* per push */
+	int semconv;		/* OTLP_SEMCONV_* bits */
 };
 
 /*
@@ -49,6 +54,9 @@ struct otlp_config {
  * exporting is wanted, 0 when not (no endpoint, OTEL_SDK_DISABLED=true, or
  * OTEL_METRICS_EXPORTER=none), -1 when a variable is malformed, with a
  * one-line reason in err naming the variable (never a header value).
+ * OTEL_SEMCONV_STABILITY_OPT_IN picks the GenAI names: without
+ * gen_ai_latest_experimental the old ones only, with it the new ones only,
+ * with gen_ai_latest_experimental/dup both.
  */
 int otlp_config_env(struct otlp_config *c, char *err, size_t errlen);
 
@@ -77,6 +85,26 @@ int otlp_parse_kv(const char *s, int headers, struct otlp_kv **kv, int *n,
  */
 cJSON *otlp_payload(const struct trk *t, const struct otlp_config *c,
     uint64_t start_ns, uint64_t now_ns);
+
+/*
+ * The protobuf encoding of req (an otlp_payload()): a malloc'ed buffer of
+ * *len bytes, NULL on ENOMEM.
+ */
+uint8_t *otlp_pb_encode(const cJSON *req, size_t *len);
+
+/*
+ * The partialSuccess of a protobuf ExportMetricsServiceResponse body: the
+ * rejected data points and the message (cut to msglen).  Returns 0, or -1
+ * when body is not such a message.
+ */
+int otlp_pb_partial(const char *body, size_t len, long long *rejected,
+    char *msg, size_t msglen);
+
+/* Value of environment variable name, NULL when unset or blank. */
+const char *otlp_env(const char *name);
+
+/* Wipe a string that may hold a secret and free it; NULL is fine. */
+void otlp_wipe_free(char *s);
 
 /*
  * Start exporting t on loop l when the environment asks for it (see

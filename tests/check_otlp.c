@@ -1,8 +1,9 @@
 /*
- * Unit tests of the OTLP exporter (daemon/otlp.c): the payload built from a
- * tracker fed through its public functions, the OTEL_* environment, the
- * key=value list parser, back-off, and pushes to a collector served from
- * the same event loop.  Includes otlp.c to reach its static functions.
+ * Unit tests of the OTLP exporter (daemon/otlp_config.c, otlp_payload.c,
+ * otlp.c): the payload built from a tracker fed through its public
+ * functions, the OTEL_* environment, the key=value list parser, back-off,
+ * and pushes to a collector served from the same event loop.  Includes otlp_config.c, otlp_payload.c and otlp.c to
+ * reach their static functions.
  */
 #include <arpa/inet.h>
 #include <check.h>
@@ -13,8 +14,11 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "../daemon/otlp_config.c"
+#include "../daemon/otlp_payload.c"
 #include "../daemon/otlp.c"
 #include "daemontest.h"
+#include "otlp_metrics.pb-c.h"
 
 #define NOW	((time_t)1795000000)
 #define SEC	UINT64_C(1000000000)
@@ -26,7 +30,8 @@ static const char *const otel_vars[] = {
 	"OTEL_METRIC_EXPORT_INTERVAL", "OTEL_EXPORTER_OTLP_TIMEOUT",
 	"OTEL_EXPORTER_OTLP_METRICS_TIMEOUT", "OTEL_SDK_DISABLED",
 	"OTEL_METRICS_EXPORTER", "OTEL_EXPORTER_OTLP_PROTOCOL",
-	"OTEL_EXPORTER_OTLP_METRICS_PROTOCOL", NULL
+	"OTEL_EXPORTER_OTLP_METRICS_PROTOCOL", "OTEL_SEMCONV_STABILITY_OPT_IN",
+	NULL
 };
 
 static void
@@ -314,6 +319,169 @@ START_TEST(otlp_token_usage_follows_the_genai_conventions)
 	    "sum"), "dataPoints"))
 		n++;
 	ck_assert_int_eq(n, 8);		/* two models, four kinds */
+	cJSON_Delete(p);
+	trk_free(t);
+}
+END_TEST
+
+/* The payload under OTEL_SEMCONV_STABILITY_OPT_IN=opt (NULL: unset). */
+static cJSON *
+payload_opt_in(struct trk *t, const char *opt)
+{
+	struct otlp_config c;
+	char err[OTLP_ERR_LEN];
+	cJSON *p;
+
+	clear_env();
+	setenv("OTEL_EXPORTER_OTLP_ENDPOINT", "http://127.0.0.1:4318", 1);
+	if (opt != NULL)
+		setenv("OTEL_SEMCONV_STABILITY_OPT_IN", opt, 1);
+	ck_assert_int_eq(otlp_config_env(&c, err, sizeof(err)), 1);
+	p = payload_of(t, &c);
+	otlp_config_free(&c);
+	return p;
+}
+
+#define NEW_IN	"gen_ai.client.inference.usage.input_tokens"
+#define NEW_OUT	"gen_ai.client.inference.usage.output_tokens"
+#define NEW_CR	"gen_ai.client.inference.usage.cache_read.input_tokens"
+#define NEW_CW	"gen_ai.client.inference.usage.cache_write.input_tokens"
+
+START_TEST(otlp_semconv_opt_in_picks_old_new_or_both_names)
+{
+	static const struct {
+		const char *opt;
+		int old, new;
+	} cases[] = {
+		{ NULL, 1, 0 },
+		{ "", 1, 0 },
+		{ "http", 1, 0 },
+		{ "gen_ai_latest_experimental", 0, 1 },
+		{ " http , gen_ai_latest_experimental ", 0, 1 },
+		{ "gen_ai_latest_experimental/dup", 1, 1 },
+		{ "gen_ai_latest_experimental,gen_ai_latest_experimental/dup",
+		  1, 1 },
+		{ "gen_ai_latest_experimentalX", 1, 0 },
+	};
+	struct trk *t = populated();
+	size_t i;
+	cJSON *p;
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		p = payload_opt_in(t, cases[i].opt);
+		ck_assert_msg((find_metric(p, "gen_ai.client.token.usage") !=
+		    NULL) == cases[i].old, "old names, case %zu", i);
+		ck_assert_msg((find_metric(p, NEW_IN) != NULL) == cases[i].new,
+		    "new names, case %zu", i);
+		ck_assert_msg((find_metric(p, NEW_CW) != NULL) == cases[i].new,
+		    "new names, case %zu", i);
+		/* ratetap's own names never change */
+		ck_assert_ptr_nonnull(find_metric(p, "ratetap.model.tokens"));
+		cJSON_Delete(p);
+	}
+	trk_free(t);
+}
+END_TEST
+
+START_TEST(otlp_new_genai_counters_count_cached_input_as_input)
+{
+	static const struct {
+		const char *name, *sonnet, *opus;
+	} want[] = {
+		{ NEW_IN, "19", "1100" },	/* 11+3+5, 100+0+1000 */
+		{ NEW_OUT, "22", "200" },
+		{ NEW_CR, "5", "1000" },
+		{ NEW_CW, "3", "0" },
+	};
+	struct trk *t = populated();
+	cJSON *p, *m, *dp;
+	size_t i;
+
+	p = payload_opt_in(t, "gen_ai_latest_experimental");
+	for (i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
+		m = find_metric(p, want[i].name);
+		ck_assert_ptr_nonnull(m);
+		ck_assert_str_eq(cJSON_GetObjectItem(m, "unit")->valuestring,
+		    "{token}");
+		ck_assert(cJSON_IsTrue(cJSON_GetObjectItem(
+		    cJSON_GetObjectItem(m, "sum"), "isMonotonic")));
+		dp = find_point(p, want[i].name, "gen_ai.response.model",
+		    "claude-sonnet-4-5", NULL, NULL);
+		ck_assert_ptr_nonnull(dp);
+		ck_assert_str_eq(as_int(dp), want[i].sonnet);
+		ck_assert_str_eq(attr_of(dp, "gen_ai.provider.name"),
+		    "anthropic");
+		ck_assert_str_eq(attr_of(dp, "gen_ai.request.model"),
+		    "claude-sonnet-4-5");
+		ck_assert_ptr_null(attr_of(dp, "gen_ai.token.type"));
+		dp = find_point(p, want[i].name, "gen_ai.response.model",
+		    "claude-opus-4-1", NULL, NULL);
+		ck_assert_str_eq(as_int(dp), want[i].opus);
+	}
+	cJSON_Delete(p);
+	trk_free(t);
+}
+END_TEST
+
+START_TEST(otlp_protobuf_body_unpacks_to_the_json_payload)
+{
+	struct trk *t = populated();
+	Ratetap__Otlp__ExportMetricsServiceRequest *r;
+	Ratetap__Otlp__ScopeMetrics *sm;
+	cJSON *p, *jm, *jdp;
+	uint8_t *buf;
+	size_t len, i, nm = 0;
+
+	p = payload_of(t, NULL);
+	buf = otlp_pb_encode(p, &len);
+	ck_assert_ptr_nonnull(buf);
+	r = ratetap__otlp__export_metrics_service_request__unpack(NULL, len,
+	    buf);
+	ck_assert_ptr_nonnull(r);
+	ck_assert_uint_eq(r->n_resource_metrics, 1);
+	ck_assert_uint_eq(r->resource_metrics[0]->n_scope_metrics, 1);
+	sm = r->resource_metrics[0]->scope_metrics[0];
+	ck_assert_str_eq(sm->scope->name, "ratetap");
+	cJSON_ArrayForEach(jm, cJSON_GetObjectItem(cJSON_GetArrayItem(
+	    cJSON_GetObjectItem(cJSON_GetArrayItem(cJSON_GetObjectItem(p,
+	    "resourceMetrics"), 0), "scopeMetrics"), 0), "metrics"))
+		nm++;
+	ck_assert_uint_eq(sm->n_metrics, nm);
+	for (i = 0; i < sm->n_metrics; i++) {
+		Ratetap__Otlp__Metric *m = sm->metrics[i];
+		Ratetap__Otlp__NumberDataPoint *dp;
+
+		jm = find_metric(p, m->name);
+		ck_assert_ptr_nonnull(jm);
+		ck_assert_str_eq(m->unit, cJSON_GetObjectItem(jm,
+		    "unit")->valuestring);
+		if (m->data_case == RATETAP__OTLP__METRIC__DATA_SUM) {
+			ck_assert_int_eq(m->sum->aggregation_temporality, 2);
+			dp = m->sum->data_points[0];
+			jdp = cJSON_GetArrayItem(cJSON_GetObjectItem(
+			    cJSON_GetObjectItem(jm, "sum"), "dataPoints"), 0);
+			ck_assert_uint_eq(dp->start_time_unix_nano, NOW * SEC);
+		} else {
+			ck_assert_int_eq(m->data_case,
+			    RATETAP__OTLP__METRIC__DATA_GAUGE);
+			dp = m->gauge->data_points[0];
+			jdp = cJSON_GetArrayItem(cJSON_GetObjectItem(
+			    cJSON_GetObjectItem(jm, "gauge"), "dataPoints"), 0);
+		}
+		ck_assert_uint_eq(dp->time_unix_nano, (NOW + 10) * SEC + 5);
+		if (dp->value_case ==
+		    RATETAP__OTLP__NUMBER_DATA_POINT__VALUE_AS_INT)
+			ck_assert_int_eq(dp->as_int, strtoll(cJSON_GetObjectItem(
+			    jdp, "asInt")->valuestring, NULL, 10));
+		else
+			ck_assert_double_eq(dp->as_double, cJSON_GetObjectItem(
+			    jdp, "asDouble")->valuedouble);
+		ck_assert_int_eq((int)dp->n_attributes,
+		    cJSON_GetArraySize(cJSON_GetObjectItem(jdp,
+		    "attributes")));
+	}
+	ratetap__otlp__export_metrics_service_request__free_unpacked(r, NULL);
+	free(buf);
 	cJSON_Delete(p);
 	trk_free(t);
 }
@@ -781,6 +949,9 @@ otlp_suite(void)
 	tcase_set_timeout(tc, 30);
 	tcase_add_test(tc, otlp_payload_has_the_export_metrics_service_request_shape);
 	tcase_add_test(tc, otlp_token_usage_follows_the_genai_conventions);
+	tcase_add_test(tc, otlp_semconv_opt_in_picks_old_new_or_both_names);
+	tcase_add_test(tc, otlp_new_genai_counters_count_cached_input_as_input);
+	tcase_add_test(tc, otlp_protobuf_body_unpacks_to_the_json_payload);
 	tcase_add_test(tc, otlp_payload_folds_models_beyond_fifty_into_other);
 	tcase_add_test(tc, otlp_env_picks_the_endpoint_and_honours_disable_switches);
 	tcase_add_test(tc, otlp_env_reads_interval_and_timeouts_strictly);

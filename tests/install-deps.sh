@@ -9,15 +9,27 @@ set -u
 # certificates, the Prometheus parser, groff for the man page check,
 # clang with its runtime libraries for the libFuzzer harnesses, gdb (gcore)
 # for the test that looks for the token in a core dump of the daemon, and
-# nghttpx (an HTTP/2 front for the mock API).  For `ratetap doctor`: the
+# nghttpx (an HTTP/2 front for the mock API), prometheus (promtool and a
+# real server for contrib/prometheus/), zsh and fish (the shells whose
+# start-up files `ratetap enable` edits), Python's protobuf and protoc
+# (decoding the OTLP protobuf ratetapd sends).  For `ratetap doctor`: the
 # other interpreters whose libcurl binding is an extension module (ruby with
 # curb, lua 5.1 and 5.2 with lua-curl, perl with WWW::Curl), Guzzle, and
 # wget (GnuTLS, no libcurl).
 PKGS="gcc make pkg-config libcurl4-openssl-dev libcjson-dev libelf-dev \
-check libsubunit-dev libmicrohttpd-dev curl php-cli php-curl python3 \
+libprotobuf-c-dev protobuf-c-compiler check libsubunit-dev libmicrohttpd-dev curl php-cli php-curl python3 \
 python3-pycurl python3-prometheus-client openssl groff-base clang \
 libclang-rt-14-dev gdb nghttp2-proxy ruby ruby-curb lua5.1 lua5.2 lua-curl \
-php-guzzlehttp-guzzle libwww-curl-perl wget"
+php-guzzlehttp-guzzle libwww-curl-perl wget prometheus zsh fish python3-protobuf \
+protobuf-compiler"
+
+# `make deb` alone (tests/install-deps.sh deb): the packaging tools, and the
+# build-dependencies of debian/control.
+if [ "${1:-}" = deb ]; then
+	PKGS="build-essential dpkg-dev debhelper lintian pkg-config \
+libcurl4-openssl-dev libcjson-dev libelf-dev libmicrohttpd-dev \
+libprotobuf-c-dev protobuf-c-compiler"
+fi
 
 command -v dpkg-query >/dev/null 2>&1 || {
 	echo "install-deps: not a Debian system; make sure these are installed: $PKGS" >&2

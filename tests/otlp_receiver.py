@@ -23,13 +23,23 @@ JSON encoding of an ExportMetricsServiceRequest (see check_payload()).  A
 valid payload is answered 200 with {} as a collector does; an invalid one
 400 with the problems, unless a failure was asked for.
 
-Standard library only.
+An application/x-protobuf body (OTLP/HTTP protobuf) is decoded with
+Python's protobuf against daemon/otlp_metrics.proto, the definitions
+ratetapd is built from (compiled with protoc when the receiver starts), and
+turned into the JSON encoding's shape (google.protobuf.json_format) before
+the same checks; its record has "encoding": "protobuf".  JSON bodies need
+the standard library only.
 """
 
 import argparse
+import importlib
 import json
+import os
 import re
+import shutil
+import subprocess
 import sys
+import tempfile
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -170,16 +180,63 @@ def check_payload(doc):
     return problems
 
 
+_PROTO = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..",
+                      "daemon", "otlp_metrics.proto")
+_pb = None
+
+
+def _pb_module():
+    """The Python classes of daemon/otlp_metrics.proto, made by protoc in a
+    temporary directory on first use."""
+    global _pb
+    if _pb is None:
+        out = tempfile.mkdtemp(prefix="rt-pb-")
+        subprocess.run(["protoc", "--proto_path=" + os.path.dirname(_PROTO),
+                        "--python_out=" + out, os.path.basename(_PROTO)],
+                       check=True, capture_output=True)
+        sys.path.insert(0, out)
+        try:
+            _pb = importlib.import_module("otlp_metrics_pb2")
+        finally:
+            sys.path.remove(out)
+        shutil.rmtree(out, ignore_errors=True)
+    return _pb
+
+
+def decode_protobuf(raw):
+    """An ExportMetricsServiceRequest in protobuf as its JSON encoding's
+    dict (int64 and fixed64 as strings, enums as numbers)."""
+    from google.protobuf import json_format
+    pb = _pb_module()
+    msg = pb.ExportMetricsServiceRequest()
+    msg.ParseFromString(raw)
+    return json_format.MessageToDict(msg, use_integers_for_enums=True,
+                                     including_default_value_fields=True)
+
+
+def encode_partial(body):
+    """A JSON ExportMetricsServiceResponse dict as protobuf bytes."""
+    from google.protobuf import json_format
+    pb = _pb_module()
+    return json_format.ParseDict(body, pb.ExportMetricsServiceResponse())\
+        .SerializeToString()
+
+
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
 
     def log_message(self, fmt, *args):
         pass
 
-    def _answer(self, status, body):
-        data = json.dumps(body).encode()
+    def _answer(self, status, body, protobuf=False):
+        ctype = "application/json"
+        if protobuf and status == 200:
+            data = encode_partial(body)
+            ctype = "application/x-protobuf"
+        else:
+            data = json.dumps(body).encode()
         self.send_response(status)
-        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Type", ctype)
         self.send_header("Content-Length", str(len(data)))
         self.end_headers()
         self.wfile.write(data)
@@ -194,24 +251,31 @@ class _Handler(BaseHTTPRequestHandler):
             self.close_connection = True
             return self._answer(413, {"error": "bad Content-Length"})
         raw = self.rfile.read(n)
-        try:
-            doc = json.loads(raw)
-            problems = check_payload(doc)
-        except ValueError as e:
-            doc = None
-            problems = ["body is not JSON: %s" % e]
         ctype = self.headers.get("Content-Type", "")
-        if ctype.split(";")[0].strip().lower() != "application/json":
+        ctype = ctype.split(";")[0].strip().lower()
+        pbuf = ctype == "application/x-protobuf"
+        try:
+            if pbuf:
+                doc = decode_protobuf(raw)
+            else:
+                doc = json.loads(raw)
+            problems = check_payload(doc)
+        except Exception as e:
+            doc = None
+            problems = ["body is not %s: %s" % (
+                "protobuf" if pbuf else "JSON", e)]
+        if ctype not in ("application/json", "application/x-protobuf"):
             problems.append("Content-Type is %r" % ctype)
         rec = {"path": self.path,
                "headers": {k.lower(): v for k, v in self.headers.items()},
-               "problems": problems, "body": doc, "time": time.time()}
+               "problems": problems, "body": doc, "time": time.time(),
+               "encoding": "protobuf" if pbuf else "json"}
         status = rx._record(rec)
         if status is not None:
             return self._answer(status, {"error": "asked to fail"})
         if problems:
             return self._answer(400, {"error": "; ".join(problems)})
-        self._answer(200, rx._next_body())
+        self._answer(200, rx._next_body(), protobuf=pbuf)
 
     def do_GET(self):
         self._answer(405, {"error": "POST only"})

@@ -199,8 +199,7 @@ class HelpAndVersion(CliTest):
                           (["frobnicate"], "unknown command 'frobnicate'"),
                           (["status", "extra"], "unexpected argument"),
                           (["status", "--bogus"], "usage: ratetap status"),
-                          (["run"], "no command given"),
-                          (["doctor"], "no program given")):
+                          (["run"], "no command given")):
             p = w.cli(*argv)
             self.assertEqual(p.returncode, 2, argv)
             self.assertIn(msg, p.stderr.decode(), argv)

@@ -355,8 +355,25 @@ class MetricsTest(unittest.TestCase):
         panels = [p for p in dash["panels"] if p["type"] != "row"]
         titles = {p["title"]: p for p in panels}
         util = titles["Utilization by window"]
-        steps = util["fieldConfig"]["defaults"]["thresholds"]["steps"]
-        self.assertIn(80, [s["value"] for s in steps])
+        # the warning threshold comes from ratetapd's own gauge, not a
+        # number written into the dashboard
+        for title in ("Utilization by window", "Utilization now"):
+            p = titles[title]
+            steps = p["fieldConfig"]["defaults"]["thresholds"]["steps"]
+            self.assertNotIn(80, [s["value"] for s in steps])
+            thr = [t for t in p["targets"]
+                   if "ratetap_warning_threshold_percent" in t["expr"]]
+            self.assertEqual(len(thr), 1, title)
+            self.assertEqual(p["transformations"][0]["id"], "configFromData")
+            opts = p["transformations"][0]["options"]
+            self.assertEqual(opts["configRefId"], thr[0]["refId"])
+            self.assertEqual(opts["mappings"][0]["handlerKey"], "threshold1")
+        # a host selector, and every query filtered by it
+        names = [v["name"] for v in dash["templating"]["list"]]
+        self.assertEqual(names, ["host", "instance"])
+        for p in panels:
+            for t in p.get("targets", []):
+                self.assertIn('host=~"$host"', t["expr"], p["title"])
         self.assertNotEqual(util["fieldConfig"]["defaults"]["custom"]
                             ["thresholdsStyle"]["mode"], "off")
         for title, metric in (

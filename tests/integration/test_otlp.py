@@ -21,7 +21,9 @@ OTEL_CLEAR = {k: None for k in (
     "OTEL_EXPORTER_OTLP_HEADERS", "OTEL_EXPORTER_OTLP_METRICS_HEADERS",
     "OTEL_RESOURCE_ATTRIBUTES", "OTEL_SERVICE_NAME", "OTEL_SDK_DISABLED",
     "OTEL_METRICS_EXPORTER", "OTEL_METRIC_EXPORT_INTERVAL",
-    "OTEL_EXPORTER_OTLP_TIMEOUT", "OTEL_EXPORTER_OTLP_METRICS_TIMEOUT")}
+    "OTEL_EXPORTER_OTLP_TIMEOUT", "OTEL_EXPORTER_OTLP_METRICS_TIMEOUT",
+    "OTEL_EXPORTER_OTLP_PROTOCOL", "OTEL_EXPORTER_OTLP_METRICS_PROTOCOL",
+    "OTEL_SEMCONV_STABILITY_OPT_IN")}
 
 
 def otel_env(**kw):
@@ -163,6 +165,70 @@ class OTLPExportTest(unittest.TestCase):
         gaps = [b - a for a, b in zip(times, times[1:])]
         self.assertTrue(all(0.7 < g < 3.0 for g in gaps), gaps)
         self.assertNotIn("s3cr", d.log())
+
+    def test_protobuf_carries_what_the_status_says_decoded_by_python(self):
+        api = MockAPI()
+        self.addCleanup(api.close)
+        d = self.daemon(
+            api, OTEL_EXPORTER_OTLP_ENDPOINT=self.rx.base,
+            OTEL_METRIC_EXPORT_INTERVAL="500",
+            OTEL_EXPORTER_OTLP_PROTOCOL="http/json",
+            OTEL_EXPORTER_OTLP_METRICS_PROTOCOL="http/protobuf",
+            OTEL_SEMCONV_STABILITY_OPT_IN="gen_ai_latest_experimental/dup",
+            OTEL_SERVICE_NAME="ratetap-pb")
+        self.assertIn("(http/protobuf)", d.log())
+        p = run(["curl", "-sS", "-o", "/dev/null", "-H",
+                 "x-mock-usage: 100,200,30,1000", api.url("/v1/messages"),
+                 "-d", MSG], d.env)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        st = d.wait_for(lambda s: s["requests"]["total"] == 1)
+        # a partial success in protobuf is read and logged
+        self.rx.answer_next(1, {"partialSuccess": {
+            "rejectedDataPoints": "3", "errorMessage": "pb says no"}})
+        reqs = self.rx.wait(lambda rs: len(rs) >= 2 and token_usage(
+            rs[-1]["body"], "claude-sonnet-4-5", "cache_read_input") == 1000,
+            timeout=15)
+        for r in reqs:
+            self.assertEqual(r["encoding"], "protobuf")
+            self.assertEqual(r["problems"], [], r["problems"])
+            self.assertEqual(r["headers"]["content-type"],
+                             "application/x-protobuf")
+        body = reqs[-1]["body"]
+        rm = body["resourceMetrics"][0]
+        self.assertEqual(attrs(rm["resource"])["service.name"], "ratetap-pb")
+        self.assertEqual(rm["scopeMetrics"][0]["scope"]["name"], "ratetap")
+        ms = metrics_of(body)
+        req = ms["ratetap.requests"]
+        self.assertEqual(req["sum"]["aggregationTemporality"], 2)
+        self.assertIs(req["sum"]["isMonotonic"], True)
+        self.assertEqual(points(req)[0]["asInt"],
+                         str(st["requests"]["total"]))
+        util = {attrs(dp)["ratetap.window"]: dp["asDouble"]
+                for dp in points(ms["ratetap.window.utilization"])}
+        self.assertEqual(util["five_hour"],
+                         st["windows"]["five_hour"]["utilization"])
+        vals = st["models"]["claude-sonnet-4-5"]
+        for kind in ("input", "output", "cache_creation_input",
+                     "cache_read_input"):
+            self.assertEqual(token_usage(body, "claude-sonnet-4-5", kind),
+                             vals[kind], kind)
+        # /dup: the newer counters beside the old name
+        new = {n: int(points(ms["gen_ai.client.inference.usage." + n])[0]
+                      ["asInt"])
+               for n in ("input_tokens", "output_tokens",
+                         "cache_read.input_tokens",
+                         "cache_write.input_tokens")}
+        self.assertEqual(new, {"input_tokens": 1130, "output_tokens": 200,
+                               "cache_read.input_tokens": 1000,
+                               "cache_write.input_tokens": 30})
+        dp = points(ms["gen_ai.client.inference.usage.input_tokens"])[0]
+        self.assertEqual(attrs(dp)["gen_ai.provider.name"], "anthropic")
+        self.assertLessEqual(int(dp["startTimeUnixNano"]),
+                             int(dp["timeUnixNano"]))
+        deadline = time.monotonic() + 10
+        while "pb says no" not in d.log() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        self.assertIn("collector rejected 3 data points: pb says no", d.log())
 
     def test_metrics_endpoint_is_used_as_is(self):
         self.daemon(OTEL_EXPORTER_OTLP_ENDPOINT="http://127.0.0.1:9",
