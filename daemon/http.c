@@ -456,8 +456,15 @@ http_check_url(const char *url, char *err, size_t errlen)
 	CURLU *u;
 	CURLUcode rc;
 	char *scheme = NULL, *host = NULL;
+	const char *sep;
 	int r = -1;
 
+	/* libcurl takes "http:///host" for "http://host"; such text names no
+	   host where it should, so it is refused like an empty host */
+	if ((sep = strstr(url, "://")) != NULL && sep[3] == '/') {
+		snprintf(err, errlen, "no host");
+		return -1;
+	}
 	if ((u = curl_url()) == NULL) {
 		snprintf(err, errlen, "out of memory");
 		return -1;

@@ -23,6 +23,7 @@
 #include "http.h"
 #include "log.h"
 #include "loop.h"
+#include "backoff.h"
 #include "otlp.h"
 #include "tracker.h"
 
@@ -64,22 +65,14 @@ url_for_log(const char *u, char *out, size_t len)
 		snprintf(out, len, "%.*s", (int)strcspn(u, "?#"), u);
 }
 
-/* Delay before the next push after fails consecutive failures. */
+/* Delay before the next push after fails consecutive failures: the
+ * interval doubled per failure up to BACKOFF_CAP_MS (or the interval when
+ * that is longer), and at least a Retry-After (cut to an hour). */
 static int64_t
 next_delay(long interval, int fails, int64_t retry_after_ms)
 {
-	int64_t d = interval, cap = interval > BACKOFF_CAP_MS ?
-	    interval : BACKOFF_CAP_MS;
-	int i;
-
-	for (i = 0; i < fails && i < 12 && d < cap; i++)
-		d *= 2;
-	if (d > cap)
-		d = cap;
-	if (retry_after_ms > d)
-		d = retry_after_ms > RETRY_AFTER_CAP_MS ?
-		    RETRY_AFTER_CAP_MS : retry_after_ms;
-	return d;
+	return backoff_delay(interval, fails, BACKOFF_CAP_MS, retry_after_ms,
+	    RETRY_AFTER_CAP_MS);
 }
 
 static void
@@ -224,12 +217,12 @@ on_done(const struct http_response *r, void *arg)
 		const char *ra = http_header(r, "Retry-After");
 
 		snprintf(why, sizeof(why), "HTTP %ld", r->status);
-		if (ra != NULL && (r->status == 429 || r->status == 503)) {
-			char *end;
-			long long s = strtoll(ra, &end, 10);
+		if (r->status == 429 || r->status == 503) {
+			long s = backoff_retry_after(ra);
 
-			if (end != ra && s > 0 && s < RETRY_AFTER_CAP_MS / 1000)
-				retry_ms = s * 1000;
+			if (s > 0)
+				retry_ms = (s < RETRY_AFTER_CAP_MS / 1000 ? s :
+				    RETRY_AFTER_CAP_MS / 1000) * (int64_t)1000;
 		}
 	}
 	delay = next_delay(ex.cfg.interval_ms, ex.fails + 1, retry_ms);

@@ -16,6 +16,9 @@
 #include <strings.h>
 #include <time.h>
 
+#include "ratetap/errbuf.h"
+
+#include "http.h"
 #include "otlp.h"
 
 #ifndef RATETAP_VERSION
@@ -26,18 +29,6 @@
 #define MAX_TIMEOUT_MS		600000L		/* ten minutes */
 
 /* --- configuration --------------------------------------------------- */
-
-static void __attribute__((format(printf, 3, 4)))
-seterr(char *err, size_t len, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err == NULL || len == 0)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, len, fmt, ap);
-	va_end(ap);
-}
 
 /* Wipe and free a string that may hold a secret; NULL is fine. */
 void
@@ -228,7 +219,7 @@ otlp_parse_kv(const char *s, int headers, struct otlp_kv **kv, int *n,
 		if (ks == ve)
 			continue;	/* empty member */
 		if ((eq = memchr(ks, '=', (size_t)(ve - ks))) == NULL) {
-			seterr(err, errlen, "member %d has no '='", member);
+			rt_seterr(err, errlen, "member %d has no '='", member);
 			goto err;
 		}
 		ke = eq;
@@ -238,7 +229,7 @@ otlp_parse_kv(const char *s, int headers, struct otlp_kv **kv, int *n,
 		while (vs < ve && is_blank(*vs))
 			vs++;
 		if (ke == ks) {
-			seterr(err, errlen, "member %d has an empty key",
+			rt_seterr(err, errlen, "member %d has an empty key",
 			    member);
 			goto err;
 		}
@@ -246,7 +237,7 @@ otlp_parse_kv(const char *s, int headers, struct otlp_kv **kv, int *n,
 			int ch = (unsigned char)ks[k];
 
 			if (headers ? !is_tchar(ch) : (ch <= 0x20 || ch >= 0x7f)) {
-				seterr(err, errlen, "member %d: the key is not "
+				rt_seterr(err, errlen, "member %d: the key is not "
 				    "a valid %s", member, headers ?
 				    "header name" : "attribute name");
 				goto err;
@@ -256,17 +247,17 @@ otlp_parse_kv(const char *s, int headers, struct otlp_kv **kv, int *n,
 			goto oom;
 		if ((val = pct_decode(vs, (size_t)(ve - vs), &bad)) == NULL) {
 			if (bad)
-				seterr(err, errlen, "member %d (%s): bad "
+				rt_seterr(err, errlen, "member %d (%s): bad "
 				    "percent-encoding in the value", member,
 				    key);
 			else
-				seterr(err, errlen, "out of memory");
+				rt_seterr(err, errlen, "out of memory");
 			free(key);
 			goto err;
 		}
 		if (has_ctl(val) || (headers && val[0] == '\0') ||
 		    (!headers && !utf8_ok((const unsigned char *)val))) {
-			seterr(err, errlen, "member %d (%s): the value is %s",
+			rt_seterr(err, errlen, "member %d (%s): the value is %s",
 			    member, key, val[0] == '\0' ? "empty" :
 			    has_ctl(val) ? "holding a control character" :
 			    "not valid UTF-8");
@@ -319,7 +310,7 @@ otlp_parse_kv(const char *s, int headers, struct otlp_kv **kv, int *n,
 	free(tmp);
 	return 0;
 oom:
-	seterr(err, errlen, "out of memory");
+	rt_seterr(err, errlen, "out of memory");
 err:
 	kv_free_all(tmp, ntmp);
 	return -1;
@@ -356,31 +347,12 @@ env_ms(const char *name, long min, long max, long *out, char *err,
 	while (isspace((unsigned char)*end))
 		end++;
 	if (errno != 0 || end == v || *end != '\0' || x < min || x > max) {
-		seterr(err, errlen, "%s: want a whole number of milliseconds "
+		rt_seterr(err, errlen, "%s: want a whole number of milliseconds "
 		    "from %ld to %ld", name, min, max);
 		return -1;
 	}
 	*out = (long)x;
 	return 0;
-}
-
-static int
-url_ok(const char *u)
-{
-	const char *h;
-
-	if (strncasecmp(u, "http://", 7) == 0)
-		h = u + 7;
-	else if (strncasecmp(u, "https://", 8) == 0)
-		h = u + 8;
-	else
-		return 0;
-	if (*h == '\0' || *h == '/')
-		return 0;
-	for (; *u != '\0'; u++)
-		if ((unsigned char)*u <= 0x20 || (unsigned char)*u >= 0x7f)
-			return 0;
-	return 1;
 }
 
 /* Endpoint from OTEL_EXPORTER_OTLP_METRICS_ENDPOINT (as is) or
@@ -389,6 +361,7 @@ static int
 config_endpoint(struct otlp_config *c, char *err, size_t errlen)
 {
 	const char *v, *name = "OTEL_EXPORTER_OTLP_METRICS_ENDPOINT";
+	char why[128];
 	size_t len;
 
 	if ((v = otlp_env(name)) != NULL) {
@@ -413,13 +386,14 @@ config_endpoint(struct otlp_config *c, char *err, size_t errlen)
 		}
 	} else
 		return 0;
-	if (!url_ok(c->endpoint)) {
-		seterr(err, errlen, "%s: not an http:// or https:// URL", name);
+	if (http_check_url(c->endpoint, why, sizeof(why)) == -1) {
+		rt_seterr(err, errlen, "%s: not an http:// or https:// URL (%s)",
+		    name, why);
 		return -1;
 	}
 	return 1;
 oom:
-	seterr(err, errlen, "out of memory");
+	rt_seterr(err, errlen, "out of memory");
 	return -1;
 }
 
@@ -450,7 +424,7 @@ kv_put(struct otlp_kv **kv, int *n, const char *key, const char *value,
 oom:
 	free(k);
 	free(v);
-	seterr(err, errlen, "out of memory");
+	rt_seterr(err, errlen, "out of memory");
 	return -1;
 }
 
@@ -464,12 +438,12 @@ config_resource(struct otlp_config *c, char *err, size_t errlen)
 	if ((v = otlp_env("OTEL_RESOURCE_ATTRIBUTES")) != NULL &&
 	    otlp_parse_kv(v, 0, &c->resource, &c->nresource, why,
 	    sizeof(why)) == -1) {
-		seterr(err, errlen, "OTEL_RESOURCE_ATTRIBUTES: %s", why);
+		rt_seterr(err, errlen, "OTEL_RESOURCE_ATTRIBUTES: %s", why);
 		return -1;
 	}
 	if ((v = otlp_env("OTEL_SERVICE_NAME")) != NULL) {
 		if (has_ctl(v) || !utf8_ok((const unsigned char *)v)) {
-			seterr(err, errlen, "OTEL_SERVICE_NAME: not printable "
+			rt_seterr(err, errlen, "OTEL_SERVICE_NAME: not printable "
 			    "UTF-8");
 			return -1;
 		}
@@ -510,7 +484,7 @@ config_headers(struct otlp_config *c, char *err, size_t errlen)
 
 		if (v != NULL && otlp_parse_kv(v, 1, &c->headers,
 		    &c->nheaders, why, sizeof(why)) == -1) {
-			seterr(err, errlen, "%s: %s", names[i], why);
+			rt_seterr(err, errlen, "%s: %s", names[i], why);
 			return -1;
 		}
 	}

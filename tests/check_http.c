@@ -27,7 +27,8 @@ START_TEST(other_schemes_and_urls_without_a_host_are_refused)
 {
 	static const char *const bad[] = {
 		"", "ftp://x", "file:///etc/passwd", "api.anthropic.com",
-		"http://", "http://host:99999/", "//host/x",
+		"http://", "http://host:99999/", "//host/x", "http:///nohost",
+		"https:////x",
 	};
 	char err[128];
 	size_t i;
