@@ -40,6 +40,11 @@ void cli_errx(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 int cli_control_get(const char *sock, const char *path, long timeout_ms,
     char **body, size_t *len, long *code, char *err, size_t errlen);
 
+/* The same as cli_control_get(), POSTing data (dlen bytes, JSON). */
+int cli_control_post(const char *sock, const char *path, const char *data,
+    size_t dlen, long timeout_ms, char **body, size_t *len, long *code,
+    char *err, size_t errlen);
+
 /* 1 when a daemon answers GET /v1/health on sock within timeout_ms, else 0. */
 int cli_control_alive(const char *sock, long timeout_ms);
 
@@ -91,5 +96,6 @@ int cli_find_shim(char *buf, size_t len, char *err, size_t errlen);
 int cli_run_main(int argc, char **argv, const char *control);
 int cli_status_main(int argc, char **argv, const char *control);
 int cli_doctor_main(int argc, char **argv);
+int cli_statusline_main(int argc, char **argv, const char *control);
 
 #endif /* RATETAP_CLI_H */

@@ -135,10 +135,13 @@ prereq_cb(void *arg, char *primary_ip, char *local_ip, int primary_port,
 	return CURL_PREREQFUNC_OK;
 }
 
-int
-cli_control_get(const char *sock, const char *path, long timeout_ms,
-    char **body, size_t *len, long *code, char *err, size_t errlen)
+/* GET path, or POST data (dlen bytes) to it when data is not NULL. */
+static int
+control_request(const char *sock, const char *path, const char *data,
+    size_t dlen, long timeout_ms, char **body, size_t *len, long *code,
+    char *err, size_t errlen)
 {
+	struct curl_slist *hdrs = NULL;
 	char url[256], ebuf[CURL_ERROR_SIZE];
 	struct buf b = { NULL, 0, 0, 0 };
 	struct conn c;
@@ -182,6 +185,15 @@ cli_control_get(const char *sock, const char *path, long timeout_ms,
 		snprintf(err, errlen, "cannot configure libcurl");
 		goto err;
 	}
+	if (data != NULL && ((hdrs = curl_slist_append(NULL,
+	    "Content-Type: application/json")) == NULL ||
+	    curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdrs) != CURLE_OK ||
+	    curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE, (long)dlen) !=
+	    CURLE_OK ||
+	    curl_easy_setopt(h, CURLOPT_POSTFIELDS, data) != CURLE_OK)) {
+		snprintf(err, errlen, "cannot configure libcurl");
+		goto err;
+	}
 	rc = curl_easy_perform(h);
 	if (rc != CURLE_OK) {
 		if (c.why[0] != '\0') {
@@ -205,6 +217,7 @@ cli_control_get(const char *sock, const char *path, long timeout_ms,
 		goto err;
 	}
 	curl_easy_cleanup(h);
+	curl_slist_free_all(hdrs);
 	if (b.data == NULL && (b.data = strdup("")) == NULL) {
 		snprintf(err, errlen, "%s", strerror(ENOMEM));
 		return -1;
@@ -215,8 +228,26 @@ cli_control_get(const char *sock, const char *path, long timeout_ms,
 err:
 	if (h != NULL)
 		curl_easy_cleanup(h);
+	curl_slist_free_all(hdrs);
 	free(b.data);
 	return -1;
+}
+
+int
+cli_control_get(const char *sock, const char *path, long timeout_ms,
+    char **body, size_t *len, long *code, char *err, size_t errlen)
+{
+	return control_request(sock, path, NULL, 0, timeout_ms, body, len,
+	    code, err, errlen);
+}
+
+int
+cli_control_post(const char *sock, const char *path, const char *data,
+    size_t dlen, long timeout_ms, char **body, size_t *len, long *code,
+    char *err, size_t errlen)
+{
+	return control_request(sock, path, data, dlen, timeout_ms, body, len,
+	    code, err, errlen);
 }
 
 int

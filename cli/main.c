@@ -33,6 +33,9 @@ usage(FILE *f)
 	    "  doctor PROGRAM          can ratetap see PROGRAM's traffic, "
 	    "and if not, why\n"
 	    "  doctor --pid PID        the same for a running process\n"
+	    "  statusline              Claude Code's statusLine command "
+	    "(--install,\n"
+	    "                          --uninstall)\n"
 	    "  help                    this text\n"
 	    "\n"
 	    "Options:\n"
@@ -106,7 +109,8 @@ main(int argc, char **argv)
 	}
 	if (strcmp(cmd, "doctor") == 0)
 		return cli_doctor_main(argc, argv);
-	if (strcmp(cmd, "run") != 0 && strcmp(cmd, "status") != 0) {
+	if (strcmp(cmd, "run") != 0 && strcmp(cmd, "status") != 0 &&
+	    strcmp(cmd, "statusline") != 0) {
 		cli_errx("unknown command '%s'; try `ratetap --help`", cmd);
 		return CLI_EXIT_USAGE;
 	}
@@ -116,6 +120,8 @@ main(int argc, char **argv)
 	}
 	if (strcmp(cmd, "run") == 0)
 		rc = cli_run_main(argc, argv, control);
+	else if (strcmp(cmd, "statusline") == 0)
+		rc = cli_statusline_main(argc, argv, control);
 	else
 		rc = cli_status_main(argc, argv, control);
 	curl_global_cleanup();

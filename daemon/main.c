@@ -37,6 +37,7 @@
 #include "poll.h"
 #include "sockets.h"
 #include "token.h"
+#include "statusline.h"
 #include "tracker.h"
 
 /*
@@ -603,7 +604,9 @@ status_json(void *arg)
 	if (cJSON_AddBoolToObject(o, "enabled", poll_enabled(d->poll)) ==
 	    NULL ||
 	    add_time(o, "next_at", poll_next_at(d->poll)) == -1 ||
-	    cJSON_AddNumberToObject(o, "interval", d->o.interval) == NULL)
+	    cJSON_AddNumberToObject(o, "interval", d->o.interval) == NULL ||
+	    cJSON_AddNumberToObject(o, "skipped",
+	    (double)poll_skipped(d->poll)) == NULL)
 		goto err;
 	if (add_ctl_stats(j, "control", d->ctl) == -1 ||
 	    (d->metrics != NULL &&
@@ -623,6 +626,17 @@ status_json(void *arg)
 err:
 	cJSON_Delete(j);
 	return NULL;
+}
+
+/* POST /v1/statusline: Claude Code's rate_limits, as a source */
+static int
+statusline_apply(void *arg, const char *body, size_t len, char *err,
+    size_t errlen)
+{
+	struct daemon *d = arg;
+
+	return sl_apply(d->t, body, len, time(NULL), err, errlen) == -1 ?
+	    -1 : 0;
 }
 
 static int
@@ -946,9 +960,10 @@ open_sockets(struct daemon *d)
 static void
 start_servers(struct daemon *d)
 {
-	struct ctl_handlers h = { status_json, metrics_text, d, NULL };
+	struct ctl_handlers h = { status_json, metrics_text, d, NULL,
+	    statusline_apply };
 	struct ctl_handlers ht = { status_json, d->o.metrics_aggregate ?
-	    metrics_text_aggregate : metrics_text, d, d->metrics_token };
+	    metrics_text_aggregate : metrics_text, d, d->metrics_token, NULL };
 	char err[512];
 	int fd;
 

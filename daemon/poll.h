@@ -51,6 +51,13 @@ int poll_enabled(const struct poll_ctx *p);
 time_t poll_next_at(const struct poll_ctx *p);
 
 /*
+ * Polls skipped because headers or the statusline had updated every
+ * window with a figure within the interval (the poll would have told
+ * nothing new).
+ */
+long poll_skipped(const struct poll_ctx *p);
+
+/*
  * Delay in seconds before the next poll after `failures` consecutive
  * failures (0: success), given the interval and a retry-after (-1: none).
  * Exposed for tests.
