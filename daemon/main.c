@@ -38,6 +38,7 @@
 #include "sockets.h"
 #include "token.h"
 #include "statusline.h"
+#include "transcripts.h"
 #include "tracker.h"
 
 /*
@@ -75,6 +76,7 @@ struct daemon {
 	struct ctl *ctl;
 	struct ctl *metrics;
 	struct jrn *jrn;
+	struct tx *tx;		/* Claude Code's transcripts */
 	char journal_path[RT_FILE_MAX];
 	int ingest_fd;
 	int control_fd;
@@ -588,8 +590,12 @@ status_json(void *arg)
 	time_t now = time(NULL);
 	cJSON *j, *o;
 
+	if (d->tx != NULL)
+		tx_recompute(d->tx, now);	/* windows exact at any time */
 	if ((j = trk_status_json(d->t, now)) == NULL)
 		return NULL;
+	if (d->tx != NULL && tx_status_json(d->tx, j) == -1)
+		goto err;
 	if ((o = cJSON_AddObjectToObject(j, "daemon")) == NULL ||
 	    cJSON_AddStringToObject(o, "version", RATETAP_VERSION) == NULL ||
 	    cJSON_AddNumberToObject(o, "pid", (double)getpid()) == NULL ||
@@ -993,6 +999,8 @@ start_servers(struct daemon *d)
 		fatalx("%s", err);
 	if (d->recovered_from[0] != '\0')
 		jrn_skip_to_end(d->jrn);
+	if ((d->tx = tx_start(d->l, d->t)) == NULL)
+		fatal("transcripts");
 }
 
 /* The shims this daemon's environment passes on read RATETAP_HOSTS: an
@@ -1083,6 +1091,7 @@ main(int argc, char **argv)
 	(void)http_set_ca_file(NULL);
 	ing_stop(d.l, d.ingest_fd);
 	jrn_close(d.jrn);
+	tx_stop(d.tx);
 	ctl_stop(d.metrics);
 	ctl_stop(d.ctl);
 	if (d.ingest_bound)
