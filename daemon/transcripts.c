@@ -801,27 +801,6 @@ tk_from(const cJSON *a, struct trk_tokens *tk)
 	return 0;
 }
 
-static cJSON *
-hex(uint64_t v)
-{
-	char b[24];
-
-	snprintf(b, sizeof(b), "%016" PRIx64, v);
-	return cJSON_CreateString(b);
-}
-
-static int
-unhex(const cJSON *s, uint64_t *v)
-{
-	char *end;
-
-	if (!cJSON_IsString(s) || strlen(s->valuestring) != 16)
-		return -1;
-	errno = 0;
-	*v = strtoull(s->valuestring, &end, 16);
-	return (*end != '\0' || errno != 0) ? -1 : 0;
-}
-
 static const char *const stat_keys[] = { "bytes_read", "entries",
 	"duplicates", "grown", "sidechain_replays", "no_id", "too_old",
 	"bad_lines", "errors", "restarts" };
@@ -861,19 +840,20 @@ save_cb(void *arg)
 	a = cJSON_AddArrayToObject(o, "models");
 	for (i = 0; a != NULL && i < x->nmodels; i++)
 		cJSON_AddItemToArray(a, cJSON_CreateString(x->models[i]));
-	a = cJSON_AddArrayToObject(o, "seen");	/* oldest first */
+	/* oldest first, each one string: "<key><idh> ts model in out cw cr"
+	   (strings print much faster than cJSON's numbers) */
+	a = cJSON_AddArrayToObject(o, "seen");
 	for (i = 0; a != NULL && i < x->nrecs; i++) {
 		const struct tx_rec *r =
 		    &x->recs[(x->rec_head + i) % TX_SEEN_MAX];
+		char b[160];
 
-		if ((e = cJSON_CreateArray()) == NULL)
-			continue;
-		cJSON_AddItemToArray(e, hex(r->key));
-		cJSON_AddItemToArray(e, hex(r->idh));
-		cJSON_AddItemToArray(e, cJSON_CreateNumber((double)r->ts));
-		cJSON_AddItemToArray(e, cJSON_CreateNumber(r->model));
-		cJSON_AddItemToArray(e, tk_json(&r->tk));
-		cJSON_AddItemToArray(a, e);
+		snprintf(b, sizeof(b), "%016" PRIx64 "%016" PRIx64 " %lld %d "
+		    "%lld %lld %lld %lld", r->key, r->idh, (long long)r->ts,
+		    r->model, (long long)r->tk.input, (long long)r->tk.output,
+		    (long long)r->tk.cache_creation_input,
+		    (long long)r->tk.cache_read_input);
+		cJSON_AddItemToArray(a, cJSON_CreateString(b));
 	}
 	a = cJSON_AddObjectToObject(o, "windows");
 	for (i = 0; a != NULL && i < x->nwin; i++) {
@@ -959,23 +939,30 @@ load(struct tx *x, const cJSON *o)
 	a = cJSON_GetObjectItemCaseSensitive(o, "seen");
 	cJSON_ArrayForEach(e, a) {
 		struct tx_rec r;
-		const cJSON *m = cJSON_GetArrayItem(e, 3);
-		const cJSON *ts = cJSON_GetArrayItem(e, 2);
+		unsigned long long k, h;
+		long long ts, in, out, cw, cr;
+		int m, end = 0;
 
 		memset(&r, 0, sizeof(r));
-		if (!cJSON_IsArray(e) || cJSON_GetArraySize(e) != 5 ||
-		    unhex(cJSON_GetArrayItem(e, 0), &r.key) == -1 ||
-		    unhex(cJSON_GetArrayItem(e, 1), &r.idh) == -1 ||
-		    !cJSON_IsNumber(ts) || ts->valuedouble < 0 ||
-		    ts->valuedouble > (double)TRK_TIME_MAX ||
-		    !cJSON_IsNumber(m) || m->valueint < 0 ||
-		    m->valueint >= x->nmodels ||
-		    tk_from(cJSON_GetArrayItem(e, 4), &r.tk) == -1) {
+		if (!cJSON_IsString(e) || strlen(e->valuestring) > 150 ||
+		    sscanf(e->valuestring, "%16llx%16llx %lld %d %lld %lld %lld "
+		    "%lld%n", &k, &h, &ts, &m, &in, &out, &cw, &cr, &end) != 8 ||
+		    e->valuestring[end] != '\0' || ts < 0 ||
+		    ts > TRK_TIME_MAX || m < 0 || m >= x->nmodels ||
+		    in < 0 || out < 0 || cw < 0 || cr < 0 ||
+		    in > TRK_COUNT_MAX || out > TRK_COUNT_MAX ||
+		    cw > TRK_COUNT_MAX || cr > TRK_COUNT_MAX) {
 			bad++;
 			continue;
 		}
-		r.ts = (time_t)ts->valuedouble;
-		r.model = m->valueint;
+		r.key = k;
+		r.idh = h;
+		r.ts = (time_t)ts;
+		r.model = m;
+		r.tk.input = in;
+		r.tk.output = out;
+		r.tk.cache_creation_input = cw;
+		r.tk.cache_read_input = cr;
 		if (x->nrecs == TX_SEEN_MAX) {
 			x->recs[x->rec_head] = r;
 			x->rec_head = (x->rec_head + 1) % TX_SEEN_MAX;
