@@ -40,6 +40,11 @@ void cli_errx(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 int cli_control_get(const char *sock, const char *path, long timeout_ms,
     char **body, size_t *len, long *code, char *err, size_t errlen);
 
+/* The same as cli_control_get(), POSTing data (dlen bytes, JSON). */
+int cli_control_post(const char *sock, const char *path, const char *data,
+    size_t dlen, long timeout_ms, char **body, size_t *len, long *code,
+    char *err, size_t errlen);
+
 /* 1 when a daemon answers GET /v1/health on sock within timeout_ms, else 0. */
 int cli_control_alive(const char *sock, long timeout_ms);
 
@@ -101,5 +106,7 @@ int cli_enable_present(void);
  * line per check.  Returns 0 when every check passes, else 1.
  */
 int cli_setup_check(const char *control);
+
+int cli_statusline_main(int argc, char **argv, const char *control);
 
 #endif /* RATETAP_CLI_H */

@@ -109,10 +109,13 @@ prereq_cb(void *arg, char *primary_ip, char *local_ip, int primary_port,
 	return CURL_PREREQFUNC_OK;
 }
 
-int
-cli_control_get(const char *sock, const char *path, long timeout_ms,
-    char **body, size_t *len, long *code, char *err, size_t errlen)
+/* GET path, or POST data (dlen bytes) to it when data is not NULL. */
+static int
+control_request(const char *sock, const char *path, const char *data,
+    size_t dlen, long timeout_ms, char **body, size_t *len, long *code,
+    char *err, size_t errlen)
 {
+	struct curl_slist *hdrs = NULL;
 	char url[256], ebuf[CURL_ERROR_SIZE];
 	struct buf b = { { NULL, 0, 0 }, 0 };
 	struct conn c;
@@ -156,6 +159,15 @@ cli_control_get(const char *sock, const char *path, long timeout_ms,
 		snprintf(err, errlen, "cannot configure libcurl");
 		goto err;
 	}
+	if (data != NULL && ((hdrs = curl_slist_append(NULL,
+	    "Content-Type: application/json")) == NULL ||
+	    curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdrs) != CURLE_OK ||
+	    curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE, (long)dlen) !=
+	    CURLE_OK ||
+	    curl_easy_setopt(h, CURLOPT_POSTFIELDS, data) != CURLE_OK)) {
+		snprintf(err, errlen, "cannot configure libcurl");
+		goto err;
+	}
 	rc = curl_easy_perform(h);
 	if (rc != CURLE_OK) {
 		if (c.why[0] != '\0') {
@@ -179,6 +191,7 @@ cli_control_get(const char *sock, const char *path, long timeout_ms,
 		goto err;
 	}
 	curl_easy_cleanup(h);
+	curl_slist_free_all(hdrs);
 	if (b.b.p == NULL && (b.b.p = strdup("")) == NULL) {
 		snprintf(err, errlen, "%s", strerror(ENOMEM));
 		return -1;
@@ -189,8 +202,26 @@ cli_control_get(const char *sock, const char *path, long timeout_ms,
 err:
 	if (h != NULL)
 		curl_easy_cleanup(h);
+	curl_slist_free_all(hdrs);
 	free(b.b.p);
 	return -1;
+}
+
+int
+cli_control_get(const char *sock, const char *path, long timeout_ms,
+    char **body, size_t *len, long *code, char *err, size_t errlen)
+{
+	return control_request(sock, path, NULL, 0, timeout_ms, body, len,
+	    code, err, errlen);
+}
+
+int
+cli_control_post(const char *sock, const char *path, const char *data,
+    size_t dlen, long timeout_ms, char **body, size_t *len, long *code,
+    char *err, size_t errlen)
+{
+	return control_request(sock, path, data, dlen, timeout_ms, body, len,
+	    code, err, errlen);
 }
 
 int

@@ -37,6 +37,9 @@ usage(FILE *f)
 	    "  enable [--dry-run]      tap every program started from your "
 	    "shells\n"
 	    "  disable [--dry-run]     undo `ratetap enable`\n"
+	    "  statusline              Claude Code's statusLine command "
+	    "(--install,\n"
+	    "                          --uninstall)\n"
 	    "  help                    this text\n"
 	    "\n"
 	    "Options:\n"
@@ -114,7 +117,8 @@ main(int argc, char **argv)
 		return cli_doctor_main(argc, argv);
 	if (strcmp(cmd, "enable") == 0 || strcmp(cmd, "disable") == 0)
 		return cli_enable_main(argc, argv);
-	if (strcmp(cmd, "run") != 0 && strcmp(cmd, "status") != 0) {
+	if (strcmp(cmd, "run") != 0 && strcmp(cmd, "status") != 0 &&
+	    strcmp(cmd, "statusline") != 0) {
 		cli_errx("unknown command '%s'; try `ratetap --help`", cmd);
 		return CLI_EXIT_USAGE;
 	}
@@ -124,6 +128,8 @@ main(int argc, char **argv)
 	}
 	if (strcmp(cmd, "run") == 0)
 		rc = cli_run_main(argc, argv, control);
+	else if (strcmp(cmd, "statusline") == 0)
+		rc = cli_statusline_main(argc, argv, control);
 	else
 		rc = cli_status_main(argc, argv, control);
 	curl_global_cleanup();

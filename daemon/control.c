@@ -51,6 +51,7 @@ struct ctl_conn {
 	int answering;		/* its request's headers are in */
 	int64_t since;		/* accepted, or its last answer queued (ms) */
 	struct ctl_client who;
+	char *body;		/* POST /v1/statusline: its body so far */
 };
 
 struct ctl {
@@ -200,6 +201,59 @@ conn_of(struct ctl *c, struct MHD_Connection *conn)
 	return NULL;
 }
 
+/*
+ * POST /v1/statusline: the body is gathered (at most SL_BODY_MAX bytes)
+ * into the connection's buffer, then handed to h.statusline; the answer
+ * is the status JSON.  *con_cls counts the body's bytes + 1.
+ */
+#define SL_BODY_MAX	16384
+
+static enum MHD_Result
+serve_statusline(struct ctl *c, struct MHD_Connection *conn,
+    const char *data, size_t *size, void **con_cls)
+{
+	uintptr_t seen = (uintptr_t)*con_cls;
+	struct ctl_conn *cc = conn_of(c, conn);
+	char err[256];
+	size_t n;
+	int rc;
+
+	if (seen == 0) {
+		if (cc != NULL)
+			cc->answering = 1;
+		log_debug("http: POST /v1/statusline");
+		*con_cls = (void *)(uintptr_t)1;
+		return MHD_YES;
+	}
+	if (*size > 0) {
+		n = *size;
+		if (cc != NULL && seen - 1 + n <= SL_BODY_MAX) {
+			if (cc->body == NULL &&
+			    (cc->body = malloc(SL_BODY_MAX)) == NULL)
+				return MHD_NO;
+			memcpy(cc->body + seen - 1, data, n);
+		}
+		seen += n;
+		*size = 0;
+		*con_cls = (void *)seen;
+		if (seen <= CTL_MAX_DISCARD)
+			return MHD_YES;
+	}
+	if (seen - 1 > SL_BODY_MAX)
+		return send_error(conn, MHD_HTTP_CONTENT_TOO_LARGE,
+		    "body too large");
+	if (cc == NULL)
+		return send_error(conn, MHD_HTTP_INTERNAL_SERVER_ERROR,
+		    "connection unknown");
+	rc = c->h.statusline(c->h.arg, cc->body != NULL ? cc->body : "",
+	    seen - 1, err, sizeof(err));
+	free(cc->body);
+	cc->body = NULL;
+	if (rc == -1)
+		return send_error(conn, MHD_HTTP_BAD_REQUEST, err);
+	return serve_status(c, conn);
+}
+
 static enum MHD_Result
 on_request(void *cls, struct MHD_Connection *conn, const char *url,
     const char *method, const char *version, const char *upload_data,
@@ -212,10 +266,15 @@ on_request(void *cls, struct MHD_Connection *conn, const char *url,
 	uintptr_t seen = (uintptr_t)*con_cls;	/* request body bytes + 1 */
 
 	(void)version;
-	(void)upload_data;
+	if (c->mode == CTL_FULL && c->h.statusline != NULL &&
+	    strcmp(url, "/v1/statusline") == 0 &&
+	    strcmp(method, MHD_HTTP_METHOD_POST) == 0)
+		return serve_statusline(c, conn, upload_data,
+		    upload_data_size, con_cls);
 	known = strcmp(url, "/metrics") == 0 ||
 	    strcmp(url, "/v1/health") == 0 ||
-	    (c->mode == CTL_FULL && strcmp(url, "/v1/status") == 0);
+	    (c->mode == CTL_FULL && (strcmp(url, "/v1/status") == 0 ||
+	    (c->h.statusline != NULL && strcmp(url, "/v1/statusline") == 0)));
 	if (seen == 0) {
 		struct ctl_conn *cc;
 
@@ -245,6 +304,9 @@ on_request(void *cls, struct MHD_Connection *conn, const char *url,
 		    "not found");
 	if (!known)
 		return send_error(conn, MHD_HTTP_NOT_FOUND, "not found");
+	if (strcmp(url, "/v1/statusline") == 0)
+		return send_error(conn, MHD_HTTP_METHOD_NOT_ALLOWED,
+		    "method not allowed");
 	if (strcmp(url, "/v1/health") == 0)
 		return send_buf(conn, MHD_HTTP_OK, CT_TEXT, ok, strlen(ok), 0);
 	if (strcmp(url, "/metrics") == 0) {
@@ -272,6 +334,8 @@ on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 	if ((cc = conn_of(c, conn)) != NULL) {
 		cc->answering = 0;
 		cc->since = loop_now_ms();
+		free(cc->body);		/* a POST cut short */
+		cc->body = NULL;
 	}
 }
 
@@ -287,6 +351,8 @@ on_connection(void *cls, struct MHD_Connection *conn, void **socket_ctx,
 	if (toe != MHD_CONNECTION_NOTIFY_CLOSED ||
 	    (cc = conn_of(c, conn)) == NULL)
 		return;
+	free(cc->body);
+	cc->body = NULL;
 	cc->fd = -1;
 	c->nconns--;
 }

@@ -15,6 +15,10 @@
  *   GET /v1/status   the status JSON (application/json)
  *   GET /metrics     Prometheus text (text/plain; version=0.0.4)
  *   GET /v1/health   200 "ok"
+ *   POST /v1/statusline  a `rate_limits` object of Claude Code's statusLine
+ *                    (at most 16 KiB), applied by h.statusline; answers
+ *                    the status JSON after it (400 with the reason when
+ *                    refused)
  *
  * anything else is 404 (unknown path) or 405 (method other than GET/HEAD)
  * with a JSON error body.  The same code serves the optional TCP metrics
@@ -41,6 +45,9 @@ struct ctl_handlers {
 					   "Authorization: Bearer <bearer>"
 					   (copied; compared in constant
 					   time); others get 401 */
+	int (*statusline)(void *arg, const char *body, size_t len,
+	    char *err, size_t errlen);	/* POST /v1/statusline (NULL: 404);
+					   0 or -1 with a reason */
 };
 
 #define CTL_FULL	0	/* control socket: every endpoint */

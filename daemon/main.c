@@ -39,6 +39,8 @@
 #include "state.h"
 #include "status.h"
 #include "token.h"
+#include "statusline.h"
+#include "transcripts.h"
 #include "tracker.h"
 
 /*
@@ -76,6 +78,7 @@ struct daemon {
 	struct ctl *ctl;
 	struct ctl *metrics;
 	struct jrn *jrn;
+	struct tx *tx;		/* Claude Code's transcripts */
 	char journal_path[RT_FILE_MAX];
 	int ingest_fd;
 	int control_fd;
@@ -485,10 +488,18 @@ lock_state(struct daemon *d)
 
 /* -- control ------------------------------------------------------------ */
 
+/* struct status_daemon's add_source: Claude Code's transcripts. */
+static int
+add_transcripts(void *arg, cJSON *root)
+{
+	return tx_status_json(arg, root);
+}
+
 static cJSON *
 status_doc(void *arg)
 {
 	struct daemon *d = arg;
+	time_t now = time(NULL);
 	struct status_daemon sd = {
 		.version = RATETAP_VERSION,
 		.pid = (long)getpid(),
@@ -502,12 +513,28 @@ status_doc(void *arg)
 		.state_saved_at = d->last_saved,
 		.state_save_error = d->save_error,
 		.state_recovered_from = d->recovered_from,
+		.poll_skipped = poll_skipped(d->poll),
+		.add_source = d->tx != NULL ? add_transcripts : NULL,
+		.source_arg = d->tx,
 	};
 
+	if (d->tx != NULL)
+		tx_recompute(d->tx, now);	/* windows exact at any time */
 	ctl_get_stats(d->ctl, &sd.control);
 	if (d->metrics != NULL)
 		ctl_get_stats(d->metrics, &sd.metrics_listener);
-	return status_json(d->t, time(NULL), &sd);
+	return status_json(d->t, now, &sd);
+}
+
+/* POST /v1/statusline: Claude Code's rate_limits, as a source */
+static int
+statusline_apply(void *arg, const char *body, size_t len, char *err,
+    size_t errlen)
+{
+	struct daemon *d = arg;
+
+	return sl_apply(d->t, body, len, time(NULL), err, errlen) == -1 ?
+	    -1 : 0;
 }
 
 static int
@@ -831,9 +858,10 @@ open_sockets(struct daemon *d)
 static void
 start_servers(struct daemon *d)
 {
-	struct ctl_handlers h = { status_doc, metrics_text, d, NULL };
+	struct ctl_handlers h = { status_doc, metrics_text, d, NULL,
+	    statusline_apply };
 	struct ctl_handlers ht = { status_doc, d->o.metrics_aggregate ?
-	    metrics_text_aggregate : metrics_text, d, d->metrics_token };
+	    metrics_text_aggregate : metrics_text, d, d->metrics_token, NULL };
 	char err[512];
 	int fd;
 
@@ -863,6 +891,8 @@ start_servers(struct daemon *d)
 		fatalx("%s", err);
 	if (d->recovered_from[0] != '\0')
 		jrn_skip_to_end(d->jrn);
+	if ((d->tx = tx_start(d->l, d->t)) == NULL)
+		fatal("transcripts");
 }
 
 /* The shims this daemon's environment passes on read RATETAP_HOSTS: an
@@ -953,6 +983,7 @@ main(int argc, char **argv)
 	(void)http_set_ca_file(NULL);
 	ing_stop(d.l, d.ingest_fd);
 	jrn_close(d.jrn);
+	tx_stop(d.tx);
 	ctl_stop(d.metrics);
 	ctl_stop(d.ctl);
 	if (d.ingest_bound)

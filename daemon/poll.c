@@ -36,6 +36,7 @@ struct poll_ctx {
 	time_t next_at;
 	time_t started_at;	/* when the request in flight was sent */
 	uint64_t rng;
+	long skipped;		/* polls skipped for fresher sources */
 };
 
 static uint64_t
@@ -233,17 +234,64 @@ out:
 	token_scrub_stack();
 }
 
+/*
+ * Seconds until the poll is due when fresher sources (headers, the
+ * statusline) updated every window with a figure within the interval, so
+ * that the poll would tell nothing new; 0 when it is due now.  Never
+ * before the first successful poll (it names the windows it reports), nor
+ * after a failed one (its backoff rules).
+ */
+static long
+poll_fresh_for(const struct poll_ctx *p, time_t now)
+{
+	const struct trk *t = p->t;
+	time_t oldest = 0;
+	int w, n = 0;
+
+	if (t->poll_last_ok == 0 || p->failures > 0)
+		return 0;
+	for (w = 0; w < t->nwin; w++) {
+		const struct trk_window *win = &t->win[w];
+
+		if (!win->has_util)
+			continue;
+		if ((win->source != TRK_SRC_HEADER &&
+		    win->source != TRK_SRC_STATUSLINE) ||
+		    win->observed_at <= t->poll_last_ok ||
+		    win->observed_at + p->interval <= now)
+			return 0;
+		if (n++ == 0 || win->observed_at < oldest)
+			oldest = win->observed_at;
+	}
+	return n == 0 ? 0 : (long)(oldest + p->interval - now);
+}
+
 static int64_t
 on_timer(struct loop *l, int64_t id, void *arg)
 {
 	struct poll_ctx *p = arg;
+	long wait;
 
 	(void)l;
 	(void)id;
 	p->timer_id = 0;	/* schedule() makes a new one */
-	if (p->req_id == 0)
-		start_poll(p);
+	if (p->req_id != 0)
+		return LOOP_NOMORE;
+	if ((wait = poll_fresh_for(p, time(NULL))) > 0) {
+		p->skipped++;
+		log_debug("usage poll skipped: every window is fresher from "
+		    "headers or the statusline (next look in %ld s)", wait);
+		schedule(p, wait, 1);
+		return LOOP_NOMORE;
+	}
+	start_poll(p);
 	return LOOP_NOMORE;
+}
+
+long
+poll_skipped(const struct poll_ctx *p)
+{
+	return p != NULL ? p->skipped : 0;
 }
 
 struct poll_ctx *

@@ -48,4 +48,11 @@ int poll_enabled(const struct poll_ctx *p);
 /* Wall-clock time of the next poll (0 while one is in flight). */
 time_t poll_next_at(const struct poll_ctx *p);
 
+/*
+ * Polls skipped because headers or the statusline had updated every
+ * window with a figure within the interval (the poll would have told
+ * nothing new).
+ */
+long poll_skipped(const struct poll_ctx *p);
+
 #endif /* RATETAP_POLL_H */

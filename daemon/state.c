@@ -272,6 +272,17 @@ state_to_json(const struct trk *t)
 	    !ok(put_table(root, "programs", t->progs, t->nprogs)) ||
 	    put_journal(root, &t->jrn) == -1)
 		goto err;
+	if (t->tx.save != NULL || t->tx.loaded != NULL) {
+		/* the transcripts' offsets and memory (daemon/transcripts.c) */
+		cJSON *x = t->tx.save != NULL ? t->tx.save(t->tx.arg) :
+		    cJSON_Duplicate(t->tx.loaded, 1);
+
+		if (x == NULL || !cJSON_AddItemToObject(root, "transcripts",
+		    x)) {
+			cJSON_Delete(x);
+			goto err;
+		}
+	}
 	return root;
 err:
 	cJSON_Delete(root);
@@ -973,6 +984,14 @@ state_from_json(struct rd *rd, const cJSON *root, struct trk *t)
 	    TRK_MAX_PROGS) == -1 ||
 	    get_journal(rd, root, &t->jrn) == -1)
 		return -1;
+	/* optional, checked by its owner (daemon/transcripts.c) */
+	if (cJSON_IsObject(cJSON_GetObjectItemCaseSensitive(root,
+	    "transcripts")) && (t->tx.loaded = cJSON_Duplicate(
+	    cJSON_GetObjectItemCaseSensitive(root, "transcripts"), 1)) ==
+	    NULL) {
+		bad(rd, "", "transcripts", "out of memory");
+		return -1;
+	}
 	return 0;
 }
 

@@ -368,7 +368,10 @@ add_daemon(cJSON *root, const struct trk *t, const struct status_daemon *d)
 	if ((o = cJSON_GetObjectItemCaseSensitive(root, RT_SK_POLL)) == NULL ||
 	    !ok(cJSON_AddBoolToObject(o, RT_SK_ENABLED, d->poll_enabled)) ||
 	    !ok(add_time(o, RT_SK_NEXT_AT, d->poll_next_at)) ||
-	    !ok(add_int(o, "interval", d->poll_interval)))
+	    !ok(add_int(o, "interval", d->poll_interval)) ||
+	    !ok(add_int(o, "skipped", d->poll_skipped)))
+		return -1;
+	if (d->add_source != NULL && d->add_source(d->source_arg, root) == -1)
 		return -1;
 	if (add_ctl_stats(root, "control", &d->control) == -1 ||
 	    (d->has_metrics_listener &&

@@ -10,6 +10,8 @@
 #include <string.h>
 #include <time.h>
 
+#include <cjson/cJSON.h>
+
 #include "ratetap/status_keys.h"
 
 #include "log.h"
@@ -189,6 +191,7 @@ trk_free(struct trk *t)
 		return;
 	free(t->models);
 	free(t->progs);
+	cJSON_Delete(t->tx.loaded);
 	free(t);
 }
 
@@ -203,8 +206,12 @@ trk_reset(struct trk *t)
 {
 	struct trk_config cfg = t->cfg;
 	struct trk_named *models = t->models, *progs = t->progs;
+	struct trk_ext tx = t->tx;
 
+	cJSON_Delete(tx.loaded);
+	tx.loaded = NULL;
 	memset(t, 0, sizeof(*t));
+	t->tx = tx;
 	memset(models, 0, TRK_MAX_MODELS * sizeof(*models));
 	memset(progs, 0, TRK_MAX_PROGS * sizeof(*progs));
 	table_index(models, TRK_MAX_MODELS)->n = -1;
@@ -912,6 +919,69 @@ trk_event(struct trk *t, const struct rtp_event *ev, time_t now)
 			row->requests = cadd(row->requests, 1);
 		tokens_add(&row->tokens, &tk);
 	}
+}
+
+/* Signed, saturating at both ends. */
+static int64_t
+sadd(int64_t a, int64_t b)
+{
+	if (b >= 0)
+		return cadd(a, b);
+	return a + b < 0 ? 0 : a + b;
+}
+
+static void
+tokens_sadd(struct trk_tokens *dst, const struct trk_tokens *src)
+{
+	dst->input = sadd(dst->input, src->input);
+	dst->output = sadd(dst->output, src->output);
+	dst->cache_creation_input = sadd(dst->cache_creation_input,
+	    src->cache_creation_input);
+	dst->cache_read_input = sadd(dst->cache_read_input,
+	    src->cache_read_input);
+}
+
+void
+trk_usage_add(struct trk *t, const char *model, const char *prog,
+    const struct trk_tokens *tk, int requests)
+{
+	struct trk_named *row;
+
+	t->dirty = 1;
+	t->requests_total = cadd(t->requests_total, requests);
+	tokens_sadd(&t->tokens_total, tk);
+	row = named_row(t->models, &t->nmodels, TRK_MAX_MODELS, model);
+	row->requests = cadd(row->requests, requests);
+	tokens_sadd(&row->tokens, tk);
+	row = named_row(t->progs, &t->nprogs, TRK_MAX_PROGS, prog);
+	row->requests = cadd(row->requests, requests);
+	tokens_sadd(&row->tokens, tk);
+}
+
+void
+trk_win_tokens_add(struct trk *t, int w, const struct trk_tokens *tk)
+{
+	if (w < 0 || w >= t->nwin)
+		return;
+	tokens_sadd(&t->win[w].tokens, tk);
+	t->dirty = 1;
+}
+
+int
+trk_win_counts(const struct trk *t, int w, const char *model)
+{
+	const struct trk_window *win;
+	char folded[RTP_MODEL_LEN];
+
+	if (w < 0 || w >= t->nwin)
+		return 0;
+	win = &t->win[w];
+	if (win->match == TRK_MATCH_ALL)
+		return 1;
+	if (win->match != TRK_MATCH_MODEL || win->match_word[0] == '\0')
+		return 0;
+	alnum_lower(model, folded, sizeof(folded));
+	return strstr(folded, win->match_word) != NULL;
 }
 
 void

@@ -202,6 +202,22 @@ struct trk_jrn {
 	char error[TRK_ERR_LEN]; /* why it is not read, "" when it is */
 };
 
+/*
+ * State of another module saved in the state file, in the same rename as
+ * the counts derived from it (Claude Code's transcripts: their offsets and
+ * dedupe memory).  state.c writes save(arg) as the root key "transcripts"
+ * (or, without save, what it loaded, so that nothing is lost) and keeps
+ * that key as loaded in `loaded` for its owner to take.
+ */
+struct cJSON;				/* <cjson/cJSON.h>: only state.c and
+					   the owner look inside */
+
+struct trk_ext {
+	struct cJSON *(*save)(void *arg); /* a new object, or NULL on ENOMEM */
+	void *arg;
+	struct cJSON *loaded;		/* owned by the tracker until taken */
+};
+
 struct trk_config {
 	double warn_pct;	/* warning threshold, percent (default 80) */
 };
@@ -250,6 +266,7 @@ struct trk {
 	int nprogs;
 
 	struct trk_jrn jrn;	/* the journal's reader (daemon/journal.c) */
+	struct trk_ext tx;	/* daemon/transcripts.c's saved state */
 
 	int dirty;		/* changed since the last trk_clear_dirty() */
 	int win_full_logged;	/* "too many windows" said (not persisted) */
@@ -327,6 +344,23 @@ const char *trk_claim_name(int c);
  * its dropped count.
  */
 void trk_event(struct trk *t, const struct rtp_event *ev, time_t now);
+
+/*
+ * Usage from a source other than a shim event (Claude Code's transcripts):
+ * tk (signed: a later, larger copy of an entry gives the difference; no
+ * counter goes below 0) into the totals and the rows of model and prog,
+ * and requests (0 or 1) into requests.total and both rows.  Windows are
+ * left alone: the caller knows which ones the entry's time falls in and
+ * uses trk_win_tokens_add().
+ */
+void trk_usage_add(struct trk *t, const char *model, const char *prog,
+    const struct trk_tokens *tk, int requests);
+
+/* Add tk (signed) to window w's token counters, kept in [0, max]. */
+void trk_win_tokens_add(struct trk *t, int w, const struct trk_tokens *tk);
+
+/* 1 when a response of model counts in window w (its match rule). */
+int trk_win_counts(const struct trk *t, int w, const char *model);
 
 /* Count a datagram refused by rtp_validate() (err) or from another uid. */
 void trk_rejected(struct trk *t, int err);

@@ -162,7 +162,7 @@ metrics_cb(void *arg, char **out, size_t *len)
 /* Serve one request on a listening AF_UNIX socket through the loop. */
 START_TEST(a_request_is_served_through_the_loop)
 {
-	struct ctl_handlers h = { status_cb, metrics_cb, NULL, NULL };
+	struct ctl_handlers h = { status_cb, metrics_cb, NULL, NULL, NULL };
 	static const char req[] = "GET /v1/health HTTP/1.0\r\n\r\n";
 	char dir[] = "/tmp/rt-ctl-XXXXXX", path[64], err[256], buf[512];
 	struct sockaddr_un sun;

@@ -173,9 +173,12 @@ class FreshnessTest(WindowsTestCase):
         # the header says 79 %, the poll 81 % at a 1 s interval
         api = self.mock()
         r5 = int(time.time() // 3600 * 3600 + 3 * 3600)
+        # (seven_day comes from the poll alone, so the headers never
+        # make the poll redundant: it is not skipped)
         body = {"five_hour": {"utilization": 81.0,
                               "resets_at": rfc3339(r5)},
-                "seven_day": None}
+                "seven_day": {"utilization": 10.0,
+                              "resets_at": rfc3339(r5 + 4 * 86400)}}
         api.configure({"usage": {"body": body}})
         d = self.daemon(api, token="tok", poll_interval=1)
         seen = []
