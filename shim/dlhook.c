@@ -31,6 +31,8 @@
 #include <sys/auxv.h>
 #include <unistd.h>
 
+#include "ratetap/dst.h"
+
 #include "resolve.h"
 #include "resolve_int.h"
 #include "shim.h"
@@ -130,48 +132,17 @@ origin_of(const struct link_map *lm, char *buf, size_t len)
 
 /*
  * Expand one search-path element (len bytes at dir) into out: $ORIGIN and
- * $PLATFORM (also in braces).  -1 when it cannot be expanded here ($LIB,
- * unknown tokens, too long, or a relative result).
+ * $PLATFORM (also in braces), as the loader does.  -1 when it cannot be
+ * expanded here ($LIB, unknown tokens, too long) or the result is
+ * relative.
  */
 static int
 expand_dir(const char *dir, size_t len, const char *origin, char *out,
     size_t outlen)
 {
-	size_t o = 0, i = 0;
-
-	while (i < len) {
-		const char *val = NULL;
-		size_t vlen, skip = 0;
-
-		if (dir[i] == '$') {
-			const char *p = dir + i + 1;
-			size_t rest = len - i - 1;
-
-			if (rest >= 6 && memcmp(p, "ORIGIN", 6) == 0)
-				val = origin, skip = 7;
-			else if (rest >= 8 && memcmp(p, "{ORIGIN}", 8) == 0)
-				val = origin, skip = 9;
-			else if (rest >= 8 && memcmp(p, "PLATFORM", 8) == 0)
-				val = (const char *)getauxval(AT_PLATFORM),
-				    skip = 9;
-			else if (rest >= 10 && memcmp(p, "{PLATFORM}", 10) == 0)
-				val = (const char *)getauxval(AT_PLATFORM),
-				    skip = 11;
-			if (val == NULL)
-				return -1;
-			vlen = strlen(val);
-			if (o + vlen >= outlen)
-				return -1;
-			memcpy(out + o, val, vlen);
-			o += vlen;
-			i += skip;
-			continue;
-		}
-		if (o + 1 >= outlen)
-			return -1;
-		out[o++] = dir[i++];
-	}
-	out[o] = '\0';
+	if (rt_dst_expand(dir, len, origin,
+	    (const char *)getauxval(AT_PLATFORM), out, outlen) == -1)
+		return -1;
 	return out[0] == '/' ? 0 : -1;
 }
 

@@ -27,6 +27,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "ratetap/curlname.h"
 #include "ratetap/paths.h"
 #include "resolve.h"
 #include "resolve_int.h"
@@ -412,41 +413,10 @@ resolve_program_defines(const char *name)
 	return dlsym(RTLD_DEFAULT, name) != NULL;
 }
 
-/*
- * 1 when the file name (a path or a soname) names a libcurl:
- * "libcurl.so*" or "libcurl-<flavour>.so*".  Self-contained, so that it
- * can give way to one libc-only matcher shared with the CLI.  Plain loops
- * rather than strrchr() and friends: this runs at start-up in every
- * program, most of which never touch those pages of libc.
- */
-static int
-libcurl_name(const char *name)
-{
-	const char *base, *p;
-
-	if (name == NULL)
-		return 0;
-	for (base = p = name; *p != '\0'; p++)
-		if (*p == '/')
-			base = p + 1;
-	if (base[0] != 'l' || base[1] != 'i' || base[2] != 'b' ||
-	    base[3] != 'c' || base[4] != 'u' || base[5] != 'r' ||
-	    base[6] != 'l')
-		return 0;
-	base += 7;
-	/* "libcurl.so*" or "libcurl-<flavour>.so*"; not "libcurlpp.so" */
-	if (*base != '.' && *base != '-')
-		return 0;
-	for (p = base; *p != '\0'; p++)
-		if (p[0] == '.' && p[1] == 's' && p[2] == 'o')
-			return 1;
-	return 0;
-}
-
 int
 resolve_is_libcurl(const char *path, const char *soname)
 {
-	return libcurl_name(path) || libcurl_name(soname);
+	return rt_libcurl_name(path) || rt_libcurl_name(soname);
 }
 
 /* The shim's own ELF header (the linker defines it in every object):
