@@ -79,6 +79,10 @@ MHD_CFLAGS    = $(call pc,--cflags,libmicrohttpd,)
 MHD_LIBS      = $(call pc,--libs,libmicrohttpd,-lmicrohttpd)
 ELF_CFLAGS    = $(call pc,--cflags,libelf,)
 ELF_LIBS      = $(call pc,--libs,libelf,-lelf)
+SQLITE_CFLAGS = $(call pc,--cflags,sqlite3,)
+SQLITE_LIBS   = $(call pc,--libs,sqlite3,-lsqlite3)
+NCURSES_CFLAGS = $(call pc,--cflags,ncursesw,)
+NCURSES_LIBS  = $(call pc,--libs,ncursesw,-lncursesw)
 CHECK_CFLAGS  = $(call pc,--cflags,check,)
 CHECK_LIBS    = $(call pc,--libs,check,-lcheck)
 
@@ -121,7 +125,7 @@ $(B)/pic/%.o: %.c $(FLAGS_STAMP)
 	$(CC) $(ALL_CFLAGS) $(SHIM_CFLAGS) -MMD -MP -c -o $@ $<
 
 EXTRA_CFLAGS = $(CURL_CFLAGS) $(CJSON_CFLAGS) $(MHD_CFLAGS) $(ELF_CFLAGS) \
-               $(CHECK_CFLAGS)
+               $(SQLITE_CFLAGS) $(CHECK_CFLAGS)
 
 # Each part describes its own build in a fragment; tests/*.mk add test
 # programs to TEST_PROGS and unit-test link inputs (see tests/tests.mk).

@@ -2,7 +2,7 @@
 DAEMON_LIBSRC = $(filter-out daemon/main.c,$(wildcard daemon/*.c))
 DAEMON_LIBOBJ = $(DAEMON_LIBSRC:%.c=$(B)/obj/%.o)
 COMMON_OBJ    = $(COMMON_SRC:%.c=$(B)/obj/%.o)
-DAEMON_LIBS   = $(CURL_LIBS) $(CJSON_LIBS) $(MHD_LIBS) -lm
+DAEMON_LIBS   = $(CURL_LIBS) $(CJSON_LIBS) $(MHD_LIBS) $(SQLITE_LIBS) -lm
 
 # ratetapd_no_tap is exported so that a shim preloaded into the daemon
 # (whose usage poll uses libcurl) finds it and stays out of the way.

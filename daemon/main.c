@@ -38,6 +38,7 @@
 #include "sockets.h"
 #include "token.h"
 #include "tracker.h"
+#include "ledger.h"
 
 /*
  * A shim preloaded into ratetapd (by a user's global LD_PRELOAD, or by
@@ -64,6 +65,8 @@ struct opts {
 	const char *metrics_token_file;	/* --metrics-bearer-token-file */
 	int metrics_aggregate;		/* --metrics-aggregate-only */
 	int debug;
+	int no_ledger;			/* --no-ledger, RATETAP_LEDGER=0 */
+	struct ldg_config ledger;	/* retention, size bound */
 };
 
 struct daemon {
@@ -74,6 +77,8 @@ struct daemon {
 	struct ctl *ctl;
 	struct ctl *metrics;
 	struct jrn *jrn;
+	struct ldg *ldg;	/* NULL: --no-ledger */
+	int state_loaded;	/* the state file was loaded at start */
 	char journal_path[RT_FILE_MAX];
 	int ingest_fd;
 	int control_fd;
@@ -103,7 +108,8 @@ usage(FILE *f)
 "                [--cacert FILE] [--warn-threshold PCT]\n"
 "                [--metrics-listen [ADDR:]PORT]\n"
 "                [--metrics-bearer-token-file FILE] [--metrics-aggregate-only]\n"
-"                [--debug] [--help] [--version]\n"
+"                [--no-ledger] [--ledger-retention-days DAYS]\n"
+"                [--ledger-max-mb MB] [--debug] [--help] [--version]\n"
 "\n"
 "Runs in the foreground, logs to stderr, stops on SIGTERM/SIGINT.\n"
 "\n"
@@ -125,6 +131,11 @@ usage(FILE *f)
 "                        Authorization: Bearer <the token in FILE>\n"
 "  --metrics-aggregate-only  TCP /metrics without the per-model and\n"
 "                        per-program families (no names)\n"
+"  --no-ledger           keep no history in ledger.db  (RATETAP_LEDGER=0)\n"
+"  --ledger-retention-days DAYS  history kept (default 400)\n"
+"                        (RATETAP_LEDGER_RETENTION_DAYS)\n"
+"  --ledger-max-mb MB    size bound of ledger.db (default 256)\n"
+"                        (RATETAP_LEDGER_MAX_MB)\n"
 "  --debug               log diagnostics               (RATETAP_DEBUG=1)\n"
 "\n"
 "The OAuth token is read from RATETAP_OAUTH_TOKEN, CLAUDE_CODE_OAUTH_TOKEN or\n"
@@ -143,6 +154,22 @@ parse_interval(const char *s, const char *what)
 	    v > POLL_INTERVAL_MAX) {
 		fprintf(stderr, "ratetapd: %s \"%s\": expected whole seconds "
 		    "from 1 to %d\n", what, s, POLL_INTERVAL_MAX);
+		exit(1);
+	}
+	return (int)v;
+}
+
+static int
+parse_count(const char *s, const char *what, long max)
+{
+	char *end;
+	long v;
+
+	errno = 0;
+	v = strtol(s, &end, 10);
+	if (s[0] == '\0' || *end != '\0' || errno != 0 || v < 1 || v > max) {
+		fprintf(stderr, "ratetapd: %s \"%s\": expected a whole number "
+		    "from 1 to %ld\n", what, s, max);
 		exit(1);
 	}
 	return (int)v;
@@ -180,7 +207,7 @@ parse_args(struct opts *o, int argc, char **argv)
 {
 	enum { O_SOCKET = 256, O_CONTROL, O_STATE, O_API, O_INTERVAL, O_CRED,
 	    O_CACERT, O_WARN, O_METRICS, O_METRICS_TOKEN, O_METRICS_AGG,
-	    O_DEBUG, O_HELP, O_VERSION };
+	    O_DEBUG, O_HELP, O_VERSION, O_NO_LEDGER, O_LDG_DAYS, O_LDG_MB };
 	static const struct option lo[] = {
 		{ "socket", required_argument, NULL, O_SOCKET },
 		{ "control", required_argument, NULL, O_CONTROL },
@@ -195,6 +222,9 @@ parse_args(struct opts *o, int argc, char **argv)
 		    O_METRICS_TOKEN },
 		{ "metrics-aggregate-only", no_argument, NULL, O_METRICS_AGG },
 		{ "debug", no_argument, NULL, O_DEBUG },
+		{ "no-ledger", no_argument, NULL, O_NO_LEDGER },
+		{ "ledger-retention-days", required_argument, NULL, O_LDG_DAYS },
+		{ "ledger-max-mb", required_argument, NULL, O_LDG_MB },
 		{ "help", no_argument, NULL, O_HELP },
 		{ "version", no_argument, NULL, O_VERSION },
 		{ NULL, 0, NULL, 0 }
@@ -223,6 +253,15 @@ parse_args(struct opts *o, int argc, char **argv)
 		set_api_base(o, v, "RATETAP_API_BASE");
 	if ((v = getenv("RATETAP_POLL_INTERVAL")) != NULL && v[0] != '\0')
 		o->interval = parse_interval(v, "RATETAP_POLL_INTERVAL");
+	if ((v = getenv("RATETAP_LEDGER")) != NULL && strcmp(v, "0") == 0)
+		o->no_ledger = 1;
+	if ((v = getenv("RATETAP_LEDGER_RETENTION_DAYS")) != NULL &&
+	    v[0] != '\0')
+		o->ledger.retention_days = parse_count(v,
+		    "RATETAP_LEDGER_RETENTION_DAYS", 100000);
+	if ((v = getenv("RATETAP_LEDGER_MAX_MB")) != NULL && v[0] != '\0')
+		o->ledger.max_bytes = (int64_t)parse_count(v,
+		    "RATETAP_LEDGER_MAX_MB", 1 << 20) << 20;
 	if ((v = getenv("RATETAP_CA_FILE")) != NULL && v[0] != '\0') {
 		o->ca_file = v;
 		ca_what = "RATETAP_CA_FILE";
@@ -289,6 +328,17 @@ parse_args(struct opts *o, int argc, char **argv)
 			break;
 		case O_DEBUG:
 			o->debug = 1;
+			break;
+		case O_NO_LEDGER:
+			o->no_ledger = 1;
+			break;
+		case O_LDG_DAYS:
+			o->ledger.retention_days = parse_count(optarg,
+			    "--ledger-retention-days", 100000);
+			break;
+		case O_LDG_MB:
+			o->ledger.max_bytes = (int64_t)parse_count(optarg,
+			    "--ledger-max-mb", 1 << 20) << 20;
 			break;
 		case O_HELP:
 			usage(stdout);
@@ -379,6 +429,9 @@ save_state(struct daemon *d)
 	char err[TRK_ERR_LEN];
 	int e;
 
+	/* the ledger first: rows the state does not cover yet are dropped
+	   at the next start (ledger_open()), so none is lost or doubled */
+	(void)ldg_flush(d->ldg, time(NULL));
 	if (trk_save(d->t, d->state_path, err, sizeof(err)) == 0) {
 		trk_clear_dirty(d->t);
 		/* what the saved offset covers may go now */
@@ -445,6 +498,7 @@ load_state(struct daemon *d)
 	close(fd);
 	rc = trk_load(d->t, d->state_path, err, sizeof(err));
 	if (rc == 0) {
+		d->state_loaded = 1;
 		log_info("state loaded from %s", d->state_path);
 		trk_clear_dirty(d->t);
 		return;
@@ -504,6 +558,69 @@ lock_state(struct daemon *d)
 			    "state in %s", d->o.state_dir);
 		fatal("cannot lock state directory %s", d->o.state_dir);
 	}
+}
+
+/* -- ledger ------------------------------------------------------------- */
+
+static void
+ledger_request(void *arg, const struct trk_req *r)
+{
+	struct daemon *d = arg;
+	struct ldg_request q;
+
+	memset(&q, 0, sizeof(q));
+	q.stream = LDG_STREAM_EVENTS;
+	q.seq = ldg_events_seq(d->ldg, r->seq);
+	q.at = r->at;
+	q.source = r->source;
+	q.program = r->prog;
+	q.project = r->project;
+	q.model = r->model;
+	q.input = r->tokens.input;
+	q.output = r->tokens.output;
+	q.cache_creation_input = r->tokens.cache_creation_input;
+	q.cache_read_input = r->tokens.cache_read_input;
+	q.http_status = r->http_status;
+	q.rate_limited = r->rate_limited;
+	(void)ldg_add_request(d->ldg, &q);
+}
+
+static void
+ledger_sample(void *arg, const char *window, int source, time_t at,
+    double pct, time_t resets_at)
+{
+	struct daemon *d = arg;
+	struct ldg_sample s;
+
+	s.window = window;
+	s.at = at;
+	s.utilization = pct;
+	s.source = trk_src_name(source) != NULL ? trk_src_name(source) : "";
+	s.resets_at = resets_at;
+	(void)ldg_add_sample(d->ldg, &s);
+}
+
+/*
+ * Open the ledger beside the state, after the state is loaded and before
+ * any event is read: rows the state does not cover are dropped (their
+ * events come again from the journal), then the tracker's hooks feed it.
+ */
+static void
+ledger_open(struct daemon *d)
+{
+	char path[RT_FILE_MAX + 16];
+
+	if (d->o.no_ledger)
+		return;
+	snprintf(path, sizeof(path), "%s/ledger.db", d->o.state_dir);
+	if ((d->ldg = ldg_open(path, &d->o.ledger)) == NULL)
+		fatal("ledger");
+	if (ldg_ok(d->ldg))
+		(void)ldg_reconcile(d->ldg, d->t->datagrams_accepted,
+		    !d->state_loaded);
+	d->t->cfg.on_request = ledger_request;
+	d->t->cfg.on_sample = ledger_sample;
+	d->t->cfg.hook_arg = d;
 }
 
 /* -- control ------------------------------------------------------------ */
@@ -611,6 +728,9 @@ status_json(void *arg)
 		goto err;
 	if ((o = cJSON_AddObjectToObject(j, "journal")) == NULL ||
 	    journal_json(d, o) == -1)
+		goto err;
+	if ((o = cJSON_AddObjectToObject(j, "ledger")) == NULL ||
+	    ldg_status_json(d->ldg, o) == -1)
 		goto err;
 	cJSON_DeleteItemFromObjectCaseSensitive(j, "state");
 	if ((o = cJSON_AddObjectToObject(j, "state")) == NULL ||
@@ -1016,6 +1136,7 @@ main(int argc, char **argv)
 	lock_state(&d);
 	open_sockets(&d);
 	load_state(&d);
+	ledger_open(&d);
 	start_servers(&d);
 	if (loop_add_fd(d.l, d.sig_fd, LOOP_READ, on_signal, &d) == -1)
 		fatal("signalfd");
@@ -1077,6 +1198,7 @@ main(int argc, char **argv)
 	close(d.ingest_fd);
 	close(d.sig_fd);
 	loop_free(d.l);
+	ldg_close(d.ldg);
 	trk_free(d.t);
 	token_forget_env();
 	if (d.metrics_token != NULL) {

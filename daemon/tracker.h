@@ -201,8 +201,30 @@ struct trk_jrn {
 	char error[TRK_ERR_LEN]; /* why it is not read, "" when it is */
 };
 
+/*
+ * One counted request, as the tracker hands it to cfg.on_request (the
+ * ledger): every event with a response or with counted tokens.  Strings
+ * live only for the call.
+ */
+struct trk_req {
+	int64_t seq;		/* the event's number: datagrams_accepted */
+	time_t at;
+	const char *source;	/* "libcurl", "tls", "claude_code_transcript" */
+	const char *prog;
+	const char *project;	/* NULL when unknown */
+	const char *model;	/* "" when none was counted */
+	struct trk_tokens tokens; /* as counted (0 when not counted) */
+	int http_status;	/* 0: no response */
+	int rate_limited;
+};
+
 struct trk_config {
 	double warn_pct;	/* warning threshold, percent (default 80) */
+	/* optional hooks, called from the tracker (NULL: none) */
+	void (*on_request)(void *arg, const struct trk_req *r);
+	void (*on_sample)(void *arg, const char *window, int source,
+	    time_t at, double pct, time_t resets_at); /* a figure kept */
+	void *hook_arg;
 };
 
 struct trk {
