@@ -188,9 +188,10 @@ make_garbage(const struct opts *o, int g, unsigned char *buf, size_t cap,
 	size_t len, i;
 
 	if (g == G_SIZE) {
-		/* any length but an event's, 0 included */
+		/* any length but an event's (today's or version 1's shorter
+		   one), 0 included */
 		len = (size_t)(rnd(rs) % (2 * RTP_EVENT_SIZE));
-		if (len == RTP_EVENT_SIZE)
+		if (len == RTP_EVENT_SIZE || len == RTP_EVENT_SIZE_V1)
 			len++;
 		for (i = 0; i < len && i < cap; i++)
 			buf[i] = (unsigned char)rnd(rs);
