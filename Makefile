@@ -19,6 +19,8 @@
 #   PREFIX=/usr/local DESTDIR=  install locations
 #   LIBDIR=$(PREFIX)/lib/ratetap  where the shim is installed (and where
 #                         `ratetap run` looks for it when not beside itself)
+#   DATADIR=$(PREFIX)/share/ratetap  where the price table pricing.json is
+#                         installed (and where `ratetap report` reads it)
 
 -include config.mak
 
@@ -29,6 +31,7 @@ SBINDIR  ?= $(PREFIX)/bin
 LIBDIR   ?= $(PREFIX)/lib/ratetap
 MANDIR   ?= $(PREFIX)/share/man
 DOCDIR   ?= $(PREFIX)/share/doc/ratetap
+DATADIR  ?= $(PREFIX)/share/ratetap
 SYSTEMD_USER_DIR ?= $(PREFIX)/lib/systemd/user
 
 CC       ?= cc
@@ -110,7 +113,8 @@ all: $(SHIM) $(DAEMON) $(CLI)
 # so changing PREFIX, CFLAGS or SANITIZE rebuilds them instead of mixing
 # old and new.
 FLAGS_STAMP = $(B)/flags.stamp
-FLAGS_TEXT  = $(CC) $(VERSION) $(LIBDIR) $(SANFLAGS) $(CFLAGS) $(LDFLAGS)
+FLAGS_TEXT  = $(CC) $(VERSION) $(LIBDIR) $(DATADIR) $(SANFLAGS) $(CFLAGS) \
+              $(LDFLAGS)
 ifneq ($(file <$(FLAGS_STAMP)),$(FLAGS_TEXT))
 $(shell mkdir -p $(B))
 $(file >$(FLAGS_STAMP),$(FLAGS_TEXT))

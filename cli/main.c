@@ -12,6 +12,7 @@
 #include <curl/curl.h>
 
 #include "cli.h"
+#include "report.h"
 
 const char *cli_progname = "ratetap";
 
@@ -33,6 +34,10 @@ usage(FILE *f)
 	    "  doctor PROGRAM          can ratetap see PROGRAM's traffic, "
 	    "and if not, why\n"
 	    "  doctor --pid PID        the same for a running process\n"
+	    "  report daily|weekly|monthly|windows [--by model|program|"
+	    "project]\n"
+	    "         [--since DATE] [--until DATE] [--json|--csv]\n"
+	    "                          history from the ledger\n"
 	    "  help                    this text\n"
 	    "\n"
 	    "Options:\n"
@@ -106,6 +111,8 @@ main(int argc, char **argv)
 	}
 	if (strcmp(cmd, "doctor") == 0)
 		return cli_doctor_main(argc, argv);
+	if (strcmp(cmd, "report") == 0)
+		return cli_report_main(argc, argv);
 	if (strcmp(cmd, "run") != 0 && strcmp(cmd, "status") != 0) {
 		cli_errx("unknown command '%s'; try `ratetap --help`", cmd);
 		return CLI_EXIT_USAGE;

@@ -169,5 +169,111 @@ class TestLedger(unittest.TestCase):
                                                          "ledger.db")))
 
 
+def report(d, *args, env=None):
+    e = dict(d.env if env is None else env)
+    e.pop("LD_PRELOAD", None)
+    return run([CLI, "report"] + list(args), e)
+
+
+@unittest.skipUnless(os.access(JWRITE, os.X_OK), "rt-jwrite is not built")
+class TestReport(unittest.TestCase):
+    """`ratetap report` on the real daemon's ledger, read-only, with the
+    daemon running and stopped."""
+
+    def check_totals(self, d, st):
+        p = report(d, "daily", "--json")
+        self.assertEqual(p.returncode, 0, p.stderr)
+        doc = json.loads(p.stdout)
+        t = doc["total"]
+        self.assertEqual((t["requests"], t["input"], t["output"],
+                          t["cache_creation_input"], t["cache_read_input"]),
+                         counters(st))
+        self.assertEqual(doc["report"], "daily")
+        self.assertEqual(doc["dates"], "local time")
+        self.assertGreater(t["cost_usd"], 0)
+        return doc
+
+    def test_report_totals_equal_the_counters_running_and_stopped(self):
+        with Daemon(None, poll_interval=None) as d:
+            jwrite(d, "--procs", 2, "--count", 500)
+            st = settle(d, 1000)
+            self.check_totals(d, st)
+            p = report(d, "monthly", "--by", "program", "--csv")
+            self.assertEqual(p.returncode, 0, p.stderr)
+            lines = p.stdout.decode().splitlines()
+            self.assertEqual(lines[0], "period,program,requests,input,"
+                             "output,cache_creation_input,cache_read_input,"
+                             "cost_usd")
+            self.assertIn(",rt-jwrite,1000,11000,22000,3000,5000,",
+                          lines[1])
+            p = report(d, "weekly", "--by", "model")
+            self.assertEqual(p.returncode, 0, p.stderr)
+            out = p.stdout.decode()
+            self.assertIn("total", out)
+            self.assertIn("1,000", out)
+            self.assertIn("local time", out)
+            self.assertEqual(d.stop(), 0)
+            # no daemon: the same figures from the file alone
+            self.check_totals(d, st)
+            # a file of the user's own overrides the prices
+            cfg = os.path.join(d.home, "cfg")
+            os.makedirs(os.path.join(cfg, "ratetap"))
+            with open(os.path.join(cfg, "ratetap", "pricing.json"), "w") \
+                    as f:
+                json.dump({"date": "2030-01-01", "models": [
+                    {"match": "sonnet", "input": 1000000, "output": 0,
+                     "cache_write_5m": 0, "cache_write_1h": 0,
+                     "cache_read": 0}]}, f)
+            e = dict(d.env, XDG_CONFIG_HOME=cfg)
+            doc = json.loads(report(d, "daily", "--json", env=e).stdout)
+            self.assertEqual(doc["pricing"]["date"], "2030-01-01")
+            self.assertAlmostEqual(doc["total"]["cost_usd"], 11000.0)
+            with open(os.path.join(cfg, "ratetap", "pricing.json"), "w") \
+                    as f:
+                f.write("{not json")
+            p = report(d, "daily", env=e)
+            self.assertEqual(p.returncode, 1)
+            self.assertIn(b"pricing file", p.stderr)
+
+    def test_report_refuses_bad_arguments(self):
+        with Daemon(None, poll_interval=None) as d:
+            for args in (("hourly",), ("daily", "--by", "colour"),
+                         ("daily", "--since", "2026-13-01"),
+                         ("daily", "--since", "2026-12-07",
+                          "--until", "2026-12-01"), ()):
+                p = report(d, *args)
+                self.assertEqual(p.returncode, 2, args)
+
+    def test_no_ledger_yet_is_an_empty_report(self):
+        with Daemon(None, poll_interval=None,
+                    env={"RATETAP_LEDGER": "0"}) as d:
+            p = report(d, "daily", "--json")
+            self.assertEqual(p.returncode, 0, p.stderr)
+            self.assertEqual(json.loads(p.stdout)["rows"], [])
+            self.assertIn(b"no history yet", p.stderr)
+
+    @unittest.skipUnless(CURL, "curl is not installed")
+    def test_windows_lists_the_instance_with_its_peak_and_usage(self):
+        with MockAPI() as api, Daemon(api, poll_interval=None) as d:
+            for i in range(3):
+                p = run([CURL, "-sS", "-o", "/dev/null", "-H",
+                         "content-type: application/json", "--data-binary",
+                         '{"model":"claude-sonnet-4-5","max_tokens":8,'
+                         '"messages":[]}', api.url("/v1/messages")], d.env)
+                self.assertEqual(p.returncode, 0, p.stderr)
+            st = settle(d, 3)
+            p = report(d, "windows", "--json")
+            self.assertEqual(p.returncode, 0, p.stderr)
+            rows = {r["window"]: r for r in json.loads(p.stdout)["rows"]}
+            fh = rows["five_hour"]
+            self.assertEqual(fh["resets_at"],
+                             st["windows"]["five_hour"]["resets_at"])
+            self.assertEqual(fh["peak_utilization"],
+                             st["windows"]["five_hour"]["utilization"])
+            self.assertEqual(fh["requests"], 3)
+            self.assertEqual(fh["input"],
+                             st["windows"]["five_hour"]["tokens"]["input"])
+
+
 if __name__ == "__main__":
     unittest.main()
