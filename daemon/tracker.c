@@ -796,6 +796,8 @@ win_set_figure(struct trk *t, int w, const struct trk_obs *o, int confirmed)
 	win->utilization = pct;
 	win->source = o->source;
 	win->observed_at = o->observed_at;
+	fc_add(&win->fc, o->observed_at, pct, trk_win_reset(t, w, NULL),
+	    fc_window_length(win->name));
 	if (t->cfg.on_sample != NULL)
 		t->cfg.on_sample(t->cfg.hook_arg, win->name, o->source,
 		    o->observed_at, pct, trk_win_reset(t, w, NULL));

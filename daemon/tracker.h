@@ -25,6 +25,8 @@
 
 #include "ratetap/proto.h"
 
+#include "forecast.h"
+
 #define TRK_JITTER_SECS		600	/* reset moves within this are jitter */
 #define TRK_DEFAULT_WARN_PCT	80.0
 #define TRK_NAME_LEN		64
@@ -116,6 +118,8 @@ struct trk_window {
 	struct trk_tokens tokens; /* used in the current window */
 	int64_t rollovers;	/* times the window was seen to roll over */
 	int warned;		/* warning logged in this window instance */
+	struct fc_ring fc;	/* the instance's figures, for the forecast
+				   (not persisted) */
 };
 
 /* An amount of money as the usage endpoint's `spend` gives it. */

@@ -5,3 +5,7 @@ CHECK_LIBS_ledger = $(CJSON_LIBS) $(SQLITE_LIBS)
 CHECK_OBJS_report = $(B)/obj/daemon/ledger.o $(B)/obj/daemon/log.o \
                     $(CLI_LIBOBJ)
 CHECK_LIBS_report = $(CLI_LIBS)
+
+# The forecast (daemon/forecast.c), on recorded sequences.
+CHECK_OBJS_forecast = $(B)/obj/daemon/forecast.o
+CHECK_LIBS_forecast = $(CJSON_LIBS)
