@@ -39,6 +39,7 @@
 #include "token.h"
 #include "tracker.h"
 #include "ledger.h"
+#include "warn.h"
 
 /*
  * A shim preloaded into ratetapd (by a user's global LD_PRELOAD, or by
@@ -67,6 +68,7 @@ struct opts {
 	int debug;
 	int no_ledger;			/* --no-ledger, RATETAP_LEDGER=0 */
 	struct ldg_config ledger;	/* retention, size bound */
+	struct warn_config warn;	/* --warn-threshold, --warn-command */
 };
 
 struct daemon {
@@ -78,6 +80,7 @@ struct daemon {
 	struct ctl *metrics;
 	struct jrn *jrn;
 	struct ldg *ldg;	/* NULL: --no-ledger */
+	struct warn *warn;
 	int state_loaded;	/* the state file was loaded at start */
 	char journal_path[RT_FILE_MAX];
 	int ingest_fd;
@@ -105,7 +108,8 @@ usage(FILE *f)
 	fprintf(f,
 "usage: ratetapd [--socket PATH] [--control PATH] [--state-dir DIR]\n"
 "                [--api-base URL] [--poll-interval SECS] [--credentials FILE]\n"
-"                [--cacert FILE] [--warn-threshold PCT]\n"
+"                [--cacert FILE] [--warn-threshold PCT[,PCT...]]\n"
+"                [--warn-command CMD] [--no-notify]\n"
 "                [--metrics-listen [ADDR:]PORT]\n"
 "                [--metrics-bearer-token-file FILE] [--metrics-aggregate-only]\n"
 "                [--no-ledger] [--ledger-retention-days DAYS]\n"
@@ -124,7 +128,11 @@ usage(FILE *f)
 "  --cacert FILE         CA certificates in FILE (PEM) (RATETAP_CA_FILE)\n"
 "                        verifying the usage poll's and OTLP push's HTTPS\n"
 "                        servers instead of the system's CA store\n"
-"  --warn-threshold PCT  log when a window crosses PCT %% (default 80)\n"
+"  --warn-threshold LIST warn when a window crosses each PCT %% of the\n"
+"                        comma list (default 80) (RATETAP_WARN_THRESHOLD)\n"
+"  --warn-command CMD    run CMD (split at blanks, no shell) once per\n"
+"                        crossing (RATETAP_WARN_COMMAND)\n"
+"  --no-notify           no desktop notifications   (RATETAP_NOTIFY=0)\n"
 "  --metrics-listen [ADDR:]PORT  also serve /metrics on TCP (ADDR defaults\n"
 "                        to 127.0.0.1)\n"
 "  --metrics-bearer-token-file FILE  TCP /metrics only with the header\n"
@@ -207,7 +215,8 @@ parse_args(struct opts *o, int argc, char **argv)
 {
 	enum { O_SOCKET = 256, O_CONTROL, O_STATE, O_API, O_INTERVAL, O_CRED,
 	    O_CACERT, O_WARN, O_METRICS, O_METRICS_TOKEN, O_METRICS_AGG,
-	    O_DEBUG, O_HELP, O_VERSION, O_NO_LEDGER, O_LDG_DAYS, O_LDG_MB };
+	    O_DEBUG, O_HELP, O_VERSION, O_NO_LEDGER, O_LDG_DAYS, O_LDG_MB,
+	    O_WARN_CMD, O_NO_NOTIFY };
 	static const struct option lo[] = {
 		{ "socket", required_argument, NULL, O_SOCKET },
 		{ "control", required_argument, NULL, O_CONTROL },
@@ -223,6 +232,8 @@ parse_args(struct opts *o, int argc, char **argv)
 		{ "metrics-aggregate-only", no_argument, NULL, O_METRICS_AGG },
 		{ "debug", no_argument, NULL, O_DEBUG },
 		{ "no-ledger", no_argument, NULL, O_NO_LEDGER },
+		{ "warn-command", required_argument, NULL, O_WARN_CMD },
+		{ "no-notify", no_argument, NULL, O_NO_NOTIFY },
 		{ "ledger-retention-days", required_argument, NULL, O_LDG_DAYS },
 		{ "ledger-max-mb", required_argument, NULL, O_LDG_MB },
 		{ "help", no_argument, NULL, O_HELP },
@@ -230,7 +241,7 @@ parse_args(struct opts *o, int argc, char **argv)
 		{ NULL, 0, NULL, 0 }
 	};
 	const char *v, *ca_what = NULL;
-	char *end, err[512];
+	char err[512];
 	int c, i;
 
 	/* never take a secret from argv: it would show in ps */
@@ -253,6 +264,19 @@ parse_args(struct opts *o, int argc, char **argv)
 		set_api_base(o, v, "RATETAP_API_BASE");
 	if ((v = getenv("RATETAP_POLL_INTERVAL")) != NULL && v[0] != '\0')
 		o->interval = parse_interval(v, "RATETAP_POLL_INTERVAL");
+	o->warn.thresholds[0] = TRK_DEFAULT_WARN_PCT;
+	o->warn.nthresholds = 1;
+	o->warn.notify = 1;
+	if ((v = getenv("RATETAP_WARN_THRESHOLD")) != NULL && v[0] != '\0' &&
+	    warn_parse_thresholds(v, &o->warn) == -1) {
+		fprintf(stderr, "ratetapd: RATETAP_WARN_THRESHOLD \"%s\": "
+		    "expected a comma list of percentages above 0\n", v);
+		exit(1);
+	}
+	if ((v = getenv("RATETAP_WARN_COMMAND")) != NULL && v[0] != '\0')
+		o->warn.command = v;
+	if ((v = getenv("RATETAP_NOTIFY")) != NULL && strcmp(v, "0") == 0)
+		o->warn.notify = 0;
 	if ((v = getenv("RATETAP_LEDGER")) != NULL && strcmp(v, "0") == 0)
 		o->no_ledger = 1;
 	if ((v = getenv("RATETAP_LEDGER_RETENTION_DAYS")) != NULL &&
@@ -300,16 +324,18 @@ parse_args(struct opts *o, int argc, char **argv)
 			ca_what = "--cacert";
 			break;
 		case O_WARN:
-			errno = 0;
-			o->warn_pct = strtod(optarg, &end);
-			if (optarg[0] == '\0' || *end != '\0' || errno != 0 ||
-			    !isfinite(o->warn_pct) || o->warn_pct <= 0 ||
-			    o->warn_pct > 1000) {
+			if (warn_parse_thresholds(optarg, &o->warn) == -1) {
 				fprintf(stderr, "ratetapd: --warn-threshold "
-				    "\"%s\": expected a percentage above 0\n",
-				    optarg);
+				    "\"%s\": expected a percentage above 0 "
+				    "(or a comma list of them)\n", optarg);
 				exit(1);
 			}
+			break;
+		case O_WARN_CMD:
+			o->warn.command = optarg;
+			break;
+		case O_NO_NOTIFY:
+			o->warn.notify = 0;
 			break;
 		case O_METRICS:
 			o->metrics_listen = optarg;
@@ -351,6 +377,8 @@ parse_args(struct opts *o, int argc, char **argv)
 			exit(1);
 		}
 	}
+	/* the tracker logs the lowest threshold's crossing itself */
+	o->warn_pct = o->warn.thresholds[0];
 	if (optind < argc) {
 		fprintf(stderr, "ratetapd: unexpected argument \"%s\"\n",
 		    argv[optind]);
@@ -461,6 +489,7 @@ on_save_timer(struct loop *l, int64_t id, void *arg)
 
 	(void)l;
 	(void)id;
+	warn_check(d->warn, d->t, time(NULL));
 	if (!d->t->dirty)
 		return SAVE_CHECK_MS;
 	return save_state(d) == 0 ? SAVE_CHECK_MS : SAVE_RETRY_MS;
@@ -1137,6 +1166,9 @@ main(int argc, char **argv)
 	open_sockets(&d);
 	load_state(&d);
 	ledger_open(&d);
+	d.o.warn.state_dir = d.o.state_dir;
+	if ((d.warn = warn_new(&d.o.warn)) == NULL)
+		fatal("warnings");
 	start_servers(&d);
 	if (loop_add_fd(d.l, d.sig_fd, LOOP_READ, on_signal, &d) == -1)
 		fatal("signalfd");
@@ -1199,6 +1231,7 @@ main(int argc, char **argv)
 	close(d.sig_fd);
 	loop_free(d.l);
 	ldg_close(d.ldg);
+	warn_free(d.warn);
 	trk_free(d.t);
 	token_forget_env();
 	if (d.metrics_token != NULL) {

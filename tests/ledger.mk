@@ -9,3 +9,8 @@ CHECK_LIBS_report = $(CLI_LIBS)
 # The forecast (daemon/forecast.c), on recorded sequences.
 CHECK_OBJS_forecast = $(B)/obj/daemon/forecast.o
 CHECK_LIBS_forecast = $(CJSON_LIBS)
+
+# The warnings' threshold list (daemon/warn.c).
+CHECK_OBJS_warn = $(B)/obj/daemon/warn.o $(B)/obj/daemon/forecast.o \
+                  $(B)/obj/daemon/tracker.o $(B)/obj/daemon/log.o
+CHECK_LIBS_warn = $(CJSON_LIBS)
