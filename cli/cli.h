@@ -92,4 +92,7 @@ int cli_run_main(int argc, char **argv, const char *control);
 int cli_status_main(int argc, char **argv, const char *control);
 int cli_doctor_main(int argc, char **argv);
 
+/* `ratetap watch [--once]` (cli/watch.c); argv[0] is "watch". */
+int cli_watch_main(int argc, char **argv, const char *control);
+
 #endif /* RATETAP_CLI_H */

@@ -5,7 +5,8 @@
 CLI_SRC    = $(wildcard cli/*.c)
 CLI_OBJ    = $(CLI_SRC:%.c=$(B)/obj/%.o)
 CLI_LIBOBJ = $(filter-out $(B)/obj/cli/main.o,$(CLI_OBJ))
-CLI_LIBS   = $(CURL_LIBS) $(CJSON_LIBS) $(ELF_LIBS) $(SQLITE_LIBS) -lm
+CLI_LIBS   = $(CURL_LIBS) $(CJSON_LIBS) $(ELF_LIBS) $(SQLITE_LIBS) \
+             $(NCURSES_LIBS) -lm
 
 $(CLI): $(CLI_OBJ) $(COMMON_OBJ)
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(CLI_LIBS)

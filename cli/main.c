@@ -38,6 +38,7 @@ usage(FILE *f)
 	    "project]\n"
 	    "         [--since DATE] [--until DATE] [--json|--csv]\n"
 	    "                          history from the ledger\n"
+	    "  watch [--once]          a live full-screen view\n"
 	    "  help                    this text\n"
 	    "\n"
 	    "Options:\n"
@@ -113,7 +114,8 @@ main(int argc, char **argv)
 		return cli_doctor_main(argc, argv);
 	if (strcmp(cmd, "report") == 0)
 		return cli_report_main(argc, argv);
-	if (strcmp(cmd, "run") != 0 && strcmp(cmd, "status") != 0) {
+	if (strcmp(cmd, "run") != 0 && strcmp(cmd, "status") != 0 &&
+	    strcmp(cmd, "watch") != 0) {
 		cli_errx("unknown command '%s'; try `ratetap --help`", cmd);
 		return CLI_EXIT_USAGE;
 	}
@@ -123,6 +125,8 @@ main(int argc, char **argv)
 	}
 	if (strcmp(cmd, "run") == 0)
 		rc = cli_run_main(argc, argv, control);
+	else if (strcmp(cmd, "watch") == 0)
+		rc = cli_watch_main(argc, argv, control);
 	else
 		rc = cli_status_main(argc, argv, control);
 	curl_global_cleanup();

@@ -12,12 +12,14 @@ set -u
 # nghttpx (an HTTP/2 front for the mock API).  For `ratetap doctor`: the
 # other interpreters whose libcurl binding is an extension module (ruby with
 # curb, lua 5.1 and 5.2 with lua-curl, perl with WWW::Curl), Guzzle, and
-# wget (GnuTLS, no libcurl).  The ledger: SQLite.
+# wget (GnuTLS, no libcurl).  The ledger: SQLite.  `ratetap watch`:
+# ncurses, and tmux to drive it in a real terminal.
 PKGS="gcc make pkg-config libcurl4-openssl-dev libcjson-dev libelf-dev \
 check libsubunit-dev libmicrohttpd-dev curl php-cli php-curl python3 \
 python3-pycurl python3-prometheus-client openssl groff-base clang \
 libclang-rt-14-dev gdb nghttp2-proxy ruby ruby-curb lua5.1 lua5.2 lua-curl \
-php-guzzlehttp-guzzle libwww-curl-perl wget libsqlite3-dev"
+php-guzzlehttp-guzzle libwww-curl-perl wget libsqlite3-dev \
+libncurses-dev tmux"
 
 command -v dpkg-query >/dev/null 2>&1 || {
 	echo "install-deps: not a Debian system; make sure these are installed: $PKGS" >&2
