@@ -20,6 +20,8 @@
 #   PREFIX=/usr/local DESTDIR=  install locations
 #   LIBDIR=$(PREFIX)/lib/ratetap  where the shim is installed (and where
 #                         `ratetap run` looks for it when not beside itself)
+#   DATADIR=$(PREFIX)/share/ratetap  where the price table pricing.json is
+#                         installed (and where `ratetap report` reads it)
 
 -include config.mak
 
@@ -30,6 +32,7 @@ SBINDIR  ?= $(PREFIX)/bin
 LIBDIR   ?= $(PREFIX)/lib/ratetap
 MANDIR   ?= $(PREFIX)/share/man
 DOCDIR   ?= $(PREFIX)/share/doc/ratetap
+DATADIR  ?= $(PREFIX)/share/ratetap
 SYSTEMD_USER_DIR ?= $(PREFIX)/lib/systemd/user
 
 CC       ?= cc
@@ -80,6 +83,10 @@ MHD_CFLAGS    = $(call pc,--cflags,libmicrohttpd,)
 MHD_LIBS      = $(call pc,--libs,libmicrohttpd,-lmicrohttpd)
 ELF_CFLAGS    = $(call pc,--cflags,libelf,)
 ELF_LIBS      = $(call pc,--libs,libelf,-lelf)
+SQLITE_CFLAGS = $(call pc,--cflags,sqlite3,)
+SQLITE_LIBS   = $(call pc,--libs,sqlite3,-lsqlite3)
+NCURSES_CFLAGS = $(call pc,--cflags,ncursesw,)
+NCURSES_LIBS  = $(call pc,--libs,ncursesw,-lncursesw)
 CHECK_CFLAGS  = $(call pc,--cflags,check,)
 CHECK_LIBS    = $(call pc,--libs,check,-lcheck)
 
@@ -108,7 +115,7 @@ all: $(SHIM) $(DAEMON) $(CLI)
 # so changing PREFIX, CFLAGS or SANITIZE rebuilds them instead of mixing
 # old and new.
 FLAGS_STAMP = $(B)/flags.stamp
-FLAGS_TEXT  = $(CC) $(VERSION) $(LIBDIR) $(SANFLAGS) $(CPPFLAGS) $(CFLAGS) \
+FLAGS_TEXT  = $(CC) $(VERSION) $(LIBDIR) $(DATADIR) $(SANFLAGS) $(CPPFLAGS) $(CFLAGS) \
               $(LDFLAGS)
 ifneq ($(file <$(FLAGS_STAMP)),$(FLAGS_TEXT))
 $(shell mkdir -p $(B))
@@ -124,7 +131,7 @@ $(B)/pic/%.o: %.c $(FLAGS_STAMP)
 	$(CC) $(ALL_CFLAGS) $(SHIM_CFLAGS) -MMD -MP -c -o $@ $<
 
 EXTRA_CFLAGS = $(CURL_CFLAGS) $(CJSON_CFLAGS) $(MHD_CFLAGS) $(ELF_CFLAGS) \
-               $(CHECK_CFLAGS)
+               $(SQLITE_CFLAGS) $(CHECK_CFLAGS)
 
 # Each part describes its own build in a fragment; tests/*.mk add test
 # programs to TEST_PROGS and unit-test link inputs (see tests/tests.mk).

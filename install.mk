@@ -1,7 +1,8 @@
 # make install / make uninstall (included by the top Makefile).
 #
 #   make install   PREFIX=/usr/local DESTDIR=  (BINDIR, LIBDIR, MANDIR,
-#                  DOCDIR, SYSTEMD_USER_DIR as defined in the Makefile)
+#                  DOCDIR, DATADIR, SYSTEMD_USER_DIR as defined in the
+#                  Makefile)
 #   make uninstall removes exactly the files install puts in place, then
 #                  the ratetap-owned directories if they are left empty.
 #
@@ -18,6 +19,7 @@ INST_MAN1     = $(DESTDIR)$(MANDIR)/man1
 INST_MAN8     = $(DESTDIR)$(MANDIR)/man8
 INST_UNITS    = $(DESTDIR)$(SYSTEMD_USER_DIR)
 INST_DOC      = $(DESTDIR)$(DOCDIR)
+INST_DATA     = $(DESTDIR)$(DATADIR)
 
 UNITS         = ratetap.socket ratetap.service
 DOCS          = README.md $(wildcard docs/*.md)
@@ -38,6 +40,8 @@ install: $(SHIM) $(DAEMON) $(CLI)
 	    mv -f $(INST_UNITS)/$$u.tmp $(INST_UNITS)/$$u || exit 1; \
 	done
 	$(INSTALL) -m 0644 $(DOCS) $(INST_DOC)/
+	$(INSTALL) -d $(INST_DATA)
+	$(INSTALL) -m 0644 share/ratetap/pricing.json $(INST_DATA)/
 
 uninstall:
 	rm -f $(INST_BIN)/ratetap $(INST_BIN)/ratetapd
@@ -45,4 +49,6 @@ uninstall:
 	rm -f $(INST_MAN1)/ratetap.1 $(INST_MAN8)/ratetapd.8
 	rm -f $(addprefix $(INST_UNITS)/,$(UNITS))
 	rm -f $(addprefix $(INST_DOC)/,$(notdir $(DOCS)))
-	for d in $(INST_LIB) $(INST_DOC); do rmdir $$d 2>/dev/null || :; done
+	rm -f $(INST_DATA)/pricing.json
+	for d in $(INST_LIB) $(INST_DOC) $(INST_DATA); do \
+	    rmdir $$d 2>/dev/null || :; done

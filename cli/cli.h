@@ -109,4 +109,7 @@ int cli_setup_check(const char *control);
 
 int cli_statusline_main(int argc, char **argv, const char *control);
 
+/* `ratetap watch [--once]` (cli/watch.c); argv[0] is "watch". */
+int cli_watch_main(int argc, char **argv, const char *control);
+
 #endif /* RATETAP_CLI_H */

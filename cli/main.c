@@ -12,6 +12,7 @@
 #include <curl/curl.h>
 
 #include "cli.h"
+#include "report.h"
 
 const char *cli_progname = "ratetap";
 
@@ -40,6 +41,11 @@ usage(FILE *f)
 	    "  statusline              Claude Code's statusLine command "
 	    "(--install,\n"
 	    "                          --uninstall)\n"
+	    "  report daily|weekly|monthly|windows [--by model|program|"
+	    "project]\n"
+	    "         [--since DATE] [--until DATE] [--json|--csv]\n"
+	    "                          history from the ledger\n"
+	    "  watch [--once]          a live full-screen view\n"
 	    "  help                    this text\n"
 	    "\n"
 	    "Options:\n"
@@ -117,8 +123,10 @@ main(int argc, char **argv)
 		return cli_doctor_main(argc, argv);
 	if (strcmp(cmd, "enable") == 0 || strcmp(cmd, "disable") == 0)
 		return cli_enable_main(argc, argv);
+	if (strcmp(cmd, "report") == 0)
+		return cli_report_main(argc, argv);
 	if (strcmp(cmd, "run") != 0 && strcmp(cmd, "status") != 0 &&
-	    strcmp(cmd, "statusline") != 0) {
+	    strcmp(cmd, "statusline") != 0 && strcmp(cmd, "watch") != 0) {
 		cli_errx("unknown command '%s'; try `ratetap --help`", cmd);
 		return CLI_EXIT_USAGE;
 	}
@@ -130,6 +138,8 @@ main(int argc, char **argv)
 		rc = cli_run_main(argc, argv, control);
 	else if (strcmp(cmd, "statusline") == 0)
 		rc = cli_statusline_main(argc, argv, control);
+	else if (strcmp(cmd, "watch") == 0)
+		rc = cli_watch_main(argc, argv, control);
 	else
 		rc = cli_status_main(argc, argv, control);
 	curl_global_cleanup();

@@ -387,6 +387,50 @@ fmt_source(const cJSON *w, char *buf, size_t len)
 		snprintf(buf, len, "%s", src);
 }
 
+/*
+ * The forecast line under a window (docs/forecast.md): "at this pace:
+ * 100 % at 17:42, 38 min before reset", "on pace" or "well within";
+ * nothing when the daemon gave no forecast.
+ */
+static void
+render_forecast(FILE *out, const cJSON *w, size_t lw, const struct style *sy,
+    time_t now)
+{
+	const cJSON *f = w != NULL ? obj(w, "forecast") : NULL;
+	const char *ex = f != NULL ? str(f, "exhausted_at") : NULL;
+	char hm[16], rel[64];
+	time_t t, reset;
+	struct tm tm;
+	double pace;
+
+	if (f == NULL)
+		return;
+	fputc(' ', out);
+	pad(out, "", lw, 0);
+	if (ex != NULL && rt_time_parse(ex, &t) == 0 &&
+	    localtime_r(&t, &tm) != NULL) {
+		strftime(hm, sizeof(hm), "%H:%M", &tm);
+		if (str(w, "resets_at") != NULL &&
+		    rt_time_parse(str(w, "resets_at"), &reset) == 0 &&
+		    reset > t) {
+			cli_fmt_relative(reset - t, rel, sizeof(rel));
+			/* "in 38m" -> "38m before reset" */
+			fprintf(out, " %sat this pace: 100 %% at %s, %s before "
+			    "reset%s\n", sy->bold, hm, strncmp(rel, "in ", 3) ==
+			    0 ? rel + 3 : rel, sy->reset);
+		} else
+			fprintf(out, " %sat this pace: 100 %% at %s%s\n",
+			    sy->bold, hm, sy->reset);
+		return;
+	}
+	(void)now;
+	if (num(f, "pace", &pace))
+		fprintf(out, " %s%s (pace %.2f)%s\n", sy->dim, pace > 0.8 ?
+		    "on pace" : "well within", pace, sy->reset);
+	else
+		fputc('\n', out);
+}
+
 static void
 render_windows(FILE *out, const cJSON *st, const struct style *sy, time_t now)
 {
@@ -429,6 +473,7 @@ render_windows(FILE *out, const cJSON *st, const struct style *sy, time_t now)
 			    sy->reset);
 		else
 			fprintf(out, "  %s\n", when);
+		render_forecast(out, w, lw, sy, now);
 	}
 
 	/* token columns as wide as their widest count */

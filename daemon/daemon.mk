@@ -7,7 +7,8 @@ DAEMON_LIBOBJ = $(DAEMON_LIBSRC:%.c=$(B)/obj/%.o) $(OTLP_PB_OBJ)
 COMMON_OBJ    = $(COMMON_SRC:%.c=$(B)/obj/%.o)
 PROTOBUF_C_CFLAGS = $(call pc,--cflags,libprotobuf-c,)
 PROTOBUF_C_LIBS   = $(call pc,--libs,libprotobuf-c,-lprotobuf-c)
-DAEMON_LIBS   = $(CURL_LIBS) $(CJSON_LIBS) $(MHD_LIBS) $(PROTOBUF_C_LIBS) -lm
+DAEMON_LIBS   = $(CURL_LIBS) $(CJSON_LIBS) $(MHD_LIBS) $(PROTOBUF_C_LIBS) \
+                $(SQLITE_LIBS) -lm
 
 OTLP_PB_GEN = $(B)/gen/otlp_metrics.pb-c.c $(B)/gen/otlp_metrics.pb-c.h
 OTLP_PB_OBJ = $(B)/obj/gen/otlp_metrics.pb-c.o

@@ -42,6 +42,8 @@
 #include "statusline.h"
 #include "transcripts.h"
 #include "tracker.h"
+#include "ledger.h"
+#include "warn.h"
 
 /*
  * A shim preloaded into ratetapd (by a user's global LD_PRELOAD, or by
@@ -68,6 +70,9 @@ struct opts {
 	const char *metrics_token_file;	/* --metrics-bearer-token-file */
 	int metrics_aggregate;		/* --metrics-aggregate-only */
 	int debug;
+	int no_ledger;			/* --no-ledger, RATETAP_LEDGER=0 */
+	struct ldg_config ledger;	/* retention, size bound */
+	struct warn_config warn;	/* --warn-threshold, --warn-command */
 };
 
 struct daemon {
@@ -79,6 +84,9 @@ struct daemon {
 	struct ctl *metrics;
 	struct jrn *jrn;
 	struct tx *tx;		/* Claude Code's transcripts */
+	struct ldg *ldg;	/* NULL: --no-ledger */
+	struct warn *warn;
+	int state_loaded;	/* the state file was loaded at start */
 	char journal_path[RT_FILE_MAX];
 	int ingest_fd;
 	int control_fd;
@@ -105,10 +113,12 @@ usage(FILE *f)
 	fprintf(f,
 "usage: ratetapd [--socket PATH] [--control PATH] [--state-dir DIR]\n"
 "                [--api-base URL] [--poll-interval SECS] [--credentials FILE]\n"
-"                [--cacert FILE] [--warn-threshold PCT]\n"
+"                [--cacert FILE] [--warn-threshold PCT[,PCT...]]\n"
+"                [--warn-command CMD] [--no-notify]\n"
 "                [--metrics-listen [ADDR:]PORT]\n"
 "                [--metrics-bearer-token-file FILE] [--metrics-aggregate-only]\n"
-"                [--debug] [--help] [--version]\n"
+"                [--no-ledger] [--ledger-retention-days DAYS]\n"
+"                [--ledger-max-mb MB] [--debug] [--help] [--version]\n"
 "\n"
 "Runs in the foreground, logs to stderr, stops on SIGTERM/SIGINT.\n"
 "\n"
@@ -123,13 +133,22 @@ usage(FILE *f)
 "  --cacert FILE         CA certificates in FILE (PEM) (RATETAP_CA_FILE)\n"
 "                        verifying the usage poll's and OTLP push's HTTPS\n"
 "                        servers instead of the system's CA store\n"
-"  --warn-threshold PCT  log when a window crosses PCT %% (default 80)\n"
+"  --warn-threshold LIST warn when a window crosses each PCT %% of the\n"
+"                        comma list (default 80) (RATETAP_WARN_THRESHOLD)\n"
+"  --warn-command CMD    run CMD (split at blanks, no shell) once per\n"
+"                        crossing (RATETAP_WARN_COMMAND)\n"
+"  --no-notify           no desktop notifications   (RATETAP_NOTIFY=0)\n"
 "  --metrics-listen [ADDR:]PORT  also serve /metrics on TCP (ADDR defaults\n"
 "                        to 127.0.0.1)\n"
 "  --metrics-bearer-token-file FILE  TCP /metrics only with the header\n"
 "                        Authorization: Bearer <the token in FILE>\n"
 "  --metrics-aggregate-only  TCP /metrics without the per-model and\n"
 "                        per-program families (no names)\n"
+"  --no-ledger           keep no history in ledger.db  (RATETAP_LEDGER=0)\n"
+"  --ledger-retention-days DAYS  history kept (default 400)\n"
+"                        (RATETAP_LEDGER_RETENTION_DAYS)\n"
+"  --ledger-max-mb MB    size bound of ledger.db (default 256)\n"
+"                        (RATETAP_LEDGER_MAX_MB)\n"
 "  --debug               log diagnostics               (RATETAP_DEBUG=1)\n"
 "\n"
 "The OAuth token is read from RATETAP_OAUTH_TOKEN, CLAUDE_CODE_OAUTH_TOKEN or\n"
@@ -148,6 +167,22 @@ parse_interval(const char *s, const char *what)
 	    v > POLL_INTERVAL_MAX) {
 		fprintf(stderr, "ratetapd: %s \"%s\": expected whole seconds "
 		    "from 1 to %d\n", what, s, POLL_INTERVAL_MAX);
+		exit(1);
+	}
+	return (int)v;
+}
+
+static int
+parse_count(const char *s, const char *what, long max)
+{
+	char *end;
+	long v;
+
+	errno = 0;
+	v = strtol(s, &end, 10);
+	if (s[0] == '\0' || *end != '\0' || errno != 0 || v < 1 || v > max) {
+		fprintf(stderr, "ratetapd: %s \"%s\": expected a whole number "
+		    "from 1 to %ld\n", what, s, max);
 		exit(1);
 	}
 	return (int)v;
@@ -186,7 +221,8 @@ parse_args(struct opts *o, int argc, char **argv)
 {
 	enum { O_SOCKET = 256, O_CONTROL, O_STATE, O_API, O_INTERVAL, O_CRED,
 	    O_CACERT, O_WARN, O_METRICS, O_METRICS_TOKEN, O_METRICS_AGG,
-	    O_DEBUG, O_HELP, O_VERSION };
+	    O_DEBUG, O_HELP, O_VERSION, O_NO_LEDGER, O_LDG_DAYS, O_LDG_MB,
+	    O_WARN_CMD, O_NO_NOTIFY };
 	static const struct option lo[] = {
 		{ "socket", required_argument, NULL, O_SOCKET },
 		{ "control", required_argument, NULL, O_CONTROL },
@@ -201,12 +237,17 @@ parse_args(struct opts *o, int argc, char **argv)
 		    O_METRICS_TOKEN },
 		{ "metrics-aggregate-only", no_argument, NULL, O_METRICS_AGG },
 		{ "debug", no_argument, NULL, O_DEBUG },
+		{ "no-ledger", no_argument, NULL, O_NO_LEDGER },
+		{ "warn-command", required_argument, NULL, O_WARN_CMD },
+		{ "no-notify", no_argument, NULL, O_NO_NOTIFY },
+		{ "ledger-retention-days", required_argument, NULL, O_LDG_DAYS },
+		{ "ledger-max-mb", required_argument, NULL, O_LDG_MB },
 		{ "help", no_argument, NULL, O_HELP },
 		{ "version", no_argument, NULL, O_VERSION },
 		{ NULL, 0, NULL, 0 }
 	};
 	const char *v, *ca_what = NULL;
-	char *end, err[512];
+	char err[512];
 	int c, i;
 
 	/* never take a secret from argv: it would show in ps */
@@ -229,6 +270,28 @@ parse_args(struct opts *o, int argc, char **argv)
 		set_api_base(o, v, "RATETAP_API_BASE");
 	if ((v = getenv("RATETAP_POLL_INTERVAL")) != NULL && v[0] != '\0')
 		o->interval = parse_interval(v, "RATETAP_POLL_INTERVAL");
+	o->warn.thresholds[0] = TRK_DEFAULT_WARN_PCT;
+	o->warn.nthresholds = 1;
+	o->warn.notify = 1;
+	if ((v = getenv("RATETAP_WARN_THRESHOLD")) != NULL && v[0] != '\0' &&
+	    warn_parse_thresholds(v, &o->warn) == -1) {
+		fprintf(stderr, "ratetapd: RATETAP_WARN_THRESHOLD \"%s\": "
+		    "expected a comma list of percentages above 0\n", v);
+		exit(1);
+	}
+	if ((v = getenv("RATETAP_WARN_COMMAND")) != NULL && v[0] != '\0')
+		o->warn.command = v;
+	if ((v = getenv("RATETAP_NOTIFY")) != NULL && strcmp(v, "0") == 0)
+		o->warn.notify = 0;
+	if ((v = getenv("RATETAP_LEDGER")) != NULL && strcmp(v, "0") == 0)
+		o->no_ledger = 1;
+	if ((v = getenv("RATETAP_LEDGER_RETENTION_DAYS")) != NULL &&
+	    v[0] != '\0')
+		o->ledger.retention_days = parse_count(v,
+		    "RATETAP_LEDGER_RETENTION_DAYS", 100000);
+	if ((v = getenv("RATETAP_LEDGER_MAX_MB")) != NULL && v[0] != '\0')
+		o->ledger.max_bytes = (int64_t)parse_count(v,
+		    "RATETAP_LEDGER_MAX_MB", 1 << 20) << 20;
 	if ((v = getenv("RATETAP_CA_FILE")) != NULL && v[0] != '\0') {
 		o->ca_file = v;
 		ca_what = "RATETAP_CA_FILE";
@@ -267,16 +330,18 @@ parse_args(struct opts *o, int argc, char **argv)
 			ca_what = "--cacert";
 			break;
 		case O_WARN:
-			errno = 0;
-			o->warn_pct = strtod(optarg, &end);
-			if (optarg[0] == '\0' || *end != '\0' || errno != 0 ||
-			    !isfinite(o->warn_pct) || o->warn_pct <= 0 ||
-			    o->warn_pct > 1000) {
+			if (warn_parse_thresholds(optarg, &o->warn) == -1) {
 				fprintf(stderr, "ratetapd: --warn-threshold "
-				    "\"%s\": expected a percentage above 0\n",
-				    optarg);
+				    "\"%s\": expected a percentage above 0 "
+				    "(or a comma list of them)\n", optarg);
 				exit(1);
 			}
+			break;
+		case O_WARN_CMD:
+			o->warn.command = optarg;
+			break;
+		case O_NO_NOTIFY:
+			o->warn.notify = 0;
 			break;
 		case O_METRICS:
 			o->metrics_listen = optarg;
@@ -296,6 +361,17 @@ parse_args(struct opts *o, int argc, char **argv)
 		case O_DEBUG:
 			o->debug = 1;
 			break;
+		case O_NO_LEDGER:
+			o->no_ledger = 1;
+			break;
+		case O_LDG_DAYS:
+			o->ledger.retention_days = parse_count(optarg,
+			    "--ledger-retention-days", 100000);
+			break;
+		case O_LDG_MB:
+			o->ledger.max_bytes = (int64_t)parse_count(optarg,
+			    "--ledger-max-mb", 1 << 20) << 20;
+			break;
 		case O_HELP:
 			usage(stdout);
 			exit(0);
@@ -307,6 +383,8 @@ parse_args(struct opts *o, int argc, char **argv)
 			exit(1);
 		}
 	}
+	/* the tracker logs the lowest threshold's crossing itself */
+	o->warn_pct = o->warn.thresholds[0];
 	if (optind < argc) {
 		fprintf(stderr, "ratetapd: unexpected argument \"%s\"\n",
 		    argv[optind]);
@@ -385,6 +463,9 @@ save_state(struct daemon *d)
 	char err[TRK_ERR_LEN];
 	int e;
 
+	/* the ledger first: rows the state does not cover yet are dropped
+	   at the next start (ledger_open()), so none is lost or doubled */
+	(void)ldg_flush(d->ldg, time(NULL));
 	if (state_save(d->t, d->state_path, err, sizeof(err)) == 0) {
 		trk_clear_dirty(d->t);
 		/* what the saved offset covers may go now */
@@ -414,6 +495,7 @@ on_save_timer(struct loop *l, int64_t id, void *arg)
 
 	(void)l;
 	(void)id;
+	warn_check(d->warn, d->t, time(NULL));
 	if (!d->t->dirty)
 		return SAVE_CHECK_MS;
 	return save_state(d) == 0 ? SAVE_CHECK_MS : SAVE_RETRY_MS;
@@ -439,6 +521,7 @@ load_state(struct daemon *d)
 	switch (state_open(d->t, d->state_path, time(NULL), aside,
 	    sizeof(aside), err, sizeof(err))) {
 	case STATE_LOADED:
+		d->state_loaded = 1;
 		log_info("state loaded from %s", d->state_path);
 		trk_clear_dirty(d->t);
 		return;
@@ -486,13 +569,114 @@ lock_state(struct daemon *d)
 	}
 }
 
+/* -- ledger ------------------------------------------------------------- */
+
+static void
+ledger_request(void *arg, const struct trk_req *r)
+{
+	struct daemon *d = arg;
+	struct ldg_request q;
+
+	memset(&q, 0, sizeof(q));
+	q.stream = LDG_STREAM_EVENTS;
+	q.seq = ldg_events_seq(d->ldg, r->seq);
+	q.at = r->at;
+	q.source = r->source;
+	q.program = r->prog;
+	q.project = r->project;
+	q.model = r->model;
+	q.input = r->tokens.input;
+	q.output = r->tokens.output;
+	q.cache_creation_input = r->tokens.cache_creation_input;
+	q.cache_read_input = r->tokens.cache_read_input;
+	q.http_status = r->http_status;
+	q.rate_limited = r->rate_limited;
+	(void)ldg_add_request(d->ldg, &q);
+}
+
+/*
+ * A Claude Code transcript entry (tx_set_entry_cb()).  Its row is named by
+ * the follower's own count, saved with the state: an entry read again
+ * after a SIGKILL gets the number it had and lands once (the ledger keeps
+ * the first row of a number).  A larger copy of an entry adds its tokens
+ * in a row of its own that counts no request.
+ */
+static void
+ledger_tx_entry(void *arg, const struct tx_entry *e)
+{
+	struct daemon *d = arg;
+	struct ldg_request q;
+
+	memset(&q, 0, sizeof(q));
+	q.stream = LDG_STREAM_CLAUDE;
+	q.seq = e->seq;
+	q.at = e->ts;
+	q.source = "claude_code_transcript";
+	q.program = TX_PROGRAM;
+	q.project = e->project;
+	q.model = e->model;
+	q.input = e->tokens.input;
+	q.output = e->tokens.output;
+	q.cache_creation_input = e->tokens.cache_creation_input;
+	q.cache_read_input = e->tokens.cache_read_input;
+	q.http_status = e->is_new ? 200 : 0;
+	(void)ldg_add_request(d->ldg, &q);
+}
+
+static void
+ledger_sample(void *arg, const char *window, int source, time_t at,
+    double pct, time_t resets_at)
+{
+	struct daemon *d = arg;
+	struct ldg_sample s;
+
+	s.window = window;
+	s.at = at;
+	s.utilization = pct;
+	s.source = trk_src_name(source) != NULL ? trk_src_name(source) : "";
+	s.resets_at = resets_at;
+	(void)ldg_add_sample(d->ldg, &s);
+}
+
+/*
+ * Open the ledger beside the state, after the state is loaded and before
+ * any event is read: rows the state does not cover are dropped (their
+ * events come again from the journal), then the tracker's hooks feed it.
+ */
+static void
+ledger_open(struct daemon *d)
+{
+	char path[RT_FILE_MAX + 16];
+
+	if (d->o.no_ledger)
+		return;
+	snprintf(path, sizeof(path), "%s/ledger.db", d->o.state_dir);
+	if ((d->ldg = ldg_open(path, &d->o.ledger)) == NULL)
+		fatal("ledger");
+	if (ldg_ok(d->ldg))
+		(void)ldg_reconcile(d->ldg, d->t->datagrams_accepted,
+		    !d->state_loaded);
+	d->t->cfg.on_request = ledger_request;
+	d->t->cfg.on_sample = ledger_sample;
+	d->t->cfg.hook_arg = d;
+}
+
 /* -- control ------------------------------------------------------------ */
 
-/* struct status_daemon's add_source: Claude Code's transcripts. */
+/* struct status_daemon's add_source: Claude Code's transcripts
+ * ("transcripts", "projects") and the ledger ("ledger"). */
 static int
-add_transcripts(void *arg, cJSON *root)
+add_sources(void *arg, cJSON *root)
 {
-	return tx_status_json(arg, root);
+	struct daemon *d = arg;
+	cJSON *o;
+
+	if (d->tx != NULL && tx_status_json(d->tx, root) == -1)
+		return -1;
+	if ((o = cJSON_AddObjectToObject(root, "ledger")) == NULL ||
+	    ldg_status_json(d->ldg, o) == -1)
+		return -1;
+	return 0;
 }
 
 static cJSON *
@@ -514,8 +698,8 @@ status_doc(void *arg)
 		.state_save_error = d->save_error,
 		.state_recovered_from = d->recovered_from,
 		.poll_skipped = poll_skipped(d->poll),
-		.add_source = d->tx != NULL ? add_transcripts : NULL,
-		.source_arg = d->tx,
+		.add_source = add_sources,
+		.source_arg = d,
 	};
 
 	if (d->tx != NULL)
@@ -893,6 +1077,8 @@ start_servers(struct daemon *d)
 		jrn_skip_to_end(d->jrn);
 	if ((d->tx = tx_start(d->l, d->t)) == NULL)
 		fatal("transcripts");
+	if (d->ldg != NULL)
+		tx_set_entry_cb(d->tx, ledger_tx_entry, d);
 }
 
 /* The shims this daemon's environment passes on read RATETAP_HOSTS: an
@@ -931,6 +1117,10 @@ main(int argc, char **argv)
 	lock_state(&d);
 	open_sockets(&d);
 	load_state(&d);
+	ledger_open(&d);
+	d.o.warn.state_dir = d.o.state_dir;
+	if ((d.warn = warn_new(&d.o.warn)) == NULL)
+		fatal("warnings");
 	start_servers(&d);
 	if (loop_add_fd(d.l, d.sig_fd, LOOP_READ, on_signal, &d) == -1)
 		fatal("signalfd");
@@ -993,6 +1183,8 @@ main(int argc, char **argv)
 	close(d.ingest_fd);
 	close(d.sig_fd);
 	loop_free(d.l);
+	ldg_close(d.ldg);
+	warn_free(d.warn);
 	trk_free(d.t);
 	token_forget_env();
 	if (d.metrics_token != NULL) {

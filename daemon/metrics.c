@@ -236,6 +236,33 @@ render_windows(struct buf *b, const struct trk *t, time_t now)
 			    "window", t->win[w].name, NULL, NULL,
 			    t->win[w].utilization);
 
+	family(b, "ratetap_window_exhausted_timestamp_seconds", "gauge",
+	    "When the window reaches 100 % at the current pace, as a unix timestamp; absent when not before its reset, or unknown.");
+	for (w = 0; w < t->nwin; w++) {
+		struct fc_result f;
+
+		if (fc_estimate(&t->win[w].fc, t->win[w].has_util,
+		    t->win[w].utilization, trk_win_reset(t, w, NULL),
+		    fc_window_length(t->win[w].name), now, &f) == 0 &&
+		    f.exhausted_at > 0)
+			sample_i(b, "ratetap_window_exhausted_timestamp_seconds",
+			    "window", t->win[w].name, NULL, NULL,
+			    (int64_t)f.exhausted_at);
+	}
+
+	family(b, "ratetap_window_pace_ratio", "gauge",
+	    "Utilization divided by the elapsed share of the window (1: on pace to reach 100 % at the reset); absent when unknown.");
+	for (w = 0; w < t->nwin; w++) {
+		struct fc_result f;
+
+		if (fc_estimate(&t->win[w].fc, t->win[w].has_util,
+		    t->win[w].utilization, trk_win_reset(t, w, NULL),
+		    fc_window_length(t->win[w].name), now, &f) == 0 &&
+		    f.has_pace)
+			sample_d(b, "ratetap_window_pace_ratio", "window",
+			    t->win[w].name, NULL, NULL, f.pace);
+	}
+
 	family(b, "ratetap_window_reset_timestamp_seconds", "gauge",
 	    "When the window resets, as a unix timestamp; absent when unknown.");
 	for (w = 0; w < t->nwin; w++)

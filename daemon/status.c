@@ -103,7 +103,9 @@ add_windows(cJSON *root, const struct trk *t, time_t now)
 		    !ok(add_opt_string(o, RT_SK_LABEL, win->label[0] != '\0' ?
 		    win->label : NULL)) ||
 		    !ok(cJSON_AddBoolToObject(o, RT_SK_COUNTS_TOKENS,
-		    win->match != TRK_MATCH_NONE)))
+		    win->match != TRK_MATCH_NONE)) ||
+		    fc_json(o, &win->fc, win->has_util, win->utilization,
+		    reset, fc_window_length(win->name), now) == -1)
 			return -1;
 	}
 	return 0;

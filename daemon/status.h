@@ -33,9 +33,9 @@ struct status_daemon {
 	const char *state_recovered_from; /* corrupt file moved aside, ""
 					   or NULL: none */
 	long poll_skipped;		/* poll.skipped */
-	/* a source of the daemon's own adds its objects to the document
-	   (Claude Code's transcripts: "transcripts", "projects"); returns 0
-	   or -1; NULL: none */
+	/* the daemon's own sources and stores add their objects to the
+	   document (Claude Code's transcripts: "transcripts", "projects";
+	   the ledger: "ledger"); returns 0 or -1; NULL: none */
 	int (*add_source)(void *arg, cJSON *root);
 	void *source_arg;
 };

@@ -703,6 +703,11 @@ win_set_figure(struct trk *t, int w, const struct trk_obs *o, int confirmed)
 	win->utilization = pct;
 	win->source = o->source;
 	win->observed_at = o->observed_at;
+	fc_add(&win->fc, o->observed_at, pct, trk_win_reset(t, w, NULL),
+	    fc_window_length(win->name));
+	if (t->cfg.on_sample != NULL)
+		t->cfg.on_sample(t->cfg.hook_arg, win->name, o->source,
+		    o->observed_at, pct, trk_win_reset(t, w, NULL));
 }
 
 int
@@ -918,6 +923,21 @@ trk_event(struct trk *t, const struct rtp_event *ev, time_t now)
 		if (ev->http_status != 0)
 			row->requests = cadd(row->requests, 1);
 		tokens_add(&row->tokens, &tk);
+		if (t->cfg.on_request != NULL) {
+			struct trk_req r;
+
+			memset(&r, 0, sizeof(r));
+			r.seq = t->datagrams_accepted;
+			r.at = now;
+			r.source = "libcurl";
+			r.prog = prog[0] != '\0' ? prog : row->name;
+			r.model = counted ? ev->model : "";
+			r.tokens = tk;
+			r.http_status = ev->http_status;
+			r.rate_limited = ev->http_status == 429 ||
+			    ev->unified_status == RTP_US_REJECTED;
+			t->cfg.on_request(t->cfg.hook_arg, &r);
+		}
 	}
 }
 

@@ -26,6 +26,8 @@
 #include "ratetap/proto.h"
 #include "ratetap/rtime.h"
 
+#include "forecast.h"
+
 #define TRK_JITTER_SECS		600	/* reset moves within this are jitter */
 #define TRK_DEFAULT_WARN_PCT	80.0
 #define TRK_NAME_LEN		64
@@ -117,6 +119,8 @@ struct trk_window {
 	struct trk_tokens tokens; /* used in the current window */
 	int64_t rollovers;	/* times the window was seen to roll over */
 	int warned;		/* warning logged in this window instance */
+	struct fc_ring fc;	/* the instance's figures, for the forecast
+				   (not persisted) */
 };
 
 /* An amount of money as the usage endpoint's `spend` gives it. */
@@ -218,8 +222,30 @@ struct trk_ext {
 	struct cJSON *loaded;		/* owned by the tracker until taken */
 };
 
+/*
+ * One counted request, as the tracker hands it to cfg.on_request (the
+ * ledger): every event with a response or with counted tokens.  Strings
+ * live only for the call.
+ */
+struct trk_req {
+	int64_t seq;		/* the event's number: datagrams_accepted */
+	time_t at;
+	const char *source;	/* "libcurl", "tls", "claude_code_transcript" */
+	const char *prog;
+	const char *project;	/* NULL when unknown */
+	const char *model;	/* "" when none was counted */
+	struct trk_tokens tokens; /* as counted (0 when not counted) */
+	int http_status;	/* 0: no response */
+	int rate_limited;
+};
+
 struct trk_config {
 	double warn_pct;	/* warning threshold, percent (default 80) */
+	/* optional hooks, called from the tracker (NULL: none) */
+	void (*on_request)(void *arg, const struct trk_req *r);
+	void (*on_sample)(void *arg, const char *window, int source,
+	    time_t at, double pct, time_t resets_at); /* a figure kept */
+	void *hook_arg;
 };
 
 struct trk {

@@ -321,6 +321,7 @@ emit(struct tx *x, time_t ts, const char *model, const char *proj,
 	e.tokens = *tk;
 	e.is_new = is_new;
 	e.source = TX_SOURCE;
+	e.seq = x->st.entries + x->st.grown;
 	x->cb(x->cb_arg, &e);
 }
 

@@ -49,6 +49,12 @@ struct tx_entry {
 	int is_new;			/* 1: a new request; 0: a larger
 					   copy of one counted before */
 	const char *source;		/* TX_SOURCE */
+	int64_t seq;			/* 1, 2, ...: entries and larger
+					   copies counted so far, persisted
+					   with the state, so that an entry
+					   read again after a restart that
+					   lost its count has its number
+					   again */
 };
 
 typedef void tx_entry_fn(void *arg, const struct tx_entry *e);

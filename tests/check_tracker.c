@@ -1043,8 +1043,11 @@ START_TEST(status_json_has_every_contract_and_extra_key)
 	ck_assert_int_eq(nkeys(w), 4);
 	for (i = 0; i < TRK_WIN_FIXED; i++) {
 		o = at(w, trk_win_name(i));
-		ck_assert_int_eq(nkeys(o), 11);
+		ck_assert_int_eq(nkeys(o), 12);
 		at(o, "utilization");
+		at(at(o, "forecast"), "exhausted_at");
+		at(at(o, "forecast"), "rate_per_hour");
+		at(at(o, "forecast"), "pace");
 		at(o, "resets_at");
 		at(o, "resets_with");
 		at(o, "source");

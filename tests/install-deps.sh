@@ -15,20 +15,21 @@ set -u
 # (decoding the OTLP protobuf ratetapd sends).  For `ratetap doctor`: the
 # other interpreters whose libcurl binding is an extension module (ruby with
 # curb, lua 5.1 and 5.2 with lua-curl, perl with WWW::Curl), Guzzle, and
-# wget (GnuTLS, no libcurl).
+# wget (GnuTLS, no libcurl).  The ledger: SQLite.  `ratetap watch`:
+# ncurses, and tmux to drive it in a real terminal.
 PKGS="gcc make pkg-config libcurl4-openssl-dev libcjson-dev libelf-dev \
 libprotobuf-c-dev protobuf-c-compiler check libsubunit-dev libmicrohttpd-dev curl php-cli php-curl python3 \
 python3-pycurl python3-prometheus-client openssl groff-base clang \
 libclang-rt-14-dev gdb nghttp2-proxy ruby ruby-curb lua5.1 lua5.2 lua-curl \
 php-guzzlehttp-guzzle libwww-curl-perl wget prometheus zsh fish python3-protobuf \
-protobuf-compiler"
+protobuf-compiler libsqlite3-dev libncurses-dev tmux"
 
 # `make deb` alone (tests/install-deps.sh deb): the packaging tools, and the
 # build-dependencies of debian/control.
 if [ "${1:-}" = deb ]; then
 	PKGS="build-essential dpkg-dev debhelper lintian pkg-config \
 libcurl4-openssl-dev libcjson-dev libelf-dev libmicrohttpd-dev \
-libprotobuf-c-dev protobuf-c-compiler"
+libprotobuf-c-dev protobuf-c-compiler libsqlite3-dev libncurses-dev"
 fi
 
 command -v dpkg-query >/dev/null 2>&1 || {

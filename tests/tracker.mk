@@ -1,6 +1,7 @@
 # Unit tests and fuzz harnesses of the tracker, the usage-poll parser and
 # the state file (daemon/tracker.c, pollparse.c, status.c, state.c, log.c).
 TRK_OBJS = $(B)/obj/daemon/tracker.o $(B)/obj/daemon/status.o \
+           $(B)/obj/daemon/forecast.o \
            $(B)/obj/daemon/pollparse.o $(B)/obj/daemon/state.o \
            $(B)/obj/daemon/log.o
 
@@ -13,6 +14,7 @@ CHECK_LIBS_state     = $(CJSON_LIBS)
 
 # Fuzz harnesses (the rule is in tests/fuzz.mk).
 TRK_FUZZOBJS = $(B)/fuzzobj/daemon/tracker.o $(B)/fuzzobj/daemon/status.o \
+               $(B)/fuzzobj/daemon/forecast.o \
                $(B)/fuzzobj/daemon/pollparse.o $(B)/fuzzobj/daemon/state.o \
                $(B)/fuzzobj/daemon/log.o \
                $(COMMON_SRC:%.c=$(B)/fuzzobj/%.o)

@@ -35,7 +35,8 @@ Environment: BENCH_RECORD=1 writes docs/benchmarks.md; BENCH_REPS (default
 BENCH_SPAWNS (default 500) runs per variant for 5; BENCH_EVENTS (default
 1000000) events for 4; BENCH_SCAN_MIB (default 100) largest body for 3;
 BENCH_ONLY: a comma list of the parts to run (shim, scanner, daemon, control,
-startup, handoff; default all).
+startup, handoff, ledger; default all).  BENCH_LEDGER_EVENTS (default
+200000) events and BENCH_LEDGER_REPS (default 3) runs per variant for 7.
 
 Never fails: a figure that cannot be measured is reported as such, and the
 exit status is 0.  Standard library only; Debian's /usr/bin/python3.
@@ -1194,6 +1195,53 @@ def bench_handoff(table, tmp):
                   got == w["written"] and secs < 60)
 
 
+def catch_up(n, env):
+    """Seconds a daemon started with env takes to take n journal events
+    left while it was away (and to write them to its ledger, if any)."""
+    with harness.Daemon(poll_interval=None, start=False, env=env) as dm:
+        jdir = os.path.dirname(dm.ingest_path)
+        os.makedirs(jdir, 0o700, exist_ok=True)
+        p = subprocess.run([RT_JWRITE, os.path.join(jdir, "events.journal"),
+                            "--procs", "2", "--count", str(n // 2)],
+                           capture_output=True, timeout=600)
+        w = json.loads(p.stdout)
+        t0 = time.monotonic()
+        dm.start()
+        deadline = t0 + 300
+        while time.monotonic() < deadline:
+            st = dm.status()
+            if st["journal"]["records"] >= w["written"] and \
+                    st["ledger"].get("pending", 0) == 0:
+                break
+            time.sleep(0.02)
+        return time.monotonic() - t0, w["written"], st
+
+
+def bench_ledger(table):
+    table.section("7. ledger: ingest with and without the history")
+    if not os.access(RT_JWRITE, os.X_OK):
+        table.skip("ledger", "rt-jwrite not built")
+        return
+    n = env_int("BENCH_LEDGER_EVENTS", 200000, 1000, 10000000)
+    reps = env_int("BENCH_LEDGER_REPS", 3, 1, 50)
+    on, off = [], []
+    rows = 0
+    for i in range(reps):
+        order = ((on, {}), (off, {"RATETAP_LEDGER": "0"}))
+        for acc, env in (order if i % 2 == 0 else order[::-1]):
+            secs, got, st = catch_up(n, env)
+            acc.append(got / max(secs, 1e-9))
+            if env == {}:
+                rows = st["ledger"].get("written", 0)
+    table.add("journal catch-up, no ledger (%d events)" % n,
+              "%.0f events/s" % statistics.median(off))
+    table.add("journal catch-up, with the ledger (%d rows)" % rows,
+              "%.0f events/s" % statistics.median(on))
+    table.add("ingest throughput kept with the ledger",
+              "%.0f %%" % (100.0 * statistics.median(on) /
+                           max(statistics.median(off), 1e-9)))
+
+
 def main():
     t0 = time.monotonic()
     table = Table()
@@ -1207,7 +1255,8 @@ def main():
                          ("daemon", lambda: bench_daemon(table)),
                          ("startup", lambda: bench_startup(table)),
                          ("control", lambda: bench_control(table)),
-                         ("handoff", lambda: bench_handoff(table, tmp))):
+                         ("handoff", lambda: bench_handoff(table, tmp)),
+                         ("ledger", lambda: bench_ledger(table))):
             if only and name not in only:
                 continue
             log("%s ..." % name)

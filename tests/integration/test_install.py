@@ -66,7 +66,8 @@ def expected_files(prefix):
              p + "/share/man/man1/ratetap.1",
              p + "/share/man/man8/ratetapd.8",
              p + "/lib/systemd/user/ratetap.socket",
-             p + "/lib/systemd/user/ratetap.service"}
+             p + "/lib/systemd/user/ratetap.service",
+             p + "/share/ratetap/pricing.json"}
     files |= {p + "/share/doc/ratetap/" + os.path.basename(d) for d in docs}
     return files
 

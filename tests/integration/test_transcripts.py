@@ -248,6 +248,51 @@ class TranscriptTest(unittest.TestCase):
         self.assertLessEqual(st["processes"]["claude"]["input"], 31)
         self.d.wait_for(lambda s: s["processes"]["claude"]["input"] == 31)
 
+    def report(self, *args):
+        e = dict(self.d.env)
+        e.pop("LD_PRELOAD", None)
+        p = run([CLI, "report"] + list(args), e)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        return json.loads(p.stdout)
+
+    def test_entries_land_in_the_ledger_once_with_their_project(self):
+        t = self.now - 120
+        # m1 once per block, the last copy larger; m2 in another project
+        self.append(assistant("m1", "r1", t, 10, 5, 100, 1000,
+                              block="thinking"))
+        self.append(assistant("m1", "r1", t, 10, 20, 100, 1000,
+                              block="text"))
+        self.append(assistant("m2", "r2", t + 1, 3, 7, cwd="/work/other",
+                              model="claude-sonnet-4-5-20250929"))
+        self.d.start()
+        self.wait_entries(2)
+        self.d.wait_for(lambda s: s["ledger"]["pending"] == 0 and
+                        s["ledger"]["written"] >= 3)
+        doc = self.report("daily", "--by", "project", "--json")
+        rows = {r["project"]: r for r in doc["rows"]}
+        self.assertEqual((rows["/work/proj"]["requests"],
+                          rows["/work/proj"]["input"],
+                          rows["/work/proj"]["output"],
+                          rows["/work/proj"]["cache_creation_input"],
+                          rows["/work/proj"]["cache_read_input"]),
+                         (1, 10, 20, 100, 1000))
+        self.assertEqual((rows["/work/other"]["requests"],
+                          rows["/work/other"]["output"]), (1, 7))
+        # a SIGKILL: what is read again is not written twice
+        self.append(assistant("m3", "r3", t + 2, 1, 1))
+        self.wait_entries(3)
+        self.d.kill()
+        self.d.start()
+        self.d.wait_for(lambda s: s["transcripts"]["entries"] >= 3)
+        time.sleep(1.5)
+        doc = self.report("daily", "--by", "program", "--json")
+        rows = {r["program"]: r for r in doc["rows"]}
+        self.assertEqual((rows["claude"]["requests"],
+                          rows["claude"]["input"],
+                          rows["claude"]["output"]), (3, 14, 28))
+        st = self.d.status()
+        self.assertEqual(st["processes"]["claude"]["input"], 14)
+
     def test_files_in_new_directories_and_sessions_are_found(self):
         self.d.start()
         sub = os.path.join(self.d.claude_dir, "projects", "-work-new",
