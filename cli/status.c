@@ -405,10 +405,10 @@ render_forecast(FILE *out, const cJSON *w, size_t lw, const struct style *sy,
 
 	if (f == NULL)
 		return;
-	fputc(' ', out);
-	pad(out, "", lw, 0);
 	if (ex != NULL && rt_time_parse(ex, &t) == 0 &&
 	    localtime_r(&t, &tm) != NULL) {
+		fputc(' ', out);
+		pad(out, "", lw, 0);
 		strftime(hm, sizeof(hm), "%H:%M", &tm);
 		if (str(w, "resets_at") != NULL &&
 		    rt_time_parse(str(w, "resets_at"), &reset) == 0 &&
@@ -424,11 +424,12 @@ render_forecast(FILE *out, const cJSON *w, size_t lw, const struct style *sy,
 		return;
 	}
 	(void)now;
-	if (num(f, "pace", &pace))
-		fprintf(out, " %s%s (pace %.2f)%s\n", sy->dim, pace > 0.8 ?
-		    "on pace" : "well within", pace, sy->reset);
-	else
-		fputc('\n', out);
+	if (!num(f, "pace", &pace))
+		return;		/* nothing known: no empty line */
+	fputc(' ', out);
+	pad(out, "", lw, 0);
+	fprintf(out, " %s%s (pace %.2f)%s\n", sy->dim, pace > 0.8 ?
+	    "on pace" : "well within", pace, sy->reset);
 }
 
 static void

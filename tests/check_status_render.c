@@ -479,6 +479,34 @@ START_TEST(status_says_as_of_with_the_date_and_time_zone)
 }
 END_TEST
 
+START_TEST(status_prints_a_forecast_line_only_when_there_is_one)
+{
+	/* five_hour: a pace; seven_day: a forecast that knows nothing yet */
+	static const char json[] = "{\"windows\": {"
+	    "\"five_hour\": {\"utilization\": 25.0, \"resets_at\": null,"
+	    " \"forecast\": {\"exhausted_at\": null, \"rate_per_hour\": 1.0,"
+	    " \"pace\": 0.3}},"
+	    "\"seven_day\": {\"utilization\": null, \"resets_at\": null,"
+	    " \"forecast\": {\"exhausted_at\": null, \"rate_per_hour\": null,"
+	    " \"pace\": null}}}}";
+	char *out = render(json, 0);
+	const char *p;
+
+	ASSERT_HAS(out, "well within (pace 0.30)");
+	/* no line of blanks alone, where a forecast would have been */
+	for (p = out; *p != '\0'; p += strcspn(p, "\n") + (p[strcspn(p,
+	    "\n")] != '\0')) {
+		size_t n = strcspn(p, "\n"), k;
+
+		for (k = 0; k < n && p[k] == ' '; k++)
+			;
+		ck_assert_msg(n == 0 || k < n, "a line of blanks in:\n%s",
+		    out);
+	}
+	free(out);
+}
+END_TEST
+
 START_TEST(status_shows_every_window_the_daemon_names)
 {
 	char *out = render(dynamic_json, 0);
@@ -583,6 +611,7 @@ status_render_suite(void)
 	tcase_add_test(tc, status_uses_colour_only_when_asked);
 	tcase_add_test(tc, status_says_as_of_with_the_date_and_time_zone);
 	tcase_add_test(tc, status_shows_every_window_the_daemon_names);
+	tcase_add_test(tc, status_prints_a_forecast_line_only_when_there_is_one);
 	tcase_add_test(tc, token_columns_stay_aligned_at_ten_to_the_fifteen);
 	tcase_add_test(tc, status_shows_extra_usage_money_with_its_currency);
 	tcase_add_test(tc, an_api_key_allowance_past_its_reset_is_shown_stale);
