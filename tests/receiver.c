@@ -68,6 +68,7 @@ static const struct {
 	{ RTP_F_ERROR_BODY, "error_body" },
 	{ RTP_F_DROPS_ONLY, "drops_only" },
 	{ RTP_F_CUT_SHORT, "cut_short" },
+	{ RTP_F_TLS_TAP, "tls_tap" },
 };
 static const char *const dbl_names[RTP_D_COUNT] = {
 	"util_5h", "util_7d", "util_7d_sonnet", "util_7d_opus",

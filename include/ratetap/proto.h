@@ -36,7 +36,10 @@
 					   when it exits) */
 #define RTP_F_CUT_SHORT		0x0040u	/* a stream that ended early: its usage
 					   is what was seen so far */
-#define RTP_F_ALL		0x007fu
+#define RTP_F_TLS_TAP		0x0080u	/* seen by the TLS-layer tap (OpenSSL,
+					   GnuTLS), not through libcurl;
+					   curl_code is then 0 or 56 */
+#define RTP_F_ALL		0x00ffu
 
 /* rtp_event.usage_state */
 enum rtp_usage_state {
