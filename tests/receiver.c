@@ -81,7 +81,8 @@ static const char *const int_names[RTP_I_COUNT] = {
 	"in_reset", "out_limit", "out_remaining", "out_reset", "retry_after"
 };
 
-_Static_assert(sizeof(flag_names) / sizeof(flag_names[0]) == 8,
+_Static_assert(sizeof(flag_names) / sizeof(flag_names[0]) ==
+    __builtin_popcount(RTP_F_ALL),
     "one name per RTP_F_ bit");
 
 static void
