@@ -16,13 +16,17 @@ set -u
 # other interpreters whose libcurl binding is an extension module (ruby with
 # curb, lua 5.1 and 5.2 with lua-curl, perl with WWW::Curl), Guzzle, and
 # wget (GnuTLS, no libcurl).  The ledger: SQLite.  `ratetap watch`:
-# ncurses, and tmux to drive it in a real terminal.
+# ncurses, and tmux to drive it in a real terminal.  The TLS tap's
+# Content-Encoding decoders (shim/decode.c): the shim loads the system's
+# zlib, brotli and zstd at run time, the unit test compresses its input with
+# their encoders and checks the decoder's types against their headers.
 PKGS="gcc make pkg-config libcurl4-openssl-dev libcjson-dev libelf-dev \
 libprotobuf-c-dev protobuf-c-compiler check libsubunit-dev libmicrohttpd-dev curl php-cli php-curl python3 \
 python3-pycurl python3-prometheus-client openssl groff-base clang \
 libclang-rt-14-dev gdb nghttp2-proxy ruby ruby-curb lua5.1 lua5.2 lua-curl \
 php-guzzlehttp-guzzle libwww-curl-perl wget prometheus zsh fish python3-protobuf \
-protobuf-compiler libsqlite3-dev libncurses-dev tmux"
+protobuf-compiler libsqlite3-dev libncurses-dev tmux zlib1g-dev libbrotli-dev \
+libzstd-dev"
 
 # `make deb` alone (tests/install-deps.sh deb): the packaging tools, and the
 # build-dependencies of debian/control.
