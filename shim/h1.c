@@ -428,7 +428,9 @@ finish(struct h1_conn *c, int32_t result)
 {
 	struct scan_result res;
 	struct rec_end e;
-	int teed = c->teed && c->status > 0;
+	/* an interim status is no answer: cut after a 100, none was read */
+	long st = c->status >= 200 || c->status == 101 ? c->status : 0;
+	int teed = c->teed && st > 0;
 
 	take_req(c);
 	if (c->dec != NULL) {
@@ -446,9 +448,9 @@ finish(struct h1_conn *c, int32_t result)
 	e.host = c->host;
 	e.tls = 1;
 	e.teed = teed;
-	e.hdrs = c->status > 0 ? &c->rec.hdr.ev : NULL;
+	e.hdrs = st > 0 ? &c->rec.hdr.ev : NULL;
 	e.result = result;
-	e.status = c->status;
+	e.status = st;
 	e.method = c->known ? c->cur.method : NULL;
 	e.url = c->known ? c->cur.path : NULL;
 	rec_report(&e, RTP_F_TLS_TAP);

@@ -518,6 +518,15 @@ START_TEST(interim_100_and_103_responses_are_skipped)
 	assert_json_usage(&evs[0]);
 	ck_assert_double_eq(evs[0].d[RTP_D_UTIL_7D], 0.5);
 	assert_exchange(&evs[1], RTP_M_GET, "/v1/models", 200, TAP_OK);
+	/* cut after the 100, or in the middle of it: no final status */
+	ck_assert_int_eq(CONV(END_CUT,
+	    { 'o', req, 0 }, { 'i', "HTTP/1.1 100 Continue\r\n\r\n", 0 }),
+	    1);
+	assert_exchange(&evs[0], RTP_M_POST, "/v1/messages", 0, TAP_CUT);
+	ck_assert_int_eq(CONV(END_CUT,
+	    { 'o', req, 0 }, { 'i', "HTTP/1.1 100 Continue\r\nX-A: b", 0 }),
+	    1);
+	assert_exchange(&evs[0], RTP_M_POST, "/v1/messages", 0, TAP_CUT);
 }
 END_TEST
 
