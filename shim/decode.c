@@ -105,10 +105,8 @@ static struct {
 
 /* ---- loading ----------------------------------------------------------- */
 
-/* The library name, already in the process or loaded locally; NULL when
- * it cannot be. */
-static void *
-lib_open(const char *name)
+void *
+dec_lib_open(const char *name)
 {
 	void *h = NULL;
 
@@ -117,8 +115,8 @@ lib_open(const char *name)
 		if (h == NULL)
 			h = dlhook_real_dlopen(name, RTLD_LAZY | RTLD_LOCAL));
 	if (h == NULL)
-		shim_debug("%s cannot be loaded: encoded bodies it decodes "
-		    "are not read", name);
+		shim_debug("%s cannot be loaded: what it reads is not read",
+		    name);
 	return h;
 }
 
@@ -130,7 +128,7 @@ lib_open(const char *name)
 static void
 zlib_load(void)
 {
-	void *h = lib_open("libz.so.1");
+	void *h = dec_lib_open("libz.so.1");
 
 	if (h == NULL)
 		return;
@@ -145,7 +143,7 @@ zlib_load(void)
 static void
 brotli_load(void)
 {
-	void *h = lib_open("libbrotlidec.so.1");
+	void *h = dec_lib_open("libbrotlidec.so.1");
 
 	if (h == NULL)
 		return;
@@ -159,7 +157,7 @@ brotli_load(void)
 static void
 zstd_load(void)
 {
-	void *h = lib_open("libzstd.so.1");
+	void *h = dec_lib_open("libzstd.so.1");
 
 	if (h == NULL)
 		return;
