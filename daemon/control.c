@@ -29,12 +29,18 @@
 #define CTL_MHD_LIMIT		(CTL_CONN_MAX + CTL_ACCEPT_BURST)
 #define CTL_ACCEPT_BURST	64	/* accepts per wake-up */
 #define CTL_REQUEST_MS		5000	/* for a whole request to arrive */
-#define CTL_IDLE_SECS		5	/* MHD: idleness while answering */
+#define CTL_IDLE_SECS		10	/* MHD: idleness while answering */
 #define CTL_MAX_WAIT_MS		60000	/* timer cap when MHD has no timeout */
 #define CTL_MAX_DISCARD		65536	/* request body bytes read and dropped */
 #define CTL_POOL		8192	/* MHD's memory per connection: the
 					   request head must fit; MHD clears
 					   it for every request */
+
+/* A request that has not arrived is ours to time out (and count): MHD's
+ * own idle timeout, measured from the same accept, must never win the
+ * race. */
+_Static_assert(CTL_IDLE_SECS * 1000 >= CTL_REQUEST_MS + 2000,
+    "MHD's idle timeout must outlast the request deadline");
 
 #define CT_JSON		"application/json"
 #define CT_TEXT		"text/plain; charset=utf-8"
