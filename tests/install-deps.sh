@@ -15,14 +15,18 @@ set -u
 # (decoding the OTLP protobuf ratetapd sends).  For `ratetap doctor`: the
 # other interpreters whose libcurl binding is an extension module (ruby with
 # curb, lua 5.1 and 5.2 with lua-curl, perl with WWW::Curl), Guzzle, and
-# wget (GnuTLS, no libcurl).  The ledger: SQLite.  `ratetap watch`:
-# ncurses, and tmux to drive it in a real terminal.
+# wget (GnuTLS, no libcurl).  The TLS layer's real clients: python3-requests,
+# python3-httpx and python3-h2 (httpx over HTTP/2), with php-cli's stream
+# wrapper, ruby's net/http, wget and nghttpx (the h2 front) from above.
+# The ledger: SQLite.  `ratetap watch`: ncurses, and tmux to drive it in a
+# real terminal.
 PKGS="gcc make pkg-config libcurl4-openssl-dev libcjson-dev libelf-dev \
 libprotobuf-c-dev protobuf-c-compiler check libsubunit-dev libmicrohttpd-dev curl php-cli php-curl python3 \
 python3-pycurl python3-prometheus-client openssl groff-base clang \
 libclang-rt-14-dev gdb nghttp2-proxy ruby ruby-curb lua5.1 lua5.2 lua-curl \
 php-guzzlehttp-guzzle libwww-curl-perl wget prometheus zsh fish python3-protobuf \
-protobuf-compiler libsqlite3-dev libncurses-dev tmux"
+protobuf-compiler libsqlite3-dev libncurses-dev tmux python3-requests \
+python3-httpx python3-h2"
 
 # `make deb` alone (tests/install-deps.sh deb): the packaging tools, and the
 # build-dependencies of debian/control.

@@ -877,6 +877,14 @@ class Daemon:
                                  body[:500])
         return doc
 
+    def settled(self, n, timeout=10, grace=GRACE):
+        """Wait until the daemon counted at least n requests, then `grace`
+        seconds more (so that an extra one is counted too), and return the
+        status."""
+        self.wait_for(lambda s: s["requests"]["total"] >= n, timeout)
+        time.sleep(grace)
+        return self.status()
+
     def wait_for(self, predicate, timeout=10, interval=0.1):
         """Poll status() until predicate(status) is true; return that
         status.  Lookup errors in the predicate (missing keys, None) count
