@@ -97,6 +97,13 @@ int dec_coding_of(const char *v, size_t len);
 
 struct dec;
 
+/* A system library the TLS tap reads with (libz.so.1, libnghttp2.so.14,
+ * ...): the one already in the process (RTLD_NOLOAD), else loaded
+ * RTLD_LAZY|RTLD_LOCAL, through the C library's dlopen with the shim's
+ * hooks passed through; NULL (said under RATETAP_DEBUG=1) when it cannot
+ * be.  Callers load each library once per process. */
+void *dec_lib_open(const char *name);
+
 /* A streaming decoder for coding, loading the system library it needs
  * (libz.so.1, libbrotlidec.so.1, libzstd.so.1) on first use with
  * dlopen(RTLD_NOLOAD) first, then RTLD_LAZY|RTLD_LOCAL; NULL when it
