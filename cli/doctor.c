@@ -151,34 +151,49 @@ elf_type_name(const struct elfinfo *ei)
 	}
 }
 
-/* Name the TLS libraries of a program without libcurl: what it would
- * take to see it (the TLS tap, not built yet). */
+/* The "tls" line of a program: what TLS it uses (*ti), and how it is
+ * linked.  Nothing when it uses none. */
 static void
-tls_paths(const struct tree *t, const char *base, struct verdict *v)
+print_tls(const struct tree *t, const struct tlsinfo *ti)
 {
-	static const struct {
-		const char *prefix;
-		const char *name;
-	} tls[] = {
-		{ "libssl.so", "OpenSSL" }, { "libgnutls.so", "GnuTLS" },
-		{ "libnss3.so", "NSS" }, { "libmbedtls.so", "mbedTLS" },
-		{ "libwolfssl.so", "wolfSSL" }
-	};
-	char what[256];
-	size_t k;
+	char ch[1024];
 	int i;
 
-	for (k = 0; k < sizeof(tls) / sizeof(tls[0]); k++) {
-		if ((i = doc_tree_find(t, tls[k].prefix)) <= 0)
-			continue;
-		printf("  %-11s %s (%s)\n", "tls", tls[k].name, t->o[i].name);
-		snprintf(what, sizeof(what), "its own HTTP over %s (%s)",
-		    tls[k].name, t->o[i].name);
-		doc_path_add(v, 0, 0, what, "no libcurl; a TLS-level tap is "
-		    "planned, not built");
+	i = ti->lib[0] ? doc_tree_find(t, ti->lib) : -1;
+	if (i > 0 && t->o[i].parent != 0)
+		doc_chain(t, (size_t)i, ch, sizeof(ch));
+	printf("  %-11s %s%s%s\n", "tls", ti->what, i <= 0 ? "" :
+	    t->o[i].parent == 0 ? ", linked directly" : ", linked through ",
+	    i > 0 && t->o[i].parent != 0 ? ch : "");
+}
+
+/* A program without libcurl: the TLS layer sees it when it links a TLS
+ * library the layer hooks; say which, or why not. */
+static void
+tls_paths(const struct tree *t, const char *given, const char *base,
+    const struct tlsinfo *ti, struct verdict *v)
+{
+	char what[256];
+
+	print_tls(t, ti);
+	snprintf(what, sizeof(what), "its own HTTP over %s", ti->what);
+	snprintf(v->subject, sizeof(v->subject), "%s:", base);
+	if (ti->seen) {
+		printf("  %-11s TLS layer: its HTTPS requests are read from its "
+		    "%s calls\n", "layer", strncmp(ti->lib, "libgnutls", 9) ==
+		    0 ? "gnutls_record_*" : "SSL_read/SSL_write");
+		doc_path_add(v, 0, 1, what, "over HTTPS, at the TLS layer");
+		v->visible = 1;
+		doc_set_why(v, "it makes its HTTPS requests itself over %s, "
+		    "which the TLS layer hooks; run it as `ratetap run -- %s "
+		    "...`", ti->lib, given);
+		return;
 	}
-	if (v->npaths > 0)
-		snprintf(v->subject, sizeof(v->subject), "%s:", base);
+	printf("  %-11s none: %s\n", "layer", ti->why);
+	doc_path_add(v, 0, 0, what, ti->own ? "no libcurl; its TLS is linked "
+	    "into the executable, out of a preload's reach" : ti->why);
+	doc_set_why(v, "it does not link libcurl, and the TLS layer cannot "
+	    "reach its TLS: %s", ti->why);
 }
 
 /*
@@ -193,6 +208,7 @@ analyse(const char *given, const char *path, int depth, const char *role,
 {
 	struct elfinfo ei;
 	struct tree t;
+	struct tlsinfo ti;
 	struct stat sb;
 	struct doc_args sargs;
 	char real[PATH_MAX], err[PATH_MAX + 128], line[512], interp[PATH_MAX];
@@ -358,6 +374,11 @@ analyse(const char *given, const char *path, int depth, const char *role,
 			    "`ratetap run -- %s ...`", base, given);
 		}
 	} else if (ncurl > 0) {
+		if (doc_tls_of(&ei, &t, base, &ti))
+			print_tls(&t, &ti);
+		printf("  %-11s libcurl layer: one event per transfer; the TLS "
+		    "connections under it are libcurl's and are not counted "
+		    "again at the TLS layer\n", "layer");
 		v->visible = 1;
 		i = doc_tree_find(&t, "libcurl");
 		snprintf(what, sizeof(what), "%s (%s)", t.o[i].name,
@@ -366,12 +387,16 @@ analyse(const char *given, const char *path, int depth, const char *role,
 		doc_set_why(v, "it loads libcurl "
 		    "dynamically and LD_PRELOAD reaches it; run it as "
 		    "`ratetap run -- %s ...`", given);
+	} else if (doc_tls_of(&ei, &t, base, &ti)) {
+		tls_paths(&t, given, base, &ti, v);
 	} else {
-		tls_paths(&t, base, v);
-		doc_set_why(v, "it does not link libcurl, "
-		    "directly or through its libraries; ratetap sees only "
-		    "libcurl transfers (if it dlopen()s libcurl at run time, "
-		    "try `ratetap run` and check `ratetap status`)");
+		printf("  %-11s none: no libcurl and no TLS library\n",
+		    "layer");
+		doc_set_why(v, "it does not link libcurl, directly or through "
+		    "its libraries, nor a TLS library; ratetap sees libcurl "
+		    "transfers and HTTPS over OpenSSL 3 or GnuTLS (if it "
+		    "dlopen()s one of them at run time, try `ratetap run` and "
+		    "check `ratetap status`)");
 	}
 	doc_elf_free(&ei);
 	doc_tree_free(&t);
@@ -601,16 +626,19 @@ doctor_usage(FILE *f)
 	    "usage: ratetap doctor PROGRAM\n"
 	    "       ratetap doctor --pid PID\n"
 	    "\n"
-	    "Tell whether ratetap can see the libcurl traffic of PROGRAM "
-	    "(a path or a\n"
-	    "command name looked up in PATH) or of a running process, and "
-	    "if not, why\n"
-	    "and what to do; a #! script is diagnosed through its "
-	    "interpreter and its own\n"
-	    "imports.  Each verdict names what is seen and what is not.  "
-	    "Exit status:\n"
-	    "0 visible (at least one way in is seen), 1 not visible, 2 "
-	    "usage error.\n"
+	    "Tell whether ratetap can see the libcurl or TLS traffic of "
+	    "PROGRAM (a path\n"
+	    "or a command name looked up in PATH) or of a running process, "
+	    "and if not,\n"
+	    "why and what to do; the tls and layer lines name the TLS "
+	    "library and the\n"
+	    "layer that sees it.  A #! script is diagnosed through its "
+	    "interpreter and\n"
+	    "its own imports.  Each verdict names what is seen and what is "
+	    "not.  Exit\n"
+	    "status: 0 visible (at least one way in is seen), 1 not visible, "
+	    "2 usage\n"
+	    "error.\n"
 	    "\n"
 	    "  --pid PID   examine a running process\n"
 	    "  --help      this text\n"

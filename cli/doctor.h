@@ -32,6 +32,23 @@ struct elfinfo {
 	char runpath[PATH_MAX];		/* DT_RUNPATH, else DT_RPATH */
 	int embeds_curl;		/* defines curl_easy_* itself */
 	int curl_version_string;	/* "libcurl/<digit>" in .rodata */
+	int defines_ssl;		/* exports SSL_read and SSL_write */
+	int defines_gnutls;		/* exports gnutls_record_recv/send */
+	int go;				/* .note.go.buildid / .go.buildinfo */
+	int rust;			/* "/rustc/" paths in .rodata */
+	int rustls;			/* "rustls" in .rodata */
+	char tls_version[48];		/* "OpenSSL 3.0.19", "BoringSSL": a
+					   TLS library's name in .rodata */
+};
+
+/* How a program reaches TLS, and whether the TLS layer sees it (elf.c). */
+struct tlsinfo {
+	int own;		/* 1: it carries its own TLS (static copy) */
+	int seen;		/* 1: the TLS layer's hooks reach it */
+	char lib[64];		/* "libssl.so.3" or "" */
+	char what[160];		/* "OpenSSL (libssl.so.3)", "its own OpenSSL
+				   3.0.19 (exports SSL_read, SSL_write)" */
+	char why[256];		/* why it is not seen (empty when seen) */
 };
 
 /* One object of the DT_NEEDED tree. */
@@ -53,7 +70,7 @@ struct vpath {
 	char what[256];		/* "curl extension (curl_*, ...)" */
 	int curl;		/* 1: the interpreter's libcurl binding */
 	int seen;
-	char note[160];		/* why not, e.g. "no libcurl" */
+	char note[320];		/* why not, e.g. "no libcurl" */
 };
 
 /* Outcome of the analysis of one program. */
@@ -83,6 +100,17 @@ struct doc_args {
 int doc_elf_read(const char *path, struct elfinfo *ei, int full, char *err,
     size_t errlen);
 void doc_elf_free(struct elfinfo *ei);
+
+/*
+ * What TLS the object of *ei (base name base) uses, judged from its own
+ * symbols and strings and from t (its DT_NEEDED tree, may be NULL): a
+ * shared OpenSSL 3 or GnuTLS the TLS layer hooks, another shared TLS
+ * library it does not, or a copy of its own (Node builds exporting SSL_*,
+ * Bun, Go, Rust's rustls) no preload reaches.  Returns 1 with *ti filled,
+ * 0 when nothing says it uses TLS at all.
+ */
+int doc_tls_of(const struct elfinfo *ei, const struct tree *t,
+    const char *base, struct tlsinfo *ti);
 
 /* 1 when path is a readable ELF object of ref's class and machine. */
 int doc_elf_compatible(const char *path, const struct elfinfo *ref);

@@ -52,6 +52,59 @@ is_curl_symbol(const char *name)
 	    strcmp(name, "curl_easy_init") == 0;
 }
 
+/* A TLS library's own function, defined (not merely called) by a
+ * program: its calls to it are bound inside the program. */
+static void
+tls_symbol(struct elfinfo *ei, const char *name, int *bits)
+{
+	static const char *const names[] = {
+		"SSL_read", "SSL_write", "gnutls_record_recv",
+		"gnutls_record_send"
+	};
+	size_t k;
+
+	for (k = 0; k < sizeof(names) / sizeof(names[0]); k++)
+		if (strcmp(name, names[k]) == 0)
+			*bits |= 1 << k;
+	if ((*bits & 3) == 3)
+		ei->defines_ssl = 1;
+	if ((*bits & 12) == 12)
+		ei->defines_gnutls = 1;
+}
+
+/* The strings of .rodata that say which TLS a program carries: an OpenSSL
+ * version text ("OpenSSL 3.0.19"), BoringSSL (Bun, Chromium, Go's
+ * BoringCrypto), Rust's panic paths and rustls. */
+static void
+tls_strings(struct elfinfo *ei, const char *p, size_t len)
+{
+	const char *q, *end = p + len;
+	size_t n;
+
+	/* the fullest "OpenSSL <digit>.<...>" (a build also says "OpenSSL
+	   3.0" in its messages) */
+	for (q = p; q < end && (q = memmem(q, (size_t)(end - q), "OpenSSL ",
+	    8)) != NULL; q += 8) {
+		if (end - q < 12 || !isdigit((unsigned char)q[8]) ||
+		    q[9] != '.')
+			continue;
+		for (n = 8; q + n < end && n < sizeof(ei->tls_version) - 1 &&
+		    (isalnum((unsigned char)q[n]) || q[n] == '.'); n++)
+			;
+		while (n > 8 && q[n - 1] == '.')
+			n--;
+		if (n > strlen(ei->tls_version))
+			snprintf(ei->tls_version, sizeof(ei->tls_version),
+			    "%.*s", (int)n, q);
+	}
+	if (ei->tls_version[0] == '\0' && memmem(p, len, "BoringSSL", 9))
+		snprintf(ei->tls_version, sizeof(ei->tls_version), "BoringSSL");
+	if (memmem(p, len, "/rustc/", 7) != NULL)
+		ei->rust = 1;
+	if (memmem(p, len, "rustls", 6) != NULL)
+		ei->rustls = 1;
+}
+
 /* "libcurl/" followed by a digit: curl_version()'s string. */
 static int
 has_curl_version(const char *p, size_t len)
@@ -86,7 +139,7 @@ doc_elf_read(const char *path, struct elfinfo *ei, int full, char *err,
 	GElf_Sym sym;
 	const char *s, *raw;
 	size_t nph, i, n, rawlen, shstrndx = 0;
-	int fd, rc = -1, have_shstr;
+	int fd, rc = -1, have_shstr, tlsbits = 0;
 	char rpath[PATH_MAX] = "";
 
 	memset(ei, 0, sizeof(*ei));
@@ -173,25 +226,36 @@ doc_elf_read(const char *path, struct elfinfo *ei, int full, char *err,
 			    sh.sh_entsize == 0)
 				continue;
 			n = sh.sh_size / sh.sh_entsize;
-			for (i = 0; i < n && !ei->embeds_curl; i++) {
+			for (i = 0; i < n; i++) {
 				if (gelf_getsym(data, (int)i, &sym) == NULL)
 					break;
 				if (sym.st_shndx == SHN_UNDEF ||
 				    GELF_ST_TYPE(sym.st_info) != STT_FUNC)
 					continue;
 				s = elf_strptr(e, sh.sh_link, sym.st_name);
-				if (s != NULL && is_curl_symbol(s))
+				if (s == NULL)
+					continue;
+				if (is_curl_symbol(s))
 					ei->embeds_curl = 1;
+				/* exported ones only: what the loader sees */
+				if (sh.sh_type == SHT_DYNSYM)
+					tls_symbol(ei, s, &tlsbits);
 			}
-		} else if (full && have_shstr && sh.sh_type == SHT_PROGBITS &&
-		    !ei->curl_version_string) {
+		} else if (full && have_shstr && (s = elf_strptr(e, shstrndx,
+		    sh.sh_name)) != NULL && (strcmp(s, ".go.buildinfo") == 0 ||
+		    strcmp(s, ".note.go.buildid") == 0)) {
+			ei->go = 1;
+		} else if (full && have_shstr && sh.sh_type == SHT_PROGBITS) {
 			s = elf_strptr(e, shstrndx, sh.sh_name);
 			if (s == NULL || strcmp(s, ".rodata") != 0)
 				continue;
-			if ((data = elf_getdata(scn, NULL)) != NULL &&
-			    data->d_buf != NULL &&
+			if ((data = elf_getdata(scn, NULL)) == NULL ||
+			    data->d_buf == NULL)
+				continue;
+			if (!ei->curl_version_string &&
 			    has_curl_version(data->d_buf, data->d_size))
 				ei->curl_version_string = 1;
+			tls_strings(ei, data->d_buf, data->d_size);
 		}
 	}
 	if (ei->runpath[0] == '\0' && rpath[0] != '\0')
@@ -294,4 +358,82 @@ err:
 		elf_end(e);
 	close(fd);
 	return rc;
+}
+
+int
+doc_tls_of(const struct elfinfo *ei, const struct tree *t, const char *base,
+    struct tlsinfo *ti)
+{
+	static const struct {
+		const char *prefix;
+		const char *name;
+		int hooked;		/* the TLS layer hooks it */
+	} libs[] = {
+		{ "libssl.so.3", "OpenSSL", 1 },
+		{ "libgnutls.so.30", "GnuTLS", 1 },
+		{ "libssl.so", "OpenSSL", 0 },	/* 1.1, 1.0: not hooked */
+		{ "libgnutls.so", "GnuTLS", 0 },
+		{ "libnss3.so", "NSS", 0 }, { "libmbedtls.so", "mbedTLS", 0 },
+		{ "libwolfssl.so", "wolfSSL", 0 }
+	};
+	size_t k;
+	int i;
+
+	memset(ti, 0, sizeof(*ti));
+	/* A copy of its own comes first: the executable's calls bind to it
+	   even when a shared libssl is loaded too. */
+	if (ei->defines_ssl || ei->defines_gnutls) {
+		ti->own = 1;
+		snprintf(ti->what, sizeof(ti->what), "its own %s (exports %s "
+		    "itself)", ei->tls_version[0] ? ei->tls_version :
+		    ei->defines_ssl ? "OpenSSL" : "GnuTLS", ei->defines_ssl ?
+		    "SSL_read, SSL_write" : "gnutls_record_recv/send");
+		snprintf(ti->why, sizeof(ti->why), "its TLS is linked into the "
+		    "executable: its calls to %s are bound inside it at build "
+		    "time, and a preload cannot interpose a call that never "
+		    "goes through the dynamic loader", ei->defines_ssl ?
+		    "SSL_read/SSL_write" : "gnutls_record_recv/send");
+		return 1;
+	}
+	for (k = 0; t != NULL && k < sizeof(libs) / sizeof(libs[0]); k++) {
+		if ((i = doc_tree_find(t, libs[k].prefix)) <= 0)
+			continue;
+		snprintf(ti->lib, sizeof(ti->lib), "%s", t->o[i].name);
+		snprintf(ti->what, sizeof(ti->what), "%s (%s)", libs[k].name,
+		    t->o[i].name);
+		if (t->o[i].path == NULL)
+			snprintf(ti->why, sizeof(ti->why), "%s is not installed",
+			    t->o[i].name);
+		else if (!libs[k].hooked)
+			snprintf(ti->why, sizeof(ti->why), "the TLS layer hooks "
+			    "OpenSSL 3 (libssl.so.3) and GnuTLS "
+			    "(libgnutls.so.30) only");
+		else
+			ti->seen = 1;
+		return 1;
+	}
+	if (ei->go || ei->rustls || (ei->rust && ei->tls_version[0] ==
+	    '\0') || ei->tls_version[0] != '\0' ||
+	    doc_name_is(base, "bun") || strcmp(base, "claude") == 0) {
+		ti->own = 1;
+		if (ei->go)
+			snprintf(ti->what, sizeof(ti->what), "Go's crypto/tls, "
+			    "linked into the program");
+		else if (ei->rust)
+			snprintf(ti->what, sizeof(ti->what), "%s, linked into "
+			    "the program", ei->rustls ? "rustls" :
+			    "no shared TLS library (a Rust program)");
+		else if (ei->tls_version[0] != '\0')
+			snprintf(ti->what, sizeof(ti->what), "its own %s, "
+			    "linked into the program", ei->tls_version);
+		else
+			snprintf(ti->what, sizeof(ti->what), "its own TLS "
+			    "(BoringSSL in Bun), linked into the program");
+		snprintf(ti->why, sizeof(ti->why), "its TLS is linked into the "
+		    "executable and links no libssl or libgnutls: there is no "
+		    "call through the dynamic loader for a preload to "
+		    "interpose");
+		return 1;
+	}
+	return 0;
 }

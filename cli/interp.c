@@ -262,6 +262,75 @@ print_dirs(const struct dirs *ds, const char *label)
 		printf("  %-11s none found\n", label);
 }
 
+/*
+ * The way in that goes around libcurl (what), over HTTPS: seen by the TLS
+ * layer when the module that does the interpreter's TLS (mod, named
+ * label; NULL: the interpreter itself, *ei and *t) links a TLS library the
+ * layer hooks.  Prints the "tls" line.  Returns 1 when it is seen.
+ */
+static int
+tls_way(struct verdict *v, const char *what, const char *label,
+    const char *mod, const struct elfinfo *ei, const struct tree *t,
+    const char *base)
+{
+	struct elfinfo mei;
+	struct tree mt;
+	struct tlsinfo ti;
+	char err[PATH_MAX + 64], note[320];
+	int r = 0, i;
+
+	memset(&mt, 0, sizeof(mt));
+	if (mod != NULL) {
+		if (doc_elf_read(mod, &mei, 1, err, sizeof(err)) != 1) {
+			printf("  %-11s %s %s: unreadable\n", "tls", label, mod);
+			doc_path_add(v, 0, 0, what, NO_LIBCURL "; its TLS module "
+			    "is unreadable");
+			return 0;
+		}
+		if (doc_tree_build(&mt, mod, &mei) == -1) {
+			doc_elf_free(&mei);
+			doc_tree_free(&mt);
+			doc_path_add(v, 0, 0, what, NO_LIBCURL);
+			return 0;
+		}
+		ei = &mei;
+		t = &mt;
+	}
+	if (!doc_tls_of(ei, t, base, &ti)) {
+		printf("  %-11s %s%s%slinks no TLS library\n", "tls",
+		    mod ? label : "", mod ? " " : "", mod ? "" : "");
+		doc_path_add(v, 0, 0, what, NO_LIBCURL "; no TLS library "
+		    "found");
+		goto out;
+	}
+	i = ti.lib[0] ? doc_tree_find(t, ti.lib) : -1;
+	printf("  %-11s %s%s%s%s%s%s\n", "tls", mod ? label : "", mod ? " " :
+	    "", mod ? mod : "", mod ? ": " : "", ti.what, i <= 0 ? "" :
+	    t->o[i].parent != 0 ? ", linked through a library it links" :
+	    mod ? ", linked by the module" : ", linked directly");
+	if (ti.seen) {
+		snprintf(note, sizeof(note), "over HTTPS, at the TLS layer: %s "
+		    "links %s", mod ? label : base, ti.lib);
+		printf("  %-11s TLS layer: its HTTPS requests are read from "
+		    "its %s calls\n", "layer", strncmp(ti.lib, "libgnutls", 9)
+		    == 0 ? "gnutls_record_*" : "SSL_read/SSL_write");
+		doc_path_add(v, 0, 1, what, note);
+		r = 1;
+	} else {
+		printf("  %-11s none: %s\n", "layer", ti.why);
+		snprintf(note, sizeof(note), NO_LIBCURL "; %s", ti.own ?
+		    "its TLS is linked into the executable, out of a "
+		    "preload's reach" : ti.why);
+		doc_path_add(v, 0, 0, what, note);
+	}
+out:
+	if (mod != NULL) {
+		doc_tree_free(&mt);
+		doc_elf_free(&mei);
+	}
+	return r;
+}
+
 /* -- php ----------------------------------------------------------------- */
 
 struct php_strs {
@@ -467,8 +536,19 @@ check_php(const char *real, const struct elfinfo *ei, const struct tree *t,
 				    "library", tok);
 				break;
 			}
-	doc_path_add(v, 0, 0, "stream wrapper (file_get_contents, fopen, "
-	    "Guzzle 'stream' => true)", NO_LIBCURL);
+	/* the stream wrapper's TLS: php's own openssl, built in (php
+	   links libssl) or the openssl extension */
+	tmp[0] = '\0';
+	if (doc_tree_find(t, "libssl") <= 0 && ps.extdir[0] != '\0' &&
+	    (snprintf(tmp, sizeof(tmp), "%s/openssl.so", ps.extdir) >=
+	    (int)sizeof(tmp) || !doc_elf_compatible(tmp, ei)))
+		tmp[0] = '\0';
+	if (tls_way(v, "stream wrapper (file_get_contents, fopen, Guzzle "
+	    "'stream' => true)", "openssl extension", tmp[0] ? tmp : NULL,
+	    ei, t, "php") && !v->visible) {
+		v->visible = 1;
+		doc_set_why(v, "run `ratetap run -- php script.php`");
+	}
 }
 
 /* -- python -------------------------------------------------------------- */
@@ -496,8 +576,8 @@ venv_system_site(const char *path)
 
 static void
 check_python(const char *given, const char *real, const char *base,
-    const struct elfinfo *ei, const struct doc_args *args,
-    struct verdict *v)
+    const struct elfinfo *ei, const struct tree *t,
+    const struct doc_args *args, struct verdict *v)
 {
 	static const char *const rel[] = { "pycurl*.so", NULL };
 	struct dirs ds = { { NULL }, 0 };
@@ -597,8 +677,19 @@ check_python(const char *given, const char *real, const char *base,
 		v->visible = 1;
 		doc_set_why(v, "run `ratetap run -- python3 script.py`");
 	}
-	doc_path_add(v, 0, 0, "urllib, http.client, requests, httpx, aiohttp",
-	    NO_LIBCURL);
+	/* ssl: the _ssl extension of the standard library (or built in) */
+	found = 0;
+	for (k = 0; k < ds.n && !found; k++)
+		if (strstr(ds.d[k], "lib-dynload") != NULL &&
+		    snprintf(d, sizeof(d), "%s/_ssl*.so", ds.d[k]) <
+		    (int)sizeof(d))
+			found = glob_first(d, tag[0] ? tag : NULL, ei, mod,
+			    sizeof(mod));
+	if (tls_way(v, "urllib, http.client, requests, httpx, aiohttp",
+	    "_ssl", found ? mod : NULL, ei, t, "python") && !v->visible) {
+		v->visible = 1;
+		doc_set_why(v, "run `ratetap run -- python3 script.py`");
+	}
 	dirs_free(&ds);
 }
 
@@ -721,8 +812,20 @@ check_ruby(const char *real, const struct elfinfo *ei, const struct tree *t,
 		v->visible = 1;
 		doc_set_why(v, "run `ratetap run -- ruby script.rb`");
 	}
-	doc_path_add(v, 0, 0, "net/http (open-uri, Faraday's default adapter, "
-	    "HTTParty)", NO_LIBCURL);
+	/* net/http's TLS: the openssl extension (openssl.so) */
+	{
+		static const char *const sslrel[] = {
+			"openssl.so", "*/openssl.so", NULL
+		};
+
+		found = dirs_find(&rs.load, sslrel, ei, mod, sizeof(mod));
+		if (tls_way(v, "net/http (open-uri, Faraday's default adapter, "
+		    "HTTParty)", "openssl.so", found ? mod : NULL, ei, t,
+		    "ruby") && !v->visible) {
+			v->visible = 1;
+			doc_set_why(v, "run `ratetap run -- ruby script.rb`");
+		}
+	}
 	dirs_free(&rs.load);
 	dirs_free(&gems);
 }
@@ -912,7 +1015,7 @@ doc_interp_check(const char *given, const char *real, const char *base,
 	    doc_name_is(base, "php-fpm") || doc_tree_find(t, "libphp") > 0)
 		check_php(real, ei, t, args, v);
 	else if (doc_name_is(base, "python") || doc_name_is(base, "python3"))
-		check_python(given, real, base, ei, args, v);
+		check_python(given, real, base, ei, t, args, v);
 	else if (doc_name_is(base, "ruby") || doc_tree_find(t, "libruby") > 0)
 		check_ruby(real, ei, t, args, v);
 	else if (doc_name_is(base, "lua") || doc_tree_find(t, "liblua") > 0)
@@ -924,10 +1027,17 @@ doc_interp_check(const char *given, const char *real, const char *base,
 		printf("  %-11s JavaScript runtime with its own HTTP stack\n",
 		    "binding");
 		v->visible = 0;
-		doc_path_add(v, 0, 0, "http, https, fetch", NO_LIBCURL);
-		doc_set_why(v, "%s does not use libcurl: not visible (use a "
-		    "proxy-based tool); the usage poll still shows the "
-		    "windows' utilization", base);
+		if (tls_way(v, "http, https, fetch", "", NULL, ei, t, base)) {
+			v->visible = 1;
+			doc_set_why(v, "run `ratetap run -- %s script.js`",
+			    base);
+		} else {
+			doc_set_why(v, "%s does not use libcurl, and the TLS "
+			    "layer cannot reach its TLS: not visible (use a "
+			    "proxy-based tool; Claude Code is counted from its "
+			    "transcripts); the usage poll still shows the "
+			    "windows' utilization", base);
+		}
 	} else
 		return 0;
 	return 1;

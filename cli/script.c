@@ -456,7 +456,12 @@ doc_script_uses(const char *path, const char *given, const char *lang,
 	snprintf(v->subject, sizeof(v->subject), "%s uses", b ? b + 1 : given);
 	for (i = 0; i < us.n; i++) {
 		if (!us.u[i].curl) {
-			doc_path_add(v, 0, 0, us.u[i].what, us.u[i].note);
+			/* around libcurl: what the interpreter's TLS says */
+			ip = iv_path(&iv, 0);
+			doc_path_add(v, 0, ip != NULL && ip->seen, us.u[i].what,
+			    ip != NULL ? ip->note : us.u[i].note);
+			if (ip != NULL && ip->seen)
+				v->visible = 1;
 			continue;
 		}
 		ip = iv_path(&iv, 1);
@@ -469,12 +474,19 @@ doc_script_uses(const char *path, const char *given, const char *lang,
 	}
 	for (i = 0, curl = 0; i < us.n; i++)
 		curl |= us.u[i].curl;
-	if (v->visible || (curl && iv.lang[0] != '\0'))
+	if (v->visible || (curl && iv.lang[0] != '\0' &&
+	    ((ip = iv_path(&iv, 1)) == NULL || !iv.visible)))
 		snprintf(v->why, sizeof(v->why), "%s", iv.why);
+	else if (curl && iv.lang[0] != '\0')
+		/* the interpreter is seen at the TLS layer, its libcurl
+		   binding is not */
+		doc_set_why(v, "the libcurl binding it uses is not seen: %s",
+		    ip->note);
 	else if (curl)
 		doc_set_why(v, "its interpreter is a wrapper (pyenv, rbenv, "
 		    "...): run `ratetap doctor` on the interpreter it runs");
 	else
 		doc_set_why(v, "the HTTP clients it imports do not use "
-		    "libcurl; a TLS-level tap is planned, not built");
+		    "libcurl, and the TLS layer does not reach the "
+		    "interpreter's TLS");
 }

@@ -91,8 +91,20 @@ END_TEST
 
 /* Run doc_script_uses on text as lang with the interpreter's verdict
  * seen (its binding is visible), into *v. */
+static void uses_tls(const char *, const char *, int, int,
+    struct verdict *);
+
 static void
 uses(const char *lang, const char *text, int seen, struct verdict *v)
+{
+	uses_tls(lang, text, seen, 0, v);
+}
+
+/* The same, the interpreter's way around libcurl seen (tls_seen: at the
+ * TLS layer) or not. */
+static void
+uses_tls(const char *lang, const char *text, int seen, int tls_seen,
+    struct verdict *v)
 {
 	char path[PATH_MAX];
 	FILE *f;
@@ -106,8 +118,9 @@ uses(const char *lang, const char *text, int seen, struct verdict *v)
 	memset(v, 0, sizeof(*v));
 	snprintf(v->lang, sizeof(v->lang), "%s", lang);
 	doc_path_add(v, 1, seen, "the binding", seen ? NULL : "not installed");
-	doc_path_add(v, 0, 0, "the rest", "no libcurl");
-	v->visible = seen;
+	doc_path_add(v, 0, tls_seen, "the rest", tls_seen ? "at the TLS "
+	    "layer" : "no libcurl");
+	v->visible = seen || tls_seen;
 	doc_script_uses(path, "dir/tool", lang, v);
 	unlink(path);
 }
@@ -196,6 +209,32 @@ START_TEST(php_stream_wrapper_and_guzzle_stream_are_not_seen)
 }
 END_TEST
 
+START_TEST(clients_around_libcurl_take_the_interpreters_tls_verdict)
+{
+	struct verdict v;
+
+	uses_tls("python", "import requests\n", 0, 1, &v);
+	ck_assert(has(&v, "requests", 1));
+	ck_assert_str_eq(v.paths[0].note, "at the TLS layer");
+	ck_assert_int_eq(v.visible, 1);
+	uses_tls("php", "<?php\necho file_get_contents('https://x/');\n", 1,
+	    1, &v);
+	ck_assert(has(&v, "file_get_contents / fopen on a URL (stream "
+	    "wrapper)", 1));
+	ck_assert_int_eq(v.visible, 1);
+	/* the binding missing, the TLS layer seeing the rest: a script
+	   using only the binding is not visible, and says why */
+	uses_tls("python", "import pycurl\n", 0, 1, &v);
+	ck_assert(has(&v, "pycurl", 0));
+	ck_assert_int_eq(v.visible, 0);
+	ck_assert_ptr_nonnull(strstr(v.why, "not installed"));
+	uses_tls("ruby", "require 'net/http'\n", 0, 0, &v);
+	ck_assert(has(&v, "net/http", 0));
+	ck_assert_int_eq(v.visible, 0);
+	ck_assert_ptr_nonnull(strstr(v.why, "TLS layer does not reach"));
+}
+END_TEST
+
 START_TEST(a_script_naming_no_known_client_keeps_the_verdict)
 {
 	struct verdict v;
@@ -219,6 +258,8 @@ doctor_script_suite(void)
 	tcase_add_test(tc, python_imports_are_read_in_every_form);
 	tcase_add_test(tc, ruby_lua_perl_requires_are_read);
 	tcase_add_test(tc, php_stream_wrapper_and_guzzle_stream_are_not_seen);
+	tcase_add_test(tc,
+	    clients_around_libcurl_take_the_interpreters_tls_verdict);
 	tcase_add_test(tc, a_script_naming_no_known_client_keeps_the_verdict);
 	suite_add_tcase(s, tc);
 	return s;

@@ -19,6 +19,8 @@ CHECK_LIBS_doctor_script = $(CLI_LIBS)
 #   with_curl     linked to the shared libcurl ("with_curl sleep N" waits)
 #   static_curl   libcurl.a inside the binary, its dependencies shared;
 #                 built only where libcurl.a is installed
+#   own_ssl, own_gnutls, go_like, rust_like, with_ssl
+#                 the ways to TLS told apart (tests/doctor/tls.c)
 # The setuid copy is made by the test itself.
 DOCTOR_DIR   = $(B)/tests/doctor
 CURL_LIBDIR  = $(shell pkg-config --variable=libdir libcurl 2>/dev/null)
@@ -26,8 +28,33 @@ CURL_STATIC  = $(wildcard $(CURL_LIBDIR)/libcurl.a)
 DOCTOR_PROGS = $(DOCTOR_DIR)/no_curl $(DOCTOR_DIR)/static_hello \
                $(DOCTOR_DIR)/static_pie \
                $(DOCTOR_DIR)/with_curl \
-               $(if $(CURL_STATIC),$(DOCTOR_DIR)/static_curl)
+               $(if $(CURL_STATIC),$(DOCTOR_DIR)/static_curl) \
+               $(DOCTOR_DIR)/own_ssl $(DOCTOR_DIR)/own_gnutls \
+               $(DOCTOR_DIR)/go_like $(DOCTOR_DIR)/rust_like \
+               $(DOCTOR_DIR)/with_ssl
 TEST_PROGS  += $(DOCTOR_PROGS)
+
+# -rdynamic: own_ssl and own_gnutls export their TLS functions, as a
+# program with its own copy of the library does
+$(DOCTOR_DIR)/own_ssl: tests/doctor/tls.c
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) -DOWN_SSL $(ALL_LDFLAGS) -rdynamic -o $@ $<
+
+$(DOCTOR_DIR)/own_gnutls: tests/doctor/tls.c
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) -DOWN_GNUTLS $(ALL_LDFLAGS) -rdynamic -o $@ $<
+
+$(DOCTOR_DIR)/go_like: tests/doctor/tls.c
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) -DGO_LIKE $(ALL_LDFLAGS) -o $@ $<
+
+$(DOCTOR_DIR)/rust_like: tests/doctor/tls.c
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) -DRUST_LIKE $(ALL_LDFLAGS) -o $@ $<
+
+$(DOCTOR_DIR)/with_ssl: tests/doctor/tls.c
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) -DWITH_SSL $(ALL_LDFLAGS) -Wl,--no-as-needed -o $@ $< -lssl
 
 $(DOCTOR_DIR)/no_curl: tests/doctor/hello.c
 	@mkdir -p $(@D)

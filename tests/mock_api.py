@@ -38,6 +38,7 @@ import struct
 import sys
 import threading
 import time
+import zlib
 
 DEFAULT_MODEL = "claude-sonnet-4-5"
 DEFAULT_USAGE = (11, 22, 3, 5)		# input, output, cache creation, read
@@ -57,7 +58,9 @@ USAGE_MODES = ("ok", "limits", "429", "500", "401", "garbage", "empty",
 CONTROL_HEADERS = ("x-mock-status", "x-mock-usage", "x-mock-model",
                    "x-mock-chunk", "x-mock-delay-ms", "x-mock-pad",
                    "x-mock-adversarial", "x-mock-headers",
-                   "x-mock-stream-error")
+                   "x-mock-stream-error", "x-mock-content-encoding")
+
+CODINGS = ("gzip", "deflate")		# x-mock-content-encoding
 
 ERROR_TYPES = {
     400: ("invalid_request_error", "Invalid request."),
@@ -373,6 +376,12 @@ class Controls:
             self.stream_error = self.stream_error.strip()
             if not self.stream_error.replace("_", "").isalnum():
                 raise BadControl("x-mock-stream-error: bad error type")
+        self.coding = h.get("x-mock-content-encoding")
+        if self.coding is not None:
+            self.coding = self.coding.strip().lower()
+            if self.coding not in CODINGS:
+                raise BadControl("x-mock-content-encoding: one of %s" %
+                                 ", ".join(CODINGS))
         self.usage = DEFAULT_USAGE
         if "x-mock-usage" in h:
             parts = h["x-mock-usage"].split(",")
@@ -570,10 +579,24 @@ class Handler(http.server.BaseHTTPRequestHandler):
         self.wfile.flush()
 
     def send_pieces(self, status, ctype, extra, pieces, chunk, delay,
-                    chunked):
+                    chunked, coding=None):
         """Send the body made of pieces (byte strings).  Unchunked: one
         Content-Length body.  Chunked: one chunk per piece, or per `chunk`
-        bytes when chunk > 0, each flushed, `delay` seconds between."""
+        bytes when chunk > 0, each flushed, `delay` seconds between.
+        coding ("gzip", "deflate"): the body is compressed, with a
+        Content-Encoding header; chunked, each piece is compressed and
+        flushed (Z_SYNC_FLUSH) on its own, so that a stream's events still
+        arrive one by one."""
+        if coding is not None:
+            z = zlib.compressobj(6, zlib.DEFLATED,
+                                 31 if coding == "gzip" else 15)
+            extra = list(extra) + [("Content-Encoding", coding)]
+            if chunked:
+                pieces = [z.compress(p) + z.flush(zlib.Z_SYNC_FLUSH)
+                          for p in pieces]
+                pieces.append(z.flush())
+            else:
+                pieces = [z.compress(b"".join(pieces)) + z.flush()]
         if not chunked:
             body = b"".join(pieces)
             self.begin(status, ctype, extra, len(body))
@@ -701,10 +724,10 @@ class Handler(http.server.BaseHTTPRequestHandler):
             extra.append(("Cache-Control", "no-cache"))
             return self.send_pieces(200, "text/event-stream; charset=utf-8",
                                     extra, sse_message(req, digest, ctl),
-                                    ctl.chunk, ctl.delay, True)
+                                    ctl.chunk, ctl.delay, True, ctl.coding)
         return self.send_pieces(200, "application/json", extra,
                                 [json_message(req, digest, ctl)], ctl.chunk,
-                                ctl.delay, ctl.chunk > 0)
+                                ctl.delay, ctl.chunk > 0, ctl.coding)
 
     def count_tokens(self, body, seq):
         ctl = Controls(self.control_headers())

@@ -220,6 +220,19 @@ class MockAPI:
             path = "/" + path
         return self.base + path
 
+    @property
+    def named_hostport(self):
+        """"localhost:PORT": the certificate's host name, so that a TLS
+        client sends it as SNI (it sends none for an address)."""
+        return "localhost:%d" % self.port
+
+    def named_url(self, path="/v1/messages"):
+        """url() with the host name localhost instead of 127.0.0.1."""
+        if not path.startswith("/"):
+            path = "/" + path
+        return "%s://%s%s" % ("https" if self.tls else "http",
+                              self.named_hostport, path)
+
     def _request(self, method, path, body=None):
         data = None if body is None else json.dumps(body).encode()
         req = urllib.request.Request(self.url(path), data=data,
@@ -271,6 +284,96 @@ class MockAPI:
         _untrack(self)
 
     stop = close
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+
+# -- an HTTP/2 front ---------------------------------------------------------
+
+NGHTTPX = shutil.which("nghttpx")
+
+
+class H2Front:
+    """nghttpx (Debian's nghttp2-proxy) in front of a plain-HTTP MockAPI:
+    TLS with ALPN h2 (and http/1.1) on a free port of 127.0.0.1, with the
+    tls_cert() certificate, forwarding HTTP/1.1 to the mock.  Check NGHTTPX
+    (None: not installed) before using it.
+
+    .port, .cafile, .base / .hostport (127.0.0.1), .named_base /
+    .named_hostport (localhost: the client sends SNI), .log().
+    """
+
+    def __init__(self, api):
+        if NGHTTPX is None:
+            raise AssertionError("nghttpx (nghttp2-proxy) is not installed")
+        cert, key = tls_cert()
+        self.cafile = cert
+        self._dir = _tmpdir("rt-h2-")
+        self._logpath = os.path.join(self._dir, "nghttpx.log")
+        s = socket.socket()
+        s.bind(("127.0.0.1", 0))
+        self.port = s.getsockname()[1]
+        s.close()
+        with open(self._logpath, "wb") as logf:
+            self.proc = subprocess.Popen(
+                [NGHTTPX, "--conf=/dev/null", "--workers=1", "--no-ocsp",
+                 "--frontend=127.0.0.1,%d" % self.port,
+                 "--backend=127.0.0.1,%d" % api.port,
+                 "--accesslog-file=/dev/null",
+                 "--errorlog-file=/dev/stderr",
+                 "--pid-file=%s" % os.path.join(self._dir, "pid"), key,
+                 cert], stdin=subprocess.DEVNULL, stdout=logf, stderr=logf,
+                close_fds=True)
+        _track(self)
+        deadline = time.monotonic() + START_TIMEOUT
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", self.port), 1).close()
+                break
+            except OSError:
+                if self.proc.poll() is not None or \
+                        time.monotonic() > deadline:
+                    log = self.log()
+                    self.close()
+                    raise AssertionError("nghttpx did not start; log:\n%s"
+                                         % log)
+                time.sleep(0.05)
+
+    @property
+    def base(self):
+        return "https://127.0.0.1:%d" % self.port
+
+    @property
+    def hostport(self):
+        return "127.0.0.1:%d" % self.port
+
+    @property
+    def named_base(self):
+        return "https://localhost:%d" % self.port
+
+    @property
+    def named_hostport(self):
+        return "localhost:%d" % self.port
+
+    def log(self):
+        try:
+            with open(self._logpath, "rb") as f:
+                return f.read().decode(errors="replace")
+        except OSError:
+            return ""
+
+    def close(self):
+        if self.proc is not None:
+            _terminate(self.proc)
+            self.proc = None
+        if self._dir is not None:
+            shutil.rmtree(self._dir, True)
+            self._dir = None
+        _untrack(self)
 
     def __enter__(self):
         return self
@@ -576,6 +679,15 @@ def shim_env(api, rx, **extra):
     return _apply_extra(env, extra)
 
 
+def plain_env(**extra):
+    """The environment of a reference run: os.environ without the shim,
+    the user's RATETAP_* settings or proxies; keyword arguments as for
+    shim_env()."""
+    env = _clean_environ()
+    env.pop("LD_PRELOAD", None)
+    return _apply_extra(env, extra)
+
+
 def run(argv, env, timeout=60, input=None, cwd=None):
     """Run argv with env, stdout and stderr captured as bytes, stdin from
     `input` (bytes) or /dev/null.  Returns subprocess.CompletedProcess;
@@ -764,6 +876,14 @@ class Daemon:
             raise AssertionError("GET /v1/status: not an object: %r" %
                                  body[:500])
         return doc
+
+    def settled(self, n, timeout=10, grace=GRACE):
+        """Wait until the daemon counted at least n requests, then `grace`
+        seconds more (so that an extra one is counted too), and return the
+        status."""
+        self.wait_for(lambda s: s["requests"]["total"] >= n, timeout)
+        time.sleep(grace)
+        return self.status()
 
     def wait_for(self, predicate, timeout=10, interval=0.1):
         """Poll status() until predicate(status) is true; return that

@@ -33,6 +33,16 @@ def doctor(*args, env=None):
         p.stderr.decode(errors="replace")
 
 
+def layer_lines(out):
+    """The tls, layer and seen / not seen lines of a report, in order."""
+    return [l for l in out.splitlines()
+            if l[:14].strip().split(" ")[0] in ("tls", "layer", "seen")
+            or l.startswith("  not seen ")]
+
+
+TLS_PY = "VISIBLE (over HTTPS, at the TLS layer: _ssl links libssl.so.3)"
+
+
 def verdict(out):
     lines = [l for l in out.splitlines() if l.startswith("verdict")]
     assert len(lines) == 1, out
@@ -89,7 +99,7 @@ class Programs(DoctorTest):
         self.assertVisible(rc, out, err, "curl extension", "curl.so",
                            "RTLD_DEEPBIND", "supported")
 
-    def test_php_names_its_stream_wrapper_as_not_visible(self):
+    def test_php_names_its_stream_wrapper_as_seen_at_the_tls_layer(self):
         php = shutil.which("php")
         if php is None or not has_module("php", "curl"):
             self.skipTest("php or its curl extension is not installed")
@@ -99,7 +109,10 @@ class Programs(DoctorTest):
         self.assertIn("curl extension (curl_*, Guzzle's default handler): "
                       "VISIBLE", v)
         self.assertIn("stream wrapper (file_get_contents, fopen, Guzzle "
-                      "'stream' => true): NOT VISIBLE (no libcurl)", v)
+                      "'stream' => true): VISIBLE (over HTTPS, at the TLS "
+                      "layer: php links libssl.so.3)", v)
+        self.assertIn("  tls         OpenSSL (libssl.so.3), linked "
+                      "directly\n", out)
 
     def test_python3_is_visible_through_pycurl(self):
         if not os.path.exists("/usr/bin/python3"):
@@ -113,19 +126,112 @@ class Programs(DoctorTest):
         v = verdict(out)
         self.assertIn("pycurl: VISIBLE", v)
         self.assertIn("urllib, http.client, requests, httpx, aiohttp: "
-                      "NOT VISIBLE (no libcurl)", v)
+                      "%s" % TLS_PY, v)
 
     def test_curl_names_what_it_uses(self):
         rc, out, err = doctor("curl")
         self.assertVisible(rc, out, err)
         self.assertIn("curl: libcurl.so.4 (OpenSSL): VISIBLE", verdict(out))
 
-    def test_wget_uses_gnutls_and_no_libcurl(self):
+    def test_wget_uses_gnutls_and_is_seen_at_the_tls_layer(self):
         if shutil.which("wget") is None:
             self.skipTest("wget is not installed")
-        v = self.assertNotVisible(*doctor("wget"))
-        self.assertIn("no libcurl", v)
-        self.assertIn("GnuTLS", v)
+        rc, out, err = doctor("wget")
+        self.assertVisible(rc, out, err)
+        lines = layer_lines(out)
+        self.assertEqual(lines, [
+            "  tls         GnuTLS (libgnutls.so.30), linked directly",
+            "  layer       TLS layer: its HTTPS requests are read from its "
+            "gnutls_record_* calls",
+            "  seen        its own HTTP over GnuTLS (libgnutls.so.30): over "
+            "HTTPS, at the TLS layer"], out)
+        self.assertIn("wget: its own HTTP over GnuTLS (libgnutls.so.30): "
+                      "VISIBLE (over HTTPS, at the TLS layer)", verdict(out))
+
+    def test_curl_is_the_libcurl_layers_not_the_tls_layers(self):
+        rc, out, err = doctor("/usr/bin/curl")
+        self.assertVisible(rc, out, err)
+        self.assertEqual(layer_lines(out), [
+            "  tls         OpenSSL (libssl.so.3), linked through curl -> "
+            "libcurl.so.4 -> libssl.so.3",
+            "  layer       libcurl layer: one event per transfer; the TLS "
+            "connections under it are libcurl's and are not counted again "
+            "at the TLS layer",
+            "  seen        libcurl.so.4 (OpenSSL)"], out)
+
+    def test_python3_and_ruby_are_seen_through_their_ssl_modules(self):
+        for prog, mod, what in (
+                ("/usr/bin/python3", "_ssl", "urllib, http.client, "
+                 "requests, httpx, aiohttp"),
+                ("/usr/bin/ruby", "openssl.so", "net/http (open-uri, "
+                 "Faraday's default adapter, HTTParty)")):
+            with self.subTest(prog=prog):
+                if not os.path.exists(prog):
+                    self.skipTest("no %s" % prog)
+                rc, out, err = doctor(prog)
+                self.assertVisible(rc, out, err)
+                tls = [l for l in out.splitlines()
+                       if l.startswith("  tls ")]
+                self.assertEqual(len(tls), 1, out)
+                self.assertTrue(tls[0].startswith("  tls         %s /" % mod),
+                                tls[0])
+                self.assertTrue(tls[0].endswith(": OpenSSL (libssl.so.3), "
+                                                "linked by the module"),
+                                tls[0])
+                self.assertIn("  layer       TLS layer: its HTTPS requests "
+                              "are read from its SSL_read/SSL_write "
+                              "calls\n", out)
+                self.assertIn("  seen        %s: over HTTPS, at the TLS "
+                              "layer: %s links libssl.so.3\n" % (what, mod),
+                              out)
+
+    def test_the_installed_node_is_judged_by_its_own_symbols(self):
+        node = shutil.which("node")
+        if node is None:
+            self.skipTest("node is not installed")
+        real = os.path.realpath(node)
+        libs = subprocess.run(["readelf", "-d", real], capture_output=True)
+        if b"[libssl.so" in libs.stdout:
+            rc, out, err = doctor(node)
+            self.assertVisible(rc, out, err, "  layer       TLS layer")
+            return
+        syms = subprocess.run(["nm", "-D", "--defined-only", real],
+                              capture_output=True).stdout.split()
+        if b"SSL_read" not in syms or b"SSL_write" not in syms:
+            self.skipTest("%s neither links libssl nor exports SSL_*" % real)
+        v = self.assertNotVisible(*doctor(node))
+        ver = subprocess.run([node, "-p", "process.versions.openssl"],
+                             capture_output=True).stdout.decode().strip()
+        lines = layer_lines(doctor(node)[1])
+        self.assertEqual(lines, [
+            "  tls         its own OpenSSL %s (exports SSL_read, SSL_write "
+            "itself)" % ver,
+            "  layer       none: its TLS is linked into the executable: its "
+            "calls to SSL_read/SSL_write are bound inside it at build time, "
+            "and a preload cannot interpose a call that never goes through "
+            "the dynamic loader",
+            "  not seen    http, https, fetch: no libcurl; its TLS is linked "
+            "into the executable, out of a preload's reach"])
+        self.assertIn("Claude Code is counted from its transcripts", v)
+
+    def test_programs_carrying_their_own_tls(self):
+        for name, tls in (
+                ("own_ssl", "its own OpenSSL 3.0.99 (exports SSL_read, "
+                 "SSL_write itself)"),
+                ("own_gnutls", "its own GnuTLS (exports "
+                 "gnutls_record_recv/send itself)"),
+                ("go_like", "Go's crypto/tls, linked into the program"),
+                ("rust_like", "rustls, linked into the program")):
+            with self.subTest(name=name):
+                v = self.assertNotVisible(*doctor(self.prog(name)),
+                                          "  tls         %s\n" % tls,
+                                          "  layer       none: ")
+                self.assertIn("the TLS layer cannot reach its TLS", v)
+        # a program linking the shared libssl is seen there
+        rc, out, err = doctor(self.prog("with_ssl"))
+        self.assertVisible(rc, out, err, "  tls         OpenSSL "
+                           "(libssl.so.3), linked directly\n",
+                           "  layer       TLS layer")
 
     def test_a_static_binary_is_not_visible(self):
         v = self.assertNotVisible(*doctor(self.prog("static_hello")),
@@ -188,8 +294,10 @@ class Programs(DoctorTest):
         node = os.path.join(self.tmp, "node")
         shutil.copy(self.prog("no_curl"), node)
         v = self.assertNotVisible(*doctor(node))
-        self.assertIn("does not use libcurl: not visible (use a "
-                      "proxy-based tool)", v)
+        self.assertIn("does not use libcurl, and the TLS layer cannot reach "
+                      "its TLS: not visible (use a proxy-based tool", v)
+        self.assertIn("http, https, fetch: NOT VISIBLE (no libcurl; no TLS "
+                      "library found)", v)
 
     def test_a_script_is_diagnosed_through_its_interpreter(self):
         if shutil.which("python3") is None:
@@ -270,8 +378,9 @@ class Bindings(DoctorTest):
                            "module")
         v = verdict(out)
         self.assertIn("curb (Curl::Easy, Curl::Multi): VISIBLE", v)
-        self.assertIn("net/http", v)
-        self.assertIn("NOT VISIBLE (no libcurl)", v)
+        self.assertIn("net/http (open-uri, Faraday's default adapter, "
+                      "HTTParty): VISIBLE (over HTTPS, at the TLS layer: "
+                      "openssl.so links libssl.so.3)", v)
 
     def test_lua_with_lua_curl_is_visible(self):
         if not LUAS:
@@ -354,9 +463,12 @@ class Bindings(DoctorTest):
             if seen:
                 self.assertVisible(rc, out, err, "pycurl: VISIBLE")
             else:
-                v = self.assertNotVisible(rc, out, err)
+                # urllib and the rest are still seen, through _ssl
+                self.assertVisible(rc, out, err)
+                v = verdict(out)
                 self.assertIn("pycurl: NOT VISIBLE (not installed in the "
                               "virtual environment", v)
+                self.assertIn("aiohttp: " + TLS_PY, v)
 
 
 def multiarch():
@@ -402,14 +514,16 @@ class Scripts(DoctorTest):
         self.assertVisible(rc, out, err, "imports pycurl")
         self.assertIn("a.py uses pycurl: VISIBLE", verdict(out))
 
-    def test_a_python_script_importing_requests_is_not_visible(self):
+    def test_a_python_script_importing_requests_is_seen_at_the_tls_layer(
+            self):
         for line in ("import requests", "from httpx import Client",
                      "import urllib.request", "import anthropic"):
             s = self.script("r.py", "#!/usr/bin/env python3\n%s\n"
                             "open('MARKER', 'w')\n" % line)
-            v = self.assertNotVisible(*self.doctor(s), "diagnosing the "
-                                      "interpreter")
-            self.assertIn("NOT VISIBLE (no libcurl)", v, line)
+            rc, out, err = self.doctor(s)
+            self.assertVisible(rc, out, err, "diagnosing the interpreter")
+            v = verdict(out)
+            self.assertIn(": %s" % TLS_PY, v, line)
             self.assertIn(line.split()[1].split(".")[0], v, line)
 
     def test_a_python_script_with_both_names_each(self):
@@ -421,7 +535,7 @@ class Scripts(DoctorTest):
         self.assertVisible(rc, out, err)
         v = verdict(out)
         self.assertIn("pycurl: VISIBLE", v)
-        self.assertIn("requests: NOT VISIBLE (no libcurl)", v)
+        self.assertIn("requests: %s" % TLS_PY, v)
 
     def test_python_without_site_cannot_import_debians_pycurl(self):
         if not has_module("python3", "pycurl"):
@@ -440,8 +554,10 @@ class Scripts(DoctorTest):
         self.assertVisible(rc, out, err, "requires curb")
         s = self.script("n.rb", "#!/usr/bin/env -S ruby -w\n"
                         "require \"net/http\"\nFile.write('MARKER', '')\n")
-        v = self.assertNotVisible(*self.doctor(s))
-        self.assertIn("net/http: NOT VISIBLE (no libcurl)", v)
+        rc, out, err = self.doctor(s)
+        self.assertVisible(rc, out, err)
+        self.assertIn("net/http: VISIBLE (over HTTPS, at the TLS layer: "
+                      "openssl.so links libssl.so.3)", verdict(out))
 
     def test_a_lua_script_requiring_curl(self):
         if not LUAS or not has_module(LUAS[-1], "curl"):
@@ -459,15 +575,18 @@ class Scripts(DoctorTest):
             self.skipTest("php-curl is not installed")
         s = self.script("f.php", "#!/usr/bin/php\n<?php\n$r = "
                         "file_get_contents('https://api.anthropic.com/');\n")
-        v = self.assertNotVisible(*self.doctor(s))
-        self.assertIn("file_get_contents", v)
+        rc, out, err = self.doctor(s)
+        self.assertVisible(rc, out, err)
+        self.assertIn("file_get_contents / fopen on a URL (stream wrapper): "
+                      "VISIBLE (over HTTPS, at the TLS layer: php links "
+                      "libssl.so.3)", verdict(out))
         s = self.script("g.php", "#!/usr/bin/env php\n<?php\n"
                         "$c = new GuzzleHttp\\Client();\n"
                         "$c->post('https://x/', ['stream' => true]);\n")
         rc, out, err = self.doctor(s)
         v = verdict(out)
         self.assertIn("Guzzle with 'stream' => true (stream wrapper): "
-                      "NOT VISIBLE (no libcurl)", v)
+                      "VISIBLE (over HTTPS, at the TLS layer", v)
         self.assertIn("Guzzle without it (curl extension): VISIBLE", v)
         s = self.script("h.php", "#!/usr/bin/env php\n<?php\n"
                         "$c = curl_init('https://x/');\ncurl_exec($c);\n")
@@ -492,7 +611,7 @@ class Scripts(DoctorTest):
                         "/usr/bin/python3 -u\nimport requests\n")
         rc, out, err = self.doctor(s)
         self.assertIn("interpreter /usr/bin/python3", out)
-        self.assertIn("requests: NOT VISIBLE", verdict(out))
+        self.assertIn("requests: VISIBLE", verdict(out))
 
 
 BODY = '{"model":"claude-sonnet-4-5","max_tokens":64,' \
@@ -608,9 +727,10 @@ class TheVerdictIsTrue(DoctorTest):
         if not done:
             self.skipTest("no lua with lua-curl")
 
-    def test_php_guzzle_counts_its_curl_requests_only(self):
-        # doctor names Guzzle's stream => true and file_get_contents as not
-        # seen; the daemon indeed counts one request of the three sent
+    def test_php_guzzle_counts_its_curl_and_https_stream_requests(self):
+        # doctor names Guzzle's stream => true and file_get_contents as seen
+        # over HTTPS, at the TLS layer: the daemon counts the three sent
+        # over HTTPS, and over plain HTTP only the curl extension's one
         if not has_module("php", "curl") or not os.path.exists(GUZZLE):
             self.skipTest("php-curl or php-guzzlehttp-guzzle is missing")
         s = os.path.join(self.tmp, "guzzle.php")
@@ -621,13 +741,15 @@ class TheVerdictIsTrue(DoctorTest):
         self.assertVisible(rc, out, err)
         v = verdict(out)
         self.assertIn("guzzle.php uses Guzzle with 'stream' => true (stream "
-                      "wrapper): NOT VISIBLE (no libcurl)", v)
+                      "wrapper): VISIBLE (over HTTPS, at the TLS layer: php "
+                      "links libssl.so.3)", v)
         self.assertIn("Guzzle without it (curl extension): VISIBLE", v)
         self.assertIn("file_get_contents / fopen on a URL (stream wrapper): "
-                      "NOT VISIBLE (no libcurl)", v)
+                      "VISIBLE (over HTTPS, at the TLS layer: php links "
+                      "libssl.so.3)", v)
         for tls in (False, True):
             with self.subTest(tls=tls), MockAPI(tls=tls) as api:
-                self.request(s, api, sent=3, counted=1)
+                self.request(s, api, sent=3, counted=3 if tls else 1)
 
     def test_perl_www_curl_request_is_counted(self):
         if not has_module("perl", "WWW::Curl"):
@@ -681,8 +803,9 @@ class Processes(DoctorTest):
                            "libcurl-gnutls.so.4", "imports pycurl",
                            "imports urllib")
         v = verdict(out)
-        self.assertIn("its libcurl transfers are counted; not seen: "
-                      "urllib (no libcurl)", v)
+        # pycurl's libcurl and urllib's _ssl: both ways in are seen
+        self.assertIn("its libcurl transfers are counted", v)
+        self.assertNotIn("not seen", v)
 
     def test_an_unshimmed_process_is_not_visible(self):
         p = self.spawn(["sleep", "30"], dict(os.environ))

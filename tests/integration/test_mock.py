@@ -232,6 +232,41 @@ class MockMessagesTest(unittest.TestCase):
             if not stream:
                 self.assertIn("content-length", h0)
 
+    def test_content_encoding_compresses_the_same_bytes(self):
+        import zlib
+        for stream in (False, True):
+            req = STREAM if stream else MSG
+            _, _, plain, _ = self.curl("/v1/messages", data=req)
+            for coding, wbits in (("gzip", 31), ("deflate", 15)):
+                for extra in ([], ["x-mock-chunk: 5"]):
+                    st, h, body, _ = self.curl(
+                        "/v1/messages", data=req, headers=[
+                            "x-mock-content-encoding: " + coding] + extra)
+                    what = (stream, coding, extra)
+                    self.assertEqual(st, 200, what)
+                    self.assertEqual(h.get("content-encoding"), coding,
+                                     what)
+                    self.assertNotEqual(body, plain, what)
+                    if coding == "gzip":
+                        self.assertEqual(body[:2], b"\x1f\x8b", what)
+                    d = zlib.decompressobj(wbits)
+                    self.assertEqual(d.decompress(body) + d.flush(), plain,
+                                     what)
+                    self.assertTrue(d.eof, what)
+                    if not stream and not extra:
+                        self.assertEqual(h.get("content-length"),
+                                         str(len(body)), what)
+        # curl --compressed decodes it to the plain body
+        _, _, plain, _ = self.curl("/v1/messages", data=STREAM)
+        st, _, dec, _ = self.curl("/v1/messages", "--compressed",
+                                  data=STREAM, headers=[
+                                      "x-mock-content-encoding: gzip"])
+        self.assertEqual(dec, plain)
+        st, _, body, _ = self.curl("/v1/messages", data=MSG, headers=[
+            "x-mock-content-encoding: br"])
+        self.assertEqual(st, 400)
+        self.assertIn(b"x-mock-content-encoding", body)
+
     def test_chunks_arrive_as_separate_writes_with_delay(self):
         t0 = time.monotonic()
         st, _, body, _ = self.curl("/v1/messages", data=MSG,

@@ -24,18 +24,14 @@ through the daemon's control socket) or on the events themselves.
 import http.server
 import os
 import shutil
-import socket
 import subprocess
-import tempfile
 import threading
-import time
 import unittest
 
-from harness import (PYTHON, BUILD, CLI, MockAPI, Receiver, Daemon, run,
-                     shim_env, tls_cert)
+from harness import (PYTHON, BUILD, CLI, NGHTTPX, H2Front, MockAPI,
+                     Receiver, Daemon, run, shim_env)
 
 PHP = shutil.which("php")
-NGHTTPX = shutil.which("nghttpx")
 RT_EXACT = os.path.join(BUILD, "tests", "rt-exact")
 RT_DLCURL = os.path.join(BUILD, "tests", "rt-dlcurl")
 
@@ -166,65 +162,6 @@ class HeaderInBodyTest(ExactCase):
                     self.assertEqual(p.returncode, 0, p.stderr)
                     self.assertIn(b"HTTP/1.1 200", p.stdout)
                     self.counted(d, 1)
-
-
-class H2Front:
-    """nghttpx in front of the mock API: HTTP/2 over TLS (ALPN h2) on a
-    free port of 127.0.0.1, to the mock's HTTP/1.1."""
-
-    def __init__(self, api):
-        cert, key = tls_cert()
-        self.cafile = cert
-        self._dir = tempfile.mkdtemp(prefix="rt-h2-")
-        s = socket.socket()
-        s.bind(("127.0.0.1", 0))
-        self.port = s.getsockname()[1]
-        s.close()
-        self._log = open(os.path.join(self._dir, "nghttpx.log"), "wb")
-        self.proc = subprocess.Popen(
-            [NGHTTPX, "--conf=/dev/null", "--workers=1", "--no-ocsp",
-             "--frontend=127.0.0.1,%d" % self.port,
-             "--backend=127.0.0.1,%d" % api.port,
-             "--accesslog-file=/dev/null", "--errorlog-file=/dev/stderr",
-             "--pid-file=%s" % os.path.join(self._dir, "pid"), key, cert],
-            stdin=subprocess.DEVNULL, stdout=self._log, stderr=self._log)
-        deadline = time.monotonic() + 10
-        while True:
-            try:
-                socket.create_connection(("127.0.0.1", self.port), 1).close()
-                break
-            except OSError:
-                if self.proc.poll() is not None or \
-                        time.monotonic() > deadline:
-                    self.close()
-                    raise AssertionError("nghttpx did not start")
-                time.sleep(0.05)
-
-    @property
-    def base(self):
-        return "https://127.0.0.1:%d" % self.port
-
-    @property
-    def hostport(self):
-        return "127.0.0.1:%d" % self.port
-
-    def close(self):
-        if self.proc is not None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(5)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-            self.proc = None
-        self._log.close()
-        shutil.rmtree(self._dir, True)
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.close()
 
 
 @unittest.skipIf(NGHTTPX is None, "nghttpx (nghttp2-proxy) is not installed")
