@@ -396,5 +396,6 @@ const struct resolve_hook resolve_tls_hooks[] = {
 	{ "gnutls_record_recv_seq", (void *)(uintptr_t)gnutls_record_recv_seq },
 	{ "gnutls_bye", (void *)(uintptr_t)gnutls_bye },
 	{ "gnutls_deinit", (void *)(uintptr_t)gnutls_deinit },
+	{ "gnutls_server_name_set", (void *)(uintptr_t)gnutls_server_name_set },
 	{ NULL, NULL }
 };

@@ -177,5 +177,7 @@ SHIM_EXPORT ssize_t gnutls_record_recv_seq(struct gnutls_session_int *s,
     void *data, size_t size, unsigned char *seq);
 SHIM_EXPORT int gnutls_bye(struct gnutls_session_int *s, int how);
 SHIM_EXPORT void gnutls_deinit(struct gnutls_session_int *s);
+SHIM_EXPORT int gnutls_server_name_set(struct gnutls_session_int *s,
+    int type, const void *name, size_t len);
 
 #endif /* RATETAP_SHIM_TLS_H */

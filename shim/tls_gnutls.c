@@ -5,8 +5,14 @@
  * return values and errno, a tapped connection's bytes to its reader.
  * gnutls_record_send calls gnutls_record_send2 through its PLT: that inner
  * call passes straight through (tls_inside).
+ *
+ * A GnuTLS client cannot read back the server name it sends
+ * (gnutls_server_name_get answers GNUTLS_E_INVALID_REQUEST on the client
+ * side), so gnutls_server_name_set is hooked too: the name is kept for
+ * the session until its first read or write decides it.
  */
 #include <errno.h>
+#include <pthread.h>
 #include <stddef.h>
 #include <string.h>
 
@@ -39,6 +45,8 @@ struct gnutls_fns {
 	    unsigned int *, unsigned int);
 	void *(*transport_get_ptr)(struct gnutls_session_int *);
 	int (*alpn_get)(struct gnutls_session_int *, struct gnutls_datum *);
+	int (*server_name_set)(struct gnutls_session_int *, int, const void *,
+	    size_t);
 };
 
 #define OFF(m)	offsetof(struct gnutls_fns, m)
@@ -53,7 +61,59 @@ static const struct resolve_sym gnutls_syms[] = {
 	{ "gnutls_server_name_get", OFF(server_name_get), 0 },
 	{ "gnutls_transport_get_ptr", OFF(transport_get_ptr), 0 },
 	{ "gnutls_alpn_get_selected_protocol", OFF(alpn_get), 1 },
+	{ "gnutls_server_name_set", OFF(server_name_set), 0 },
 };
+
+/* Server names set on sessions not decided yet: a small ring (the oldest
+ * goes when it is full: such a session is judged by its peer address). */
+#define SNI_KEPT	64
+#define SNI_MAX		256
+
+static struct {
+	const void *key;
+	char name[SNI_MAX];
+} sni_kept[SNI_KEPT];			/* under sni_mu */
+static unsigned sni_next;
+static pthread_mutex_t sni_mu = PTHREAD_MUTEX_INITIALIZER;
+
+static void
+sni_put(const void *key, const char *name, size_t len)
+{
+	unsigned i, at = sni_next;
+
+	if (len >= SNI_MAX || pthread_mutex_lock(&sni_mu) != 0)
+		return;
+	for (i = 0; i < SNI_KEPT; i++)
+		if (sni_kept[i].key == key)
+			at = i;
+	if (at == sni_next)
+		sni_next = (sni_next + 1) % SNI_KEPT;
+	sni_kept[at].key = key;
+	memcpy(sni_kept[at].name, name, len);
+	sni_kept[at].name[len] = '\0';
+	pthread_mutex_unlock(&sni_mu);
+}
+
+/* Take the name kept for key into out (SNI_MAX bytes): 1, else 0.  With
+ * out NULL, only forget it. */
+static int
+sni_take(const void *key, char *out)
+{
+	unsigned i;
+	int found = 0;
+
+	if (pthread_mutex_lock(&sni_mu) != 0)
+		return 0;
+	for (i = 0; i < SNI_KEPT; i++)
+		if (sni_kept[i].key == key) {
+			if (out != NULL)
+				memcpy(out, sni_kept[i].name, SNI_MAX);
+			sni_kept[i].key = NULL;
+			found = 1;
+		}
+	pthread_mutex_unlock(&sni_mu);
+	return found;
+}
 
 static const struct resolve_family gnutls_family = {
 	.fam = RES_GNUTLS,
@@ -95,7 +155,7 @@ gn_decide(const struct gnutls_fns *f, struct gnutls_session_int *s)
 {
 	struct tls_facts fx;
 	struct gnutls_datum alpn = { NULL, 0 };
-	char name[256];
+	char name[SNI_MAX];
 	size_t len = sizeof(name) - 1;
 	unsigned int type = 0;
 	void *tp = NULL;
@@ -103,14 +163,19 @@ gn_decide(const struct gnutls_fns *f, struct gnutls_session_int *s)
 
 	memset(&fx, 0, sizeof(fx));
 	fx.fd = -1;
+	if (sni_take(s, name))
+		fx.sni = name;
 	TLS_CALL(s,
-	    r = f->server_name_get(s, name, &len, &type, 0);
+	    /* a server's session: the name its client sent */
+	    if (fx.sni == NULL)
+		    r = f->server_name_get(s, name, &len, &type, 0);
 	    tp = f->transport_get_ptr(s);
 	    if (f->alpn_get != NULL)
 		    ar = f->alpn_get(s, &alpn));
 	if (r == 0 && type == GNUTLS_NAME_DNS && len < sizeof(name)) {
 		name[len] = '\0';
 		fx.sni = name;
+		fx.server = 1;
 	}
 	if ((uintptr_t)tp < FD_MAX_GUESS)
 		fx.fd = (int)(uintptr_t)tp;
@@ -286,7 +351,31 @@ gnutls_deinit(struct gnutls_session_int *s)
 		(void)gn_fail("gnutls_deinit");
 		return;
 	}
-	if (s != NULL)
+	if (s != NULL) {
 		tls_forget(s);
+		if (tls_find(s) == NULL)
+			(void)sni_take(s, NULL);
+	}
 	f->deinit(s);
+}
+
+/* gnutls_server_name_set: the name is kept for the decision. */
+SHIM_EXPORT int
+gnutls_server_name_set(struct gnutls_session_int *s, int type,
+    const void *name, size_t len)
+{
+	const struct gnutls_fns *f = GN_FNS(NULL);
+	int r;
+
+	if (__builtin_expect(f == NULL, 0))
+		return gn_fail("gnutls_server_name_set");
+	r = f->server_name_set(s, type, name, len);
+	if (r == 0 && type == GNUTLS_NAME_DNS && name != NULL && !shim_off() &&
+	    tls_find(s) == NULL) {
+		int saved = errno;
+
+		sni_put(s, name, len);
+		errno = saved;
+	}
+	return r;
 }
