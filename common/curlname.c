@@ -31,3 +31,30 @@ rt_libcurl_name(const char *name)
 			return 1;
 	return 0;
 }
+
+/* 1 when s starts with prefix. */
+static int
+starts(const char *s, const char *prefix)
+{
+	while (*prefix != '\0')
+		if (*s++ != *prefix++)
+			return 0;
+	return 1;
+}
+
+int
+rt_tlslib_name(const char *name)
+{
+	const char *base, *p;
+
+	if (name == NULL)
+		return RT_TLS_NONE;
+	for (base = p = name; *p != '\0'; p++)
+		if (*p == '/')
+			base = p + 1;
+	if (starts(base, "libssl.so"))
+		return RT_TLS_OPENSSL;
+	if (starts(base, "libgnutls.so"))
+		return RT_TLS_GNUTLS;
+	return RT_TLS_NONE;
+}

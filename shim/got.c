@@ -1,17 +1,21 @@
 /*
- * GOT patching: pointing the GOT entries of the hooked curl_* symbols (and
- * dlopen) of every loaded object at the shim's hooks, for the calls that
- * symbol interposition cannot reach: objects loaded with RTLD_DEEPBIND
- * (php's curl extension), and every object already bound when the shim is
- * dlopen'ed into a running process (plugin mode).
+ * GOT patching: pointing the GOT entries of the hooked curl_*, SSL_* and
+ * gnutls_* symbols (and dlopen) of every loaded object at the shim's
+ * hooks, for the calls that symbol interposition cannot reach: objects
+ * loaded with RTLD_DEEPBIND (php's curl extension), and every object
+ * already bound when the shim is dlopen'ed into a running process (plugin
+ * mode).  An object gets the slots of a family (curl, ssl, gnutls) patched
+ * when it links a library of that family and is not one itself.
  *
  * Everything is read from the objects' dynamic sections in memory: DT_JMPREL
  * (JUMP_SLOT relocations: PLT calls) and DT_RELA / DT_REL (GLOB_DAT: calls
  * built with -fno-plt, and function addresses taken).  A slot inside
  * PT_GNU_RELRO (made read-only by ld.so after relocation) is made writable
  * for the write and read-only again.  Skipped: the shim itself, ld.so, the
- * vDSO and every libcurl (a libcurl's calls to itself stay its own business
- * unless interposition reaches them).
+ * vDSO; a library's calls to its own family stay its own business unless
+ * interposition reaches them (a libcurl's curl_* calls, libssl's SSL_*
+ * ones), but a libcurl's calls into libssl or GnuTLS are patched: the TLS
+ * hooks must see them to leave them to the libcurl layer.
  */
 #include <dlfcn.h>
 #include <elf.h>
@@ -52,7 +56,7 @@
 #define R_TYPE(i)	ELF32_R_TYPE(i)
 #endif
 
-#define PATCH_MAX	16	/* hooked names, including dlopen */
+#define PATCH_MAX	40	/* hooked names, including dlopen */
 #define DONE_FIRST	32	/* objects remembered without malloc */
 
 /* An object already patched: identified by load address and program
@@ -66,6 +70,7 @@ struct done {
 struct hook_name {
 	const char *name;
 	void *addr;
+	int fam;		/* enum resolve_fam */
 };
 
 static pthread_mutex_t got_mu = PTHREAD_MUTEX_INITIALIZER;
@@ -81,7 +86,8 @@ static int dlopen_interposed;	/* the global scope's dlopen is the shim's */
 struct pass {
 	unsigned long long adds, subs;
 	int first;		/* the pass of the constructor */
-	int dlopen_only;	/* the object at hand does not link libcurl */
+	unsigned fams;		/* families whose slots the object at hand
+				   gets patched (bit 1 << fam) */
 	size_t patched;		/* slots written in this pass */
 	size_t objects;		/* objects newly patched */
 	int failed;		/* an mprotect failed */
@@ -116,13 +122,18 @@ self_handle(void)
 static void
 hooks_load(void)
 {
+	const struct resolve_hook *const lists[] = { resolve_hooks,
+	    resolve_tls_hooks };
 	const struct resolve_hook *h;
 	void *self = NULL, *addr;
-	int tried = 0;
+	int tried = 0, fam;
+	size_t l;
 
 	nhooks = 0;
-	for (h = resolve_hooks; h->name != NULL && nhooks < PATCH_MAX - 1;
-	    h++) {
+	for (l = 0; l < sizeof(lists) / sizeof(lists[0]); l++)
+	for (h = lists[l]; h->name != NULL && nhooks < PATCH_MAX - 1; h++) {
+		if ((fam = resolve_family_of_sym(h->name)) == -1)
+			continue;
 		addr = h->addr;
 		if (!in_self(addr) && !tried) {
 			tried = 1;
@@ -137,26 +148,30 @@ hooks_load(void)
 		}
 		hooks[nhooks].name = h->name;
 		hooks[nhooks].addr = addr;
+		hooks[nhooks].fam = fam;
 		nhooks++;
 	}
 	/* Kept open: the shim pins itself anyway while its hooks are in
 	 * other objects' GOTs. */
 	hooks[nhooks].name = "dlopen";
 	hooks[nhooks].addr = (void *)(uintptr_t)dlhook_dlopen;
+	hooks[nhooks].fam = -1;
 	nhooks++;
 }
 
-/* The hook for the symbol name, or NULL; only dlopen's when dlopen_only
- * (an object that does not link libcurl). */
+/* The hook for the symbol name, or NULL: dlopen's always, the others
+ * only for the families in fams. */
 static void *
-hook_for(const char *name, int dlopen_only)
+hook_for(const char *name, unsigned fams)
 {
 	size_t i;
+	int fam;
 
 	if (name[0] == 'd') {
 		if (strcmp(name, "dlopen") != 0)
 			return NULL;
-	} else if (dlopen_only || strncmp(name, "curl_", 5) != 0)
+	} else if ((fam = resolve_family_of_sym(name)) == -1 ||
+	    !(fams & (1u << fam)))
 		return NULL;
 	for (i = 0; i < nhooks; i++)
 		if (strcmp(hooks[i].name, name) == 0)
@@ -335,8 +350,7 @@ patch_relocs(const struct dl_phdr_info *info, const struct resolve_dyn *d,
 		if ((type != R_JUMP_SLOT && type != R_GLOB_DAT) || sym == 0)
 			continue;
 		name = resolve_dyn_str(d, d->symtab[sym].st_name);
-		if (name == NULL || (hook = hook_for(name, ps->dlopen_only)) ==
-		    NULL)
+		if (name == NULL || (hook = hook_for(name, ps->fams)) == NULL)
 			continue;
 		/* A definition inside this object is its own business. */
 		if (d->symtab[sym].st_shndx != SHN_UNDEF)
@@ -358,19 +372,20 @@ patch_relocs(const struct dl_phdr_info *info, const struct resolve_dyn *d,
 	}
 }
 
-/* 1 when the object links a libcurl directly (a DT_NEEDED entry names
- * one). */
-static int
-links_libcurl(const struct resolve_dyn *d)
+/* The families the object links directly (a DT_NEEDED entry names one
+ * of their libraries), as bits 1 << fam. */
+static unsigned
+links_families(const struct resolve_dyn *d)
 {
 	const ElfW(Dyn) *dy;
+	unsigned fams = 0;
+	int fam;
 
 	for (dy = d->dyn; dy->d_tag != DT_NULL; dy++)
-		if (dy->d_tag == DT_NEEDED &&
-		    resolve_is_libcurl(resolve_dyn_str(d, dy->d_un.d_val),
-		    NULL))
-			return 1;
-	return 0;
+		if (dy->d_tag == DT_NEEDED && (fam = resolve_family_of(
+		    resolve_dyn_str(d, dy->d_un.d_val), NULL)) != -1)
+			fams |= 1u << fam;
+	return fams;
 }
 
 /* 1 when the object is the shim itself. */
@@ -399,10 +414,9 @@ skip_object(const struct dl_phdr_info *info, const struct resolve_dyn *d)
 		return 1;
 	if (interp != 0 && info->dlpi_addr == interp)
 		return 1;
-	if (strncmp(name, "linux-vdso", 10) == 0 ||
-	    strncmp(name, "linux-gate", 10) == 0 || strstr(name, "/ld-linux"))
-		return 1;
-	return resolve_is_libcurl(name, d->soname);
+	(void)d;
+	return strncmp(name, "linux-vdso", 10) == 0 ||
+	    strncmp(name, "linux-gate", 10) == 0 || strstr(name, "/ld-linux");
 }
 
 static const ElfW(Dyn) *
@@ -468,7 +482,7 @@ patch_cb(struct dl_phdr_info *info, size_t size, void *arg)
 	struct pass *ps = arg;
 	struct resolve_dyn d;
 	size_t before;
-	int deferred;
+	int deferred, self;
 
 	if (size < offsetof(struct dl_phdr_info, dlpi_subs) +
 	    sizeof(info->dlpi_subs))
@@ -487,17 +501,22 @@ patch_cb(struct dl_phdr_info *info, size_t size, void *arg)
 	 * was dlopen'ed into (plugin mode), binds them to the libcurl of its
 	 * DT_NEEDED; everything else binds them through the global scope,
 	 * where the shim comes first or, in plugin mode, to a libcurl that
-	 * some object links.  The others only get their dlopen slots
-	 * patched, so that what they load later is seen; and not even that
-	 * in the first pass when the shim's dlopen is the one the global
-	 * scope offers (LD_PRELOAD): the objects loaded with the program all
-	 * bind dlopen there.  This keeps the start-up of programs that never
-	 * use libcurl cheap.
+	 * some object links.  The same holds for libssl and SSL_*, libgnutls
+	 * and gnutls_*.  A library's own family is left alone (libcurl's
+	 * curl_* calls, libssl's SSL_* calls stay inside it).  Objects that
+	 * link none only get their dlopen slots patched, so that what they
+	 * load later is seen; and not even that in the first pass when the
+	 * shim's dlopen is the one the global scope offers (LD_PRELOAD): the
+	 * objects loaded with the program all bind dlopen there.  This keeps
+	 * the start-up of programs that never use libcurl or TLS cheap.
 	 */
 	if (resolve_dyn_read(info->dlpi_addr, dynamic_of(info), &d) == 0 &&
 	    !skip_object(info, &d) &&
-	    ((ps->dlopen_only = !links_libcurl(&d)) == 0 ||
+	    ((ps->fams = links_families(&d)) != 0 ||
 	    !(ps->first && dlopen_interposed))) {
+		if ((self = resolve_family_of(info->dlpi_name, d.soname)) !=
+		    -1)
+			ps->fams &= ~(1u << self);
 		if (d.jmprel != NULL)
 			patch_relocs(info, &d, d.jmprel, d.pltrelsz,
 			    d.pltrel != DT_REL, ps);

@@ -1,14 +1,16 @@
 /*
- * Finding the real libcurl behind each caller of a hook (see resolve.h).
+ * Finding the real library behind each caller of a hook (see resolve.h):
+ * the caller's libcurl for the curl_* hooks, its libssl or libgnutls for
+ * the TLS hooks (a "family" each, one way of finding them).
  *
  * The caller's return address is mapped to the loaded object it lies in
- * (dladdr1 with RTLD_DL_LINKMAP), that object to a libcurl: itself when it
- * is one, else the first libcurl found breadth-first in its DT_NEEDED tree,
- * else the first libcurl after the shim in the global scope.  Each libcurl
- * gets one struct curl_fns, built once (published under resolve_mu) from a
- * handle opened with RTLD_NOLOAD (so the shim never loads a libcurl) and
- * kept open, which pins that libcurl for the life of the process: a table
- * can never point into an unloaded library.
+ * (dladdr1 with RTLD_DL_LINKMAP), that object to a library of the family:
+ * itself when it is one, else the first found breadth-first in its
+ * DT_NEEDED tree, else the first after the shim in the global scope.  Each
+ * library gets one table of real functions, built once (published under
+ * resolve_mu) from a handle opened with RTLD_NOLOAD (so the shim never
+ * loads a library) and kept open, which pins that library for the life of
+ * the process: a table can never point into an unloaded library.
  *
  * Fast path: each thread's last answer (a range and its table, in
  * initial-exec TLS), then a small array of [start, end) address ranges
@@ -35,14 +37,22 @@
 #define RANGE_SLOTS	32	/* cached caller ranges */
 #define BFS_MAX		256	/* objects per DT_NEEDED walk */
 
+/* An answer: a table's address with RES_CALLER_* flags in its low bits
+ * (tables are malloc'ed, so aligned), 0 for none usable. */
+#define ANS_FLAGS	((uintptr_t)3)
+
 struct range {
 	_Atomic uintptr_t start;	/* first address of the segment */
 	_Atomic uintptr_t end;		/* one past its last address */
-	_Atomic(const struct curl_fns *) fns;	/* NULL: none usable */
+	_Atomic int fam;		/* the family asked for */
+	_Atomic uintptr_t ans;		/* the answer */
 };
 
 struct table {
-	struct curl_fns fns;	/* fns.lib is the libcurl's link_map */
+	const void *lib;	/* the library's link_map */
+	int fam;
+	void *fns;		/* the family's table (its first member is
+				   lib) */
 	void *handle;		/* RTLD_NOLOAD handle, never closed */
 	int usable;		/* 0: some required entry missing or bad */
 	struct table *next;
@@ -63,22 +73,18 @@ static _Atomic unsigned ranges_gen;	/* bumped by every flush */
 struct last_range {
 	uintptr_t start[2];
 	uintptr_t len[2];		/* 0: empty */
-	const struct curl_fns *fns[2];
+	uintptr_t ans[2];
 	unsigned gen;
 };
 
-static __thread struct last_range last_range
+static __thread struct last_range last_range[RES_NFAM]
     __attribute__((tls_model("initial-exec")));
 
 static pthread_mutex_t resolve_mu = PTHREAD_MUTEX_INITIALIZER;
 static struct table *tables;		/* under resolve_mu */
 
 /* Which struct curl_fns member each libcurl symbol fills. */
-static const struct {
-	const char *name;
-	size_t off;
-	int optional;		/* may be missing (older libcurl) */
-} fn_syms[] = {
+static const struct resolve_sym fn_syms[] = {
 	{ "curl_easy_init", offsetof(struct curl_fns, easy_init), 0 },
 	{ "curl_easy_perform", offsetof(struct curl_fns, easy_perform), 0 },
 	{ "curl_easy_setopt", offsetof(struct curl_fns, easy_setopt), 0 },
@@ -98,6 +104,29 @@ static const struct {
 	{ "curl_multi_cleanup", offsetof(struct curl_fns, multi_cleanup), 0 },
 	{ "curl_url_get", offsetof(struct curl_fns, url_get), 1 },
 	{ "curl_free", offsetof(struct curl_fns, free), 1 },
+};
+
+/* what curl_url_get returns is freed with curl_free: one without the
+ * other is of no use */
+static void
+curl_fixup(void *table)
+{
+	struct curl_fns *f = table;
+
+	if (f->url_get == NULL || f->free == NULL) {
+		f->url_get = NULL;
+		f->free = NULL;
+	}
+}
+
+static const struct resolve_family curl_family = {
+	.fam = RES_CURL,
+	.probe = "curl_easy_perform",
+	.soname = NULL,
+	.syms = fn_syms,
+	.nsyms = sizeof(fn_syms) / sizeof(fn_syms[0]),
+	.size = sizeof(struct curl_fns),
+	.fixup = curl_fixup,
 };
 
 __attribute__((no_sanitize("address", "thread", "undefined"))) static uintptr_t
@@ -419,6 +448,37 @@ resolve_is_libcurl(const char *path, const char *soname)
 	return rt_libcurl_name(path) || rt_libcurl_name(soname);
 }
 
+static int
+tls_family(int t)
+{
+	return t == RT_TLS_OPENSSL ? RES_SSL : t == RT_TLS_GNUTLS ?
+	    RES_GNUTLS : -1;
+}
+
+int
+resolve_family_of(const char *path, const char *soname)
+{
+	int t;
+
+	if (resolve_is_libcurl(path, soname))
+		return RES_CURL;
+	if ((t = rt_tlslib_name(path)) == RT_TLS_NONE)
+		t = rt_tlslib_name(soname);
+	return tls_family(t);
+}
+
+int
+resolve_family_of_sym(const char *name)
+{
+	if (name[0] == 'c' && strncmp(name, "curl_", 5) == 0)
+		return RES_CURL;
+	if (name[0] == 'S' && strncmp(name, "SSL_", 4) == 0)
+		return RES_SSL;
+	if (name[0] == 'g' && strncmp(name, "gnutls_", 7) == 0)
+		return RES_GNUTLS;
+	return -1;
+}
+
 /* The shim's own ELF header (the linker defines it in every object):
  * where the shim was loaded, and its program headers. */
 
@@ -529,15 +589,22 @@ caller_object(const void *caller, struct link_map **lm, uintptr_t *start,
 	return 0;
 }
 
+/* The family of a loaded object, -1 for none. */
 static int
-map_is_libcurl(const struct link_map *lm)
+map_family(const struct link_map *lm)
 {
 	struct resolve_dyn d;
 	const char *soname = NULL;
 
 	if (resolve_dyn_read(lm->l_addr, lm->l_ld, &d) == 0)
 		soname = d.soname;
-	return resolve_is_libcurl(lm->l_name, soname);
+	return resolve_family_of(lm->l_name, soname);
+}
+
+static int
+map_is_libcurl(const struct link_map *lm)
+{
+	return map_family(lm) == RES_CURL;
 }
 
 /* The loaded object named by a DT_NEEDED entry, without loading anything. */
@@ -558,9 +625,10 @@ needed_map(const char *name)
 	return lm;
 }
 
-/* Breadth-first through the DT_NEEDED tree of root: the first libcurl. */
+/* Breadth-first through the DT_NEEDED tree of root: the first library of
+ * family fam. */
 static struct link_map *
-needed_libcurl(struct link_map *root)
+needed_lib(struct link_map *root, int fam)
 {
 	struct link_map **queue;
 	struct link_map *found = NULL;
@@ -587,7 +655,7 @@ needed_libcurl(struct link_map *root)
 			name = resolve_dyn_str(&d, dy->d_un.d_val);
 			if (name == NULL || (dep = needed_map(name)) == NULL)
 				continue;
-			if (map_is_libcurl(dep)) {
+			if (map_family(dep) == fam) {
 				found = dep;
 				break;
 			}
@@ -667,51 +735,73 @@ resolve_bind(const void *caller, const void *lib)
 	return 0;
 }
 
-/* The libcurl that the global scope offers after the shim. */
+/* The library of the family that the global scope offers after the
+ * shim. */
 static struct link_map *
-global_libcurl(void)
+global_lib(const struct resolve_family *fam)
 {
 	void *sym, *extra = NULL;
 	Dl_info info;
 
-	sym = dlsym(RTLD_NEXT, "curl_easy_perform");
+	sym = dlsym(RTLD_NEXT, fam->probe);
 	if (sym == NULL || dladdr1(sym, &info, &extra, RTLD_DL_LINKMAP) == 0 ||
 	    extra == NULL || info.dli_fbase == resolve_self_base())
 		return NULL;
-	return map_is_libcurl(extra) ? extra : NULL;
+	return map_family(extra) == fam->fam ? extra : NULL;
 }
 
-/* 1 when every required entry is set and none points into the shim. */
+/* The family's library by its usual soname, when it is loaded. */
+static struct link_map *
+soname_lib(const struct resolve_family *fam)
+{
+	struct link_map *lm;
+
+	if (fam->soname == NULL || (lm = needed_map(fam->soname)) == NULL)
+		return NULL;
+	return map_family(lm) == fam->fam ? lm : NULL;
+}
+
+/* 1 when every required entry of table f is set and none points into the
+ * shim. */
 static int
-fns_check(const struct curl_fns *f, const char *libname)
+table_check(const struct resolve_family *fam, const void *f,
+    const char *libname)
 {
 	size_t i;
 
-	for (i = 0; i < sizeof(fn_syms) / sizeof(fn_syms[0]); i++) {
+	for (i = 0; i < fam->nsyms; i++) {
 		void *p;
 
-		memcpy(&p, (const char *)f + fn_syms[i].off, sizeof(p));
+		memcpy(&p, (const char *)f + fam->syms[i].off, sizeof(p));
 		if (p == NULL) {
-			if (fn_syms[i].optional)
+			if (fam->syms[i].optional)
 				continue;
 			shim_debug("%s lacks %s: its calls are refused",
-			    libname, fn_syms[i].name);
+			    libname, fam->syms[i].name);
 			return 0;
 		}
 		if (resolve_in_self(p)) {
 			shim_debug("%s resolves %s into the shim itself: "
-			    "its calls are refused", libname, fn_syms[i].name);
+			    "its calls are refused", libname,
+			    fam->syms[i].name);
 			return 0;
 		}
 	}
 	return 1;
 }
 
+/* table_check() of a libcurl's table (check_resolve). */
+__attribute__((unused)) static int
+fns_check(const struct curl_fns *f, const char *libname)
+{
+	return table_check(&curl_family, f, libname);
+}
+
 /* A new table for lib, built without holding resolve_mu (the lookups take
  * the dynamic loader's lock, which a thread inside dlopen() holds while it
  * runs constructors that may call curl). */
 static struct table *
-table_build(struct link_map *lib)
+table_build(const struct resolve_family *fam, struct link_map *lib)
 {
 	struct table *t;
 	void *h;
@@ -719,41 +809,43 @@ table_build(struct link_map *lib)
 
 	if ((t = calloc(1, sizeof(*t))) == NULL)
 		return NULL;
-	t->fns.lib = lib;
+	if ((t->fns = calloc(1, fam->size)) == NULL) {
+		free(t);
+		return NULL;
+	}
+	t->lib = lib;
+	t->fam = fam->fam;
+	memcpy(t->fns, &t->lib, sizeof(t->lib));
 	h = dlhook_real_dlopen(lib->l_name, RTLD_NOLOAD | RTLD_LAZY);
 	if (h == NULL) {
 		shim_debug("cannot open loaded %s", lib->l_name);
 		return t;
 	}
 	t->handle = h;
-	for (i = 0; i < sizeof(fn_syms) / sizeof(fn_syms[0]); i++) {
-		void *p = dlsym(h, fn_syms[i].name);
+	for (i = 0; i < fam->nsyms; i++) {
+		void *p = dlsym(h, fam->syms[i].name);
 
-		memcpy((char *)&t->fns + fn_syms[i].off, &p, sizeof(p));
+		memcpy((char *)t->fns + fam->syms[i].off, &p, sizeof(p));
 	}
-	/* what curl_url_get returns is freed with curl_free: one without
-	   the other is of no use */
-	if (t->fns.url_get == NULL || t->fns.free == NULL) {
-		t->fns.url_get = NULL;
-		t->fns.free = NULL;
-	}
-	t->usable = fns_check(&t->fns, lib->l_name);
+	if (fam->fixup != NULL)
+		fam->fixup(t->fns);
+	t->usable = table_check(fam, t->fns, lib->l_name);
 	return t;
 }
 
 static struct table *
-table_find(const struct link_map *lib)
+table_find(int fam, const struct link_map *lib)
 {
 	struct table *t;
 
 	for (t = tables; t != NULL; t = t->next)
-		if (t->fns.lib == lib)
+		if (t->lib == lib && t->fam == fam)
 			return t;
 	return NULL;
 }
 
 static void
-range_add(uintptr_t start, uintptr_t end, const struct curl_fns *f)
+range_add(uintptr_t start, uintptr_t end, int fam, uintptr_t ans)
 {
 	struct range *r = &ranges[ranges_next];
 	unsigned s;
@@ -764,7 +856,8 @@ range_add(uintptr_t start, uintptr_t end, const struct curl_fns *f)
 	atomic_thread_fence(memory_order_release);
 	atomic_store_explicit(&r->start, start, memory_order_relaxed);
 	atomic_store_explicit(&r->end, end, memory_order_relaxed);
-	atomic_store_explicit(&r->fns, f, memory_order_relaxed);
+	atomic_store_explicit(&r->fam, fam, memory_order_relaxed);
+	atomic_store_explicit(&r->ans, ans, memory_order_relaxed);
 	atomic_store_explicit(&ranges_seq, s + 2, memory_order_release);
 }
 
@@ -783,8 +876,7 @@ resolve_flush_ranges(void)
 		atomic_store_explicit(&ranges[i].start, 0,
 		    memory_order_relaxed);
 		atomic_store_explicit(&ranges[i].end, 0, memory_order_relaxed);
-		atomic_store_explicit(&ranges[i].fns, NULL,
-		    memory_order_relaxed);
+		atomic_store_explicit(&ranges[i].ans, 0, memory_order_relaxed);
 	}
 	ranges_next = 0;
 	atomic_fetch_add_explicit(&ranges_gen, 1, memory_order_relaxed);
@@ -792,10 +884,10 @@ resolve_flush_ranges(void)
 	pthread_mutex_unlock(&resolve_mu);
 }
 
-/* Lock-free lookup: 1 and *f when addr lies in a cached range (and
- * [*start, *end) is that range). */
+/* Lock-free lookup: 1 and *ans when addr lies in a cached range for the
+ * family fam (and [*start, *end) is that range). */
 static int
-range_find(uintptr_t addr, const struct curl_fns **f, uintptr_t *start,
+range_find(int fam, uintptr_t addr, uintptr_t *ans, uintptr_t *start,
     uintptr_t *end)
 {
 	unsigned s1, s2;
@@ -804,7 +896,7 @@ range_find(uintptr_t addr, const struct curl_fns **f, uintptr_t *start,
 
 	for (tries = 0; tries < 4; tries++) {
 		int hit = 0;
-		const struct curl_fns *found = NULL;
+		uintptr_t found = 0;
 
 		s1 = atomic_load_explicit(&ranges_seq, memory_order_acquire);
 		if (s1 & 1)
@@ -819,8 +911,10 @@ range_find(uintptr_t addr, const struct curl_fns **f, uintptr_t *start,
 			   flush): the first empty one ends the list */
 			if (en == 0)
 				break;
-			if (addr >= st && addr < en) {
-				found = atomic_load_explicit(&ranges[i].fns,
+			if (addr >= st && addr < en &&
+			    atomic_load_explicit(&ranges[i].fam,
+			    memory_order_relaxed) == fam) {
+				found = atomic_load_explicit(&ranges[i].ans,
 				    memory_order_relaxed);
 				*start = st;
 				*end = en;
@@ -832,7 +926,7 @@ range_find(uintptr_t addr, const struct curl_fns **f, uintptr_t *start,
 		s2 = atomic_load_explicit(&ranges_seq, memory_order_relaxed);
 		if (s1 == s2) {
 			if (hit)
-				*f = found;
+				*ans = found;
 			return hit;
 		}
 	}
@@ -863,50 +957,55 @@ res_fork_init(void)
 		shim_debug("pthread_atfork failed");
 }
 
-static const struct curl_fns *
-resolve_slow(const void *caller)
+static uintptr_t
+resolve_slow(const struct resolve_family *fam, const void *caller)
 {
 	struct link_map *obj, *lib;
 	struct table *t, *nt = NULL;
-	uintptr_t start, end;
-	const struct curl_fns *f = NULL;
+	uintptr_t start, end, ans = 0;
 	const char *how, *objname;
+	int ofam;
 
 	if (pthread_once(&res_fork_once, res_fork_init) != 0)
-		return NULL;
+		return 0;
 	if (caller_object(caller, &obj, &start, &end) == -1) {
 		shim_debug("no loaded object holds caller %p", caller);
-		return NULL;
+		return 0;
 	}
 	objname = obj->l_name[0] != '\0' ? obj->l_name : "the program";
 	how = "itself";
-	lib = map_is_libcurl(obj) ? obj : NULL;
+	ofam = map_family(obj);
+	lib = ofam == fam->fam ? obj : NULL;
 	if (lib == NULL) {
 		how = "its DT_NEEDED";
-		lib = needed_libcurl(obj);
+		lib = needed_lib(obj, fam->fam);
 	}
-	if (lib == NULL) {
+	if (lib == NULL && fam->fam == RES_CURL) {
 		how = "dlsym()";
 		lib = bound_libcurl(obj);
 	}
 	if (lib == NULL) {
+		how = "its soname";
+		lib = soname_lib(fam);
+	}
+	if (lib == NULL) {
 		how = "the global scope";
-		lib = global_libcurl();
+		lib = global_lib(fam);
 	}
 	if (lib != NULL) {
 		if (pthread_mutex_lock(&resolve_mu) != 0)
-			return NULL;
-		t = table_find(lib);
+			return 0;
+		t = table_find(fam->fam, lib);
 		pthread_mutex_unlock(&resolve_mu);
-		if (t == NULL && (nt = table_build(lib)) == NULL)
-			return NULL;	/* out of memory: retried later */
+		if (t == NULL && (nt = table_build(fam, lib)) == NULL)
+			return 0;	/* out of memory: retried later */
 	}
 	if (pthread_mutex_lock(&resolve_mu) != 0)
-		return NULL;
+		return 0;
 	if (lib == NULL) {
-		shim_debug("no libcurl found for %s", objname);
+		shim_debug("no %s found for %s", fam->probe, objname);
 	} else {
-		t = table_find(lib);
+		t = table_find(fam->fam, lib);
 		if (t == NULL && nt != NULL) {
 			/* Kept even when unusable: reported only once. */
 			nt->next = tables;
@@ -916,35 +1015,37 @@ resolve_slow(const void *caller)
 			    lib->l_name, how, t->usable ? "" : ": unusable");
 		}
 		if (t->usable)
-			f = &t->fns;
+			ans = (uintptr_t)t->fns |
+			    (ofam == RES_CURL ? RES_CALLER_CURL : 0);
 	}
-	range_add(start, end, f);
+	range_add(start, end, fam->fam, ans);
 	pthread_mutex_unlock(&resolve_mu);
 	if (nt != NULL) {
 		/* Another thread built the same table first. */
 		if (nt->handle != NULL)
 			(void)dlclose(nt->handle);
+		free(nt->fns);
 		free(nt);
 	}
-	return f;
+	return ans;
 }
 
-/* resolve_fns() when the caller is in neither of the thread's last two
- * ranges. */
-__attribute__((noinline)) static const struct curl_fns *
-resolve_miss(const void *caller, unsigned gen)
+/* resolve_table() when the caller is in neither of the thread's last two
+ * ranges for the family. */
+__attribute__((noinline)) static uintptr_t
+resolve_miss(const struct resolve_family *fam, const void *caller,
+    unsigned gen)
 {
-	struct last_range *lr = &last_range;
-	const struct curl_fns *f;
-	uintptr_t a = (uintptr_t)caller, start, end;
+	struct last_range *lr = &last_range[fam->fam];
+	uintptr_t a = (uintptr_t)caller, start, end, ans;
 	int saved;
 
-	if (!range_find(a, &f, &start, &end)) {
+	if (!range_find(fam->fam, a, &ans, &start, &end)) {
 		saved = errno;
-		f = resolve_slow(caller);
+		ans = resolve_slow(fam, caller);
 		errno = saved;
 		/* cached by the next call, from the shared ranges */
-		return f;
+		return ans;
 	}
 	if (lr->gen != gen) {
 		lr->len[0] = 0;
@@ -952,25 +1053,43 @@ resolve_miss(const void *caller, unsigned gen)
 	}
 	lr->start[1] = lr->start[0];
 	lr->len[1] = lr->len[0];
-	lr->fns[1] = lr->fns[0];
+	lr->ans[1] = lr->ans[0];
 	lr->start[0] = start;
 	lr->len[0] = end - start;
-	lr->fns[0] = f;
-	return f;
+	lr->ans[0] = ans;
+	return ans;
 }
 
-const struct curl_fns *
-resolve_fns(const void *caller)
+static inline uintptr_t
+resolve_ans(const struct resolve_family *fam, const void *caller)
 {
-	const struct last_range *lr = &last_range;
+	const struct last_range *lr = &last_range[fam->fam];
 	uintptr_t a = (uintptr_t)caller;
 	unsigned gen = atomic_load_explicit(&ranges_gen, memory_order_relaxed);
 
 	if (__builtin_expect(lr->gen == gen, 1)) {
 		if (a - lr->start[0] < lr->len[0])
-			return lr->fns[0];
+			return lr->ans[0];
 		if (a - lr->start[1] < lr->len[1])
-			return lr->fns[1];
+			return lr->ans[1];
 	}
-	return resolve_miss(caller, gen);
+	return resolve_miss(fam, caller, gen);
+}
+
+const void *
+resolve_table(const struct resolve_family *fam, const void *caller,
+    unsigned *flags)
+{
+	uintptr_t ans = resolve_ans(fam, caller);
+
+	if (flags != NULL)
+		*flags = (unsigned)(ans & ANS_FLAGS);
+	return (const void *)(ans & ~ANS_FLAGS);
+}
+
+const struct curl_fns *
+resolve_fns(const void *caller)
+{
+	return (const struct curl_fns *)(resolve_ans(&curl_family, caller) &
+	    ~ANS_FLAGS);
 }

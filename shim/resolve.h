@@ -49,14 +49,76 @@ struct curl_fns {
 };
 
 /* A hooked symbol and the hook that replaces it.  hooks.c defines
- * resolve_hooks[], terminated by { NULL, NULL }; got_patch_all() points
- * GOT entries for these names at these addresses. */
+ * resolve_hooks[] (the curl_* hooks), tls.c resolve_tls_hooks[] (SSL_*,
+ * gnutls_*), each terminated by { NULL, NULL }; got_patch_all() points GOT
+ * entries for these names at these addresses. */
 struct resolve_hook {
 	const char *name;	/* e.g. "curl_easy_perform" */
 	void *addr;		/* the shim's hook */
 };
 
 extern const struct resolve_hook resolve_hooks[];
+extern const struct resolve_hook resolve_tls_hooks[];
+
+/*
+ * The library families the shim hooks: each hook forwards to the library
+ * of its family that its caller uses, found the same way for all (see
+ * resolve_table()).
+ */
+enum resolve_fam {
+	RES_CURL = 0,		/* libcurl.so*, libcurl-<flavour>.so* */
+	RES_SSL,		/* OpenSSL's libssl.so* */
+	RES_GNUTLS,		/* libgnutls.so* */
+	RES_NFAM
+};
+
+/* The family of the object named path (or soname), -1 for none.  Either
+ * may be NULL. */
+int resolve_family_of(const char *path, const char *soname);
+
+/* The family a hooked symbol belongs to, from its prefix ("curl_",
+ * "SSL_", "gnutls_"), -1 for none. */
+int resolve_family_of_sym(const char *name);
+
+/* One function of a family's table: its name, where it goes, and whether
+ * the library may lack it. */
+struct resolve_sym {
+	const char *name;
+	size_t off;		/* offset in the table */
+	int optional;
+};
+
+/* What resolve_table() needs to know of a family. */
+struct resolve_family {
+	int fam;			/* enum resolve_fam */
+	const char *probe;		/* a function every library of the
+					   family exports (global scope) */
+	const char *soname;		/* tried with RTLD_NOLOAD after the
+					   caller's DT_NEEDED tree, or NULL */
+	const struct resolve_sym *syms;
+	size_t nsyms;
+	size_t size;			/* of the table, whose first member
+					   is const void *lib (link_map) */
+	void (*fixup)(void *table);	/* after the lookups, or NULL */
+};
+
+/* resolve_table()'s *flags: the caller itself is a libcurl (its calls
+ * into libssl/GnuTLS belong to the libcurl layer). */
+#define RES_CALLER_CURL	1u
+
+/*
+ * The table of real functions of the library of family fam used by the
+ * code at address caller (a hook's __builtin_return_address(0)): the
+ * caller's object when it is one, else the first in its DT_NEEDED tree,
+ * else (libcurl) one it found with dlsym(), else fam->soname if already
+ * loaded, else the global scope's.  NULL when none can be found or the
+ * table is unusable (a required function missing, or one resolving into
+ * the shim).  *flags (may be NULL) gets RES_CALLER_CURL when the caller's
+ * object is a libcurl.  Thread-safe; a few loads after the first call
+ * from a given object (per-thread cache, then a lock-free shared one).
+ */
+const void *resolve_table(const struct resolve_family *fam,
+    const void *caller, unsigned *flags);
 
 /*
  * The table of the libcurl used by the code at address caller (a hook's

@@ -57,3 +57,17 @@ $(RT_EXACT): tests/client/rt-exact.c
 $(RT_DLCURL): tests/client/rt-dlcurl.c
 	@mkdir -p $(@D)
 	$(CC) $(ALL_CFLAGS) $(CURL_CFLAGS) -o $@ $< $(ALL_LDFLAGS) -ldl
+
+# rt-tls: the TLS layer's own client, without libcurl (tests/client/rt-tls.c),
+# once with OpenSSL and once with GnuTLS.
+RT_TLS_OSSL   = $(B)/tests/rt-tls-ossl
+RT_TLS_GNUTLS = $(B)/tests/rt-tls-gnutls
+TEST_PROGS += $(RT_TLS_OSSL) $(RT_TLS_GNUTLS)
+
+$(RT_TLS_OSSL): tests/client/rt-tls.c
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) -o $@ $< $(ALL_LDFLAGS) -lssl -lcrypto
+
+$(RT_TLS_GNUTLS): tests/client/rt-tls.c
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) -DRT_GNUTLS -o $@ $< $(ALL_LDFLAGS) -lgnutls

@@ -98,6 +98,8 @@ class PhpTest(unittest.TestCase):
         check_event(self, ev, api, model, stream)
         self.assertEqual(ev["method"], "POST")
         self.assertTrue(ev["request_id"].startswith("req_mock_"), ev)
+        # libcurl's own TLS connection is the libcurl layer's: one event
+        self.assertNotIn("tls_tap", ev["flags"], ev)
 
     def one(self, tls, mode, body=MSG, model="claude-sonnet-4-5",
             stream=False):

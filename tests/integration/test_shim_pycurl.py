@@ -96,6 +96,8 @@ class PycurlTest(unittest.TestCase):
         check_event(self, ev, api, model, stream)
         self.assertEqual(ev["method"], "POST")
         self.assertEqual(ev["unified_status"], "allowed")
+        # libcurl's own TLS connection is the libcurl layer's: one event
+        self.assertNotIn("tls_tap", ev["flags"], ev)
 
     def one(self, tls, mode, body=MSG, model="claude-sonnet-4-5",
             stream=False):
