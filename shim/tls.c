@@ -134,6 +134,31 @@ tls_name_listed(const char *name)
 	return 0;
 }
 
+/*
+ * The port of a connection with no socket to ask (memory BIOs: Python's
+ * asyncio, Twisted): the https port when the name is listed for it or
+ * for any port, else the first port the name is listed with.  A server
+ * name the user listed is the user's target whichever port it came by.
+ */
+static int
+unknown_port(const char *name)
+{
+	int first = 0;
+	size_t i;
+
+	for (i = 0; i < shim_cfg.nhosts; i++) {
+		const struct cfg_host *h = &shim_cfg.hosts[i];
+
+		if (strcmp(h->name, name) != 0)
+			continue;
+		if (h->port == -1 || h->port == 443)
+			return 443;
+		if (first == 0)
+			first = h->port;
+	}
+	return first > 0 ? first : 443;
+}
+
 int
 tls_judge(const char *name, int port, char *host, size_t len)
 {
@@ -144,7 +169,7 @@ tls_judge(const char *name, int port, char *host, size_t len)
 	if (strlen(name) + 1 > sizeof(u.host))
 		return 0;
 	memcpy(u.host, name, strlen(name) + 1);
-	u.port = port > 0 ? port : 443;
+	u.port = port > 0 ? port : unknown_port(name);
 	u.tls = 1;
 	if (!cfg_tapped(&u))
 		return 0;
@@ -214,7 +239,7 @@ target(const struct tls_facts *f, char *host, size_t len)
 		if (tls_name_norm(f->sni, name, sizeof(name)) == -1 ||
 		    !tls_name_listed(name))
 			return 0;
-		/* no socket (memory BIOs): the https port is assumed */
+		/* no socket (memory BIOs): the port is the listed one */
 		if (tls_peer(f->fd, peer, sizeof(peer), &port) == -1)
 			port = 0;
 	} else if (tls_peer(f->fd, name, sizeof(name), &port) == -1 ||

@@ -136,8 +136,9 @@ int tls_name_norm(const char *sni, char *out, size_t len);
 int tls_name_listed(const char *name);
 
 /*
- * The connection to name (normalised) at port (0: unknown, taken as 443)
- * against RATETAP_HOSTS: 1 and host[:port] as the libcurl layer reports the
+ * The connection to name (normalised) at port (0: no socket to ask, so the
+ * port name is listed with, 443 first) against RATETAP_HOSTS: 1 and
+ * host[:port] as the libcurl layer reports the
  * same destination (the port only when it is not https's 443) into host,
  * else 0.
  */
