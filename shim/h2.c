@@ -403,8 +403,10 @@ block_done(struct h2_conn *c, struct h2_dir *d)
 			conn_fail(c, "HPACK decoding failed");
 			return;
 		}
-		in += n;
-		left -= (size_t)n;
+		if (n > 0) {	/* an empty block has no buffer at all */
+			in += n;
+			left -= (size_t)n;
+		}
 		if (flags & HD_EMIT) {
 			if (use == B_REQUEST && nv_is(&nv, ":method", 7))
 				copy_value(s->method, sizeof(s->method), &nv);
@@ -702,7 +704,7 @@ dir_feed(struct h2_conn *c, struct h2_dir *d, const unsigned char *p,
 	while (n > 0 && !c->dead) {
 		if (d->preface > 0) {
 			k = n < d->preface ? n : d->preface;
-			if (memcmp(p, H2_PREFACE + H2_PREFACE_LEN - d->preface,
+			if (memcmp(p, &H2_PREFACE[H2_PREFACE_LEN - d->preface],
 			    k) != 0) {
 				conn_fail(c, "no HTTP/2 client preface");
 				return;

@@ -1125,6 +1125,25 @@ START_TEST(streams_beyond_the_bound_are_not_tapped)
 }
 END_TEST
 
+/* Empty header blocks on a request and as a response: the stream after
+ * them is read as ever.  (fuzz_tlstap found that an empty block's null
+ * buffer was advanced by 0, which clang's UBSan reports.) */
+START_TEST(empty_header_blocks_are_survived)
+{
+	struct script *s = script_new();
+
+	preface(s);
+	frame(s, OUT, NGHTTP2_HEADERS, NGHTTP2_FLAG_END_HEADERS, 1, NULL, 0);
+	request(s, 3, "POST", "/v1/messages");
+	frame(s, IN, NGHTTP2_HEADERS, NGHTTP2_FLAG_END_HEADERS, 1, NULL, 0);
+	frame(s, IN, NGHTTP2_HEADERS, NGHTTP2_FLAG_END_HEADERS, 3, NULL, 0);
+	response(s, 3, "200", 0, "req_011");
+	data(s, IN, 3, NGHTTP2_FLAG_END_STREAM, BODY);
+	every_split(s, check_one);
+	script_free(s);
+}
+END_TEST
+
 /* Any bytes, anywhere: no crash, no leak, no event that was not asked
  * for (a flipped byte may still leave a readable response). */
 START_TEST(mutated_connections_are_survived)
@@ -1214,6 +1233,7 @@ h2_suite(void)
 	tcase_add_test(bad, header_block_beyond_the_bound_stops_the_reading);
 	tcase_add_test(bad, garbage_instead_of_the_preface_is_given_up);
 	tcase_add_test(bad, hpack_garbage_is_given_up);
+	tcase_add_test(bad, empty_header_blocks_are_survived);
 	tcase_add_test(bad, mutated_connections_are_survived);
 	suite_add_tcase(s, bad);
 
