@@ -15,9 +15,9 @@
 
 #define JW_INITIAL	4096
 
-/* Room for n more bytes and the NUL at the end of the text, or NULL. */
+/* Grow the text to hold n more bytes and a NUL; NULL when it cannot. */
 static char *
-room(struct jw *w, size_t n)
+grow(struct jw *w, size_t n)
 {
 	size_t need, cap;
 	char *np;
@@ -27,19 +27,26 @@ room(struct jw *w, size_t n)
 	if (n > SIZE_MAX / 4 - w->b.len)
 		goto fail;
 	need = w->b.len + n + 1;
-	if (need > w->b.cap) {
-		cap = w->b.cap > 0 ? w->b.cap : JW_INITIAL;
-		while (cap < need)
-			cap *= 2;
-		if ((np = realloc(w->b.p, cap)) == NULL)
-			goto fail;
-		w->b.p = np;
-		w->b.cap = cap;
-	}
+	cap = w->b.cap > 0 ? w->b.cap : JW_INITIAL;
+	while (cap < need)
+		cap *= 2;
+	if ((np = realloc(w->b.p, cap)) == NULL)
+		goto fail;
+	w->b.p = np;
+	w->b.cap = cap;
 	return w->b.p + w->b.len;
 fail:
 	w->err = 1;
 	return NULL;
+}
+
+/* Room for n more bytes and the NUL at the end of the text, or NULL. */
+static inline char *
+room(struct jw *w, size_t n)
+{
+	if (!w->err && n < w->b.cap - w->b.len)	/* cap > len always */
+		return w->b.p + w->b.len;
+	return grow(w, n);
 }
 
 static void
@@ -117,29 +124,44 @@ utf8_len(const unsigned char *s, size_t n)
 	return len;
 }
 
-/* s (n bytes) as a JSON string, quotes included */
-static void
-put_string(struct jw *w, const char *str, size_t n)
+#define ONES	UINT64_C(0x0101010101010101)
+#define HIGHS	UINT64_C(0x8080808080808080)
+
+/* Does any of the 8 bytes of x need more than a copy (see special[])? */
+static inline int
+swar_special(uint64_t x)
+{
+	uint64_t q = x ^ (ONES * '"'), b = x ^ (ONES * '\\');
+
+	return (((x - ONES * 0x20) | (q - ONES) | (b - ONES)) & ~x & HIGHS) !=
+	    0 || (x & HIGHS) != 0;
+}
+
+/*
+ * s (n bytes) as a JSON string, quotes included, at p, which has room for
+ * n * 6 + 2 bytes; returns the end.
+ */
+static char *
+string_at(char *p, const char *str, size_t n)
 {
 	static const char hex[] = "0123456789abcdef";
 	const unsigned char *s = (const unsigned char *)str;
-	size_t i = 0, run, u;
-	char *p;
+	size_t i = 0, u;
+	uint64_t x;
 
-	/* at most 6 bytes out per byte in: \u00XX, \ufffd */
-	if (n > SIZE_MAX / 8) {
-		w->err = 1;
-		return;
-	}
-	if ((p = room(w, n * 6 + 2)) == NULL)
-		return;
 	*p++ = '"';
 	while (i < n) {
-		for (run = i; run < n && special[s[run]] == 0; run++)
-			;
-		memcpy(p, s + i, run - i);
-		p += run - i;
-		if ((i = run) >= n)
+		while (n - i >= 8) {
+			memcpy(&x, s + i, 8);
+			if (swar_special(x))
+				break;
+			memcpy(p, s + i, 8);
+			p += 8;
+			i += 8;
+		}
+		while (i < n && special[s[i]] == 0)
+			*p++ = (char)s[i++];
+		if (i >= n)
 			break;
 		if (special[s[i]] == 2) {
 			if ((u = utf8_len(s + i, n - i)) > 0) {
@@ -172,14 +194,29 @@ put_string(struct jw *w, const char *str, size_t n)
 		i++;
 	}
 	*p++ = '"';
-	w->b.len = (size_t)(p - w->b.p);
-	w->b.p[w->b.len] = '\0';
+	return p;
+}
+
+static void
+put_string(struct jw *w, const char *s, size_t n)
+{
+	char *p;
+
+	/* at most 6 bytes out per byte in: \u00XX, \ufffd */
+	if (n > SIZE_MAX / 8) {
+		w->err = 1;
+		return;
+	}
+	if ((p = room(w, n * 6 + 2)) == NULL)
+		return;
+	w->b.len = (size_t)(string_at(p, s, n) - w->b.p);
 }
 
 /* What comes before a value: the separator, the indent and the key. */
 static void
 member(struct jw *w, const char *key)
 {
+	size_t n;
 	char *p;
 	int i;
 
@@ -190,21 +227,22 @@ member(struct jw *w, const char *key)
 			w->err = 1;
 		return;
 	}
-	if ((p = room(w, (size_t)w->depth + 2)) == NULL)
+	if (key == NULL || (n = strlen(key)) > SIZE_MAX / 8) {
+		w->err = 1;
+		return;
+	}
+	if ((p = room(w, (size_t)w->depth + n * 6 + 6)) == NULL)
 		return;
 	if (w->has[w->depth])
 		*p++ = ',';
 	*p++ = '\n';
 	for (i = 0; i < w->depth; i++)
 		*p++ = '\t';
+	p = string_at(p, key, n);
+	*p++ = ':';
+	*p++ = '\t';
 	w->b.len = (size_t)(p - w->b.p);
 	w->has[w->depth] = 1;
-	if (key == NULL) {
-		w->err = 1;
-		return;
-	}
-	put_string(w, key, strlen(key));
-	put(w, ":\t", 2);
 }
 
 void
@@ -244,22 +282,32 @@ jw_close(struct jw *w)
 static size_t
 put_digits(char *p, int64_t v)
 {
-	char tmp[24];
+	static const char pairs[] =
+	    "00010203040506070809101112131415161718192021222324"
+	    "25262728293031323334353637383940414243444546474849"
+	    "50515253545556575859606162636465666768697071727374"
+	    "75767778798081828384858687888990919293949596979899";
+	char tmp[24], *e = tmp + sizeof(tmp), *q = e;
 	uint64_t u;
-	size_t n = 0, k = 0;
+	size_t k = 0;
 
 	if (v < 0) {
 		p[k++] = '-';
 		u = (uint64_t)-v;
 	} else
 		u = (uint64_t)v;
-	do {
-		tmp[n++] = (char)('0' + u % 10);
-		u /= 10;
-	} while (u > 0);
-	while (n > 0)
-		p[k++] = tmp[--n];
-	return k;
+	while (u >= 100) {
+		q -= 2;
+		memcpy(q, pairs + (u % 100) * 2, 2);
+		u /= 100;
+	}
+	if (u >= 10) {
+		q -= 2;
+		memcpy(q, pairs + u * 2, 2);
+	} else
+		*--q = (char)('0' + u);
+	memcpy(p + k, q, (size_t)(e - q));
+	return k + (size_t)(e - q);
 }
 
 /*
