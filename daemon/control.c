@@ -139,18 +139,13 @@ send_error(struct MHD_Connection *conn, unsigned int code, const char *msg)
 static enum MHD_Result
 serve_status(struct ctl *c, struct MHD_Connection *conn)
 {
-	cJSON *j;
-	char *s;
+	char *s = NULL;
+	size_t len = 0;
 
-	if ((j = c->h.status(c->h.arg)) == NULL)
+	if (c->h.status(c->h.arg, &s, &len) == -1 || s == NULL)
 		return send_error(conn, MHD_HTTP_INTERNAL_SERVER_ERROR,
 		    "status unavailable");
-	s = cJSON_Print(j);
-	cJSON_Delete(j);
-	if (s == NULL)
-		return send_error(conn, MHD_HTTP_INTERNAL_SERVER_ERROR,
-		    "out of memory");
-	return send_buf(conn, MHD_HTTP_OK, CT_JSON, s, strlen(s), 1);
+	return send_buf(conn, MHD_HTTP_OK, CT_JSON, s, len, 1);
 }
 
 /*

@@ -29,15 +29,13 @@
 
 #include <stddef.h>
 
-#include <cjson/cJSON.h>
-
 struct loop;
 struct ctl;
 
 /* What the endpoints serve; called from the loop for each request. */
 struct ctl_handlers {
-	cJSON *(*status)(void *arg);	/* new object, freed by control;
-					   NULL on failure */
+	int (*status)(void *arg, char **out, size_t *len); /* the status
+					   JSON, malloc'ed text; 0 or -1 */
 	int (*metrics)(void *arg, char **out, size_t *len); /* malloc'ed
 					   text; 0 or -1 */
 	void *arg;

@@ -666,21 +666,29 @@ ledger_open(struct daemon *d)
 /* struct status_daemon's add_source: Claude Code's transcripts
  * ("transcripts", "projects") and the ledger ("ledger"). */
 static int
-add_sources(void *arg, cJSON *root)
+add_sources(void *arg, struct jw *w)
 {
 	struct daemon *d = arg;
-	cJSON *o;
+	cJSON *root, *o;
+	int rc = -1;
 
-	if (d->tx != NULL && tx_status_json(d->tx, root) == -1)
+	/* small objects: built by their modules, printed in place */
+	if ((root = cJSON_CreateObject()) == NULL)
 		return -1;
+	if (d->tx != NULL && tx_status_json(d->tx, root) == -1)
+		goto out;
 	if ((o = cJSON_AddObjectToObject(root, "ledger")) == NULL ||
 	    ldg_status_json(d->ldg, o) == -1)
-		return -1;
-	return 0;
+		goto out;
+	jw_cjson_members(w, root);
+	rc = 0;
+out:
+	cJSON_Delete(root);
+	return rc;
 }
 
-static cJSON *
-status_doc(void *arg)
+static int
+status_doc(void *arg, char **out, size_t *len)
 {
 	struct daemon *d = arg;
 	time_t now = time(NULL);
@@ -707,7 +715,7 @@ status_doc(void *arg)
 	ctl_get_stats(d->ctl, &sd.control);
 	if (d->metrics != NULL)
 		ctl_get_stats(d->metrics, &sd.metrics_listener);
-	return status_json(d->t, now, &sd);
+	return status_render(d->t, now, &sd, out, len);
 }
 
 /* POST /v1/statusline: Claude Code's rate_limits, as a source */

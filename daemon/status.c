@@ -1,415 +1,402 @@
 /*
  * The status JSON (every key listed in docs/tracker.md and docs/daemon.md),
- * rendered from a tracker and the daemon's own figures (status.h).
+ * rendered from a tracker and the daemon's own figures (status.h), written
+ * straight into text by the JSON writer (jsonw.h): no tree is built, so
+ * that a status of hundreds of models and programs costs little more than
+ * its bytes.
  */
+#include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <cjson/cJSON.h>
 
 #include "ratetap/status_keys.h"
+#include "jsonw.h"
 #include "status.h"
 #include "tracker.h"
 
-/*
- * Each helper adds one member to obj and returns it, or NULL when out of
- * memory; callers chain them and check once through ok().
- */
-static int
-ok(const cJSON *item)
+static void
+put_tokens(struct jw *w, const char *key, const struct trk_tokens *tk)
 {
-	return item != NULL;
+	jw_open(w, key);
+	jw_int(w, RT_SK_INPUT, tk->input);
+	jw_int(w, RT_SK_OUTPUT, tk->output);
+	jw_int(w, RT_SK_CACHE_CREATION_INPUT, tk->cache_creation_input);
+	jw_int(w, RT_SK_CACHE_READ_INPUT, tk->cache_read_input);
+	jw_close(w);
 }
 
-static cJSON *
-add_int(cJSON *obj, const char *key, int64_t v)
+static void
+put_opt_number(struct jw *w, const char *key, int has, double v)
 {
-	return cJSON_AddNumberToObject(obj, key, (double)v);
+	if (has)
+		jw_num(w, key, v);
+	else
+		jw_null(w, key);
 }
 
-static cJSON *
-add_time(cJSON *obj, const char *key, time_t t)
+/* A window's "forecast" object (forecast.h, as fc_json() writes it). */
+static void
+put_forecast(struct jw *w, const struct trk_window *win, time_t reset,
+    time_t now)
 {
+	struct fc_result f;
 	char buf[32];
+	struct tm tm;
+	int rc;
 
-	if (t <= 0)
-		return cJSON_AddNullToObject(obj, key);
-	rt_time_format(t, buf, sizeof(buf));
-	return cJSON_AddStringToObject(obj, key, buf);
+	rc = fc_estimate(&win->fc, win->has_util, win->utilization, reset,
+	    fc_window_length(win->name), now, &f);
+	jw_open(w, "forecast");
+	if (rc == 0 && f.exhausted_at > 0 &&
+	    gmtime_r(&f.exhausted_at, &tm) != NULL) {
+		strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%SZ", &tm);
+		jw_str(w, "exhausted_at", buf);
+	} else
+		jw_null(w, "exhausted_at");
+	put_opt_number(w, "rate_per_hour", rc == 0 && f.known,
+	    round(f.rate_per_hour * 1000) / 1000);
+	put_opt_number(w, "pace", rc == 0 && f.has_pace,
+	    round(f.pace * 1000) / 1000);
+	jw_close(w);
 }
 
-static cJSON *
-add_opt_number(cJSON *obj, const char *key, int has, double v)
+static void
+put_windows(struct jw *w, const struct trk *t, time_t now)
 {
-	if (!has)
-		return cJSON_AddNullToObject(obj, key);
-	return cJSON_AddNumberToObject(obj, key, v);
-}
+	int i, base;
 
-static cJSON *
-add_opt_string(cJSON *obj, const char *key, const char *s)
-{
-	if (s == NULL)
-		return cJSON_AddNullToObject(obj, key);
-	return cJSON_AddStringToObject(obj, key, s);
-}
-
-static cJSON *
-add_tokens(cJSON *obj, const char *key, const struct trk_tokens *tk)
-{
-	cJSON *o = cJSON_AddObjectToObject(obj, key);
-
-	if (o == NULL || !ok(add_int(o, RT_SK_INPUT, tk->input)) ||
-	    !ok(add_int(o, RT_SK_OUTPUT, tk->output)) ||
-	    !ok(add_int(o, RT_SK_CACHE_CREATION_INPUT,
-	    tk->cache_creation_input)) ||
-	    !ok(add_int(o, RT_SK_CACHE_READ_INPUT, tk->cache_read_input)))
-		return NULL;
-	return o;
-}
-
-static int
-add_windows(cJSON *root, const struct trk *t, time_t now)
-{
-	cJSON *ws, *o;
-	int w, base;
-
-	if ((ws = cJSON_AddObjectToObject(root, RT_SK_WINDOWS)) == NULL)
-		return -1;
-	for (w = 0; w < t->nwin && w < TRK_WIN_MAX; w++) {
-		const struct trk_window *win = &t->win[w];
-		time_t reset = trk_win_reset(t, w, &base);
+	jw_open(w, RT_SK_WINDOWS);
+	for (i = 0; i < t->nwin && i < TRK_WIN_MAX; i++) {
+		const struct trk_window *win = &t->win[i];
+		time_t reset = trk_win_reset(t, i, &base);
 		int fig = win->has_util && win->source != TRK_SRC_NONE &&
 		    win->observed_at > 0;
 
-		o = cJSON_AddObjectToObject(ws, win->name);
-		if (o == NULL ||
-		    !ok(add_opt_number(o, RT_SK_UTILIZATION, win->has_util,
-		    win->utilization)) ||
-		    !ok(add_time(o, RT_SK_RESETS_AT, reset)) ||
-		    !ok(add_opt_string(o, "resets_with", base >= 0 ?
-		    t->win[base].name : NULL)) ||
-		    !ok(add_tokens(o, RT_SK_TOKENS, &win->tokens)) ||
-		    !ok(add_int(o, "rollovers", win->rollovers)) ||
-		    !ok(add_opt_string(o, RT_SK_SOURCE, fig ?
-		    trk_src_name(win->source) : NULL)) ||
-		    !ok(add_time(o, "observed_at", fig ? win->observed_at : 0)) ||
-		    !ok(fig ? add_int(o, RT_SK_AGE_SECONDS,
-		    now > win->observed_at ?
-		    (int64_t)(now - win->observed_at) : 0) :
-		    cJSON_AddNullToObject(o, RT_SK_AGE_SECONDS)) ||
-		    !ok(add_opt_string(o, "status",
-		    trk_ustatus_name(win->status))) ||
-		    !ok(add_opt_string(o, RT_SK_LABEL, win->label[0] != '\0' ?
-		    win->label : NULL)) ||
-		    !ok(cJSON_AddBoolToObject(o, RT_SK_COUNTS_TOKENS,
-		    win->match != TRK_MATCH_NONE)) ||
-		    fc_json(o, &win->fc, win->has_util, win->utilization,
-		    reset, fc_window_length(win->name), now) == -1)
-			return -1;
+		jw_open(w, win->name);
+		put_opt_number(w, RT_SK_UTILIZATION, win->has_util,
+		    win->utilization);
+		jw_time(w, RT_SK_RESETS_AT, reset);
+		jw_str(w, "resets_with", base >= 0 ? t->win[base].name : NULL);
+		put_tokens(w, RT_SK_TOKENS, &win->tokens);
+		jw_int(w, "rollovers", win->rollovers);
+		jw_str(w, RT_SK_SOURCE, fig ? trk_src_name(win->source) : NULL);
+		jw_time(w, "observed_at", fig ? win->observed_at : 0);
+		if (fig)
+			jw_int(w, RT_SK_AGE_SECONDS, now > win->observed_at ?
+			    (int64_t)(now - win->observed_at) : 0);
+		else
+			jw_null(w, RT_SK_AGE_SECONDS);
+		jw_str(w, "status", trk_ustatus_name(win->status));
+		jw_str(w, RT_SK_LABEL, win->label[0] != '\0' ? win->label :
+		    NULL);
+		jw_bool(w, RT_SK_COUNTS_TOKENS, win->match != TRK_MATCH_NONE);
+		put_forecast(w, win, reset, now);
+		jw_close(w);
 	}
-	return 0;
+	jw_close(w);
 }
 
 /* {amount, amount_minor, currency, exponent}, or null */
-static cJSON *
-add_money(cJSON *obj, const char *key, const struct trk_money *m)
+static void
+put_money(struct jw *w, const char *key, const struct trk_money *m)
 {
-	cJSON *o;
 	double div = 1.0;
 	int i;
 
-	if (!m->known)
-		return cJSON_AddNullToObject(obj, key);
+	if (!m->known) {
+		jw_null(w, key);
+		return;
+	}
 	for (i = 0; i < m->exponent; i++)
 		div *= 10.0;
-	if ((o = cJSON_AddObjectToObject(obj, key)) == NULL ||
-	    !ok(cJSON_AddNumberToObject(o, "amount",
-	    (double)m->amount_minor / div)) ||
-	    !ok(add_int(o, "amount_minor", m->amount_minor)) ||
-	    !ok(add_opt_string(o, "currency", m->currency[0] != '\0' ?
-	    m->currency : NULL)) ||
-	    !ok(add_int(o, "exponent", m->exponent)))
-		return NULL;
-	return o;
+	jw_open(w, key);
+	jw_num(w, "amount", (double)m->amount_minor / div);
+	jw_int(w, "amount_minor", m->amount_minor);
+	jw_str(w, "currency", m->currency[0] != '\0' ? m->currency : NULL);
+	jw_int(w, "exponent", m->exponent);
+	jw_close(w);
 }
 
-static int
-add_spend(cJSON *root, const struct trk *t)
+static void
+put_spend(struct jw *w, const struct trk *t)
 {
 	const struct trk_spend *sp = &t->spend;
-	cJSON *o;
 
-	if (!sp->known)
-		return cJSON_AddNullToObject(root, "spend") != NULL ? 0 : -1;
-	if ((o = cJSON_AddObjectToObject(root, "spend")) == NULL ||
-	    !ok(add_money(o, "used", &sp->used)) ||
-	    !ok(add_money(o, "limit", &sp->limit)) ||
-	    !ok(add_opt_number(o, "percent", sp->has_percent, sp->percent)) ||
-	    !ok(sp->enabled >= 0 ? cJSON_AddBoolToObject(o, RT_SK_ENABLED,
-	    sp->enabled) : cJSON_AddNullToObject(o, RT_SK_ENABLED)) ||
-	    !ok(add_opt_string(o, "disabled_reason",
-	    sp->disabled_reason[0] != '\0' ? sp->disabled_reason : NULL)))
-		return -1;
-	return 0;
+	if (!sp->known) {
+		jw_null(w, "spend");
+		return;
+	}
+	jw_open(w, "spend");
+	put_money(w, "used", &sp->used);
+	put_money(w, "limit", &sp->limit);
+	put_opt_number(w, "percent", sp->has_percent, sp->percent);
+	if (sp->enabled >= 0)
+		jw_bool(w, RT_SK_ENABLED, sp->enabled);
+	else
+		jw_null(w, RT_SK_ENABLED);
+	jw_str(w, "disabled_reason", sp->disabled_reason[0] != '\0' ?
+	    sp->disabled_reason : NULL);
+	jw_close(w);
 }
 
-static int
-add_extra(cJSON *root, const struct trk *t)
+static void
+put_extra(struct jw *w, const struct trk *t)
 {
 	const struct trk_extra *e = &t->extra;
-	cJSON *o;
 
-	if ((o = cJSON_AddObjectToObject(root, "extra_usage")) == NULL)
-		return -1;
-	if (!ok(e->known ? cJSON_AddBoolToObject(o, "is_enabled",
-	    e->is_enabled) : cJSON_AddNullToObject(o, "is_enabled")) ||
-	    !ok(add_opt_number(o, "monthly_limit", e->known &&
-	    e->has_monthly_limit, e->monthly_limit)) ||
-	    !ok(add_opt_number(o, "used_credits", e->known &&
-	    e->has_used_credits, e->used_credits)) ||
-	    !ok(add_opt_number(o, RT_SK_UTILIZATION, e->known && e->has_util,
-	    e->utilization)) ||
-	    !ok(cJSON_AddStringToObject(o, "unit", "cents")) ||
-	    !ok(add_opt_string(o, "currency", t->spend.known &&
+	jw_open(w, "extra_usage");
+	if (e->known)
+		jw_bool(w, "is_enabled", e->is_enabled);
+	else
+		jw_null(w, "is_enabled");
+	put_opt_number(w, "monthly_limit", e->known && e->has_monthly_limit,
+	    e->monthly_limit);
+	put_opt_number(w, "used_credits", e->known && e->has_used_credits,
+	    e->used_credits);
+	put_opt_number(w, RT_SK_UTILIZATION, e->known && e->has_util,
+	    e->utilization);
+	jw_str(w, "unit", "cents");
+	jw_str(w, "currency", t->spend.known &&
 	    t->spend.used.currency[0] != '\0' ? t->spend.used.currency :
 	    t->spend.known && t->spend.limit.currency[0] != '\0' ?
-	    t->spend.limit.currency : NULL)))
-		return -1;
-	return 0;
+	    t->spend.limit.currency : NULL);
+	jw_close(w);
 }
 
-static int
-add_requests(cJSON *root, const struct trk *t)
+static void
+put_requests(struct jw *w, const struct trk *t)
 {
-	cJSON *o;
-
-	if ((o = cJSON_AddObjectToObject(root, RT_SK_REQUESTS)) == NULL ||
-	    !ok(add_int(o, RT_SK_TOTAL, t->requests_total)) ||
-	    !ok(add_int(o, RT_SK_RATE_LIMITED, t->requests_rate_limited)) ||
-	    !ok(add_int(o, RT_SK_OVERLOADED, t->requests_overloaded)) ||
-	    !ok(add_int(o, RT_SK_ERRORS, t->requests_errors)) ||
-	    !ok(add_int(o, RT_SK_USAGE_UNREADABLE, t->usage_unreadable)) ||
-	    !ok(add_int(o, "cut_short", t->requests_cut_short)))
-		return -1;
-	return 0;
+	jw_open(w, RT_SK_REQUESTS);
+	jw_int(w, RT_SK_TOTAL, t->requests_total);
+	jw_int(w, RT_SK_RATE_LIMITED, t->requests_rate_limited);
+	jw_int(w, RT_SK_OVERLOADED, t->requests_overloaded);
+	jw_int(w, RT_SK_ERRORS, t->requests_errors);
+	jw_int(w, RT_SK_USAGE_UNREADABLE, t->usage_unreadable);
+	jw_int(w, "cut_short", t->requests_cut_short);
+	jw_close(w);
 }
 
-static int
-add_tables(cJSON *root, const struct trk *t)
+static void
+put_tables(struct jw *w, const struct trk *t)
 {
-	cJSON *ms, *ps, *o;
 	int i;
 
-	if ((ms = cJSON_AddObjectToObject(root, RT_SK_MODELS)) == NULL)
-		return -1;
+	jw_open(w, RT_SK_MODELS);
 	for (i = 0; i < t->nmodels; i++) {
 		const struct trk_named *m = &t->models[i];
 
-		o = cJSON_AddObjectToObject(ms, m->name);
-		if (o == NULL ||
-		    !ok(add_int(o, RT_SK_INPUT, m->tokens.input)) ||
-		    !ok(add_int(o, RT_SK_OUTPUT, m->tokens.output)) ||
-		    !ok(add_int(o, RT_SK_CACHE_CREATION_INPUT,
-		    m->tokens.cache_creation_input)) ||
-		    !ok(add_int(o, RT_SK_CACHE_READ_INPUT,
-		    m->tokens.cache_read_input)) ||
-		    !ok(add_int(o, RT_SK_REQUESTS, m->requests)))
-			return -1;
+		jw_open(w, m->name);
+		jw_int(w, RT_SK_INPUT, m->tokens.input);
+		jw_int(w, RT_SK_OUTPUT, m->tokens.output);
+		jw_int(w, RT_SK_CACHE_CREATION_INPUT,
+		    m->tokens.cache_creation_input);
+		jw_int(w, RT_SK_CACHE_READ_INPUT, m->tokens.cache_read_input);
+		jw_int(w, RT_SK_REQUESTS, m->requests);
+		jw_close(w);
 	}
-	if ((ps = cJSON_AddObjectToObject(root, RT_SK_PROCESSES)) == NULL)
-		return -1;
+	jw_close(w);
+	jw_open(w, RT_SK_PROCESSES);
 	for (i = 0; i < t->nprogs; i++) {
 		const struct trk_named *p = &t->progs[i];
 
-		o = cJSON_AddObjectToObject(ps, p->name);
-		if (o == NULL ||
-		    !ok(add_int(o, RT_SK_REQUESTS, p->requests)) ||
-		    !ok(add_int(o, RT_SK_INPUT, p->tokens.input)) ||
-		    !ok(add_int(o, RT_SK_OUTPUT, p->tokens.output)) ||
-		    !ok(add_int(o, RT_SK_CACHE_CREATION_INPUT,
-		    p->tokens.cache_creation_input)) ||
-		    !ok(add_int(o, RT_SK_CACHE_READ_INPUT,
-		    p->tokens.cache_read_input)))
-			return -1;
+		jw_open(w, p->name);
+		jw_int(w, RT_SK_REQUESTS, p->requests);
+		jw_int(w, RT_SK_INPUT, p->tokens.input);
+		jw_int(w, RT_SK_OUTPUT, p->tokens.output);
+		jw_int(w, RT_SK_CACHE_CREATION_INPUT,
+		    p->tokens.cache_creation_input);
+		jw_int(w, RT_SK_CACHE_READ_INPUT, p->tokens.cache_read_input);
+		jw_close(w);
 	}
-	return 0;
+	jw_close(w);
 }
 
-static int
-add_api(cJSON *root, const struct trk *t, time_t now)
+static void
+put_api(struct jw *w, const struct trk *t, time_t now)
 {
-	cJSON *as, *o;
 	int a;
 
-	if ((as = cJSON_AddObjectToObject(root, "api_limits")) == NULL)
-		return -1;
+	jw_open(w, "api_limits");
 	for (a = 0; a < TRK_API_COUNT; a++) {
 		const struct trk_api_limit *l = &t->api[a];
 
 		if (!l->known) {
-			if (cJSON_AddNullToObject(as, trk_api_name(a)) == NULL)
-				return -1;
+			jw_null(w, trk_api_name(a));
 			continue;
 		}
-		o = cJSON_AddObjectToObject(as, trk_api_name(a));
-		if (o == NULL || !ok(add_int(o, "limit", l->limit)) ||
-		    !ok(add_int(o, "remaining", l->remaining)) ||
-		    !ok(add_time(o, RT_SK_RESETS_AT, l->reset)) ||
-		    !ok(cJSON_AddBoolToObject(o, "stale", l->reset > 0 &&
-		    l->reset <= now)))
-			return -1;
+		jw_open(w, trk_api_name(a));
+		jw_int(w, "limit", l->limit);
+		jw_int(w, "remaining", l->remaining);
+		jw_time(w, RT_SK_RESETS_AT, l->reset);
+		jw_bool(w, "stale", l->reset > 0 && l->reset <= now);
+		jw_close(w);
 	}
-	return 0;
+	jw_close(w);
 }
 
-static int
-add_misc(cJSON *root, const struct trk *t)
+/* "unified", "retry_after", "poll" (with the daemon's schedule when d is
+   not NULL) and "ingest" */
+static void
+put_misc(struct jw *w, const struct trk *t, const struct status_daemon *d)
 {
-	cJSON *o, *r;
 	int e;
 
-	if ((o = cJSON_AddObjectToObject(root, "unified")) == NULL ||
-	    !ok(add_opt_string(o, "status",
-	    trk_ustatus_name(t->unified_status))) ||
-	    !ok(add_opt_string(o, "representative_claim",
-	    trk_claim_name(t->representative_claim))))
-		return -1;
+	jw_open(w, "unified");
+	jw_str(w, "status", trk_ustatus_name(t->unified_status));
+	jw_str(w, "representative_claim",
+	    trk_claim_name(t->representative_claim));
+	jw_close(w);
 
-	if (t->retry_after < 0) {
-		if (cJSON_AddNullToObject(root, "retry_after") == NULL)
-			return -1;
-	} else if ((o = cJSON_AddObjectToObject(root, "retry_after")) ==
-	    NULL || !ok(add_int(o, "seconds", t->retry_after)) ||
-	    !ok(add_time(o, "at", t->retry_after_at)))
-		return -1;
+	if (t->retry_after < 0)
+		jw_null(w, "retry_after");
+	else {
+		jw_open(w, "retry_after");
+		jw_int(w, "seconds", t->retry_after);
+		jw_time(w, "at", t->retry_after_at);
+		jw_close(w);
+	}
 
-	if ((o = cJSON_AddObjectToObject(root, RT_SK_POLL)) == NULL ||
-	    !ok(add_time(o, RT_SK_LAST_OK, t->poll_last_ok)) ||
-	    !ok(add_opt_string(o, RT_SK_LAST_ERROR, t->poll_last_error[0] ?
-	    t->poll_last_error : NULL)) ||
-	    !ok(add_time(o, RT_SK_LAST_ATTEMPT, t->poll_last_attempt)) ||
-	    !ok(add_int(o, "ok_total", t->poll_ok_total)) ||
-	    !ok(add_int(o, "fail_total", t->poll_fail_total)))
-		return -1;
+	jw_open(w, RT_SK_POLL);
+	jw_time(w, RT_SK_LAST_OK, t->poll_last_ok);
+	jw_str(w, RT_SK_LAST_ERROR, t->poll_last_error[0] ?
+	    t->poll_last_error : NULL);
+	jw_time(w, RT_SK_LAST_ATTEMPT, t->poll_last_attempt);
+	jw_int(w, "ok_total", t->poll_ok_total);
+	jw_int(w, "fail_total", t->poll_fail_total);
+	if (d != NULL) {
+		jw_bool(w, RT_SK_ENABLED, d->poll_enabled);
+		jw_time(w, RT_SK_NEXT_AT, d->poll_next_at);
+		jw_int(w, "interval", d->poll_interval);
+		jw_int(w, "skipped", d->poll_skipped);
+	}
+	jw_close(w);
 
-	if ((o = cJSON_AddObjectToObject(root, "ingest")) == NULL ||
-	    !ok(add_int(o, "accepted", t->datagrams_accepted)) ||
-	    (r = cJSON_AddObjectToObject(o, "rejected")) == NULL)
-		return -1;
+	jw_open(w, "ingest");
+	jw_int(w, "accepted", t->datagrams_accepted);
+	jw_open(w, "rejected");
 	for (e = RTP_OK + 1; e < RTP_E_COUNT; e++)
-		if (!ok(add_int(r, rtp_strerror(e), t->datagrams_rejected[e])))
-			return -1;
-	if (!ok(add_int(o, "foreign_uid", t->datagrams_foreign)) ||
-	    !ok(add_int(o, "client_drops", t->client_drops)))
-		return -1;
-	return 0;
+		jw_int(w, rtp_strerror(e), t->datagrams_rejected[e]);
+	jw_close(w);
+	jw_int(w, "foreign_uid", t->datagrams_foreign);
+	jw_int(w, "client_drops", t->client_drops);
+	jw_close(w);
 }
 
 /* s, or null when it is NULL or "" */
-static cJSON *
-add_opt_text(cJSON *obj, const char *key, const char *s)
+static void
+put_opt_text(struct jw *w, const char *key, const char *s)
 {
-	return add_opt_string(obj, key, s != NULL && s[0] != '\0' ? s : NULL);
+	jw_str(w, key, s != NULL && s[0] != '\0' ? s : NULL);
 }
 
 /* The connection counters of an HTTP server (docs/daemon.md). */
-static int
-add_ctl_stats(cJSON *root, const char *key, const struct ctl_stats *st)
+static void
+put_ctl_stats(struct jw *w, const char *key, const struct ctl_stats *st)
 {
-	cJSON *o;
-
-	if ((o = cJSON_AddObjectToObject(root, key)) == NULL ||
-	    !ok(add_int(o, "open", (int64_t)st->open)) ||
-	    !ok(add_int(o, "accepted", (int64_t)st->accepted)) ||
-	    !ok(add_int(o, "timed_out", (int64_t)st->timed_out)) ||
-	    !ok(add_int(o, "evicted", (int64_t)st->evicted)) ||
-	    !ok(add_int(o, "per_client", (int64_t)st->per_client)) ||
-	    !ok(add_int(o, "refused", (int64_t)st->refused)) ||
-	    !ok(add_int(o, "foreign", (int64_t)st->foreign)) ||
-	    !ok(add_int(o, "unauthorized", (int64_t)st->unauthorized)))
-		return -1;
-	return 0;
+	jw_open(w, key);
+	jw_int(w, "open", (int64_t)st->open);
+	jw_int(w, "accepted", (int64_t)st->accepted);
+	jw_int(w, "timed_out", (int64_t)st->timed_out);
+	jw_int(w, "evicted", (int64_t)st->evicted);
+	jw_int(w, "per_client", (int64_t)st->per_client);
+	jw_int(w, "refused", (int64_t)st->refused);
+	jw_int(w, "foreign", (int64_t)st->foreign);
+	jw_int(w, "unauthorized", (int64_t)st->unauthorized);
+	jw_close(w);
 }
 
 /* The "journal" object (docs/daemon.md). */
-static int
-add_journal(cJSON *root, const struct trk *t, const char *path)
+static void
+put_journal(struct jw *w, const struct trk *t, const char *path)
 {
 	const struct trk_jrn *tj = &t->jrn;
-	cJSON *o;
 
-	if ((o = cJSON_AddObjectToObject(root, "journal")) == NULL ||
-	    !ok(cJSON_AddStringToObject(o, "path", path != NULL ? path : "")) ||
-	    !ok(add_int(o, "bytes_pending",
-	    tj->size > tj->offset ? tj->size - tj->offset : 0)) ||
-	    !ok(add_int(o, "bytes_held", tj->held)) ||
-	    !ok(add_int(o, "bytes_cap", tj->cap)) ||
-	    !ok(add_int(o, "records", tj->records)) ||
-	    !ok(add_int(o, "repeats", tj->repeats)) ||
-	    !ok(add_int(o, "corrupt_bytes", tj->corrupt_bytes)) ||
-	    !ok(add_int(o, "refused", tj->refused)) ||
-	    !ok(cJSON_AddBoolToObject(o, "disk_full", tj->disk_full)) ||
-	    !ok(add_opt_text(o, "error", tj->error)))
-		return -1;
-	return 0;
+	jw_open(w, "journal");
+	jw_str(w, "path", path != NULL ? path : "");
+	jw_int(w, "bytes_pending", tj->size > tj->offset ?
+	    tj->size - tj->offset : 0);
+	jw_int(w, "bytes_held", tj->held);
+	jw_int(w, "bytes_cap", tj->cap);
+	jw_int(w, "records", tj->records);
+	jw_int(w, "repeats", tj->repeats);
+	jw_int(w, "corrupt_bytes", tj->corrupt_bytes);
+	jw_int(w, "refused", tj->refused);
+	jw_bool(w, "disk_full", tj->disk_full);
+	put_opt_text(w, "error", tj->error);
+	jw_close(w);
 }
 
 /* What only the running daemon knows (struct status_daemon). */
 static int
-add_daemon(cJSON *root, const struct trk *t, const struct status_daemon *d)
+put_daemon(struct jw *w, const struct trk *t, const struct status_daemon *d)
 {
-	cJSON *o;
-
-	if ((o = cJSON_AddObjectToObject(root, "daemon")) == NULL ||
-	    !ok(cJSON_AddStringToObject(o, "version", d->version != NULL ?
-	    d->version : "")) ||
-	    !ok(add_int(o, "pid", d->pid)) ||
-	    !ok(add_time(o, "started_at", d->started_at)))
+	jw_open(w, "daemon");
+	jw_str(w, "version", d->version != NULL ? d->version : "");
+	jw_int(w, "pid", d->pid);
+	jw_time(w, "started_at", d->started_at);
+	jw_close(w);
+	if (d->add_source != NULL && d->add_source(d->source_arg, w) == -1)
 		return -1;
-	if ((o = cJSON_GetObjectItemCaseSensitive(root, RT_SK_POLL)) == NULL ||
-	    !ok(cJSON_AddBoolToObject(o, RT_SK_ENABLED, d->poll_enabled)) ||
-	    !ok(add_time(o, RT_SK_NEXT_AT, d->poll_next_at)) ||
-	    !ok(add_int(o, "interval", d->poll_interval)) ||
-	    !ok(add_int(o, "skipped", d->poll_skipped)))
-		return -1;
-	if (d->add_source != NULL && d->add_source(d->source_arg, root) == -1)
-		return -1;
-	if (add_ctl_stats(root, "control", &d->control) == -1 ||
-	    (d->has_metrics_listener &&
-	    add_ctl_stats(root, "metrics_listener", &d->metrics_listener) ==
-	    -1))
-		return -1;
-	if (add_journal(root, t, d->journal_path) == -1)
-		return -1;
-	if ((o = cJSON_AddObjectToObject(root, "state")) == NULL ||
-	    !ok(cJSON_AddStringToObject(o, "path", d->state_path != NULL ?
-	    d->state_path : "")) ||
-	    !ok(add_time(o, "last_saved_at", d->state_saved_at)) ||
-	    !ok(add_opt_text(o, "last_save_error", d->state_save_error)) ||
-	    !ok(add_opt_text(o, "recovered_from", d->state_recovered_from)))
-		return -1;
+	put_ctl_stats(w, "control", &d->control);
+	if (d->has_metrics_listener)
+		put_ctl_stats(w, "metrics_listener", &d->metrics_listener);
+	put_journal(w, t, d->journal_path);
+	jw_open(w, "state");
+	jw_str(w, "path", d->state_path != NULL ? d->state_path : "");
+	jw_time(w, "last_saved_at", d->state_saved_at);
+	put_opt_text(w, "last_save_error", d->state_save_error);
+	put_opt_text(w, "recovered_from", d->state_recovered_from);
+	jw_close(w);
 	return 0;
+}
+
+/* About the size of the document, to allocate it at once. */
+static size_t
+size_hint(const struct trk *t)
+{
+	return 8192 + (size_t)t->nwin * 900 +
+	    (size_t)(t->nmodels + t->nprogs) * 240;
+}
+
+int
+status_render(const struct trk *t, time_t now, const struct status_daemon *d,
+    char **out, size_t *len)
+{
+	struct jw w;
+
+	jw_init(&w, size_hint(t));
+	jw_open(&w, NULL);
+	put_windows(&w, t, now);
+	put_extra(&w, t);
+	put_spend(&w, t);
+	put_requests(&w, t);
+	put_tokens(&w, "tokens_total", &t->tokens_total);
+	put_tables(&w, t);
+	put_api(&w, t, now);
+	put_misc(&w, t, d);
+	jw_time(&w, "generated_at", now);
+	if (d != NULL && put_daemon(&w, t, d) == -1) {
+		jw_discard(&w);
+		return -1;
+	}
+	jw_close(&w);
+	return jw_finish(&w, out, len);
 }
 
 cJSON *
 status_json(const struct trk *t, time_t now, const struct status_daemon *d)
 {
-	cJSON *root;
+	cJSON *j;
+	char *s;
+	size_t n;
 
-	if ((root = cJSON_CreateObject()) == NULL)
+	if (status_render(t, now, d, &s, &n) == -1)
 		return NULL;
-	if (add_windows(root, t, now) == -1 || add_extra(root, t) == -1 ||
-	    add_spend(root, t) == -1 ||
-	    add_requests(root, t) == -1 ||
-	    !ok(add_tokens(root, "tokens_total", &t->tokens_total)) ||
-	    add_tables(root, t) == -1 || add_api(root, t, now) == -1 ||
-	    add_misc(root, t) == -1 ||
-	    !ok(add_time(root, "generated_at", now)) ||
-	    (d != NULL && add_daemon(root, t, d) == -1))
-		goto err;
-	return root;
-err:
-	cJSON_Delete(root);
-	return NULL;
+	j = cJSON_ParseWithLength(s, n);
+	free(s);
+	return j;
 }

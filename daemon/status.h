@@ -12,6 +12,7 @@
 #include <cjson/cJSON.h>
 
 #include "control.h"
+#include "jsonw.h"
 #include "tracker.h"
 
 /* What the daemon adds to the tracker's figures. */
@@ -33,12 +34,22 @@ struct status_daemon {
 	const char *state_recovered_from; /* corrupt file moved aside, ""
 					   or NULL: none */
 	long poll_skipped;		/* poll.skipped */
-	/* the daemon's own sources and stores add their objects to the
-	   document (Claude Code's transcripts: "transcripts", "projects";
-	   the ledger: "ledger"); returns 0 or -1; NULL: none */
-	int (*add_source)(void *arg, cJSON *root);
+	/* the daemon's own sources and stores write their objects as
+	   members of the document's root (Claude Code's transcripts:
+	   "transcripts", "projects"; the ledger: "ledger"); returns 0 or
+	   -1; NULL: none */
+	int (*add_source)(void *arg, struct jw *root);
 	void *source_arg;
 };
+
+/*
+ * The status JSON of t at now, as text (the layout of cJSON_Print()):
+ * what status_json() holds, written without building it.  0 with the
+ * NUL-terminated text in *out (*len bytes; the caller frees it), -1 when
+ * out of memory or add_source failed.
+ */
+int status_render(const struct trk *t, time_t now,
+    const struct status_daemon *d, char **out, size_t *len);
 
 /*
  * The status JSON of t at now ("windows", "extra_usage", "spend",

@@ -4,6 +4,7 @@
 # bench_status GET /v1/status latency on the control socket
 # bench_spawn  start-up cost of LD_PRELOAD'ing the shim into a program
 # bench_handoff CPU per event of the shim's hand-off: datagram vs journal
+# bench_render the status JSON rendered in process: writer vs cJSON tree
 # (bench_scan, the body scanner's benchmark, is in tests/scan.mk.)
 #
 # Like bench_scan they are always built optimised and without sanitizers,
@@ -18,7 +19,8 @@ BENCH_CFLAGS = -std=gnu11 -D_GNU_SOURCE -Iinclude $(WARN) $(CFLAGS) -O2
 BENCH_COMMON_OBJ = $(COMMON_SRC:%.c=$(B)/bench/obj/%.o)
 
 BENCH_PROGS += $(B)/bench/bench_send $(B)/bench/bench_status \
-               $(B)/bench/bench_spawn $(B)/bench/bench_handoff bench-nginx
+               $(B)/bench/bench_spawn $(B)/bench/bench_handoff \
+               $(B)/bench/bench_render bench-nginx
 
 $(B)/bench/obj/common/%.o: common/%.c
 	@mkdir -p $(@D)
@@ -47,6 +49,22 @@ $(B)/bench/bench_handoff: $(B)/bench/obj/tests/bench/bench_handoff.o \
 
 $(B)/bench/bench_status: $(B)/bench/obj/tests/bench/bench_status.o
 	$(CC) $(LDFLAGS) -o $@ $^
+
+# bench_render links the daemon's tracker and status modules
+BENCH_RENDER_OBJ = $(patsubst %,$(B)/bench/obj/daemon/%.o,tracker status \
+    jsonw forecast log)
+
+$(B)/bench/obj/daemon/%.o: daemon/%.c
+	@mkdir -p $(@D)
+	$(CC) $(BENCH_CFLAGS) $(CJSON_CFLAGS) -MMD -MP -c -o $@ $<
+
+$(B)/bench/obj/tests/bench/bench_render.o: tests/bench/bench_render.c
+	@mkdir -p $(@D)
+	$(CC) $(BENCH_CFLAGS) $(CJSON_CFLAGS) -MMD -MP -c -o $@ $<
+
+$(B)/bench/bench_render: $(B)/bench/obj/tests/bench/bench_render.o \
+    $(BENCH_RENDER_OBJ) $(BENCH_COMMON_OBJ)
+	$(CC) $(LDFLAGS) -o $@ $^ $(CJSON_LIBS) -lm
 
 $(B)/bench/bench_spawn: $(B)/bench/obj/tests/bench/bench_spawn.o
 	$(CC) $(LDFLAGS) -o $@ $^

@@ -143,11 +143,13 @@ START_TEST(a_request_past_its_deadline_is_dropped_one_being_answered_is_not)
 }
 END_TEST
 
-static cJSON *
-status_cb(void *arg)
+static int
+status_cb(void *arg, char **out, size_t *len)
 {
 	(void)arg;
-	return cJSON_CreateObject();
+	*out = strdup("{\n}");
+	*len = strlen(*out);
+	return 0;
 }
 
 static int

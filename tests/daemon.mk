@@ -26,7 +26,7 @@ CHECK_OBJS_control = $(B)/obj/daemon/loop.o $(B)/obj/daemon/log.o
 CHECK_LIBS_control = $(CJSON_LIBS) $(MHD_LIBS)
 
 CHECK_OBJS_journal = $(B)/obj/daemon/journal.o $(B)/obj/daemon/loop.o \
-                     $(B)/obj/daemon/tracker.o $(B)/obj/daemon/forecast.o $(B)/obj/daemon/status.o \
+                     $(B)/obj/daemon/tracker.o $(B)/obj/daemon/forecast.o $(B)/obj/daemon/status.o $(B)/obj/daemon/jsonw.o \
                      $(B)/obj/daemon/pollparse.o $(B)/obj/daemon/state.o \
                      $(B)/obj/daemon/log.o
 CHECK_LIBS_journal = $(CJSON_LIBS)
