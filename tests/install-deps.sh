@@ -24,14 +24,16 @@ set -u
 # test writes header blocks with libnghttp2's HPACK deflater.  The TLS
 # layer's real clients: python3-requests, python3-httpx and python3-h2
 # (httpx over HTTP/2), with php-cli's stream wrapper, ruby's net/http, wget
-# and nghttpx (the h2 front) from above.
+# and nghttpx (the h2 front) from above; the layer's own test clients
+# (tests/client/rt-tls.c) build against libssl-dev and libgnutls28-dev.
 PKGS="gcc make pkg-config libcurl4-openssl-dev libcjson-dev libelf-dev \
 libprotobuf-c-dev protobuf-c-compiler check libsubunit-dev libmicrohttpd-dev curl php-cli php-curl python3 \
 python3-pycurl python3-prometheus-client openssl groff-base clang \
 libclang-rt-14-dev gdb nghttp2-proxy ruby ruby-curb lua5.1 lua5.2 lua-curl \
 php-guzzlehttp-guzzle libwww-curl-perl wget prometheus zsh fish python3-protobuf \
 protobuf-compiler libsqlite3-dev libncurses-dev tmux zlib1g-dev libbrotli-dev \
-libzstd-dev libnghttp2-dev python3-requests python3-httpx python3-h2"
+libzstd-dev libnghttp2-dev python3-requests python3-httpx python3-h2 \
+libssl-dev libgnutls28-dev"
 
 # `make deb` alone (tests/install-deps.sh deb): the packaging tools, and the
 # build-dependencies of debian/control.
