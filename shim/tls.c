@@ -5,9 +5,9 @@
  *
  * The table is an array of TLS_SLOTS (key, value) pairs, a key living in
  * one of the TLS_PROBE slots from its hash on.  Readers (every hooked call)
- * load keys without locks; inserts and removals take tbl_mu.  A value is
- * stored before its key is published (release), so a reader that sees the
- * key sees its value.  A removed entry leaves a tombstone that a later
+ * load keys without locks; inserts and removals take tbl_mu.  A value and
+ * its library's functions are stored before the key is published
+ * (release), so a reader that sees the key sees them.  A removed entry leaves a tombstone that a later
  * insert in the same window reuses, so probes stay bounded whatever the
  * history.  A connection that finds its window full is passed through
  * untapped without being recorded (tls_find() says so after TLS_PROBE
@@ -251,7 +251,7 @@ target(const struct tls_facts *f, char *host, size_t len)
 /* Record val for key unless another thread did first; returns what the
  * table holds for key now (TLS_UNTAPPED when there is no room). */
 static struct tls_conn *
-settle(const void *key, struct tls_conn *val)
+settle(const void *key, struct tls_conn *val, const void *fns)
 {
 	uintptr_t k = (uintptr_t)key, cur;
 	size_t h = tls_hash(k), i;
@@ -284,6 +284,7 @@ settle(const void *key, struct tls_conn *val)
 		goto out;
 	}
 	atomic_store_explicit(&free_slot->val, val, memory_order_relaxed);
+	atomic_store_explicit(&free_slot->fns, fns, memory_order_relaxed);
 	atomic_store_explicit(&free_slot->key, k, memory_order_release);
 out:
 	pthread_mutex_unlock(&tbl_mu);
@@ -312,7 +313,7 @@ tls_decide(const void *key, const struct tls_facts *f)
 			shim_debug("TLS connection to %s tapped (%s)", host,
 			    c->proto->name);
 	}
-	got = settle(key, c);
+	got = settle(key, c, f->fns);
 	if (got != c && c != TLS_UNTAPPED) {
 		/* another thread decided it first, or no room */
 		c->proto->drop(c->rd);
@@ -324,11 +325,11 @@ tls_decide(const void *key, const struct tls_facts *f)
 }
 
 void
-tls_disown(const void *key)
+tls_disown(const void *key, const void *fns)
 {
 	int saved = errno;
 
-	(void)settle(key, TLS_UNTAPPED);
+	(void)settle(key, TLS_UNTAPPED, fns);
 	errno = saved;
 }
 

@@ -6,9 +6,10 @@
  *
  * A connection is known by its SSL* or gnutls_session_t (the key).  Its
  * first successful read or write decides, once, whether it is tapped; the
- * answer is kept in a bounded open-addressing table read without locks, so
- * a call on a decided, untapped connection costs a resolver cache hit and a
- * probe or two.  Nothing here includes a TLS library's headers: the types
+ * answer is kept in a bounded open-addressing table read without locks,
+ * with the real functions of the connection's library, so a call on a
+ * decided, untapped connection costs a probe or two and the call: nothing
+ * is resolved.  Nothing here includes a TLS library's headers: the types
  * are opaque, the few constants are written out.
  */
 #ifndef RATETAP_SHIM_TLS_H
@@ -39,6 +40,8 @@ struct tls_conn;			/* a tapped connection (tls.c) */
 struct tls_slot {
 	_Atomic uintptr_t key;		/* 0: never used, TLS_TOMB: removed */
 	_Atomic(struct tls_conn *) val;	/* TLS_UNTAPPED or a tapped one */
+	_Atomic(const void *) fns;	/* the real functions of the library
+					   the connection belongs to */
 };
 
 extern struct tls_slot tls_slots[TLS_SLOTS];
@@ -57,26 +60,38 @@ tls_hash(uintptr_t key)
  * TLS_UNTAPPED without being recorded.
  */
 static inline struct tls_conn *
-tls_find(const void *key)
+tls_find_fns(const void *key, const void **fns)
 {
 	uintptr_t k = (uintptr_t)key, cur;
 	size_t h = tls_hash(k), i;
 	int room = 0;
 
+	*fns = NULL;
 	for (i = 0; i < TLS_PROBE; i++) {
 		const struct tls_slot *s = &tls_slots[(h + i) &
 		    (TLS_SLOTS - 1)];
 
 		cur = atomic_load_explicit(&s->key, memory_order_acquire);
-		if (cur == k)
+		if (cur == k) {
+			*fns = atomic_load_explicit(&s->fns,
+			    memory_order_relaxed);
 			return atomic_load_explicit(&s->val,
-			    memory_order_acquire);
+			    memory_order_relaxed);
+		}
 		if (cur == 0)
 			return NULL;
 		if (cur == TLS_TOMB)
 			room = 1;
 	}
 	return room ? NULL : TLS_UNTAPPED;
+}
+
+static inline struct tls_conn *
+tls_find(const void *key)
+{
+	const void *fns;
+
+	return tls_find_fns(key, &fns);
 }
 
 /* The key whose real function this thread is inside (a TLS library
@@ -100,6 +115,8 @@ struct tls_facts {
 	int fd;				/* its socket, -1: unknown */
 	int h2;				/* ALPN chose "h2" */
 	int server;			/* the application is the server */
+	const void *fns;		/* the real functions it was called
+					   with (its library's table) */
 };
 
 /*
@@ -111,8 +128,8 @@ struct tls_facts {
 struct tls_conn *tls_decide(const void *key, const struct tls_facts *f);
 
 /* Record key as not tapped: its calls come from a libcurl (or through the
- * libcurl hooks), whose layer owns it. */
-void tls_disown(const void *key);
+ * libcurl hooks), whose layer owns it; fns as in tls_facts. */
+void tls_disown(const void *key, const void *fns);
 
 /* Bytes the application wrote on / read from a tapped connection. */
 void tls_out(struct tls_conn *c, const void *p, size_t n);

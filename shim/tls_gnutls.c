@@ -3,8 +3,9 @@
  * gnutls_record_recv, gnutls_record_recv_seq, gnutls_bye, gnutls_deinit.
  * As the OpenSSL hooks (tls_ossl.c): the caller's own libgnutls, the same
  * return values and errno, a tapped connection's bytes to its reader.
- * gnutls_record_send calls gnutls_record_send2 through its PLT: that inner
- * call passes straight through (tls_inside).
+ * gnutls_record_send is gnutls_record_send2 with no padding: its hook calls
+ * the real send2 (see gn_send()); a library's other calls to its own
+ * exported functions pass straight through (tls_inside).
  *
  * A GnuTLS client cannot read back the server name it sends
  * (gnutls_server_name_get answers GNUTLS_E_INVALID_REQUEST on the client
@@ -129,6 +130,24 @@ static const struct resolve_family gnutls_family = {
 	((const struct gnutls_fns *)resolve_table(&gnutls_family,	\
 	    __builtin_return_address(0), (flags)))
 
+/* As ossl_conn() (tls_ossl.c): the session s, and the functions of the
+ * libgnutls it was decided with, else its caller's. */
+static inline const struct gnutls_fns *
+gn_conn(struct gnutls_session_int *s, struct tls_conn **c, unsigned *flags,
+    const void *caller)
+{
+	const void *known;
+
+	*c = tls_find_fns(s, &known);
+	*flags = 0;
+	if (__builtin_expect(known != NULL, 1))
+		return known;
+	return resolve_table(&gnutls_family, caller, flags);
+}
+
+#define GN_CONN(s, c, flags)						\
+	gn_conn((s), (c), (flags), __builtin_return_address(0))
+
 __attribute__((noinline, cold)) static int
 gn_fail(const char *name)
 {
@@ -139,12 +158,13 @@ gn_fail(const char *name)
 }
 
 static int
-gn_pass(const void *s, struct tls_conn *c, unsigned flags)
+gn_pass(const struct gnutls_fns *f, const void *s, struct tls_conn *c,
+    unsigned flags)
 {
 	if (tls_inside == s || shim_off())
 		return 1;
 	if (c == NULL && ((flags & RES_CALLER_CURL) || shim_busy)) {
-		tls_disown(s);
+		tls_disown(s, f);
 		return 1;
 	}
 	return 0;
@@ -163,6 +183,7 @@ gn_decide(const struct gnutls_fns *f, struct gnutls_session_int *s)
 
 	memset(&fx, 0, sizeof(fx));
 	fx.fd = -1;
+	fx.fns = f;
 	if (sni_take(s, name))
 		fx.sni = name;
 	TLS_CALL(s,
@@ -209,6 +230,21 @@ gn_after_send(const struct gnutls_fns *f, struct gnutls_session_int *s,
 		tls_out(c, buf, (size_t)n);
 }
 
+/*
+ * gnutls_record_send is gnutls_record_send2(s, data, size, 0, 0): a tail
+ * call through libgnutls's own PLT (3.7), which would come back into the
+ * send2 hook.  Calling send2 directly does what the library does, with one
+ * hook per send; a library without send2 (before 3.6.3) gets its send.
+ */
+static inline ssize_t
+gn_send(const struct gnutls_fns *f, struct gnutls_session_int *s,
+    const void *data, size_t size)
+{
+	if (__builtin_expect(f->send2 != NULL, 1))
+		return f->send2(s, data, size, 0, 0);
+	return f->send(s, data, size);
+}
+
 __attribute__((noinline)) static ssize_t
 send_slow(const struct gnutls_fns *f, unsigned flags, struct tls_conn *c,
     struct gnutls_session_int *s, const void *data, size_t size)
@@ -216,9 +252,9 @@ send_slow(const struct gnutls_fns *f, unsigned flags, struct tls_conn *c,
 	ssize_t n;
 	int saved;
 
-	if (gn_pass(s, c, flags))
-		return f->send(s, data, size);
-	TLS_CALL(s, n = f->send(s, data, size));
+	if (gn_pass(f, s, c, flags))
+		return gn_send(f, s, data, size);
+	TLS_CALL(s, n = gn_send(f, s, data, size));
 	saved = errno;
 	gn_after_send(f, s, c, data, n);
 	errno = saved;
@@ -230,13 +266,13 @@ gnutls_record_send(struct gnutls_session_int *s, const void *data,
     size_t size)
 {
 	unsigned flags;
-	const struct gnutls_fns *f = GN_FNS(&flags);
 	struct tls_conn *c;
+	const struct gnutls_fns *f = GN_CONN(s, &c, &flags);
 
 	if (__builtin_expect(f == NULL, 0))
 		return gn_fail("gnutls_record_send");
-	if ((c = tls_find(s)) == TLS_UNTAPPED)
-		return f->send(s, data, size);
+	if (c == TLS_UNTAPPED)
+		return gn_send(f, s, data, size);
 	return send_slow(f, flags, c, s, data, size);
 }
 
@@ -248,7 +284,7 @@ send2_slow(const struct gnutls_fns *f, unsigned flags, struct tls_conn *c,
 	ssize_t n;
 	int saved;
 
-	if (gn_pass(s, c, flags))
+	if (gn_pass(f, s, c, flags))
 		return f->send2(s, data, size, pad, fl);
 	TLS_CALL(s, n = f->send2(s, data, size, pad, fl));
 	saved = errno;
@@ -262,12 +298,12 @@ gnutls_record_send2(struct gnutls_session_int *s, const void *data,
     size_t size, size_t pad, unsigned fl)
 {
 	unsigned flags;
-	const struct gnutls_fns *f = GN_FNS(&flags);
 	struct tls_conn *c;
+	const struct gnutls_fns *f = GN_CONN(s, &c, &flags);
 
 	if (__builtin_expect(f == NULL || f->send2 == NULL, 0))
 		return gn_fail("gnutls_record_send2");
-	if ((c = tls_find(s)) == TLS_UNTAPPED)
+	if (c == TLS_UNTAPPED)
 		return f->send2(s, data, size, pad, fl);
 	return send2_slow(f, flags, c, s, data, size, pad, fl);
 }
@@ -280,7 +316,7 @@ recv_slow(const struct gnutls_fns *f, unsigned flags, struct tls_conn *c,
 	ssize_t n;
 	int saved;
 
-	if (gn_pass(s, c, flags))
+	if (gn_pass(f, s, c, flags))
 		return with_seq ? f->recv_seq(s, data, size, seq) :
 		    f->recv(s, data, size);
 	TLS_CALL(s, n = with_seq ? f->recv_seq(s, data, size, seq) :
@@ -295,12 +331,12 @@ SHIM_EXPORT ssize_t
 gnutls_record_recv(struct gnutls_session_int *s, void *data, size_t size)
 {
 	unsigned flags;
-	const struct gnutls_fns *f = GN_FNS(&flags);
 	struct tls_conn *c;
+	const struct gnutls_fns *f = GN_CONN(s, &c, &flags);
 
 	if (__builtin_expect(f == NULL, 0))
 		return gn_fail("gnutls_record_recv");
-	if ((c = tls_find(s)) == TLS_UNTAPPED)
+	if (c == TLS_UNTAPPED)
 		return f->recv(s, data, size);
 	return recv_slow(f, flags, c, s, data, size, NULL, 0);
 }
@@ -310,12 +346,12 @@ gnutls_record_recv_seq(struct gnutls_session_int *s, void *data,
     size_t size, unsigned char *seq)
 {
 	unsigned flags;
-	const struct gnutls_fns *f = GN_FNS(&flags);
 	struct tls_conn *c;
+	const struct gnutls_fns *f = GN_CONN(s, &c, &flags);
 
 	if (__builtin_expect(f == NULL || f->recv_seq == NULL, 0))
 		return gn_fail("gnutls_record_recv_seq");
-	if ((c = tls_find(s)) == TLS_UNTAPPED)
+	if (c == TLS_UNTAPPED)
 		return f->recv_seq(s, data, size, seq);
 	return recv_slow(f, flags, c, s, data, size, seq, 1);
 }
@@ -325,13 +361,14 @@ gnutls_record_recv_seq(struct gnutls_session_int *s, void *data,
 SHIM_EXPORT int
 gnutls_bye(struct gnutls_session_int *s, int how)
 {
-	const struct gnutls_fns *f = GN_FNS(NULL);
+	unsigned flags;
 	struct tls_conn *c;
+	const struct gnutls_fns *f = GN_CONN(s, &c, &flags);
 	int r, saved;
 
 	if (__builtin_expect(f == NULL, 0))
 		return gn_fail("gnutls_bye");
-	if ((c = tls_find(s)) == NULL || c == TLS_UNTAPPED ||
+	if (c == NULL || c == TLS_UNTAPPED ||
 	    tls_inside == s)
 		return f->bye(s, how);
 	TLS_CALL(s, r = f->bye(s, how));
@@ -345,7 +382,9 @@ gnutls_bye(struct gnutls_session_int *s, int how)
 SHIM_EXPORT void
 gnutls_deinit(struct gnutls_session_int *s)
 {
-	const struct gnutls_fns *f = GN_FNS(NULL);
+	unsigned flags;
+	struct tls_conn *c;
+	const struct gnutls_fns *f = GN_CONN(s, &c, &flags);
 
 	if (__builtin_expect(f == NULL, 0)) {
 		(void)gn_fail("gnutls_deinit");

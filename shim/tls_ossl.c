@@ -74,6 +74,29 @@ static const struct resolve_family ossl_family = {
 	((const struct ossl_fns *)resolve_table(&ossl_family,		\
 	    __builtin_return_address(0), (flags)))
 
+/*
+ * The connection s (*c: what tls_find() says) and the real functions to
+ * call for it: those of the library it was decided with, kept in its
+ * entry, else (not decided yet, or not recorded) its caller's, resolved;
+ * *flags then says whether the caller is a libcurl.  A decided connection
+ * belongs to one libssl whoever calls it.
+ */
+static inline const struct ossl_fns *
+ossl_conn(struct ssl_st *s, struct tls_conn **c, unsigned *flags,
+    const void *caller)
+{
+	const void *known;
+
+	*c = tls_find_fns(s, &known);
+	*flags = 0;
+	if (__builtin_expect(known != NULL, 1))
+		return known;
+	return resolve_table(&ossl_family, caller, flags);
+}
+
+#define OSSL_CONN(s, c, flags)						\
+	ossl_conn((s), (c), (flags), __builtin_return_address(0))
+
 /* A hook with no function to forward to (no libssl for the caller, or it
  * lacks this one): fail as the library would for a bad argument. */
 __attribute__((noinline, cold)) static int
@@ -90,12 +113,13 @@ ossl_fail(const char *name)
  * itself for this very connection: 1 when the call is to pass through.
  * Records a libcurl's connection as not ours. */
 static int
-ossl_pass(const void *s, struct tls_conn *c, unsigned flags)
+ossl_pass(const struct ossl_fns *f, const void *s, struct tls_conn *c,
+    unsigned flags)
 {
 	if (tls_inside == s || shim_off())
 		return 1;
 	if (c == NULL && ((flags & RES_CALLER_CURL) || shim_busy)) {
-		tls_disown(s);
+		tls_disown(s, f);
 		return 1;
 	}
 	return 0;
@@ -110,6 +134,7 @@ ossl_decide(const struct ossl_fns *f, struct ssl_st *s)
 	unsigned int alen = 0;
 
 	memset(&fx, 0, sizeof(fx));
+	fx.fns = f;
 	TLS_CALL(s,
 	    fx.server = f->is_server != NULL && f->is_server(s) == 1;
 	    fx.sni = f->get_servername(s, TLSEXT_NAMETYPE_host_name);
@@ -165,7 +190,7 @@ read_slow(const struct ossl_fns *f, unsigned flags, struct tls_conn *c,
 {
 	int n, saved;
 
-	if (ossl_pass(s, c, flags))
+	if (ossl_pass(f, s, c, flags))
 		return f->read(s, buf, num);
 	TLS_CALL(s, n = f->read(s, buf, num));
 	saved = errno;
@@ -178,12 +203,12 @@ SHIM_EXPORT int
 SSL_read(struct ssl_st *s, void *buf, int num)
 {
 	unsigned flags;
-	const struct ossl_fns *f = OSSL_FNS(&flags);
 	struct tls_conn *c;
+	const struct ossl_fns *f = OSSL_CONN(s, &c, &flags);
 
 	if (__builtin_expect(f == NULL, 0))
 		return ossl_fail("SSL_read");
-	if ((c = tls_find(s)) == TLS_UNTAPPED)
+	if (c == TLS_UNTAPPED)
 		return f->read(s, buf, num);
 	return read_slow(f, flags, c, s, buf, num);
 }
@@ -194,7 +219,7 @@ read_ex_slow(const struct ossl_fns *f, unsigned flags, struct tls_conn *c,
 {
 	int r, saved;
 
-	if (ossl_pass(s, c, flags))
+	if (ossl_pass(f, s, c, flags))
 		return f->read_ex(s, buf, num, got);
 	TLS_CALL(s, r = f->read_ex(s, buf, num, got));
 	saved = errno;
@@ -208,12 +233,12 @@ SHIM_EXPORT int
 SSL_read_ex(struct ssl_st *s, void *buf, size_t num, size_t *got)
 {
 	unsigned flags;
-	const struct ossl_fns *f = OSSL_FNS(&flags);
 	struct tls_conn *c;
+	const struct ossl_fns *f = OSSL_CONN(s, &c, &flags);
 
 	if (__builtin_expect(f == NULL || f->read_ex == NULL, 0))
 		return ossl_fail("SSL_read_ex") + 1;
-	if ((c = tls_find(s)) == TLS_UNTAPPED)
+	if (c == TLS_UNTAPPED)
 		return f->read_ex(s, buf, num, got);
 	return read_ex_slow(f, flags, c, s, buf, num, got);
 }
@@ -223,7 +248,9 @@ SSL_read_ex(struct ssl_st *s, void *buf, size_t num, size_t *got)
 SHIM_EXPORT int
 SSL_peek(struct ssl_st *s, void *buf, int num)
 {
-	const struct ossl_fns *f = OSSL_FNS(NULL);
+	unsigned flags;
+	struct tls_conn *c;
+	const struct ossl_fns *f = OSSL_CONN(s, &c, &flags);
 
 	if (__builtin_expect(f == NULL || f->peek == NULL, 0))
 		return ossl_fail("SSL_peek");
@@ -233,7 +260,9 @@ SSL_peek(struct ssl_st *s, void *buf, int num)
 SHIM_EXPORT int
 SSL_peek_ex(struct ssl_st *s, void *buf, size_t num, size_t *got)
 {
-	const struct ossl_fns *f = OSSL_FNS(NULL);
+	unsigned flags;
+	struct tls_conn *c;
+	const struct ossl_fns *f = OSSL_CONN(s, &c, &flags);
 
 	if (__builtin_expect(f == NULL || f->peek_ex == NULL, 0))
 		return ossl_fail("SSL_peek_ex") + 1;
@@ -246,7 +275,7 @@ write_slow(const struct ossl_fns *f, unsigned flags, struct tls_conn *c,
 {
 	int n, saved;
 
-	if (ossl_pass(s, c, flags))
+	if (ossl_pass(f, s, c, flags))
 		return f->write(s, buf, num);
 	TLS_CALL(s, n = f->write(s, buf, num));
 	saved = errno;
@@ -260,12 +289,12 @@ SHIM_EXPORT int
 SSL_write(struct ssl_st *s, const void *buf, int num)
 {
 	unsigned flags;
-	const struct ossl_fns *f = OSSL_FNS(&flags);
 	struct tls_conn *c;
+	const struct ossl_fns *f = OSSL_CONN(s, &c, &flags);
 
 	if (__builtin_expect(f == NULL, 0))
 		return ossl_fail("SSL_write");
-	if ((c = tls_find(s)) == TLS_UNTAPPED)
+	if (c == TLS_UNTAPPED)
 		return f->write(s, buf, num);
 	return write_slow(f, flags, c, s, buf, num);
 }
@@ -279,7 +308,7 @@ write_ex_slow(const struct ossl_fns *f, unsigned flags, struct tls_conn *c,
 	    early ? f->write_early_data : f->write_ex;
 	int r, saved;
 
-	if (ossl_pass(s, c, flags))
+	if (ossl_pass(f, s, c, flags))
 		return fn(s, buf, num, put);
 	TLS_CALL(s, r = fn(s, buf, num, put));
 	saved = errno;
@@ -292,12 +321,12 @@ SHIM_EXPORT int
 SSL_write_ex(struct ssl_st *s, const void *buf, size_t num, size_t *put)
 {
 	unsigned flags;
-	const struct ossl_fns *f = OSSL_FNS(&flags);
 	struct tls_conn *c;
+	const struct ossl_fns *f = OSSL_CONN(s, &c, &flags);
 
 	if (__builtin_expect(f == NULL || f->write_ex == NULL, 0))
 		return ossl_fail("SSL_write_ex") + 1;
-	if ((c = tls_find(s)) == TLS_UNTAPPED)
+	if (c == TLS_UNTAPPED)
 		return f->write_ex(s, buf, num, put);
 	return write_ex_slow(f, flags, c, s, buf, num, put, 0);
 }
@@ -307,12 +336,12 @@ SSL_write_early_data(struct ssl_st *s, const void *buf, size_t num,
     size_t *put)
 {
 	unsigned flags;
-	const struct ossl_fns *f = OSSL_FNS(&flags);
 	struct tls_conn *c;
+	const struct ossl_fns *f = OSSL_CONN(s, &c, &flags);
 
 	if (__builtin_expect(f == NULL || f->write_early_data == NULL, 0))
 		return ossl_fail("SSL_write_early_data") + 1;
-	if ((c = tls_find(s)) == TLS_UNTAPPED)
+	if (c == TLS_UNTAPPED)
 		return f->write_early_data(s, buf, num, put);
 	return write_ex_slow(f, flags, c, s, buf, num, put, 1);
 }
@@ -323,13 +352,14 @@ SSL_write_early_data(struct ssl_st *s, const void *buf, size_t num,
 SHIM_EXPORT int
 SSL_shutdown(struct ssl_st *s)
 {
-	const struct ossl_fns *f = OSSL_FNS(NULL);
+	unsigned flags;
 	struct tls_conn *c;
+	const struct ossl_fns *f = OSSL_CONN(s, &c, &flags);
 	int r, saved;
 
 	if (__builtin_expect(f == NULL || f->shutdown == NULL, 0))
 		return ossl_fail("SSL_shutdown");
-	if ((c = tls_find(s)) == NULL || c == TLS_UNTAPPED ||
+	if (c == NULL || c == TLS_UNTAPPED ||
 	    tls_inside == s)
 		return f->shutdown(s);
 	TLS_CALL(s, r = f->shutdown(s));
@@ -345,13 +375,15 @@ SSL_shutdown(struct ssl_st *s)
 SHIM_EXPORT void
 SSL_free(struct ssl_st *s)
 {
-	const struct ossl_fns *f = OSSL_FNS(NULL);
+	unsigned flags;
+	struct tls_conn *c;
+	const struct ossl_fns *f = OSSL_CONN(s, &c, &flags);
 
 	if (__builtin_expect(f == NULL, 0)) {
 		(void)ossl_fail("SSL_free");
 		return;
 	}
-	if (s != NULL)
+	if (s != NULL && c != NULL)
 		tls_forget(s);
 	f->free(s);
 }

@@ -150,7 +150,7 @@ key(uintptr_t i)
 static struct tls_facts
 sni(const char *name)
 {
-	struct tls_facts f = { name, -1, 0, 0 };
+	struct tls_facts f = { name, -1, 0, 0, NULL };
 
 	return f;
 }
@@ -257,7 +257,7 @@ START_TEST(without_sni_the_peer_address_decides)
 {
 	int cfd, lfd, port;
 	char list[64], want[64];
-	struct tls_facts f = { NULL, -1, 0, 0 };
+	struct tls_facts f = { NULL, -1, 0, 0, NULL };
 	struct tls_conn *c;
 
 	port = loopback(&cfd, &lfd);
@@ -310,15 +310,33 @@ START_TEST(the_first_decision_wins)
 	struct tls_facts f = sni("api.anthropic.com");
 	struct tls_conn *c;
 
+	static const int lib_a = 1, lib_b = 2;	/* two function tables */
+	const void *fns;
+
 	hosts("api.anthropic.com");
-	tls_disown(key(9));			/* libcurl's */
+	tls_disown(key(9), &lib_a);		/* libcurl's */
+	ck_assert_ptr_eq(tls_find_fns(key(9), &fns), TLS_UNTAPPED);
+	ck_assert_ptr_eq(fns, &lib_a);
 	opened = 0;
+	memset(&last, 0, sizeof(last));
+	f.fns = &lib_b;
 	c = tls_decide(key(9), &f);
 	ck_assert_ptr_eq(c, TLS_UNTAPPED);
-	ck_assert_int_eq(last.drops >= 0, 1);
-	ck_assert_ptr_eq(tls_find(key(9)), TLS_UNTAPPED);
+	/* the loser's reader was opened and dropped, unreported */
+	ck_assert_int_eq(opened, 1);
+	ck_assert_int_eq(last.drops, 1);
+	ck_assert_int_eq(last.ends, 0);
+	ck_assert_ptr_eq(tls_find_fns(key(9), &fns), TLS_UNTAPPED);
+	ck_assert_ptr_eq(fns, &lib_a);		/* the first one's too */
 	tls_forget(key(9));
-	ck_assert_ptr_null(tls_find(key(9)));
+	ck_assert_ptr_null(tls_find_fns(key(9), &fns));
+	ck_assert_ptr_null(fns);
+	/* a tapped entry keeps the functions it was decided with */
+	c = tls_decide(key(9), &f);
+	ck_assert_ptr_ne(c, TLS_UNTAPPED);
+	ck_assert_ptr_eq(tls_find_fns(key(9), &fns), c);
+	ck_assert_ptr_eq(fns, &lib_b);
+	tls_forget(key(9));
 }
 END_TEST
 
