@@ -5,6 +5,8 @@
 # bench_spawn  start-up cost of LD_PRELOAD'ing the shim into a program
 # bench_handoff CPU per event of the shim's hand-off: datagram vs journal
 # bench_render the status JSON rendered in process: writer vs cJSON tree
+# bench_tls    the TLS layer's costs: a loopback TLS server and an OpenSSL
+#              client (bench_tls), a GnuTLS client (bench_tls_gnutls)
 # (bench_scan, the body scanner's benchmark, is in tests/scan.mk.)
 #
 # Like bench_scan they are always built optimised and without sanitizers,
@@ -20,7 +22,8 @@ BENCH_COMMON_OBJ = $(COMMON_SRC:%.c=$(B)/bench/obj/%.o)
 
 BENCH_PROGS += $(B)/bench/bench_send $(B)/bench/bench_status \
                $(B)/bench/bench_spawn $(B)/bench/bench_handoff \
-               $(B)/bench/bench_render bench-nginx
+               $(B)/bench/bench_render $(B)/bench/bench_tls \
+               $(B)/bench/bench_tls_gnutls bench-nginx
 
 $(B)/bench/obj/common/%.o: common/%.c
 	@mkdir -p $(@D)
@@ -68,6 +71,23 @@ $(B)/bench/bench_render: $(B)/bench/obj/tests/bench/bench_render.o \
 
 $(B)/bench/bench_spawn: $(B)/bench/obj/tests/bench/bench_spawn.o
 	$(CC) $(LDFLAGS) -o $@ $^
+
+# bench_tls: one source, built with OpenSSL (server and client) and with
+# GnuTLS (client only)
+OPENSSL_CFLAGS = $(call pc,--cflags,openssl,)
+OPENSSL_LIBS   = $(call pc,--libs,openssl,-lssl -lcrypto)
+GNUTLS_CFLAGS  = $(call pc,--cflags,gnutls,)
+GNUTLS_LIBS    = $(call pc,--libs,gnutls,-lgnutls)
+
+$(B)/bench/bench_tls: tests/bench/bench_tls.c
+	@mkdir -p $(@D)
+	$(CC) $(BENCH_CFLAGS) $(OPENSSL_CFLAGS) -o $@ $< $(LDFLAGS) \
+	    $(OPENSSL_LIBS)
+
+$(B)/bench/bench_tls_gnutls: tests/bench/bench_tls.c
+	@mkdir -p $(@D)
+	$(CC) $(BENCH_CFLAGS) $(GNUTLS_CFLAGS) -DBENCH_GNUTLS -o $@ $< \
+	    $(LDFLAGS) $(GNUTLS_LIBS)
 
 .PHONY: bench-nginx
 bench-nginx:

@@ -25,6 +25,12 @@ one table (figure, measured, target, met?):
    (socket, sendto, close) and as a journal record (fstat, write), and the
    time a daemon takes at start to catch up with a million events left in
    the journal while it was away.
+8. the TLS layer (build/bench/bench_tls: a loopback TLS 1.3 server and an
+   OpenSSL client, bench_tls_gnutls a GnuTLS one): instructions added per
+   SSL_read/SSL_write (gnutls_record_recv/send) on a decided, untapped
+   connection and per tapped HTTP/1.1 response (callgrind slopes), curl
+   over TLS to the same server for the libcurl layer's figure, and the
+   start-up ratio of `python3 -c pass` and `ruby -e 0` with the shim.
 
 Every A/B comparison runs its variants interleaved, in rotating order, in
 the same run; ratios are medians of per-repetition ratios, added costs
@@ -35,7 +41,8 @@ Environment: BENCH_RECORD=1 writes docs/benchmarks.md; BENCH_REPS (default
 BENCH_SPAWNS (default 500) runs per variant for 5; BENCH_EVENTS (default
 1000000) events for 4; BENCH_SCAN_MIB (default 100) largest body for 3;
 BENCH_ONLY: a comma list of the parts to run (shim, scanner, daemon, control,
-startup, handoff, ledger; default all).  BENCH_LEDGER_EVENTS (default
+startup, handoff, ledger, tls, render; default all).  BENCH_INTERP_SPAWNS (default
+200) runs per variant of each interpreter for 8.  BENCH_LEDGER_EVENTS (default
 200000) events and BENCH_LEDGER_REPS (default 3) runs per variant for 7.
 
 Never fails: a figure that cannot be measured is reported as such, and the
@@ -72,6 +79,9 @@ BENCH_STATUS = os.path.join(BUILD, "bench", "bench_status")
 BENCH_HANDOFF = os.path.join(BUILD, "bench", "bench_handoff")
 RT_JWRITE = os.path.join(BUILD, "tests", "rt-jwrite")
 BENCH_SPAWN = os.path.join(BUILD, "bench", "bench_spawn")
+BENCH_TLS = os.path.join(BUILD, "bench", "bench_tls")
+BENCH_TLS_GNUTLS = os.path.join(BUILD, "bench", "bench_tls_gnutls")
+BENCH_RENDER = os.path.join(BUILD, "bench", "bench_render")
 DOC = os.path.join(ROOT, "docs", "benchmarks.md")
 
 
@@ -693,6 +703,7 @@ def bench_shim(table, tmp):
 
 
 CG_SMALL, CG_LARGE = 50, 250
+CG_FIGURES = {}		# slopes of bench_instructions, for section 8
 
 
 def callgrind(argv, env, out):
@@ -754,6 +765,7 @@ def bench_instructions(table, tmp, curl, port, envs):
            for v in ("plain", "tapped", "untapped")}
     fixed = (ir[("untapped", CG_SMALL)] - ir[("plain", CG_SMALL)]) - \
         CG_SMALL * (per["untapped"] - per["plain"])
+    CG_FIGURES["curl_json"] = per
     table.add("curl serial, json: instructions per transfer (callgrind)",
               "plain %.0f k; tapped +%.1f k; untapped +%.1f k" % (
                   per["plain"] / 1e3, (per["tapped"] - per["plain"]) / 1e3,
@@ -1060,6 +1072,231 @@ def bench_startup(table):
               "none extra", not extra and shim in pre)
 
 
+# -- 8: the TLS layer ----------------------------------------------------------
+
+TLS_ECHO_SMALL, TLS_ECHO_LARGE = 1000, 5000	# round trips, 2 calls each
+TLS_INTERP_SPAWNS = env_int("BENCH_INTERP_SPAWNS", 200, 10, 100000)
+
+
+def http_response():
+    """The canned answer of bench_tls --serve: the JSON body of 1 with the
+    rate-limit headers, as bytes."""
+    body = json_body().encode()
+    head = ["HTTP/1.1 200 OK", "content-type: application/json",
+            "content-length: %d" % len(body)]
+    head += ["%s: %s" % kv for kv in ratelimit_headers()]
+    return ("\r\n".join(head) + "\r\n\r\n").encode() + body
+
+
+class TlsServer:
+    """bench_tls --serve: a loopback TLS server with an echo port and an
+    HTTP/1.1 port answering every request with response."""
+
+    def __init__(self, tmp, response):
+        self.path = os.path.join(tmp, "tls-response")
+        with open(self.path, "wb") as f:
+            f.write(response)
+        self.proc = None
+        self.ports = {}
+
+    def __enter__(self):
+        self.proc = subprocess.Popen([BENCH_TLS, "--serve", self.path],
+                                     env=clean_env(),
+                                     stdin=subprocess.DEVNULL,
+                                     stdout=subprocess.PIPE,
+                                     stderr=subprocess.PIPE)
+        for _ in range(2):
+            line = self.proc.stdout.readline().decode().split()
+            if len(line) != 2:
+                self.__exit__()
+                raise RuntimeError("bench_tls --serve did not start: %s" %
+                                   self.proc.stderr.read().decode(
+                                       errors="replace")[-300:])
+            self.ports[line[0]] = int(line[1])
+        return self
+
+    def __exit__(self, *exc):
+        if self.proc is not None:
+            self.proc.kill()
+            self.proc.wait()
+            self.proc.stdout.close()
+            self.proc.stderr.close()
+            self.proc = None
+
+
+def cg_slope(argv_of, small, large, envs, tmp, tag):
+    """{variant: instructions per unit} from callgrind runs of argv_of(n)
+    with n = small and large units, in each of envs {variant: env}."""
+    per = {}
+    for v, env in envs.items():
+        ir = {}
+        for n in (small, large):
+            out = os.path.join(tmp, "cg-tls-%s-%s-%d.out" % (tag, v, n))
+            ir[n] = callgrind(argv_of(n), env, out)
+        per[v] = (ir[large] - ir[small]) / (large - small)
+    return per
+
+
+def shim_self_costs(path):
+    """{function: exclusive instructions} of the shim's functions in a
+    callgrind profile (a hook's own share, without the library it calls)."""
+    p = subprocess.run(["callgrind_annotate", "--inclusive=no",
+                        "--threshold=100", path], stdin=subprocess.DEVNULL,
+                       capture_output=True, timeout=120)
+    res = {}
+    for line in p.stdout.decode(errors="replace").splitlines():
+        m = re.match(r"\s*([\d,]+) \(.*?\)\s+\S*?:(\w+) \[.*libratetap",
+                     line)
+        if m:
+            res[m.group(2)] = int(m.group(1).replace(",", ""))
+    return res
+
+
+def bench_tls(table, tmp):
+    """The TLS layer's costs: instructions per SSL_read/SSL_write (and
+    gnutls_record_send/recv) on a decided, untapped connection, per tapped
+    HTTP/1.1 response, and the start-up of interpreters that make no TLS
+    connection."""
+    table.section("8. TLS layer (bench_tls: loopback TLS 1.3 server, "
+                  "callgrind slopes; start-up: %d runs of each)" %
+                  TLS_INTERP_SPAWNS)
+    have_cg = shutil.which("valgrind") is not None
+    clients = [("OpenSSL", BENCH_TLS, "SSL_read/SSL_write")]
+    if os.access(BENCH_TLS_GNUTLS, os.X_OK):
+        clients.append(("GnuTLS", BENCH_TLS_GNUTLS,
+                        "gnutls_record_recv/send"))
+    if not os.access(BENCH_TLS, os.X_OK) or not os.access(SHIM, os.R_OK):
+        table.skip("TLS layer", "build/bench/bench_tls or the shim not built")
+    elif not have_cg:
+        table.skip("TLS layer instructions", "valgrind is not installed")
+    else:
+        bench_tls_instructions(table, tmp, clients)
+    bench_tls_startup(table)
+
+
+def bench_tls_instructions(table, tmp, clients):
+    rt = tempfile.mkdtemp(prefix="rt-tls-", dir=tmp)	# no daemon: journal
+    with TlsServer(tmp, http_response()) as srv:
+        ep, hp = srv.ports["echo"], srv.ports["http"]
+        shim_env = clean_env()
+        shim_env["LD_PRELOAD"] = SHIM
+        shim_env["RATETAP_SOCKET"] = os.path.join(rt, "ingest.sock")
+        shim_env["RATETAP_HOSTS"] = "localhost:%d" % hp
+        envs = {"plain": clean_env(), "shim": shim_env}
+
+        # untapped: SNI example.com, not in RATETAP_HOSTS
+        span = TLS_ECHO_LARGE - TLS_ECHO_SMALL
+        for lib, prog, fns in clients:
+            per = cg_slope(lambda n, p=prog: [p, "--port", str(ep), "--sni",
+                                              "example.com", "--echo",
+                                              str(n)],
+                           TLS_ECHO_SMALL, TLS_ECHO_LARGE, envs, tmp,
+                           "echo-" + lib)
+            added = (per["shim"] - per["plain"]) / 2	# 2 calls a trip
+            table.add("untapped %s on a decided connection (%s): added "
+                      "instructions per call (callgrind, %d round trips)" % (
+                          fns, lib, span),
+                      "%.1f (plain %.0f per 1-byte round trip)" % (
+                          added, per["plain"]), "<= 50", added <= 50)
+            if shutil.which("callgrind_annotate") is None:
+                continue
+            cost = {}
+            for n in (TLS_ECHO_SMALL, TLS_ECHO_LARGE):
+                cost[n] = shim_self_costs(os.path.join(
+                    tmp, "cg-tls-echo-%s-shim-%d.out" % (lib, n)))
+            slope = {fn: (c - cost[TLS_ECHO_SMALL].get(fn, 0)) / span
+                     for fn, c in cost[TLS_ECHO_LARGE].items()}
+            top = sorted(((c, fn) for fn, c in slope.items() if c >= 1),
+                         reverse=True)[:5]
+            if top:
+                table.add("shim functions per untapped round trip (%s; "
+                          "callgrind, own share)" % lib,
+                          ", ".join("%s %.0f" % (fn, c) for c, fn in top))
+
+        # tapped: SNI localhost, RATETAP_HOSTS=localhost:PORT; no daemon,
+        # so each event is appended to the journal beside the socket
+        got = {}
+        for lib, prog, _ in clients:
+            per = cg_slope(lambda n, p=prog: [p, "--port", str(hp), "--sni",
+                                              "localhost", "--http", str(n)],
+                           CG_SMALL, CG_LARGE, envs, tmp, "http-" + lib)
+            got[lib] = per["shim"] - per["plain"]
+            table.add("tapped HTTP/1.1 response over TLS (%s), json: "
+                      "instructions per response (callgrind, %d-%d on one "
+                      "connection)" % (lib, CG_SMALL, CG_LARGE),
+                      "plain %.0f k; tapped +%.1f k" % (
+                          per["plain"] / 1e3, got[lib] / 1e3))
+        jr = os.path.join(rt, "events.journal")
+        if not os.path.exists(jr):
+            table.add("warning", "the shim wrote no event for the tapped "
+                      "TLS responses: the figures above measure a shim that "
+                      "does not tap")
+
+        # the libcurl layer on the same server: curl over TLS
+        curl = shutil.which("curl")
+        tls_curl = None
+        if curl is not None:
+            datafile = os.path.join(tmp, "req-tls.json")
+            with open(datafile, "w") as f:
+                f.write(request_json(False))
+
+            def curl_argv(n):
+                cfg = os.path.join(tmp, "cg-tls-curl-%d.cfg" % n)
+                curl_config(cfg, "https://localhost:%d/v1/messages" % hp, n,
+                            datafile)
+                return [curl, "--insecure", "--http1.1", "--config", cfg]
+            per = cg_slope(curl_argv, CG_SMALL, CG_LARGE, envs, tmp, "curl")
+            tls_curl = per["shim"] - per["plain"]
+            table.add("curl serial over TLS (same server), json: "
+                      "instructions per transfer (callgrind; libcurl layer)",
+                      "plain %.0f k; tapped +%.1f k" % (per["plain"] / 1e3,
+                                                        tls_curl / 1e3))
+        c = CG_FIGURES.get("curl_json")
+        http_curl = "+%.1f k" % ((c["tapped"] - c["plain"]) / 1e3) if c \
+            else "not measured in this run"
+        table.add("tapped response: TLS layer vs libcurl layer "
+                  "(instructions added per response)",
+                  "TLS layer %s; libcurl layer: curl over TLS %s, curl "
+                  "serial json over HTTP (1) %s" % (
+                      ", ".join("%s +%.1f k" % (lib, v / 1e3)
+                                for lib, v in got.items()),
+                      "+%.1f k" % (tls_curl / 1e3) if tls_curl is not None
+                      else "not measured (no curl)", http_curl))
+
+
+def bench_tls_startup(table):
+    if not os.access(BENCH_SPAWN, os.X_OK) or not os.access(SHIM, os.R_OK):
+        table.skip("start-up of interpreters", "build/bench/bench_spawn or "
+                   "the shim not built", "< 1.05")
+        return
+    env = clean_env()
+    for argv in (["python3", "-c", "pass"], ["ruby", "-e", "0"]):
+        name = " ".join(argv)
+        exe = "/usr/bin/" + argv[0]
+        if not os.access(exe, os.X_OK):
+            exe = shutil.which(argv[0])
+        if exe is None:
+            table.skip("start-up of `%s`" % name, "%s is not installed" %
+                       argv[0], "< 1.05")
+            continue
+        p = subprocess.run([BENCH_SPAWN, "-n", str(TLS_INTERP_SPAWNS),
+                            "--preload", SHIM, "--", exe] + argv[1:],
+                           env=env, stdin=subprocess.DEVNULL,
+                           capture_output=True, timeout=1200)
+        try:
+            r = json.loads(p.stdout)
+        except ValueError:
+            table.skip("start-up of `%s`" % name, p.stderr.decode(
+                errors="replace").strip()[-300:], "< 1.05")
+            continue
+        table.add("start-up of `%s` (no TLS connection), preloaded/plain" %
+                  name,
+                  "%.3f wall (median %.0f vs %.0f us), %.3f CPU" % (
+                      r["ratio_median"], r["preload"]["median_us"],
+                      r["plain"]["median_us"], r["ratio_cpu"]),
+                  "< 1.05", r["ratio_median"] < 1.05)
+
+
 # -- the machine ---------------------------------------------------------------
 
 def first_line(argv):
@@ -1242,6 +1479,54 @@ def bench_ledger(table):
                            max(statistics.median(off), 1e-9)))
 
 
+# -- 9: the status JSON ------------------------------------------------------
+
+RENDER_SIZES = (10, 100, 1000, 10000)	# programs, each with 100 models
+
+
+def bench_render(table, tmp):
+    """The status document rendered in process (build/bench/bench_render)
+    for trackers of 10 to 10 000 programs and 100 models: instructions per
+    render by callgrind (only render_once() counted), the JSON writer the
+    daemon uses against the cJSON tree it used before, and the median
+    wall time of 200 renders."""
+    table.section("9. status JSON (bench_render: instructions per render "
+                  "by callgrind, median of 200 renders)")
+    if not os.access(BENCH_RENDER, os.X_OK):
+        table.skip("render", "bench_render not built")
+        return
+    have_cg = shutil.which("valgrind") is not None
+    for progs in RENDER_SIZES:
+        argv = [BENCH_RENDER, "--progs", str(progs), "--models", "100"]
+        r = subprocess.run(argv + ["--mode", "direct"], capture_output=True,
+                           text=True, timeout=300)
+        q = json.loads(r.stdout)
+        ir = {}
+        if have_cg:
+            for mode in ("direct", "tree"):
+                out = os.path.join(tmp, "cg-render-%s-%d.out" % (mode,
+                                                                progs))
+                p = subprocess.run(
+                    ["valgrind", "--tool=callgrind",
+                     "--toggle-collect=render_once",
+                     "--callgrind-out-file=" + out] + argv +
+                    ["--mode", mode, "-n", "10"],
+                    capture_output=True, text=True, timeout=600)
+                m = re.search(r"Collected : (\d+)", p.stderr)
+                if m:
+                    ir[mode] = int(m.group(1)) / 10
+        direct = ir.get("direct")
+        table.add("status render, %d programs x 100 models (%d and %d "
+                  "listed, %d bytes)" % (progs, q["listed_progs"],
+                                         q["listed_models"], q["bytes"]),
+                  "%s instructions (cJSON tree and print: %s); %.1f us" % (
+                      "%.2f M" % (direct / 1e6) if direct else "?",
+                      "%.2f M" % (ir["tree"] / 1e6) if "tree" in ir
+                      else "not measured", q["us"]),
+                  "<= 1 M" if progs == 1000 else "-",
+                  direct <= 1e6 if progs == 1000 and direct else None)
+
+
 def main():
     t0 = time.monotonic()
     table = Table()
@@ -1256,7 +1541,9 @@ def main():
                          ("startup", lambda: bench_startup(table)),
                          ("control", lambda: bench_control(table)),
                          ("handoff", lambda: bench_handoff(table, tmp)),
-                         ("ledger", lambda: bench_ledger(table))):
+                         ("ledger", lambda: bench_ledger(table)),
+                         ("tls", lambda: bench_tls(table, tmp)),
+                         ("render", lambda: bench_render(table, tmp))):
             if only and name not in only:
                 continue
             log("%s ..." % name)
