@@ -19,6 +19,7 @@ command -v curl >/dev/null 2>&1 || { echo "demo: curl is not installed" >&2; exi
 
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/ratetap-demo.XXXXXX") || exit 1
 MOCK_PID=
+MOCK_TLS_PID=
 
 # The daemon's pid, from its own status.
 daemon_pid() {
@@ -46,6 +47,11 @@ stop_daemon() {
 cleanup() {
 	trap - EXIT INT TERM
 	stop_daemon
+	for pid in $MOCK_TLS_PID; do
+		kill -TERM "$pid" 2>/dev/null
+		wait_gone "$pid" || kill -KILL "$pid" 2>/dev/null
+		wait "$pid" 2>/dev/null
+	done
 	if [ -n "$MOCK_PID" ]; then
 		kill -TERM "$MOCK_PID" 2>/dev/null
 		wait_gone "$MOCK_PID" || kill -KILL "$MOCK_PID" 2>/dev/null
@@ -80,7 +86,31 @@ case "$PORT" in ''|*[!0-9]*) fail "the mock API printed no port" ;; esac
 BASE="http://127.0.0.1:$PORT"
 echo "    listening on $BASE"
 
-export RATETAP_HOSTS="127.0.0.1:$PORT" RATETAP_API_BASE="$BASE"
+# The same API over HTTPS, for a program without libcurl (step 4): a
+# certificate for localhost made here, its own CA.
+TLS_PORT=
+if command -v openssl >/dev/null 2>&1 &&
+    openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 \
+	-nodes -days 1 -subj /CN=localhost \
+	-addext subjectAltName=DNS:localhost \
+	-addext basicConstraints=critical,CA:TRUE \
+	-keyout "$TMP/key.pem" -out "$TMP/cert.pem" >/dev/null 2>&1; then
+	"$PY" tests/mock_api.py --tls "$TMP/cert.pem" "$TMP/key.pem" \
+	    >"$TMP/mock-tls.port" 2>"$TMP/mock-tls.log" &
+	MOCK_TLS_PID=$!
+	i=0
+	while [ ! -s "$TMP/mock-tls.port" ] && [ $i -lt 100 ]; do
+		kill -0 "$MOCK_TLS_PID" 2>/dev/null || break
+		sleep 0.05; i=$((i + 1))
+	done
+	TLS_PORT=$(head -n 1 "$TMP/mock-tls.port" 2>/dev/null)
+	case "$TLS_PORT" in ''|*[!0-9]*) TLS_PORT= ;; esac
+	[ -n "$TLS_PORT" ] && echo "    and on https://localhost:$TLS_PORT"
+fi
+
+HOSTS="127.0.0.1:$PORT"
+[ -n "$TLS_PORT" ] && HOSTS="$HOSTS,localhost:$TLS_PORT"
+export RATETAP_HOSTS="$HOSTS" RATETAP_API_BASE="$BASE"
 export RATETAP_OAUTH_TOKEN=demo-token RATETAP_POLL_INTERVAL=2
 curl -sS -o /dev/null -X POST -H 'content-type: application/json' \
     -d '{"usage": {"mode": "ok", "token": "demo-token"}}' \
@@ -125,28 +155,44 @@ else
 	    -d "{\"model\": \"claude-haiku-4-5\", $MSG}"
 fi
 
-step "4. curl, a request the API rate-limits (HTTP 429)"
+WANT=4
+if [ -n "$TLS_PORT" ]; then
+	step "4. python3's urllib over HTTPS: no libcurl, seen at the TLS layer"
+	request "$PY" -c '
+import ssl, sys, urllib.request
+ctx = ssl.create_default_context(cafile=sys.argv[3])
+r = urllib.request.urlopen(urllib.request.Request(sys.argv[1],
+    data=sys.argv[2].encode(), headers={"content-type": "application/json"}),
+    context=ctx)
+r.read()
+print(r.status)
+' "https://localhost:$TLS_PORT/v1/messages" \
+	    "{\"model\": \"claude-sonnet-4-5\", $MSG}" "$TMP/cert.pem"
+	WANT=5
+fi
+
+step "5. curl, a request the API rate-limits (HTTP 429)"
 request curl -sS -o /dev/null -w '%{http_code}' "$BASE/v1/messages" \
     -H 'content-type: application/json' -H 'x-mock-status: 429' \
     -d "{\"model\": \"claude-sonnet-4-5\", $MSG}"
 
-step "5. Waiting for ratetapd to count 4 requests and poll the usage endpoint"
+step "6. Waiting for ratetapd to count $WANT requests and poll the usage endpoint"
 i=0
 until "$RATETAP" status --json 2>/dev/null | "$PY" -c '
 import json, sys
 s = json.load(sys.stdin)
-sys.exit(0 if s["requests"]["total"] >= 4 and s["poll"]["last_ok"] else 1)
-' 2>/dev/null; do
+sys.exit(0 if s["requests"]["total"] >= int(sys.argv[1]) and s["poll"]["last_ok"] else 1)
+' "$WANT" 2>/dev/null; do
 	i=$((i + 1))
 	[ $i -lt 100 ] || fail "ratetapd did not see everything within 10 s"
 	sleep 0.1
 done
 echo "    done"
 
-step "6. ratetap status"
+step "7. ratetap status"
 "$RATETAP" status || fail "ratetap status failed"
 
-step "7. Stopping ratetapd"
+step "8. Stopping ratetapd"
 pid=$(daemon_pid)
 [ -n "$pid" ] || fail "no daemon answers"
 kill -TERM "$pid" && wait_gone "$pid" || fail "ratetapd did not stop"
