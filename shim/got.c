@@ -83,7 +83,17 @@ static size_t nhooks;
 static long pagesz;
 static int dlopen_interposed;	/* the global scope's dlopen is the shim's */
 
+/* The protections of the process's mappings, read from /proc/self/maps
+ * once per pass (at its first read-only slot). */
+struct prot_map {
+	uintptr_t lo, hi;
+	int prot;
+};
+
 struct pass {
+	struct prot_map *maps;	/* NULL: not read yet (or unreadable) */
+	size_t nmaps;
+	int maps_read;		/* read (maybe failed) in this pass */
 	unsigned long long adds, subs;
 	int first;		/* the pass of the constructor */
 	unsigned fams;		/* families whose slots the object at hand
@@ -215,53 +225,127 @@ slot_writable(const struct dl_phdr_info *info, uintptr_t addr)
 	return 1;
 }
 
-/*
- * The current protection of the page holding addr, from /proc/self/maps
- * (the loader may not have applied RELRO yet to an object another thread
- * is loading: restoring a guessed protection could fault it).  -1 when
- * unknown.
- */
+/* The hexadecimal number at *pp (moved past it); -1 when none. */
 static int
-page_prot(uintptr_t addr)
+hex_at(const char **pp, const char *end, uintptr_t *out)
+{
+	const char *p = *pp;
+	uintptr_t v = 0;
+	int n = 0;
+
+	for (; p < end; p++, n++) {
+		int c = *p, d;
+
+		if (c >= '0' && c <= '9')
+			d = c - '0';
+		else if (c >= 'a' && c <= 'f')
+			d = c - 'a' + 10;
+		else
+			break;
+		if (n >= (int)(2 * sizeof(uintptr_t)))
+			return -1;
+		v = v << 4 | (uintptr_t)d;
+	}
+	if (n == 0)
+		return -1;
+	*pp = p;
+	*out = v;
+	return 0;
+}
+
+/* One line of /proc/self/maps ("lo-hi rwxp ...") into m; -1 when it is
+ * not one. */
+static int
+maps_line(const char *p, const char *end, struct prot_map *m)
+{
+	if (hex_at(&p, end, &m->lo) == -1 || p >= end || *p++ != '-' ||
+	    hex_at(&p, end, &m->hi) == -1 || end - p < 4 || *p++ != ' ')
+		return -1;
+	m->prot = (p[0] == 'r' ? PROT_READ : 0) |
+	    (p[1] == 'w' ? PROT_WRITE : 0) | (p[2] == 'x' ? PROT_EXEC : 0);
+	return 0;
+}
+
+/* Read the mappings into ps (at most once per pass). */
+static void
+maps_read(struct pass *ps)
 {
 	char buf[4096];
-	size_t have = 0;
-	int fd, prot = -1;
+	size_t have = 0, cap = 0;
+	int fd;
 
+	ps->maps_read = 1;
 	fd = open("/proc/self/maps", O_RDONLY | O_CLOEXEC);
 	if (fd == -1)
-		return -1;
+		return;
 	for (;;) {
-		ssize_t n = read(fd, buf + have, sizeof(buf) - 1 - have);
-		char *line, *nl;
+		ssize_t n = read(fd, buf + have, sizeof(buf) - have);
+		const char *line, *nl, *end;
 
 		if (n <= 0)
 			break;
 		have += (size_t)n;
-		buf[have] = '\0';
+		end = buf + have;
 		line = buf;
-		while ((nl = strchr(line, '\n')) != NULL) {
-			unsigned long lo, hi;
-			char perms[5];
+		while ((nl = memchr(line, '\n', (size_t)(end - line))) !=
+		    NULL) {
+			struct prot_map m;
 
-			*nl = '\0';
-			if (sscanf(line, "%lx-%lx %4s", &lo, &hi, perms) == 3 &&
-			    addr >= lo && addr < hi) {
-				prot = (perms[0] == 'r' ? PROT_READ : 0) |
-				    (perms[1] == 'w' ? PROT_WRITE : 0) |
-				    (perms[2] == 'x' ? PROT_EXEC : 0);
-				goto out;
+			if (maps_line(line, nl, &m) == 0) {
+				if (ps->nmaps == cap) {
+					size_t nc = cap ? 2 * cap : 256;
+					struct prot_map *g = realloc(ps->maps,
+					    nc * sizeof(*g));
+
+					if (g == NULL)
+						goto fail;
+					ps->maps = g;
+					cap = nc;
+				}
+				ps->maps[ps->nmaps++] = m;
 			}
 			line = nl + 1;
 		}
-		have -= (size_t)(line - buf);
+		have = (size_t)(end - line);
 		memmove(buf, line, have);
-		if (have == sizeof(buf) - 1)
+		if (have == sizeof(buf))
 			have = 0;	/* an absurdly long line: skip it */
 	}
-out:
 	close(fd);
-	return prot;
+	return;
+fail:
+	close(fd);
+	free(ps->maps);
+	ps->maps = NULL;
+	ps->nmaps = 0;
+}
+
+/*
+ * The current protection of the page holding addr, from /proc/self/maps
+ * (the loader may not have applied RELRO yet to an object another thread
+ * is loading: restoring a guessed protection could fault it), read once a
+ * pass: the pass restores every protection it changes.  -1 when unknown.
+ */
+static int
+page_prot(struct pass *ps, uintptr_t addr)
+{
+	size_t lo = 0, hi;
+
+	if (!ps->maps_read)
+		maps_read(ps);
+	hi = ps->nmaps;
+	while (lo < hi) {		/* the kernel lists them in order */
+		size_t mid = lo + (hi - lo) / 2;
+		const struct prot_map *m = &ps->maps[mid];
+
+		if (addr < m->lo)
+			hi = mid;
+		else if (addr >= m->hi)
+			lo = mid + 1;
+		else
+			return m->prot;
+	}
+	return -1;
 }
 
 static int
@@ -277,7 +361,7 @@ write_slot(const struct dl_phdr_info *info, uintptr_t addr, void *val,
 		return 0;
 	if ((w = slot_writable(info, addr)) == -1)
 		return -1;
-	prot = w == 1 ? PROT_READ | PROT_WRITE : page_prot(addr);
+	prot = w == 1 ? PROT_READ | PROT_WRITE : page_prot(ps, addr);
 	if (prot == -1)
 		return -1;
 	if (prot & PROT_WRITE) {
@@ -635,6 +719,7 @@ patch(int start)
 	for (i = 0; i < ndone; i++)
 		done[i].seen = 0;
 	dl_iterate_phdr(patch_cb, &ps);
+	free(ps.maps);
 	for (i = j = 0; i < ndone; i++)
 		if (done[i].seen)
 			done[j++] = done[i];

@@ -401,6 +401,42 @@ patch_variant(const char *lib)
 	ck_assert_int_eq(fake_calls, 2);
 }
 
+/* The mappings' protections, read once per pass: a stack address is
+ * rw-, this function r-x, a mapping no one has -1; maps lines are parsed
+ * strictly. */
+static const char rodata_probe[] = "read-only";
+
+START_TEST(knows_the_protection_of_a_page_from_one_read_of_the_maps)
+{
+	struct pass ps;
+	struct prot_map m;
+	int local = 0;
+	const char *line;
+
+	memset(&ps, 0, sizeof(ps));
+	ck_assert_int_eq(page_prot(&ps, (uintptr_t)&local),
+	    PROT_READ | PROT_WRITE);
+	ck_assert_int_eq(ps.maps_read, 1);
+	ck_assert_uint_gt(ps.nmaps, 3);
+	ck_assert_int_eq(page_prot(&ps, (uintptr_t)&page_prot),
+	    PROT_READ | PROT_EXEC);
+	ck_assert_int_eq(page_prot(&ps, (uintptr_t)rodata_probe), PROT_READ);
+	ck_assert_int_eq(page_prot(&ps, (uintptr_t)8), -1);
+	free(ps.maps);
+
+	line = "7f00a000-7f00b000 r-xp 00000000 08:01 42 /lib/x.so";
+	ck_assert_int_eq(maps_line(line, line + strlen(line), &m), 0);
+	ck_assert(m.lo == 0x7f00a000 && m.hi == 0x7f00b000);
+	ck_assert_int_eq(m.prot, PROT_READ | PROT_EXEC);
+	line = "7f00a000-7f00b000 rw";	/* cut */
+	ck_assert_int_eq(maps_line(line, line + strlen(line), &m), -1);
+	line = "zz-7f00b000 rw-p";
+	ck_assert_int_eq(maps_line(line, line + strlen(line), &m), -1);
+	line = "11111111111111111-2 rw-p";	/* too many digits */
+	ck_assert_int_eq(maps_line(line, line + strlen(line), &m), -1);
+}
+END_TEST
+
 START_TEST(patches_the_got_of_a_deepbind_object)
 {
 	patch_variant("libdbtarget.so");
@@ -579,6 +615,8 @@ resolve_suite(void)
 	tcase_add_test(tc, answers_from_the_cache_in_nanoseconds);
 	tcase_add_test(tc, refuses_a_table_pointing_into_the_shim);
 	tcase_add_test(tc, recognises_libcurl_names);
+	tcase_add_test(tc,
+	    knows_the_protection_of_a_page_from_one_read_of_the_maps);
 	tcase_add_test(tc, patches_the_got_of_a_deepbind_object);
 	tcase_add_test(tc, patches_a_full_relro_got_and_restores_read_only);
 	tcase_add_test(tc, patches_glob_dat_calls_of_a_no_plt_object);
