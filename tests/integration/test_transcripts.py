@@ -27,7 +27,7 @@ def rfc(t, frac=True):
 
 def assistant(mid, req, ts, inp=0, out=0, cc=0, cr=0, model=
               "claude-opus-4-5-20251101", sidechain=False,
-              cwd="/work/proj", block="text", session="s-1", **extra):
+              cwd="/home/ada/proj", block="text", session="s-1", **extra):
     """One assistant line, as Claude Code writes it (one per block)."""
     content = {"text": [{"type": "text", "text": SECRET + " answer"}],
                "thinking": [{"type": "thinking", "thinking": SECRET,
@@ -56,7 +56,7 @@ def assistant(mid, req, ts, inp=0, out=0, cc=0, cr=0, model=
 
 def user(ts, text=SECRET):
     return json.dumps({"parentUuid": None, "isSidechain": False,
-                       "cwd": "/work/proj", "sessionId": "s-1",
+                       "cwd": "/home/ada/proj", "sessionId": "s-1",
                        "type": "user", "message": {"role": "user",
                                                    "content": text},
                        "uuid": "u-user", "timestamp": rfc(ts)}) + "\n"
@@ -101,7 +101,7 @@ class TranscriptTest(unittest.TestCase):
         self.append(assistant("msg_A", "req_9", t + 2, 10, 20, 100, 1000,
                               sidechain=True))
         self.append(assistant("msg_C", "req_3", t + 3, 1, 1,
-                              sidechain=True, cwd="/work/other"))
+                              sidechain=True, cwd="/home/ada/other"))
         # usage without an id; bad lines; an entry older than 7 days
         line = json.loads(assistant("x", "req_4", t, 50, 50))
         del line["message"]["id"]
@@ -146,11 +146,11 @@ class TranscriptTest(unittest.TestCase):
         son = st["models"]["claude-sonnet-4-5-20250929"]
         self.assertEqual((son["requests"], son["input"], son["output"]),
                          (1, 3, 7))
-        self.assertEqual(st["projects"]["/work/proj"],
+        self.assertEqual(st["projects"]["/home/ada/proj"],
                          {"requests": 3, "input": 15, "output": 29,
                           "cache_creation_input": 100,
                           "cache_read_input": 1000})
-        self.assertEqual(st["projects"]["/work/other"]["requests"], 1)
+        self.assertEqual(st["projects"]["/home/ada/other"]["requests"], 1)
         self.assertEqual(st["requests"]["total"], 4)
         for w in ("five_hour", "seven_day"):
             self.assertEqual(st["windows"][w]["tokens"],
@@ -262,7 +262,7 @@ class TranscriptTest(unittest.TestCase):
                               block="thinking"))
         self.append(assistant("m1", "r1", t, 10, 20, 100, 1000,
                               block="text"))
-        self.append(assistant("m2", "r2", t + 1, 3, 7, cwd="/work/other",
+        self.append(assistant("m2", "r2", t + 1, 3, 7, cwd="/home/ada/other",
                               model="claude-sonnet-4-5-20250929"))
         self.d.start()
         self.wait_entries(2)
@@ -270,14 +270,14 @@ class TranscriptTest(unittest.TestCase):
                         s["ledger"]["written"] >= 3)
         doc = self.report("daily", "--by", "project", "--json")
         rows = {r["project"]: r for r in doc["rows"]}
-        self.assertEqual((rows["/work/proj"]["requests"],
-                          rows["/work/proj"]["input"],
-                          rows["/work/proj"]["output"],
-                          rows["/work/proj"]["cache_creation_input"],
-                          rows["/work/proj"]["cache_read_input"]),
+        self.assertEqual((rows["/home/ada/proj"]["requests"],
+                          rows["/home/ada/proj"]["input"],
+                          rows["/home/ada/proj"]["output"],
+                          rows["/home/ada/proj"]["cache_creation_input"],
+                          rows["/home/ada/proj"]["cache_read_input"]),
                          (1, 10, 20, 100, 1000))
-        self.assertEqual((rows["/work/other"]["requests"],
-                          rows["/work/other"]["output"]), (1, 7))
+        self.assertEqual((rows["/home/ada/other"]["requests"],
+                          rows["/home/ada/other"]["output"]), (1, 7))
         # a SIGKILL: what is read again is not written twice
         self.append(assistant("m3", "r3", t + 2, 1, 1))
         self.wait_entries(3)
