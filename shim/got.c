@@ -38,12 +38,15 @@
 #if defined(__x86_64__)
 #define R_JUMP_SLOT	R_X86_64_JUMP_SLOT
 #define R_GLOB_DAT	R_X86_64_GLOB_DAT
+#define R_RELATIVE	R_X86_64_RELATIVE
 #elif defined(__aarch64__)
 #define R_JUMP_SLOT	R_AARCH64_JUMP_SLOT
 #define R_GLOB_DAT	R_AARCH64_GLOB_DAT
+#define R_RELATIVE	R_AARCH64_RELATIVE
 #elif defined(__i386__)
 #define R_JUMP_SLOT	R_386_JMP_SLOT
 #define R_GLOB_DAT	R_386_GLOB_DAT
+#define R_RELATIVE	R_386_RELATIVE
 #else
 #error "GOT patching: unsupported architecture"
 #endif
@@ -71,7 +74,11 @@ struct hook_name {
 	const char *name;
 	void *addr;
 	int fam;		/* enum resolve_fam */
+	uint32_t hash;		/* name_hash(name) */
 };
+
+/* hooks[] by name: 1 + index, 0 for an empty place (open addressing). */
+#define HOOK_INDEX	(2 * PATCH_MAX + 1)
 
 static pthread_mutex_t got_mu = PTHREAD_MUTEX_INITIALIZER;
 static struct done *done;		/* under got_mu */
@@ -80,8 +87,11 @@ static unsigned long long last_adds, last_subs;
 static int have_last;
 static struct hook_name hooks[PATCH_MAX];
 static size_t nhooks;
+static unsigned char hook_index[HOOK_INDEX];
+static void index_hooks(void);
 static long pagesz;
 static int dlopen_interposed;	/* the global scope's dlopen is the shim's */
+static int off_at_start;	/* the constructor found the shim off */
 
 /* The protections of the process's mappings, read from /proc/self/maps
  * once per pass (at its first read-only slot). */
@@ -102,6 +112,10 @@ struct pass {
 	size_t objects;		/* objects newly patched */
 	int failed;		/* an mprotect failed */
 	int deferred;		/* an object is still being loaded */
+	int restore;		/* the shim is off: point the slots that
+				   reach a hook at the real function */
+	int own;		/* restoring a library of a hooked family:
+				   its slots of its own symbols too */
 };
 
 /* 1 when p lies in the shim. */
@@ -167,14 +181,45 @@ hooks_load(void)
 	hooks[nhooks].addr = (void *)(uintptr_t)dlhook_dlopen;
 	hooks[nhooks].fam = -1;
 	nhooks++;
+	index_hooks();
+}
+
+/* FNV-1a of a name: the key of hook_index. */
+static uint32_t
+name_hash(const char *name)
+{
+	uint32_t h = 2166136261u;
+
+	while (*name != '\0')
+		h = (h ^ (unsigned char)*name++) * 16777619u;
+	return h;
+}
+
+/* Fill hook_index from hooks[]. */
+static void
+index_hooks(void)
+{
+	size_t i, j;
+
+	memset(hook_index, 0, sizeof(hook_index));
+	for (i = 0; i < nhooks; i++) {
+		hooks[i].hash = name_hash(hooks[i].name);
+		for (j = hooks[i].hash % HOOK_INDEX;
+		    hook_index[j] != 0; j = (j + 1) % HOOK_INDEX)
+			;
+		hook_index[j] = (unsigned char)(i + 1);
+	}
 }
 
 /* The hook for the symbol name, or NULL: dlopen's always, the others
- * only for the families in fams. */
+ * only for the families in fams.  Asked for every symbol a slot names
+ * (thousands in a large library): one hash, one probe mostly, one strcmp
+ * when it is a hooked name. */
 static void *
 hook_for(const char *name, unsigned fams)
 {
-	size_t i;
+	uint32_t h;
+	size_t j;
 	int fam;
 
 	if (name[0] == 'd') {
@@ -183,9 +228,13 @@ hook_for(const char *name, unsigned fams)
 	} else if ((fam = resolve_family_of_sym(name)) == -1 ||
 	    !(fams & (1u << fam)))
 		return NULL;
-	for (i = 0; i < nhooks; i++)
-		if (strcmp(hooks[i].name, name) == 0)
-			return hooks[i].addr;
+	h = name_hash(name);
+	for (j = h % HOOK_INDEX; hook_index[j] != 0; j = (j + 1) % HOOK_INDEX) {
+		const struct hook_name *k = &hooks[hook_index[j] - 1];
+
+		if (k->hash == h && strcmp(k->name, name) == 0)
+			return k->addr;
+	}
 	return NULL;
 }
 
@@ -401,17 +450,62 @@ unrelocated_span(const struct dl_phdr_info *info)
 	return span;
 }
 
+/* 1 when addr lies in one of the object's loadable segments (a PLT
+ * stub: a lazily bound slot not resolved yet). */
+static int
+in_object(const struct dl_phdr_info *info, uintptr_t addr)
+{
+	ElfW(Half) i;
+
+	for (i = 0; i < info->dlpi_phnum; i++) {
+		const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
+		uintptr_t s = info->dlpi_addr + ph->p_vaddr;
+
+		if (ph->p_type == PT_LOAD && addr >= s &&
+		    addr < s + ph->p_memsz)
+			return 1;
+	}
+	return 0;
+}
+
+/* An address inside the object: what its calls would pass to a hook as
+ * their return address. */
+static const void *
+object_addr(const struct dl_phdr_info *info)
+{
+	ElfW(Half) i;
+
+	for (i = 0; i < info->dlpi_phnum; i++)
+		if (info->dlpi_phdr[i].p_type == PT_LOAD)
+			return (const void *)(info->dlpi_addr +
+			    info->dlpi_phdr[i].p_vaddr);
+	return NULL;
+}
+
 /* Walk one relocation table (RELA when rela, else REL). */
 static void
 patch_relocs(const struct dl_phdr_info *info, const struct resolve_dyn *d,
-    const void *tab, size_t size, int rela, struct pass *ps)
+    const void *tab, size_t size, int rela, size_t relative,
+    struct pass *ps)
 {
 	size_t ent = rela ? sizeof(ElfW(Rela)) : sizeof(ElfW(Rel));
 	size_t n = size / ent, i;
 
 	if (tab == NULL || d->symtab == NULL)
 		return;
-	for (i = 0; i < n; i++) {
+	/* The leading RELATIVE entries (most of a large library's: tens of
+	 * thousands) name no symbol: skipped when the last of them is one
+	 * indeed. */
+	i = 0;
+	if (relative > 0 && relative <= n) {
+		size_t last = R_TYPE(rela ? ((const ElfW(Rela) *)tab)[
+		    relative - 1].r_info : ((const ElfW(Rel) *)tab)[
+		    relative - 1].r_info);
+
+		if (last == R_RELATIVE)
+			i = relative;
+	}
+	for (; i < n; i++) {
 		ElfW(Addr) off;
 		uintptr_t cur;
 		size_t info_, type, sym;
@@ -433,11 +527,15 @@ patch_relocs(const struct dl_phdr_info *info, const struct resolve_dyn *d,
 		sym = R_SYM(info_);
 		if ((type != R_JUMP_SLOT && type != R_GLOB_DAT) || sym == 0)
 			continue;
+		/* A definition inside this object is its own business, but
+		   for a library of a family whose own calls through its PLT
+		   reached a hook (libgnutls's gnutls_record_send calls
+		   gnutls_record_send2 so) when the shim is off.  Checked
+		   before the name: most slots end here. */
+		if (d->symtab[sym].st_shndx != SHN_UNDEF && !ps->own)
+			continue;
 		name = resolve_dyn_str(d, d->symtab[sym].st_name);
 		if (name == NULL || (hook = hook_for(name, ps->fams)) == NULL)
-			continue;
-		/* A definition inside this object is its own business. */
-		if (d->symtab[sym].st_shndx != SHN_UNDEF)
 			continue;
 		cur = (uintptr_t)*(void *const *)(info->dlpi_addr + off);
 		/* An unresolved weak reference stays unresolved. */
@@ -448,6 +546,16 @@ patch_relocs(const struct dl_phdr_info *info, const struct resolve_dyn *d,
 		    cur < unrelocated_span(info)) {
 			ps->deferred = 1;
 			return;
+		}
+		if (ps->restore) {
+			/* Only what reaches a hook, or would at its first
+			   call (a lazy slot still at its PLT stub), gets the
+			   function the hook would forward to: nothing else
+			   changes. */
+			if (name[0] == 'd' || (cur != (uintptr_t)hook &&
+			    !in_object(info, cur)) || (hook = resolve_real(
+			    name, object_addr(info))) == NULL)
+				continue;
 		}
 		if (write_slot(info, info->dlpi_addr + off, hook, ps) == -1)
 			shim_debug("%s: cannot patch %s",
@@ -595,7 +703,31 @@ patch_cb(struct dl_phdr_info *info, size_t size, void *arg)
 	 * the start-up of programs that never use libcurl or TLS cheap.
 	 */
 	if (resolve_dyn_read(info->dlpi_addr, dynamic_of(info), &d) == 0 &&
-	    !skip_object(info, &d) &&
+	    !skip_object(info, &d) && ps->restore) {
+		/*
+		 * Off: every slot bound to a hook goes back to the real
+		 * function, a library's own family included (libssl's own
+		 * SSL_* calls through its PLT reach the hooks too).  Only the
+		 * libraries of the families and the objects that link one can
+		 * hold such slots: the rest are not read at all.
+		 */
+		ps->fams = links_families(&d);
+		if ((self = resolve_family_of(info->dlpi_name, d.soname)) !=
+		    -1)
+			ps->fams |= 1u << self;
+		ps->own = self != -1;
+		if (ps->fams != 0) {
+			if (d.jmprel != NULL)
+				patch_relocs(info, &d, d.jmprel, d.pltrelsz,
+				    d.pltrel != DT_REL, 0, ps);
+			patch_relocs(info, &d, d.rela, d.relasz, 1,
+			    d.relacount, ps);
+			patch_relocs(info, &d, d.rel, d.relsz, 0,
+			    d.relcount, ps);
+		}
+		ps->own = 0;
+	} else if (resolve_dyn_read(info->dlpi_addr, dynamic_of(info),
+	    &d) == 0 && !skip_object(info, &d) &&
 	    ((ps->fams = links_families(&d)) != 0 ||
 	    !(ps->first && dlopen_interposed))) {
 		if ((self = resolve_family_of(info->dlpi_name, d.soname)) !=
@@ -603,12 +735,14 @@ patch_cb(struct dl_phdr_info *info, size_t size, void *arg)
 			ps->fams &= ~(1u << self);
 		if (d.jmprel != NULL)
 			patch_relocs(info, &d, d.jmprel, d.pltrelsz,
-			    d.pltrel != DT_REL, ps);
-		patch_relocs(info, &d, d.rela, d.relasz, 1, ps);
-		patch_relocs(info, &d, d.rel, d.relsz, 0, ps);
+			    d.pltrel != DT_REL, 0, ps);
+		patch_relocs(info, &d, d.rela, d.relasz, 1, d.relacount,
+		    ps);
+		patch_relocs(info, &d, d.rel, d.relsz, 0, d.relcount, ps);
 	}
 	if (ps->patched != before)
-		shim_debug("patched %zu GOT entries in %s",
+		shim_debug(ps->restore ? "restored %zu GOT entries in %s "
+		    "to the real functions" : "patched %zu GOT entries in %s",
 		    ps->patched - before, info->dlpi_name[0] != '\0' ?
 		    info->dlpi_name : "the program");
 	if (ps->deferred) {
@@ -681,10 +815,11 @@ patch(int start)
 	size_t i, j;
 	int saved = errno, ours = -1;
 
+	int restore;
+
 	/* the constructor checked these itself (without getenv) */
-	if (!start && (rt_env_flag("RATETAP_DISABLE") ||
-	    getauxval(AT_SECURE) != 0))
-		return;
+	restore = start ? off_at_start : off_at_start ||
+	    rt_env_flag("RATETAP_DISABLE") || getauxval(AT_SECURE) != 0;
 	/* at start-up under LD_PRELOAD the program has not started any
 	   thread yet: the fork handlers can wait for the next pass */
 	if (start)
@@ -709,6 +844,7 @@ patch(int start)
 		dlopen_interposed = ours != -1 ? ours : dlopen_is_ours();
 	}
 	ps.first = start;
+	ps.restore = restore;
 	dl_iterate_phdr(counts_cb, &ps);
 	if (have_last && ps.adds == last_adds && ps.subs == last_subs)
 		goto out;
@@ -744,5 +880,12 @@ got_patch_all(void)
 void
 got_patch_start(void)
 {
+	patch(1);
+}
+
+void
+got_restore_start(void)
+{
+	off_at_start = 1;
 	patch(1);
 }

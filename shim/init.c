@@ -14,7 +14,8 @@ __thread int shim_busy __attribute__((tls_model("initial-exec")));
 /*
  * The constructor: make calls that symbol interposition cannot reach
  * (RTLD_DEEPBIND objects, the shim loaded as a plugin) go through the
- * hooks, unless the shim is off.  It reads only what that needs: the rest
+ * hooks; when the shim is off, take the hooks out of the calls that
+ * interposition gave them.  It reads only what that needs: the rest
  * of the configuration (hosts, socket path) is read by the first hook that
  * runs (cfg_ensure), so that a program that never uses libcurl does not
  * pay for it; every libc function it calls is a page of libc that such a
@@ -27,6 +28,7 @@ shim_init(void)
 	if (shim_env_flag("RATETAP_DISABLE") || getauxval(AT_SECURE) != 0 ||
 	    resolve_program_defines("ratetapd_no_tap")) {
 		shim_debug("pass-through");
+		got_restore_start();
 		return;
 	}
 	got_patch_start();

@@ -173,6 +173,12 @@ resolve_dyn_read(uintptr_t base, const ElfW(Dyn) *dyn, struct resolve_dyn *out)
 		case DT_RELSZ:
 			out->relsz = d->d_un.d_val;
 			break;
+		case DT_RELACOUNT:
+			out->relacount = d->d_un.d_val;
+			break;
+		case DT_RELCOUNT:
+			out->relcount = d->d_un.d_val;
+			break;
 		case DT_JMPREL:
 			out->jmprel = (const void *)dyn_addr(base,
 			    d->d_un.d_ptr);
@@ -645,6 +651,25 @@ needed_lib(struct link_map *root, int fam)
 
 		if (resolve_dyn_read(lm->l_addr, lm->l_ld, &d) == -1)
 			continue;
+		/* A dependency named as one of the family's libraries is
+		 * nearly always the answer: looked up first, alone (each
+		 * look-up takes the loader's lock and walks its list). */
+		for (dy = d.dyn; dy->d_tag != DT_NULL; dy++) {
+			struct link_map *dep;
+			const char *name;
+
+			if (dy->d_tag != DT_NEEDED)
+				continue;
+			name = resolve_dyn_str(&d, dy->d_un.d_val);
+			if (name != NULL && resolve_family_of(name, NULL) ==
+			    fam && (dep = needed_map(name)) != NULL &&
+			    map_family(dep) == fam) {
+				found = dep;
+				break;
+			}
+		}
+		if (found != NULL)
+			break;
 		for (dy = d.dyn; dy->d_tag != DT_NULL; dy++) {
 			struct link_map *dep;
 			const char *name;
@@ -1092,4 +1117,40 @@ resolve_fns(const void *caller)
 {
 	return (const struct curl_fns *)(resolve_ans(&curl_family, caller) &
 	    ~ANS_FLAGS);
+}
+
+/* Weak: the resolver's unit test links no TLS layer. */
+extern const struct resolve_family ossl_family __attribute__((weak));
+extern const struct resolve_family gnutls_family __attribute__((weak));
+
+void *
+resolve_real(const char *name, const void *caller)
+{
+	const struct resolve_family *fam;
+	const void *t;
+	void *p;
+	size_t i;
+
+	switch (resolve_family_of_sym(name)) {
+	case RES_CURL:
+		fam = &curl_family;
+		break;
+	case RES_SSL:
+		fam = &ossl_family;
+		break;
+	case RES_GNUTLS:
+		fam = &gnutls_family;
+		break;
+	default:
+		return NULL;
+	}
+	if (fam == NULL || (t = resolve_table(fam, caller, NULL)) == NULL)
+		return NULL;
+	for (i = 0; i < fam->nsyms; i++)
+		if (strcmp(fam->syms[i].name, name) == 0) {
+			memcpy(&p, (const char *)t + fam->syms[i].off,
+			    sizeof(p));
+			return p != NULL && !resolve_in_self(p) ? p : NULL;
+		}
+	return NULL;
 }

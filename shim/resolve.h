@@ -102,6 +102,18 @@ struct resolve_family {
 	void (*fixup)(void *table);	/* after the lookups, or NULL */
 };
 
+/* The TLS families' tables (tls_ossl.c, tls_gnutls.c). */
+extern const struct resolve_family ossl_family;
+extern const struct resolve_family gnutls_family;
+
+/*
+ * The real function named name (a hooked curl_*, SSL_* or gnutls_* name)
+ * that a hook called from caller forwards to: the member of
+ * resolve_table()'s table for caller, or NULL when there is none.  Used to
+ * take the shim out of the call path when it is off (got.c).
+ */
+void *resolve_real(const char *name, const void *caller);
+
 /* resolve_table()'s *flags: the caller itself is a libcurl (its calls
  * into libssl/GnuTLS belong to the libcurl layer). */
 #define RES_CALLER_CURL	1u
@@ -133,9 +145,11 @@ const struct curl_fns *resolve_fns(const void *caller);
  * Patch the GOT entries for the hooked curl_* symbols (and dlopen) of every
  * loaded object not yet patched (skipping the shim, ld.so, the vDSO and
  * libcurls), so that their calls reach the hooks.  Called from the shim's
- * constructor and after every dlopen().  Does nothing under
- * RATETAP_DISABLE=1 or in setuid programs.  Thread-safe, idempotent, cheap
- * when nothing was loaded since the last call.
+ * constructor and after every dlopen().  When the shim is off
+ * (RATETAP_DISABLE=1, setuid programs, ratetapd) it does the opposite: the
+ * slots that reach a hook get the real function the hook would forward to
+ * (see got_restore_start()).  Thread-safe, idempotent, cheap when nothing
+ * was loaded since the last call.
  */
 void got_patch_all(void);
 
@@ -147,6 +161,17 @@ void got_patch_all(void);
  * the fork handlers are registered later, by the next pass.
  */
 void got_patch_start(void);
+
+/*
+ * The constructor's pass when the shim is off: it takes itself out of
+ * the call path.  Every slot of the libraries of the hooked families and of
+ * the objects that link one that interposition bound to a hook (or that a
+ * lazy binding would bind there) is pointed at the real function, so that
+ * an off shim costs nothing per call; so are those of what dlopen() loads
+ * later.  Slots that reach dlopen's hook keep it (it restores what it
+ * loads).
+ */
+void got_restore_start(void);
 
 /*
  * 1 when the program (the executable, not a library) exports a definition

@@ -23,6 +23,9 @@ struct resolve_dyn {
 	size_t relasz;			/* DT_RELASZ */
 	const void *rel;		/* DT_REL */
 	size_t relsz;			/* DT_RELSZ */
+	size_t relacount;		/* DT_RELACOUNT: rela's leading
+					   RELATIVE entries (no symbol) */
+	size_t relcount;		/* DT_RELCOUNT: the same of rel */
 	const void *jmprel;		/* DT_JMPREL */
 	size_t pltrelsz;		/* DT_PLTRELSZ */
 	int pltrel;			/* DT_PLTREL: DT_RELA or DT_REL, 0 */

@@ -116,7 +116,8 @@ sni_take(const void *key, char *out)
 	return found;
 }
 
-static const struct resolve_family gnutls_family = {
+/* Not static: GOT restoring (got.c) looks names up in it. */
+const struct resolve_family gnutls_family = {
 	.fam = RES_GNUTLS,
 	.probe = "gnutls_record_recv",
 	.soname = "libgnutls.so.30",

@@ -59,7 +59,8 @@ static const struct resolve_sym ossl_syms[] = {
 	{ "SSL_get_shutdown", OFF(get_shutdown), 1 },
 };
 
-static const struct resolve_family ossl_family = {
+/* Not static: GOT restoring (got.c) looks names up in it. */
+const struct resolve_family ossl_family = {
 	.fam = RES_SSL,
 	.probe = "SSL_read",
 	.soname = "libssl.so.3",

@@ -446,6 +446,11 @@ got_patch_start(void)
 {
 }
 
+void
+got_restore_start(void)
+{
+}
+
 int
 resolve_program_defines(const char *name)
 {

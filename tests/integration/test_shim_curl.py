@@ -278,6 +278,26 @@ class ShimCurlTest(unittest.TestCase):
             self.assertEqual(p.stderr, b"")
             rx.events(0)
 
+    def test_disabled_shim_takes_itself_out_of_the_calls(self):
+        # Off, the shim points the slots that interposition gave its hooks
+        # back at the real functions: curl's curl_* calls and libcurl's
+        # SSL_* ones no longer pass through it, over HTTP and HTTPS.
+        for tls in (False, True):
+            with MockAPI(tls=tls) as api, Receiver() as rx:
+                argv = curl_argv(api, [Transfer(data=body())])
+                ref = self.reference(argv)
+                p = run(argv, shim_env(api, rx, RATETAP_DISABLE=1,
+                                       RATETAP_DEBUG=1))
+                self.assertEqual(p.returncode, 0, p.stderr)
+                self.assertEqual(p.stdout, ref.stdout, p.stderr)
+                err = p.stderr.decode()
+                self.assertRegex(err, r"restored \d+ GOT entries in the "
+                                 r"program to the real functions")
+                self.assertRegex(err, r"restored \d+ GOT entries in "
+                                 r"\S*libcurl[^ ]*\.so[^ ]* to the real")
+                self.assertNotIn("patched", err)
+                rx.events(0)
+
     def test_default_hosts_do_not_tap_the_mock(self):
         with MockAPI() as api, Receiver() as rx:
             argv = curl_argv(api, [Transfer(data=body())])
