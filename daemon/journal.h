@@ -3,9 +3,10 @@
  * (docs/protocol.md, "The journal").  Records are read from the offset kept
  * in the tracker (struct trk_jrn, saved with the state), checked (framing,
  * checksum, rtp_validate()), de-duplicated by (pid, stamp, seq) and handed
- * to trk_event().  Woken by inotify on the journal's directory, and by a
- * 1 s timer.  Space below the saved offset is freed (a hole is punched:
- * offsets never move, so a writer appending meanwhile never loses a
+ * to trk_event().  Woken by inotify on the journal's directory (then read
+ * after a short window, so that a burst is one read), and by a 1 s timer.
+ * Space below the saved offset is freed (a hole is punched: offsets never
+ * move, so a writer appending meanwhile never loses a
  * record).
  */
 #ifndef RATETAP_JOURNAL_H
@@ -40,6 +41,13 @@ struct jrn *jrn_open(struct loop *l, struct trk *t, const char *path,
  * Returns the number taken; *more is set when records remain.
  */
 long jrn_drain(struct jrn *j, long max, time_t now, int *more);
+
+/*
+ * Take every record the journal holds now, before an answer that shows
+ * counts: reads are batched (an inotify wakeup is followed by a short
+ * window), and an answer must never miss an event already appended.
+ */
+void jrn_catch_up(struct jrn *j);
 
 /*
  * The state holding t->jrn.offset was just saved: free the journal's space

@@ -5,6 +5,7 @@
 # bench_spawn  start-up cost of LD_PRELOAD'ing the shim into a program
 # bench_handoff CPU per event of the shim's hand-off: datagram vs journal
 # bench_render the status JSON rendered in process: writer vs cJSON tree
+# bench_save   one save of the state at a tracker size
 # bench_tls    the TLS layer's costs: a loopback TLS server and an OpenSSL
 #              client (bench_tls), a GnuTLS client (bench_tls_gnutls)
 # (bench_scan, the body scanner's benchmark, is in tests/scan.mk.)
@@ -22,7 +23,8 @@ BENCH_COMMON_OBJ = $(COMMON_SRC:%.c=$(B)/bench/obj/%.o)
 
 BENCH_PROGS += $(B)/bench/bench_send $(B)/bench/bench_status \
                $(B)/bench/bench_spawn $(B)/bench/bench_handoff \
-               $(B)/bench/bench_render $(B)/bench/bench_tls \
+               $(B)/bench/bench_render $(B)/bench/bench_save \
+               $(B)/bench/bench_tls \
                $(B)/bench/bench_tls_gnutls bench-nginx
 
 $(B)/bench/obj/common/%.o: common/%.c
@@ -67,6 +69,18 @@ $(B)/bench/obj/tests/bench/bench_render.o: tests/bench/bench_render.c
 
 $(B)/bench/bench_render: $(B)/bench/obj/tests/bench/bench_render.o \
     $(BENCH_RENDER_OBJ) $(BENCH_COMMON_OBJ)
+	$(CC) $(LDFLAGS) -o $@ $^ $(CJSON_LIBS) -lm
+
+# bench_save links the daemon's state writer
+BENCH_SAVE_OBJ = $(patsubst %,$(B)/bench/obj/daemon/%.o,tracker state \
+    pollparse forecast log)
+
+$(B)/bench/obj/tests/bench/bench_save.o: tests/bench/bench_save.c
+	@mkdir -p $(@D)
+	$(CC) $(BENCH_CFLAGS) $(CJSON_CFLAGS) -MMD -MP -c -o $@ $<
+
+$(B)/bench/bench_save: $(B)/bench/obj/tests/bench/bench_save.o \
+    $(BENCH_SAVE_OBJ) $(BENCH_COMMON_OBJ)
 	$(CC) $(LDFLAGS) -o $@ $^ $(CJSON_LIBS) -lm
 
 $(B)/bench/bench_spawn: $(B)/bench/obj/tests/bench/bench_spawn.o

@@ -193,6 +193,47 @@ class TestJournal(unittest.TestCase):
             size = os.stat(self.journal(d)).st_size
             self.assertGreater(size, n * 600)
 
+    def test_an_answer_right_after_an_append_counts_it(self):
+        """The journal is read in batches, a short window after the
+        first append wakes the daemon; a status request, a metrics scrape
+        and the status line answer only after catching it up, so each one
+        made right after appends sees them all, with no wait."""
+        with Daemon(poll_interval=None) as d:
+            for i in range(1, 21):
+                self.jwrite(d, "--count", 1)
+                st = d.status()
+                self.assertEqual(st["journal"]["records"], i)
+                self.assertEqual(st["requests"]["total"], i)
+            self.jwrite(d, "--count", 5)
+            code, _, body = d.request("GET", "/metrics")
+            self.assertEqual(code, 200)
+            self.assertIn("ratetap_requests_total 25", body.decode())
+
+    def test_a_burst_in_one_window_is_read_in_one_pass_and_whole(self):
+        """Appends spread over several windows, no request to catch them
+        up: the daemon's own reads take every record once."""
+        with Daemon(poll_interval=None) as d:
+            w = self.jwrite(d, "--procs", 4, "--count", 2500)
+            self.assertEqual(w["written"], 10000)
+            # wait on the saved state, not on a status request (which
+            # would catch the journal up itself)
+            deadline = time.monotonic() + 10
+            n = -1
+            while time.monotonic() < deadline:
+                try:
+                    with open(os.path.join(d.state_dir,
+                                           "state.json")) as f:
+                        n = json.load(f)["journal"]["records"]
+                except (OSError, ValueError, KeyError):
+                    n = -1
+                if n == 10000:
+                    break
+                time.sleep(0.1)
+            self.assertEqual(n, 10000)
+            j = d.status()["journal"]
+            self.assertEqual((j["records"], j["repeats"],
+                              j["corrupt_bytes"]), (10000, 0, 0))
+
     @unittest.skipUnless(CURL, "curl is not installed")
     def test_twenty_sigkills_under_traffic_count_every_transfer_once(self):
         with MockAPI() as api, Daemon(api, poll_interval=None) as d:
