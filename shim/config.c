@@ -145,32 +145,28 @@ static void
 url_split(const char *url, size_t *scheme_len, const char **host,
     const char **end)
 {
-	const char *p, *auth, *aend, *sep;
+	const char *c, *auth = url;
+	unsigned char ch;
 
+	/* a scheme is [A-Za-z0-9+.-]+ followed by "://" */
 	*scheme_len = 0;
-	auth = url;
-	p = strstr(url, "://");
-	if (p != NULL) {
-		const char *c;
-
-		for (c = url; c < p; c++)
-			if (!isalnum((unsigned char)*c) && *c != '+' &&
-			    *c != '-' && *c != '.')
-				break;
-		if (c == p) {
-			*scheme_len = (size_t)(p - url);
-			auth = p + 3;
-		}
+	for (c = url; (ch = (unsigned char)*c) != '\0'; c++)
+		if (!((unsigned)((ch | 0x20) - 'a') < 26 ||
+		    (unsigned)(ch - '0') < 10 || ch == '+' || ch == '-' ||
+		    ch == '.'))
+			break;
+	if (c[0] == ':' && c[1] == '/' && c[2] == '/') {
+		*scheme_len = (size_t)(c - url);
+		auth = c + 3;
 	}
-	for (aend = auth; *aend != '\0' && *aend != '/' && *aend != '?' &&
-	    *aend != '#'; aend++)
-		;
-	/* userinfo is dropped unread: it is a credential */
-	for (sep = auth; sep < aend; sep++)
-		if (*sep == '@')
-			auth = sep + 1;
+	/* the authority ends at the path, query or fragment; userinfo is
+	   dropped unread: it is a credential */
 	*host = auth;
-	*end = aend;
+	for (c = auth; (ch = (unsigned char)*c) != '\0' && ch != '/' &&
+	    ch != '?' && ch != '#'; c++)
+		if (ch == '@')
+			*host = c + 1;
+	*end = c;
 }
 
 static const char *
@@ -210,28 +206,6 @@ cfg_parse_url(const char *url, struct cfg_url *out)
 		out->explicit_port = 1;
 	}
 	return 0;
-}
-
-void
-cfg_url_keep(const char *url, char *buf, size_t len)
-{
-	const char *host, *end;
-	size_t slen, hlen;
-
-	buf[0] = '\0';
-	if (url == NULL)
-		return;
-	url = skip_blanks(url);
-	url_split(url, &slen, &host, &end);
-	hlen = (size_t)(end - host);
-	if ((slen > 0 ? slen + 3 : 0) + hlen >= len)
-		return;		/* too long to be one of ours */
-	if (slen > 0) {
-		memcpy(buf, url, slen + 3);
-		buf += slen + 3;
-	}
-	memcpy(buf, host, hlen);
-	buf[hlen] = '\0';
 }
 
 int

@@ -50,8 +50,6 @@ enum tee_wmode {
 	W_BODY			/* the body: everything is fed */
 };
 
-#define URL_KEEP_MAX	(CFG_HOST_MAX + 32)	/* scheme://host:port */
-
 /* What the shim knows about one easy handle.  Fields other than easy,
  * next and multi are only touched by the thread that owns the handle (as
  * libcurl requires); the table lock guards easy, next and multi. */
@@ -81,13 +79,11 @@ struct shim_handle {
 
 	/* where a transfer goes (xfer_target) */
 	int url_seen;			/* CURLOPT_URL or CURLOPT_CURLU seen */
-	int stale;			/* url_keep, port_opt or curlu changed
+	int stale;			/* url, port_opt or curlu changed
 					   since the target was worked out */
-	char url_keep[URL_KEEP_MAX];	/* CURLOPT_URL as cfg_url_keep()
-					   keeps it, parsed when a transfer
-					   begins */
 	int url_ok;			/* url holds the parsed CURLOPT_URL */
-	struct cfg_url url;		/* CURLOPT_URL, parsed */
+	struct cfg_url url;		/* CURLOPT_URL, parsed when set (the
+					   userinfo is never read) */
 	CURLU *curlu;			/* CURLOPT_CURLU (overrides the URL) */
 	long port_opt;			/* CURLOPT_PORT, 0: the URL's */
 	int follow;			/* CURLOPT_FOLLOWLOCATION: an untracked

@@ -373,7 +373,6 @@ curl_easy_duphandle(CURL *easy)
 	dsh->url_seen = sh->url_seen;
 	dsh->follow = sh->follow;
 	dsh->stale = sh->stale;
-	memcpy(dsh->url_keep, sh->url_keep, sizeof(dsh->url_keep));
 	dsh->url_ok = sh->url_ok;
 	dsh->url = sh->url;
 	dsh->curlu = sh->curlu;

@@ -90,14 +90,6 @@ shim_off(void)
 /* Parse url into *out.  Returns 0, or -1 when it names no usable host. */
 int cfg_parse_url(const char *url, struct cfg_url *out);
 
-/*
- * Copy what cfg_parse_url() reads of url (scheme and host[:port], never
- * the userinfo: it is a credential) into buf (size len), so that url can
- * be parsed later from buf with the same result.  A NULL url, or one whose
- * part does not fit, gives "", which parses as no usable host.
- */
-void cfg_url_keep(const char *url, char *buf, size_t len);
-
 /* The program name for events: read from /proc/self/cmdline at the first
  * call (not at start-up: most programs never send an event). */
 const char *cfg_prog(void);

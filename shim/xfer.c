@@ -121,7 +121,7 @@ void
 xfer_set_url(struct shim_handle *sh, const char *url)
 {
 	sh->url_seen = 1;
-	cfg_url_keep(url, sh->url_keep, sizeof(sh->url_keep));
+	sh->url_ok = cfg_parse_url(url, &sh->url) == 0;
 	sh->stale = 1;
 }
 
@@ -131,7 +131,6 @@ xfer_refresh(const struct curl_fns *f, struct shim_handle *sh)
 	if (!sh->stale)
 		return;
 	sh->stale = 0;
-	sh->url_ok = cfg_parse_url(sh->url_keep, &sh->url) == 0;
 	xfer_target(f, sh);
 }
 

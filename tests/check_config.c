@@ -1,45 +1,55 @@
 /*
  * Unit tests of the shim's configuration (shim/config.c) as the hooks see
  * it: the default ingest socket's directory check, an explicit socket,
- * kept URLs, host lists and URLs, program names.
+ * host lists and URLs, program names.
  */
 #include "shimtest.h"
 
-START_TEST(a_kept_url_parses_like_the_url_and_holds_no_userinfo)
+START_TEST(urls_parse_to_their_host_port_and_scheme_never_the_userinfo)
 {
-	static const char *const urls[] = {
-		"https://api.test/v1/messages?beta=true",
-		"HTTPS://user:pw@API.Test:444/v1/messages",
-		"http://[::1]:8443/v1/messages#frag",
-		"  api.test:8080?q",
-		"api.test/v1/messages",
-		"weird+scheme.1://host/x",
-		"not a scheme://host/x",
-		"http://h:99999/",
-		"http:///x",
-		"ftp://a@b@c:21",
-		"",
+	static const struct {
+		const char *url;
+		int rc;
+		const char *host;
+		int port, explicit_port, tls;
+	} cases[] = {
+		{ "https://api.test/v1/messages?beta=true", 0, "api.test",
+		    443, 0, 1 },
+		{ "HTTPS://user:pw@API.Test:444/v1/messages", 0, "api.test",
+		    444, 1, 1 },
+		{ "http://[::1]:8443/v1/messages#frag", 0, "[::1]", 8443, 1,
+		    0 },
+		{ "  api.test:8080?q", 0, "api.test", 8080, 1, 0 },
+		{ "api.test/v1/messages", 0, "api.test", 80, 0, 0 },
+		{ "api.test.", 0, "api.test", 80, 0, 0 },
+		{ "weird+scheme.1://host/x", 0, "host", 0, 0, 0 },
+		/* no scheme: what precedes the path is the host */
+		{ "not a scheme://host/x", 0, "not a scheme", 80, 0, 0 },
+		{ "http://h:99999/", -1, "", 0, 0, 0 },
+		{ "http:///x", -1, "", 0, 0, 0 },
+		{ "ftp://a@b@c:21", 0, "c", 21, 1, 0 },
+		{ "http://u:p@h@/", -1, "", 0, 0, 0 },
+		{ "http://h?x@evil/", 0, "h", 80, 0, 0 },
+		{ "http://h#@evil/", 0, "h", 80, 0, 0 },
+		{ "", -1, "", 0, 0, 0 },
 	};
-	struct cfg_url a, b;
-	char keep[URL_KEEP_MAX], longurl[URL_KEEP_MAX + 64];
+	struct cfg_url u;
 	size_t k;
 
-	for (k = 0; k < sizeof(urls) / sizeof(urls[0]); k++) {
-		cfg_url_keep(urls[k], keep, sizeof(keep));
-		ck_assert_int_eq(cfg_parse_url(urls[k], &a),
-		    cfg_parse_url(keep, &b));
-		ck_assert_msg(memcmp(&a, &b, sizeof(a)) == 0, "%s", urls[k]);
-		ck_assert_ptr_null(strstr(keep, "pw"));
-		ck_assert_ptr_null(strchr(keep, '@'));
+	for (k = 0; k < sizeof(cases) / sizeof(cases[0]); k++) {
+		int rc = cfg_parse_url(cases[k].url, &u);
+
+		ck_assert_msg(rc == cases[k].rc, "%s: %d", cases[k].url, rc);
+		if (cases[k].rc != 0)
+			continue;
+		ck_assert_str_eq(u.host, cases[k].host);
+		ck_assert_int_eq(u.port, cases[k].port);
+		ck_assert_int_eq(u.explicit_port, cases[k].explicit_port);
+		ck_assert_int_eq(u.tls, cases[k].tls);
+		ck_assert_ptr_null(memmem(&u, sizeof(u), "pw", 2));
+		ck_assert_ptr_null(memmem(&u, sizeof(u), "user", 4));
 	}
-	cfg_url_keep(NULL, keep, sizeof(keep));
-	ck_assert_str_eq(keep, "");
-	/* a host too long to be matched anyway is not kept */
-	memset(longurl, 'h', sizeof(longurl) - 1);
-	longurl[sizeof(longurl) - 1] = '\0';
-	memcpy(longurl, "http://", 7);
-	cfg_url_keep(longurl, keep, sizeof(keep));
-	ck_assert_str_eq(keep, "");
+	ck_assert_int_eq(cfg_parse_url(NULL, &u), -1);
 }
 END_TEST
 
@@ -248,7 +258,7 @@ config_suite(void)
 
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc,
-	    a_kept_url_parses_like_the_url_and_holds_no_userinfo);
+	    urls_parse_to_their_host_port_and_scheme_never_the_userinfo);
 	tcase_add_test(tc, the_default_socket_is_used_in_a_private_directory);
 	tcase_add_test(tc,
 	    a_default_socket_directory_others_can_write_is_not_used);
