@@ -108,11 +108,15 @@ struct shim_handle *hdl_lookup(CURL *easy);
 /* Find or create the state of easy.  NULL when out of memory. */
 struct shim_handle *hdl_get(CURL *easy);
 
+/* A fresh state for easy (a new handle, or one reset), in place of any
+ * it had.  NULL when out of memory. */
+struct shim_handle *hdl_fresh(CURL *easy);
+
 /* Unlink the state of easy from the table and return it (NULL if none);
  * the caller frees it with hdl_free(). */
 struct shim_handle *hdl_remove(CURL *easy);
 
-/* Free a state returned by hdl_remove(). */
+/* Free a state returned by hdl_remove() (kept for reuse, a few of them). */
 void hdl_free(struct shim_handle *sh);
 
 /* Record (under the table lock) the multi handle sh was added to. */

@@ -58,69 +58,82 @@ find_locked(CURL *easy)
 	return NULL;
 }
 
+/* Remember sh as this thread's last lookup of easy.  Under hdl_lock, so
+ * that gen is that of the table sh was found in. */
+static void
+remember_locked(CURL *easy, struct shim_handle *sh)
+{
+	hdl_last.easy = easy;
+	hdl_last.sh = sh;
+	hdl_last.gen = atomic_load_explicit(&hdl_gen, memory_order_relaxed);
+}
+
+/* The thread's last lookup when it was of easy and is still valid. */
+static inline struct shim_handle *
+hdl_lookup_cached(CURL *easy)
+{
+	const struct hdl_last *last = &hdl_last;
+
+	if (last->easy == easy && last->gen ==
+	    atomic_load_explicit(&hdl_gen, memory_order_acquire))
+		return last->sh;
+	return NULL;
+}
+
 struct shim_handle *
 hdl_lookup(CURL *easy)
 {
-	struct hdl_last *last = &hdl_last;
 	struct shim_handle *sh;
-	unsigned gen;
 
 	if (easy == NULL)
 		return NULL;
-	gen = atomic_load_explicit(&hdl_gen, memory_order_acquire);
-	if (last->easy == easy && last->gen == gen)
-		return last->sh;
-	hdl_atfork_init();
-	pthread_mutex_lock(&hdl_lock);
-	sh = find_locked(easy);
-	pthread_mutex_unlock(&hdl_lock);
-	if (sh != NULL) {
-		last->easy = easy;
-		last->sh = sh;
-		last->gen = gen;
-	}
-	return sh;
-}
-
-struct shim_handle *
-hdl_get(CURL *easy)
-{
-	struct shim_handle *sh, *fresh;
-	size_t b;
-
-	if (easy == NULL)
-		return NULL;
-	if ((sh = hdl_lookup(easy)) != NULL)
+	if ((sh = hdl_lookup_cached(easy)) != NULL)
 		return sh;
-	/* allocate outside the lock; another thread cannot add the same
-	   handle (one thread uses a handle at a time) */
-	if ((fresh = calloc(1, sizeof(*fresh))) == NULL) {
-		shim_debug("out of memory for a handle's state");
-		return NULL;
-	}
-	fresh->easy = easy;
-	b = bucket(easy);
+	hdl_atfork_init();
 	pthread_mutex_lock(&hdl_lock);
-	if ((sh = find_locked(easy)) == NULL) {
-		fresh->next = hdl_table[b];
-		hdl_table[b] = fresh;
-		sh = fresh;
-		fresh = NULL;
-	}
+	if ((sh = find_locked(easy)) != NULL)
+		remember_locked(easy, sh);
 	pthread_mutex_unlock(&hdl_lock);
-	free(fresh);
 	return sh;
 }
 
-struct shim_handle *
-hdl_remove(CURL *easy)
-{
-	struct shim_handle **pp, *sh = NULL;
+/*
+ * Freed states kept for the next handles, their transfer state (x) with
+ * them: a program making one handle per transfer (the curl tool does)
+ * then allocates nothing after its first few.  Under hdl_lock.
+ */
+#define HDL_SPARE_MAX	16
 
-	if (easy == NULL)
+static struct shim_handle *hdl_spare;
+static unsigned hdl_nspare;
+
+/* A zeroed state for easy, linked into bucket b, from the spares; NULL
+ * when there is none.  Under hdl_lock. */
+static struct shim_handle *
+insert_spare_locked(CURL *easy, size_t b)
+{
+	struct shim_handle *sh = hdl_spare;
+	struct shim_xfer *x;
+
+	if (sh == NULL)
 		return NULL;
-	hdl_atfork_init();
-	pthread_mutex_lock(&hdl_lock);
+	hdl_spare = sh->next;
+	hdl_nspare--;
+	x = sh->x;
+	memset(sh, 0, sizeof(*sh));
+	sh->x = x;
+	sh->easy = easy;
+	sh->next = hdl_table[b];
+	hdl_table[b] = sh;
+	return sh;
+}
+
+/* Unlink the state of easy (NULL if none), under hdl_lock. */
+static struct shim_handle *
+unlink_locked(CURL *easy)
+{
+	struct shim_handle **pp, *sh;
+
 	for (pp = &hdl_table[bucket(easy)]; *pp != NULL; pp = &(*pp)->next) {
 		if ((*pp)->easy == easy) {
 			sh = *pp;
@@ -129,9 +142,81 @@ hdl_remove(CURL *easy)
 			/* every thread's cached lookup is stale now */
 			atomic_fetch_add_explicit(&hdl_gen, 1,
 			    memory_order_release);
-			break;
+			return sh;
 		}
 	}
+	return NULL;
+}
+
+/* hdl_get(), and with fresh set hdl_fresh(): one pass under the lock. */
+static struct shim_handle *
+get(CURL *easy, int fresh)
+{
+	struct shim_handle *sh, *old = NULL, *nsh;
+	size_t b;
+
+	if (easy == NULL)
+		return NULL;
+	if (!fresh && (sh = hdl_lookup_cached(easy)) != NULL)
+		return sh;
+	b = bucket(easy);
+	hdl_atfork_init();
+	pthread_mutex_lock(&hdl_lock);
+	if (fresh)
+		old = unlink_locked(easy);
+	else if ((sh = find_locked(easy)) != NULL)
+		goto out;
+	sh = insert_spare_locked(easy, b);
+out:
+	if (sh != NULL)
+		remember_locked(easy, sh);
+	pthread_mutex_unlock(&hdl_lock);
+	if (old != NULL)
+		hdl_free(old);
+	if (sh != NULL)
+		return sh;
+	/* no spare: allocate outside the lock; another thread cannot add
+	   the same handle (one thread uses a handle at a time) */
+	if ((nsh = calloc(1, sizeof(*nsh))) == NULL) {
+		shim_debug("out of memory for a handle's state");
+		return NULL;
+	}
+	nsh->easy = easy;
+	pthread_mutex_lock(&hdl_lock);
+	if ((sh = find_locked(easy)) == NULL) {
+		nsh->next = hdl_table[b];
+		hdl_table[b] = nsh;
+		sh = nsh;
+		nsh = NULL;
+	}
+	remember_locked(easy, sh);
+	pthread_mutex_unlock(&hdl_lock);
+	free(nsh);
+	return sh;
+}
+
+struct shim_handle *
+hdl_get(CURL *easy)
+{
+	return get(easy, 0);
+}
+
+struct shim_handle *
+hdl_fresh(CURL *easy)
+{
+	return get(easy, 1);
+}
+
+struct shim_handle *
+hdl_remove(CURL *easy)
+{
+	struct shim_handle *sh;
+
+	if (easy == NULL)
+		return NULL;
+	hdl_atfork_init();
+	pthread_mutex_lock(&hdl_lock);
+	sh = unlink_locked(easy);
 	pthread_mutex_unlock(&hdl_lock);
 	return sh;
 }
@@ -141,8 +226,19 @@ hdl_free(struct shim_handle *sh)
 {
 	if (sh == NULL)
 		return;
-	free(sh->x);
-	free(sh);
+	hdl_atfork_init();
+	pthread_mutex_lock(&hdl_lock);
+	if (hdl_nspare < HDL_SPARE_MAX) {
+		sh->next = hdl_spare;
+		hdl_spare = sh;
+		hdl_nspare++;
+		sh = NULL;
+	}
+	pthread_mutex_unlock(&hdl_lock);
+	if (sh != NULL) {
+		free(sh->x);
+		free(sh);
+	}
 }
 
 void

@@ -294,9 +294,10 @@ curl_easy_init(void)
 	SHIM_BUSY_AS(1, easy = f->easy_init());
 	if (easy == NULL || shim_off())
 		return easy;
-	hdl_free(hdl_remove(easy));
 	/* libcurl's own handles are freed inside it: keep no state */
-	if (!busy && shim_cfg.nhosts > 0 && (sh = hdl_get(easy)) != NULL)
+	if (busy || shim_cfg.nhosts == 0)
+		hdl_free(hdl_remove(easy));
+	else if ((sh = hdl_fresh(easy)) != NULL)
 		/* options at their defaults */
 		sh->created = sh->cb_known = sh->hcb_known = 1;
 	return easy;
@@ -397,9 +398,9 @@ curl_easy_reset(CURL *easy)
 	if (!shim_off() && (sh = hdl_lookup(easy)) != NULL && sh->active)
 		xfer_finalize(f, sh, CURLE_OK, RTP_F_NO_DONE);
 	SHIM_BUSY_AS(1, f->easy_reset(easy));
-	hdl_free(hdl_remove(easy));
-	if (!busy && !shim_off() && shim_cfg.nhosts > 0 &&
-	    (sh = hdl_get(easy)) != NULL)
+	if (busy || shim_off() || shim_cfg.nhosts == 0)
+		hdl_free(hdl_remove(easy));
+	else if ((sh = hdl_fresh(easy)) != NULL)
 		sh->created = sh->cb_known = sh->hcb_known = 1;
 }
 
