@@ -13,6 +13,7 @@
  */
 #include <stdarg.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,6 +24,12 @@
  * the entry named by member is missing or points back into the shim. */
 #define FNS(member, hook)						\
 	fns_for(resolve_fns(__builtin_return_address(0)),		\
+	    offsetof(struct curl_fns, member), (void (*)(void))(hook), #hook)
+
+/* FNS(), and in *flp whether the caller is inside a libcurl: its own calls
+ * of its exported functions pass straight through. */
+#define FNS_FL(member, hook, flp)					\
+	fns_for(resolve_fns_flags(__builtin_return_address(0), (flp)),	\
 	    offsetof(struct curl_fns, member), (void (*)(void))(hook), #hook)
 
 /* Why a hook found no function to forward to, said under RATETAP_DEBUG. */
@@ -53,55 +60,80 @@ fns_for(const struct curl_fns *f, size_t off, void (*hook)(void),
 	return f;
 }
 
-/* Tapped-handle state for easy, or NULL (the fast path for the rest).
- * A transfer about to begin gets its target worked out first. */
+/* sh when its transfer is (or is to be) tracked, else NULL.  A transfer
+ * about to begin gets its target worked out first. */
 static struct shim_handle *
-tapped(const struct curl_fns *f, CURL *easy)
+tapped_sh(const struct curl_fns *f, struct shim_handle *sh)
 {
-	struct shim_handle *sh;
-
-	if (shim_off() || shim_cfg.nhosts == 0)
-		return NULL;
-	if ((sh = hdl_lookup(easy)) == NULL)
+	if (sh == NULL)
 		return NULL;
 	if (!sh->active)
 		xfer_refresh(f, sh);
 	return (sh->tapped || sh->active || sh->curlu != NULL) ? sh : NULL;
 }
 
-/* 1 when a transfer on easy that the shim did not track must be looked
- * at when it ends: it may have been configured before the shim was loaded
- * (the shim never saw its URL: plugin mode), or it follows redirects,
- * which may lead it into a tapped host. */
+/* 1 when a transfer on a handle (state sh, NULL if none) that the shim
+ * did not track must be looked at when it ends: it may have been
+ * configured before the shim was loaded (the shim never saw its URL:
+ * plugin mode), or it follows redirects, which may lead it into a tapped
+ * host. */
 static int
-unseen(CURL *easy)
+unseen_sh(const struct shim_handle *sh)
 {
-	struct shim_handle *sh;
-
-	if (shim_off() || shim_cfg.nhosts == 0)
-		return 0;
-	sh = hdl_lookup(easy);
 	return sh == NULL || (!sh->active && (sh->follow ||
 	    (!sh->url_seen && !sh->created)));
 }
 
-/* The options the shim records; every other one is forwarded at once. */
+/* 1 when nothing is tapped in this process. */
+static inline int
+tapping_nothing(void)
+{
+	return shim_off() || shim_cfg.nhosts == 0;
+}
+
+/* Tapped-handle state for easy, or NULL (the fast path for the rest). */
+static struct shim_handle *
+tapped(const struct curl_fns *f, CURL *easy)
+{
+	return tapping_nothing() ? NULL : tapped_sh(f, hdl_lookup(easy));
+}
+
+/* unseen_sh() of easy's state. */
+static int
+unseen(CURL *easy)
+{
+	return !tapping_nothing() && unseen_sh(hdl_lookup(easy));
+}
+
+/*
+ * The options the shim records, by their low six bits: the eight differ
+ * there, so a load and a compare tell every other option (about 85 calls
+ * of each curl transfer) to go straight through.
+ */
+#define REC_BIT(o)	(UINT64_C(1) << ((o) & 63))
+#define REC_BITS	(REC_BIT(CURLOPT_URL) | REC_BIT(CURLOPT_CURLU) |	\
+	REC_BIT(CURLOPT_PORT) | REC_BIT(CURLOPT_FOLLOWLOCATION) |	\
+	REC_BIT(CURLOPT_WRITEFUNCTION) | REC_BIT(CURLOPT_WRITEDATA) |	\
+	REC_BIT(CURLOPT_HEADERFUNCTION) | REC_BIT(CURLOPT_HEADERDATA))
+_Static_assert(__builtin_popcountll(REC_BITS) == 8,
+    "two recorded options share their low six bits");
+
+static const int recorded_by_low[64] = {
+	[CURLOPT_URL & 63] = CURLOPT_URL,
+	[CURLOPT_CURLU & 63] = CURLOPT_CURLU,
+	[CURLOPT_PORT & 63] = CURLOPT_PORT,
+	[CURLOPT_FOLLOWLOCATION & 63] = CURLOPT_FOLLOWLOCATION,
+	[CURLOPT_WRITEFUNCTION & 63] = CURLOPT_WRITEFUNCTION,
+	[CURLOPT_WRITEDATA & 63] = CURLOPT_WRITEDATA,
+	[CURLOPT_HEADERFUNCTION & 63] = CURLOPT_HEADERFUNCTION,
+	[CURLOPT_HEADERDATA & 63] = CURLOPT_HEADERDATA,
+};
+
 static inline int
 recorded(CURLoption opt)
 {
-	switch (opt) {
-	case CURLOPT_URL:
-	case CURLOPT_CURLU:
-	case CURLOPT_PORT:
-	case CURLOPT_FOLLOWLOCATION:
-	case CURLOPT_WRITEFUNCTION:
-	case CURLOPT_WRITEDATA:
-	case CURLOPT_HEADERFUNCTION:
-	case CURLOPT_HEADERDATA:
-		return 1;
-	default:
-		return 0;
-	}
+	return recorded_by_low[(unsigned)opt & 63] == (int)opt &&
+	    opt != 0;
 }
 
 /* While a transfer's tees are in place on sh, the application's
@@ -197,15 +229,48 @@ union setopt_arg {
 	void *p;			/* objects, strings, blobs */
 	void (*fp)(void);		/* functions */
 	curl_off_t o;			/* curl_off_t */
+	uintptr_t raw;			/* SETOPT_ONE_REG: as it came */
 };
 
 enum { ARG_LONG, ARG_PTR, ARG_FN, ARG_OFF };
+
+/* The kind of argument opt takes. */
+static inline int
+arg_kind(CURLoption opt)
+{
+	if ((int)opt < CURLOPTTYPE_OBJECTPOINT)
+		return ARG_LONG;
+	if ((int)opt < CURLOPTTYPE_FUNCTIONPOINT)
+		return ARG_PTR;
+	if ((int)opt < CURLOPTTYPE_OFF_T)
+		return ARG_FN;
+	if ((int)opt < CURLOPTTYPE_BLOB)
+		return ARG_OFF;
+	return ARG_PTR;			/* struct curl_blob * */
+}
+
+/*
+ * On these ABIs every argument a CURLOPTTYPE implies (long, pointer,
+ * function pointer, curl_off_t, blob pointer) is of integer class and
+ * one register wide, and a variadic argument travels in the register of
+ * the next named one: the hook takes it as a named uintptr_t and hands it
+ * on unread, so the calls the shim does not record cost a table load and
+ * a jump.  Elsewhere (i386 passes curl_off_t in two stack slots) the hook
+ * is variadic and reads the argument by its type.
+ */
+#if defined(__LP64__) && (defined(__x86_64__) || defined(__aarch64__))
+#define SETOPT_ONE_REG 1
+#endif
 
 /* Call the real curl_easy_setopt with the argument read. */
 static inline CURLcode
 forward(const struct curl_fns *f, CURL *easy, CURLoption opt, int kind,
     union setopt_arg a)
 {
+#ifdef SETOPT_ONE_REG
+	(void)kind;
+	return f->easy_setopt(easy, opt, a.raw);
+#else
 	switch (kind) {
 	case ARG_LONG:
 		return f->easy_setopt(easy, opt, a.l);
@@ -216,10 +281,11 @@ forward(const struct curl_fns *f, CURL *easy, CURLoption opt, int kind,
 	default:
 		return f->easy_setopt(easy, opt, a.o);
 	}
+#endif
 }
 
 /* curl_easy_setopt of an option the shim records. */
-__attribute__((noinline)) static CURLcode
+static CURLcode
 setopt_recorded(const struct curl_fns *f, CURL *easy, CURLoption opt,
     int kind, union setopt_arg a)
 {
@@ -238,46 +304,82 @@ setopt_recorded(const struct curl_fns *f, CURL *easy, CURLoption opt,
 	return rc;
 }
 
-/*
- * curl_easy_setopt: read exactly one argument of the type the option's
- * CURLOPTTYPE_* range implies and forward it unchanged.  Options the shim
- * does not record go straight through; the URL, the port and the
- * write/header callbacks are recorded once libcurl accepted them.
- */
-SHIM_EXPORT CURLcode
-curl_easy_setopt(CURL *easy, CURLoption opt, ...)
+#ifdef SETOPT_ONE_REG
+SHIM_EXPORT CURLcode hook_easy_setopt(CURL *, CURLoption, uintptr_t)
+    __asm__("curl_easy_setopt");
+#define HOOK_EASY_SETOPT	hook_easy_setopt
+#else
+#define HOOK_EASY_SETOPT	curl_easy_setopt
+#endif
+
+/* Everything but an unrecorded option from a caller in this thread's last
+ * libcurl range: find the caller's libcurl, forward, record. */
+__attribute__((noinline)) static CURLcode
+setopt_slow(const void *caller, CURL *easy, CURLoption opt, int kind,
+    union setopt_arg a)
 {
 	const struct curl_fns *f;
-	union setopt_arg a;
-	va_list ap;
-	int kind;
 
-	va_start(ap, opt);
-	if ((int)opt < CURLOPTTYPE_OBJECTPOINT) {
-		a.l = va_arg(ap, long);
-		kind = ARG_LONG;
-	} else if ((int)opt < CURLOPTTYPE_FUNCTIONPOINT) {
-		a.p = va_arg(ap, void *);
-		kind = ARG_PTR;
-	} else if ((int)opt < CURLOPTTYPE_OFF_T) {
-		a.fp = va_arg(ap, void (*)(void));
-		kind = ARG_FN;
-	} else if ((int)opt < CURLOPTTYPE_BLOB) {
-		a.o = va_arg(ap, curl_off_t);
-		kind = ARG_OFF;
-	} else {
-		a.p = va_arg(ap, void *);	/* struct curl_blob * */
-		kind = ARG_PTR;
-	}
-	va_end(ap);
-
-	if ((f = FNS(easy_setopt, curl_easy_setopt)) == NULL)
+	if ((f = resolve_fns_cached(caller)) == NULL)
+		f = fns_for(resolve_fns(caller), offsetof(struct curl_fns,
+		    easy_setopt), (void (*)(void))HOOK_EASY_SETOPT,
+		    "curl_easy_setopt");
+	if (f == NULL)
 		return CURLE_FAILED_INIT;
-	/* the fast path: almost every call */
 	if (!recorded(opt) || shim_off())
 		return forward(f, easy, opt, kind, a);
 	return setopt_recorded(f, easy, opt, kind, a);
 }
+
+/*
+ * curl_easy_setopt: forward the one argument the option's CURLOPTTYPE_*
+ * range implies, unchanged.  Options the shim does not record go straight
+ * through; the URL, the port and the write/header callbacks are recorded
+ * once libcurl accepted them.
+ */
+#ifdef SETOPT_ONE_REG
+CURLcode
+hook_easy_setopt(CURL *easy, CURLoption opt, uintptr_t raw)
+{
+	const struct curl_fns *f;
+	union setopt_arg a;
+
+	/* the fast path: almost every call (a usable table's easy_setopt
+	   is never NULL nor the hook) */
+	if (__builtin_expect(!recorded(opt), 1) &&
+	    (f = resolve_fns_cached(__builtin_return_address(0))) != NULL)
+		return f->easy_setopt(easy, opt, raw);
+	a.raw = raw;
+	return setopt_slow(__builtin_return_address(0), easy, opt,
+	    arg_kind(opt), a);
+}
+#else
+SHIM_EXPORT CURLcode
+curl_easy_setopt(CURL *easy, CURLoption opt, ...)
+{
+	union setopt_arg a;
+	va_list ap;
+	int kind = arg_kind(opt);
+
+	va_start(ap, opt);
+	switch (kind) {
+	case ARG_LONG:
+		a.l = va_arg(ap, long);
+		break;
+	case ARG_PTR:
+		a.p = va_arg(ap, void *);
+		break;
+	case ARG_FN:
+		a.fp = va_arg(ap, void (*)(void));
+		break;
+	default:
+		a.o = va_arg(ap, curl_off_t);
+		break;
+	}
+	va_end(ap);
+	return setopt_slow(__builtin_return_address(0), easy, opt, kind, a);
+}
+#endif
 
 /* curl_easy_init: a new handle starts with fresh state, also when its
  * address is that of a handle freed without the shim seeing it. */
@@ -308,16 +410,18 @@ SHIM_EXPORT CURLcode
 curl_easy_perform(CURL *easy)
 {
 	const struct curl_fns *f;
-	struct shim_handle *sh;
-	int busy = shim_busy, began = 0;
+	struct shim_handle *sh, *tsh;
+	int began = 0;
+	unsigned fl;
 	CURLcode rc;
 
-	if ((f = FNS(easy_perform, curl_easy_perform)) == NULL)
+	if ((f = FNS_FL(easy_perform, curl_easy_perform, &fl)) == NULL)
 		return CURLE_FAILED_INIT;
-	if (busy)
+	if (shim_busy || (fl & RES_CALLER_CURL) || tapping_nothing())
 		return f->easy_perform(easy);
-	if ((sh = tapped(f, easy)) == NULL) {
-		if (!unseen(easy))
+	sh = hdl_lookup(easy);
+	if ((tsh = tapped_sh(f, sh)) == NULL) {
+		if (!unseen_sh(sh))
 			return f->easy_perform(easy);
 		SHIM_BUSY_AS(1, rc = f->easy_perform(easy));
 		xfer_report_unseen(f, easy, rc);
@@ -427,11 +531,13 @@ curl_multi_add_handle(CURLM *multi, CURL *easy)
 	const struct curl_fns *f;
 	struct shim_handle *sh;
 	int busy = shim_busy, began = 0;
+	unsigned fl;
 	CURLMcode rc;
 
-	if ((f = FNS(multi_add_handle, curl_multi_add_handle)) == NULL)
+	if ((f = FNS_FL(multi_add_handle, curl_multi_add_handle, &fl)) ==
+	    NULL)
 		return CURLM_INTERNAL_ERROR;
-	if (busy || (sh = tapped(f, easy)) == NULL)
+	if (busy || (fl & RES_CALLER_CURL) || (sh = tapped(f, easy)) == NULL)
 		return f->multi_add_handle(multi, easy);
 	if (!sh->active && sh->curlu != NULL)	/* its URL may have changed */
 		xfer_target(f, sh);
@@ -451,11 +557,13 @@ curl_multi_remove_handle(CURLM *multi, CURL *easy)
 	const struct curl_fns *f;
 	struct shim_handle *sh;
 	int busy = shim_busy;
+	unsigned fl;
 	CURLMcode rc;
 
-	if ((f = FNS(multi_remove_handle, curl_multi_remove_handle)) == NULL)
+	if ((f = FNS_FL(multi_remove_handle, curl_multi_remove_handle,
+	    &fl)) == NULL)
 		return CURLM_INTERNAL_ERROR;
-	if (busy || (sh = tapped(f, easy)) == NULL)
+	if (busy || (fl & RES_CALLER_CURL) || (sh = tapped(f, easy)) == NULL)
 		return f->multi_remove_handle(multi, easy);
 	SHIM_BUSY_AS(1, rc = f->multi_remove_handle(multi, easy));
 	if (rc == CURLM_OK && sh->active && sh->multi == multi)
@@ -470,12 +578,15 @@ curl_multi_info_read(CURLM *multi, int *msgs_in_queue)
 	const struct curl_fns *f;
 	struct shim_handle *sh;
 	int busy = shim_busy;
+	unsigned fl;
 	CURLMsg *msg;
 
-	if ((f = FNS(multi_info_read, curl_multi_info_read)) == NULL)
+	if ((f = FNS_FL(multi_info_read, curl_multi_info_read, &fl)) == NULL)
 		return NULL;
+	if (busy || (fl & RES_CALLER_CURL))
+		return f->multi_info_read(multi, msgs_in_queue);
 	SHIM_BUSY_AS(1, msg = f->multi_info_read(multi, msgs_in_queue));
-	if (busy || msg == NULL || msg->msg != CURLMSG_DONE)
+	if (msg == NULL || msg->msg != CURLMSG_DONE)
 		return msg;
 	if ((sh = tapped(f, msg->easy_handle)) != NULL && sh->active &&
 	    sh->multi == multi)
@@ -492,12 +603,13 @@ curl_multi_cleanup(CURLM *multi)
 	const struct curl_fns *f;
 	struct shim_handle **v;
 	int busy = shim_busy;
+	unsigned fl;
 	size_t n, k;
 	CURLMcode rc;
 
-	if ((f = FNS(multi_cleanup, curl_multi_cleanup)) == NULL)
+	if ((f = FNS_FL(multi_cleanup, curl_multi_cleanup, &fl)) == NULL)
 		return CURLM_INTERNAL_ERROR;
-	if (!busy && !shim_off() && multi != NULL &&
+	if (!busy && !(fl & RES_CALLER_CURL) && !shim_off() && multi != NULL &&
 	    hdl_collect_multi(multi, &v, &n) == 0) {
 		for (k = 0; k < n; k++)
 			if (v[k]->active)
@@ -512,7 +624,7 @@ curl_multi_cleanup(CURLM *multi)
 /* What got_patch_all() points GOT entries at. */
 const struct resolve_hook resolve_hooks[] = {
 	{ "curl_easy_init", (void *)curl_easy_init },
-	{ "curl_easy_setopt", (void *)curl_easy_setopt },
+	{ "curl_easy_setopt", (void *)HOOK_EASY_SETOPT },
 	{ "curl_easy_perform", (void *)curl_easy_perform },
 	{ "curl_easy_duphandle", (void *)curl_easy_duphandle },
 	{ "curl_easy_reset", (void *)curl_easy_reset },

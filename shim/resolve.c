@@ -39,7 +39,7 @@
 
 /* An answer: a table's address with RES_CALLER_* flags in its low bits
  * (tables are malloc'ed, so aligned), 0 for none usable. */
-#define ANS_FLAGS	((uintptr_t)3)
+#define ANS_FLAGS	RES_ANS_FLAGS
 
 struct range {
 	_Atomic uintptr_t start;	/* first address of the segment */
@@ -61,24 +61,18 @@ struct table {
 static struct range ranges[RANGE_SLOTS];
 static _Atomic unsigned ranges_seq;	/* odd while being changed */
 static unsigned ranges_next;		/* next slot (under resolve_mu) */
-static _Atomic unsigned ranges_gen;	/* bumped by every flush */
 
 /*
- * Each thread's last two answers: most hooked calls come from the same
- * object as one of the two before (the program, and libcurl calling its
- * own exported functions), so a hit costs a compare or two and a load.
- * Valid while ranges_gen has not moved (a flush: objects were unloaded).
- * initial-exec, like shim_busy: no __tls_get_addr.
+ * Each thread's last two answers (struct resolve_last, resolve.h): most
+ * hooked calls come from the same object as one of the two before (the
+ * program, and libcurl calling its own exported functions), so a hit
+ * costs a compare or two and a load.  Valid while resolve_gen has not
+ * moved (a flush: objects were unloaded).  initial-exec, like shim_busy:
+ * no __tls_get_addr.
  */
-struct last_range {
-	uintptr_t start[2];
-	uintptr_t len[2];		/* 0: empty */
-	uintptr_t ans[2];
-	unsigned gen;
-};
-
-static __thread struct last_range last_range[RES_NFAM]
+__thread struct resolve_last resolve_last[RES_NFAM]
     __attribute__((tls_model("initial-exec")));
+_Atomic unsigned resolve_gen;	/* bumped by every flush */
 
 static pthread_mutex_t resolve_mu = PTHREAD_MUTEX_INITIALIZER;
 static struct table *tables;		/* under resolve_mu */
@@ -904,7 +898,7 @@ resolve_flush_ranges(void)
 		atomic_store_explicit(&ranges[i].ans, 0, memory_order_relaxed);
 	}
 	ranges_next = 0;
-	atomic_fetch_add_explicit(&ranges_gen, 1, memory_order_relaxed);
+	atomic_fetch_add_explicit(&resolve_gen, 1, memory_order_relaxed);
 	atomic_store_explicit(&ranges_seq, s + 2, memory_order_release);
 	pthread_mutex_unlock(&resolve_mu);
 }
@@ -1061,7 +1055,7 @@ __attribute__((noinline)) static uintptr_t
 resolve_miss(const struct resolve_family *fam, const void *caller,
     unsigned gen)
 {
-	struct last_range *lr = &last_range[fam->fam];
+	struct resolve_last *lr = &resolve_last[fam->fam];
 	uintptr_t a = (uintptr_t)caller, start, end, ans;
 	int saved;
 
@@ -1088,9 +1082,9 @@ resolve_miss(const struct resolve_family *fam, const void *caller,
 static inline uintptr_t
 resolve_ans(const struct resolve_family *fam, const void *caller)
 {
-	const struct last_range *lr = &last_range[fam->fam];
+	const struct resolve_last *lr = &resolve_last[fam->fam];
 	uintptr_t a = (uintptr_t)caller;
-	unsigned gen = atomic_load_explicit(&ranges_gen, memory_order_relaxed);
+	unsigned gen = atomic_load_explicit(&resolve_gen, memory_order_relaxed);
 
 	if (__builtin_expect(lr->gen == gen, 1)) {
 		if (a - lr->start[0] < lr->len[0])
@@ -1110,6 +1104,15 @@ resolve_table(const struct resolve_family *fam, const void *caller,
 	if (flags != NULL)
 		*flags = (unsigned)(ans & ANS_FLAGS);
 	return (const void *)(ans & ~ANS_FLAGS);
+}
+
+const struct curl_fns *
+resolve_fns_flags(const void *caller, unsigned *flags)
+{
+	uintptr_t ans = resolve_ans(&curl_family, caller);
+
+	*flags = (unsigned)(ans & ANS_FLAGS);
+	return (const struct curl_fns *)(ans & ~ANS_FLAGS);
 }
 
 const struct curl_fns *

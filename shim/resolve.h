@@ -22,6 +22,9 @@
 #ifndef RATETAP_RESOLVE_H
 #define RATETAP_RESOLVE_H
 
+#include <stdatomic.h>
+#include <stdint.h>
+
 #include <curl/curl.h>
 
 /* The real functions of one loaded libcurl.  Entries the library lacks are
@@ -140,6 +143,50 @@ const void *resolve_table(const struct resolve_family *fam,
  * Thread-safe; cheap after the first call for a given object.
  */
 const struct curl_fns *resolve_fns(const void *caller);
+
+/* resolve_fns(), and in *flags RES_CALLER_CURL when the caller is inside
+ * a libcurl (its own calls of its exported functions). */
+const struct curl_fns *resolve_fns_flags(const void *caller,
+    unsigned *flags);
+
+/* The per-thread cache behind resolve_table(): the last two address
+ * ranges looked up for each family and their answers (a table pointer,
+ * flags in the low RES_ANS_FLAGS bits), valid while gen equals
+ * resolve_gen. */
+#define RES_ANS_FLAGS	((uintptr_t)3)
+
+struct resolve_last {
+	uintptr_t start[2];
+	uintptr_t len[2];		/* 0: empty */
+	uintptr_t ans[2];
+	unsigned gen;
+};
+
+extern __thread struct resolve_last resolve_last[RES_NFAM]
+    __attribute__((tls_model("initial-exec")));
+extern _Atomic unsigned resolve_gen;
+
+/*
+ * resolve_fns() for the hottest hook, inlined: the answer when caller
+ * is in one of this thread's last two ranges for libcurl, else NULL (the
+ * caller then takes resolve_fns(), which also refills the cache).  A few
+ * loads.
+ */
+static inline const struct curl_fns *
+resolve_fns_cached(const void *caller)
+{
+	const struct resolve_last *lr = &resolve_last[RES_CURL];
+	uintptr_t a = (uintptr_t)caller;
+
+	if (__builtin_expect(lr->gen != atomic_load_explicit(&resolve_gen,
+	    memory_order_relaxed), 0))
+		return NULL;
+	if (a - lr->start[0] < lr->len[0])
+		return (const struct curl_fns *)(lr->ans[0] & ~RES_ANS_FLAGS);
+	if (a - lr->start[1] < lr->len[1])
+		return (const struct curl_fns *)(lr->ans[1] & ~RES_ANS_FLAGS);
+	return NULL;
+}
 
 /*
  * Patch the GOT entries for the hooked curl_* symbols (and dlopen) of every

@@ -428,12 +428,24 @@ static struct curl_fns fake_fns = {
 
 static int no_libcurl;
 
-/* The resolver, faked: every caller uses the fake libcurl. */
+/* The resolver, faked: every caller uses the fake libcurl.  Its cache
+ * stays empty, so that every hooked call asks resolve_fns(). */
+__thread struct resolve_last resolve_last[RES_NFAM]
+    __attribute__((tls_model("initial-exec")));
+_Atomic unsigned resolve_gen;
+
 const struct curl_fns *
 resolve_fns(const void *caller)
 {
 	(void)caller;
 	return no_libcurl ? NULL : &fake_fns;
+}
+
+const struct curl_fns *
+resolve_fns_flags(const void *caller, unsigned *flags)
+{
+	*flags = 0;
+	return resolve_fns(caller);
 }
 
 void
