@@ -17,19 +17,44 @@ rtp_init(struct rtp_event *ev)
 	ev->length = (uint16_t)sizeof(*ev);
 }
 
+/* 1 when one of the eight bytes of w is below 0x20 or above 0x7e. */
+static inline int
+word_unprintable(uint64_t w)
+{
+	const uint64_t ones = UINT64_C(0x0101010101010101);
+	const uint64_t high = UINT64_C(0x8080808080808080);
+
+	/* a byte below 0x20 borrows into its high bit (when it is not set
+	   already); 0x7f carries into it, and the rest have it set.  Exact
+	   for "any byte": a borrow or carry into the next byte only comes
+	   from a byte that is out of range itself */
+	return ((((w - ones * 0x20) & ~w) | ((w + ones) | w)) & high) != 0;
+}
+
 void
 rtp_strlcpy(char *dst, const char *src, size_t dstlen)
 {
-	size_t i;
+	size_t i = 0, n;
 
 	if (dstlen == 0)
 		return;
-	for (i = 0; src != NULL && src[i] != '\0' && i + 1 < dstlen; i++) {
+	n = src == NULL ? 0 : strnlen(src, dstlen - 1);
+	/* eight bytes at a time: copied, and looked at one by one only
+	   when one of them is not printable ASCII */
+	for (; i + 8 <= n; i += 8) {
+		uint64_t w;
+
+		memcpy(&w, src + i, 8);
+		if (word_unprintable(w))
+			break;
+		memcpy(dst + i, &w, 8);
+	}
+	for (; i < n; i++) {
 		unsigned char c = (unsigned char)src[i];
 
 		dst[i] = (c >= 0x20 && c < 0x7f) ? (char)c : '?';
 	}
-	dst[i] = '\0';
+	dst[n] = '\0';
 }
 
 _Static_assert(RTP_PATH_LEN >= RTP_MODEL_LEN && RTP_PATH_LEN >= RTP_HOST_LEN &&

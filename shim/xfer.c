@@ -22,13 +22,26 @@
 static void
 report_host(const struct cfg_url *u, char *buf, size_t len)
 {
-	char hp[CFG_HOST_MAX + 8];
+	char hp[CFG_HOST_MAX + 8], digits[8];
+	size_t n, k = 0;
+	unsigned port;
 
-	if (u->explicit_port) {
-		snprintf(hp, sizeof(hp), "%s:%d", u->host, u->port);
-		rtp_strlcpy(buf, hp, len);
-	} else
+	if (!u->explicit_port || u->port <= 0 || u->port > 65535) {
 		rtp_strlcpy(buf, u->host, len);
+		return;
+	}
+	/* "host:port" without stdio: this runs for every tapped transfer */
+	n = strnlen(u->host, sizeof(u->host));
+	if (n >= CFG_HOST_MAX)
+		n = CFG_HOST_MAX - 1;
+	memcpy(hp, u->host, n);
+	hp[n++] = ':';
+	for (port = (unsigned)u->port; port > 0; port /= 10)
+		digits[k++] = (char)('0' + port % 10);
+	while (k > 0)
+		hp[n++] = digits[--k];
+	hp[n] = '\0';
+	rtp_strlcpy(buf, hp, len);
 }
 
 /* The URL held by a CURLU handle, parsed.  Returns 0, or -1 when it cannot

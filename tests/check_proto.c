@@ -361,6 +361,47 @@ START_TEST(strlcpy_truncates_and_replaces_unprintables)
 }
 END_TEST
 
+/* Every byte value at every position of strings of 1 to 33 bytes, copied
+ * into buffers of sizes around the 8-byte steps: the word-at-a-time copy
+ * gives what a byte loop gives, and never writes past the buffer. */
+START_TEST(strlcpy_matches_a_byte_loop_for_every_byte_and_length)
+{
+	static const size_t sizes[] = { 1, 2, 8, 9, 16, 17, 25, 42 };
+	char src[48], dst[48], want[48];
+	size_t len, pos, k, i;
+	int c, bad = 0;
+
+	for (len = 1; len <= 33; len++) {
+		for (pos = 0; pos < len; pos++) {
+			for (c = 1; c < 256; c++) {
+				memset(src, 'a', len);
+				src[len] = '\0';
+				src[pos] = (char)c;
+				for (k = 0; k < sizeof(sizes) / sizeof(sizes[0]);
+				    k++) {
+					size_t dl = sizes[k];
+
+					memset(dst, '#', sizeof(dst));
+					memset(want, '#', sizeof(want));
+					for (i = 0; i + 1 < dl && i < len; i++) {
+						unsigned char b =
+						    (unsigned char)src[i];
+
+						want[i] = b >= 0x20 && b < 0x7f ?
+						    (char)b : '?';
+					}
+					want[i] = '\0';
+					rtp_strlcpy(dst, src, dl);
+					bad += memcmp(dst, want,
+					    sizeof(dst)) != 0;
+				}
+			}
+		}
+	}
+	ck_assert_int_eq(bad, 0);
+}
+END_TEST
+
 START_TEST(strerror_names_every_error)
 {
 	ck_assert_str_eq(rtp_strerror(RTP_OK), "ok");
@@ -389,6 +430,8 @@ proto_suite(void)
 	    validate_accepts_drops_only_events_that_describe_no_transfer);
 	tcase_add_test(tc, validate_checks_every_header_window_entry);
 	tcase_add_test(tc, strlcpy_truncates_and_replaces_unprintables);
+	tcase_add_test(tc,
+	    strlcpy_matches_a_byte_loop_for_every_byte_and_length);
 	tcase_add_test(tc, strerror_names_every_error);
 	suite_add_tcase(s, tc);
 	return s;
