@@ -332,29 +332,64 @@ lower_ascii(int c)
 	return c >= 'A' && c <= 'Z' ? c + ('a' - 'A') : c;
 }
 
-/* 1 when the len bytes at s equal lower (lower case) but for case.  The
- * names a server sends are lower case (HTTP/2 requires it): the exact
- * compare decides almost always, the loop is for the others. */
-static int
-same_name(const char *s, const char *lower, size_t len)
-{
-	size_t i;
+/*
+ * Header names the shim reads are shorter than this (the longest, a
+ * window's "anthropic-ratelimit-unified-<23 bytes>-utilization", has 63
+ * bytes); a longer name is none of them.
+ */
+#define NAME_LC_MAX	64
 
-	if (memcmp(s, lower, len) == 0)
-		return 1;
-	for (i = 0; i < len; i++)
-		if (lower_ascii((unsigned char)s[i]) != lower[i])
-			return 0;
-	return 1;
+/* The len (< NAME_LC_MAX) bytes at s, lower case, into out: eight bytes
+ * at a time, as this runs for every header line that may be ours. */
+static void
+lower_copy(char *out, const char *s, size_t len)
+{
+	const uint64_t ones = UINT64_C(0x0101010101010101);
+	const uint64_t high = UINT64_C(0x8080808080808080);
+	size_t i = 0;
+
+	for (; i + 8 <= len; i += 8) {
+		uint64_t w, h, up;
+
+		memcpy(&w, s + i, 8);
+		/* the high bit of each byte of up: 'A' <= byte <= 'Z' (the
+		   two sums differ there, and neither can carry out) */
+		h = w & ~high;
+		up = ((h + ones * (0x80 - 'A')) ^ (h + ones * (0x7f - 'Z'))) &
+		    ~w & high;
+		w |= up >> 2;
+		memcpy(out + i, &w, 8);
+	}
+	for (; i < len; i++)
+		out[i] = (char)lower_ascii((unsigned char)s[i]);
 }
 
-/* The definition of the header named by len bytes at name, or NULL. */
+/* 1 when the len bytes at s are those of def: two word compares decide
+ * almost every name, memcmp the rest. */
+static inline int
+name_is(const char *s, const char *def, size_t len)
+{
+	uint64_t a, b, c, d;
+
+	if (len < 8)
+		return memcmp(s, def, len) == 0;
+	memcpy(&a, s, 8);
+	memcpy(&b, def, 8);
+	memcpy(&c, s + len - 8, 8);
+	memcpy(&d, def + len - 8, 8);
+	if (a != b || c != d)
+		return 0;
+	return len <= 16 || memcmp(s + 8, def + 8, len - 16) == 0;
+}
+
+/* The definition of the header named by len bytes at name (lower case),
+ * or NULL. */
 static const struct hdr_def *
 find_def(const char *name, size_t len)
 {
 	size_t lo = 0, hi = HDR_NRL, k, pl = sizeof(RL_PREFIX) - 1;
 
-	if (len > pl && same_name(name, RL_PREFIX, pl)) {
+	if (len > pl && memcmp(name, RL_PREFIX, sizeof(RL_PREFIX) - 1) == 0) {
 		name += pl;
 		len -= pl;
 		/* the first entry of that length, then each of them */
@@ -367,13 +402,13 @@ find_def(const char *name, size_t len)
 				hi = mid;
 		}
 		for (k = lo; k < HDR_NRL && hdr_defs[k].len == len; k++)
-			if (same_name(name, hdr_defs[k].name, len))
+			if (name_is(name, hdr_defs[k].name, len))
 				return &hdr_defs[k];
 		return NULL;
 	}
 	for (k = HDR_NRL; k < HDR_NDEFS; k++)
 		if (hdr_defs[k].len == len &&
-		    same_name(name, hdr_defs[k].name, len))
+		    name_is(name, hdr_defs[k].name, len))
 			return &hdr_defs[k];
 	return NULL;
 }
@@ -382,8 +417,9 @@ find_def(const char *name, size_t len)
 
 /*
  * A window only a header names: anthropic-ratelimit-unified-<window>-
- * {utilization,reset,status} with <window> of [a-z0-9_] (any case), such
- * as 7d_sonnet or 7d_fable, into the event's first free rtp_win entry (or
+ * {utilization,reset,status} with <window> of [a-z0-9_] (name in lower
+ * case: apply_n() lowers it), such as 7d_sonnet or 7d_fable, into the
+ * event's first free rtp_win entry (or
  * the one already holding that window).  Other unified-* names
  * (overage-in-use, upgrade-paths, ...) are known to exist and ignored.
  * Returns 1 when stored, -1 for a bad value, 0 when not such a header or
@@ -405,13 +441,14 @@ apply_window(struct rtp_event *ev, const char *name, size_t nlen,
 	int64_t iv = 0;
 	double dv = 0.0;
 
-	if (nlen <= pl || !same_name(name, RL_UNIFIED, pl))
+	if (nlen <= pl ||
+	    memcmp(name, RL_UNIFIED, sizeof(RL_UNIFIED) - 1) != 0)
 		return 0;
 	name += pl;
 	nlen -= pl;
 	for (k = 0; k < sizeof(sfx) / sizeof(sfx[0]); k++)
-		if (nlen > sfx[k].len && same_name(name + nlen - sfx[k].len,
-		    sfx[k].sfx, sfx[k].len))
+		if (nlen > sfx[k].len && memcmp(name + nlen - sfx[k].len,
+		    sfx[k].sfx, sfx[k].len) == 0)
 			break;
 	if (k == sizeof(sfx) / sizeof(sfx[0]))
 		return 0;
@@ -466,14 +503,21 @@ apply_n(struct rtp_event *ev, const char *name, size_t nlen,
     const char *s, size_t len)
 {
 	const struct hdr_def *def;
+	char lc[NAME_LC_MAX];
 	int64_t iv;
 	double dv;
 
 	while (nlen > 0 && (name[nlen - 1] == ' ' || name[nlen - 1] == '\t'))
 		nlen--;
+	if (nlen >= sizeof(lc))
+		return 0;
+	/* names compare in lower case (HTTP/1.1 servers and proxies may
+	   send any case; HTTP/2 sends lower case) */
+	lower_copy(lc, name, nlen);
+	name = lc;
 	def = find_def(name, nlen);
 	if (def == NULL && (nlen <= sizeof(RL_UNIFIED) - 1 ||
-	    (name[0] != 'a' && name[0] != 'A')))
+	    name[0] != 'a'))
 		return 0;
 	while (len > 0 && (*s == ' ' || *s == '\t')) {
 		s++;

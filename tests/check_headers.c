@@ -409,6 +409,36 @@ START_TEST(read_without_nextheader_flags_headers_unread)
 END_TEST
 
 
+/* lower_copy() lowers A-Z and nothing else, at every position of names
+ * of every length it takes, with every byte value. */
+START_TEST(lower_copy_lowers_ascii_letters_only)
+{
+	char in[NAME_LC_MAX], out[NAME_LC_MAX + 8];
+	size_t len, pos, i;
+	int c, bad = 0;
+
+	for (len = 1; len < NAME_LC_MAX; len++) {
+		for (pos = 0; pos < len; pos++) {
+			for (c = 0; c < 256; c++) {
+				memset(in, 'Q', len);
+				in[pos] = (char)c;
+				memset(out, '#', sizeof(out));
+				lower_copy(out, in, len);
+				for (i = 0; i < len; i++) {
+					int b = (unsigned char)in[i];
+					int want = b >= 'A' && b <= 'Z' ?
+					    b + 32 : b;
+
+					bad += (unsigned char)out[i] != want;
+				}
+				bad += out[len] != '#';
+			}
+		}
+	}
+	ck_assert_int_eq(bad, 0);
+}
+END_TEST
+
 START_TEST(the_table_is_ordered_for_the_search_by_length)
 {
 	size_t k;
@@ -419,20 +449,33 @@ START_TEST(the_table_is_ordered_for_the_search_by_length)
 		if (k > 0 && k < HDR_NRL)
 			ck_assert_uint_le(hdr_defs[k - 1].len, hdr_defs[k].len);
 	}
-	/* every entry is found by its own name, in any case */
+	/* every entry is found by its own name, and in any case once
+	   lower_copy() lowered it (find_def() takes lower case) */
 	for (k = 0; k < HDR_NDEFS; k++) {
-		char name[128], upper[128];
+		char name[128], upper[128], lc[NAME_LC_MAX];
 		size_t i;
 
 		snprintf(name, sizeof(name), "%s%s", hdr_defs[k].rl ? RL : "",
 		    hdr_defs[k].name);
+		ck_assert_uint_lt(strlen(name), NAME_LC_MAX);
 		for (i = 0; name[i] != '\0'; i++)
 			upper[i] = (char)(name[i] >= 'a' && name[i] <= 'z' ?
 			    name[i] - 32 : name[i]);
 		upper[i] = '\0';
 		ck_assert_ptr_eq(find_def(name, strlen(name)), &hdr_defs[k]);
-		ck_assert_ptr_eq(find_def(upper, strlen(upper)), &hdr_defs[k]);
+		ck_assert_ptr_null(find_def(upper, strlen(upper)));
+		lower_copy(lc, upper, strlen(upper));
+		ck_assert_ptr_eq(find_def(lc, strlen(upper)), &hdr_defs[k]);
 		ck_assert_ptr_null(find_def(name, strlen(name) - 1));
+		/* one byte changed anywhere: not that entry */
+		for (i = 0; name[i] != '\0'; i++) {
+			char c = name[i];
+
+			name[i] = c == 'x' ? 'y' : 'x';
+			ck_assert_ptr_ne(find_def(name, strlen(name)),
+			    &hdr_defs[k]);
+			name[i] = c;
+		}
 	}
 	ck_assert_ptr_null(find_def(RL, strlen(RL)));
 	ck_assert_ptr_null(find_def(RL "unified-5h-utilizatioN_", 43));
@@ -753,6 +796,7 @@ headers_suite(void)
 	tcase_add_test(tc, statuses_and_claims_become_enums);
 	tcase_add_test(tc, strings_are_copied);
 	tcase_add_test(tc, names_match_case_insensitively);
+	tcase_add_test(tc, lower_copy_lowers_ascii_letters_only);
 	tcase_add_test(tc, surrounding_blanks_are_ignored);
 	tcase_add_test(tc, other_headers_are_not_ours);
 	tcase_add_test(tc, every_window_a_header_names_is_taken);
