@@ -697,6 +697,16 @@ ledger_open(struct daemon *d)
 	if (ldg_ok(d->ldg))
 		(void)ldg_reconcile(d->ldg, d->t->datagrams_accepted,
 		    !d->state_loaded);
+	/*
+	 * A fresh numbering is saved at once: a state that says "0 events
+	 * above this base" then exists before any row is written, so rows
+	 * committed before a SIGKILL are deleted at the next start like
+	 * any others beyond the state, instead of being taken for history
+	 * (a second fresh start would move the base above them, and their
+	 * events, read again, would be counted twice).
+	 */
+	if (!d->state_loaded)
+		(void)save_state(d);
 	d->t->cfg.on_request = ledger_request;
 	d->t->cfg.on_sample = ledger_sample;
 	d->t->cfg.hook_arg = d;
