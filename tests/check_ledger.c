@@ -95,6 +95,28 @@ START_TEST(a_new_ledger_has_the_schema_and_takes_batches)
 }
 END_TEST
 
+/* A burst is written a batch at a time as it comes, not held in memory
+ * until the next save; what is left of it waits for the save. */
+START_TEST(a_burst_is_written_a_batch_at_a_time)
+{
+	struct ldg *l = ldg_open(path, NULL);
+	time_t now = time(NULL);
+	int64_t i, n = 3 * LDG_BATCH_ROWS + 5;
+
+	ck_assert(ldg_ok(l));
+	for (i = 1; i <= n; i++)
+		add(l, i, now);
+	ck_assert_int_eq(ldg_written(l), 3 * LDG_BATCH_ROWS);
+	ck_assert_int_eq(scalar("SELECT COUNT(*) FROM requests"),
+	    3 * LDG_BATCH_ROWS);
+	ck_assert_int_eq(ldg_flush(l, now), 0);
+	ck_assert_int_eq(ldg_written(l), n);
+	ldg_close(l);
+	ck_assert_int_eq(scalar("SELECT COUNT(*) FROM requests"), n);
+	ck_assert_int_eq(scalar("SELECT MAX(seq) FROM requests"), n);
+}
+END_TEST
+
 START_TEST(rows_beyond_a_loaded_state_are_dropped_at_start)
 {
 	struct ldg *l = ldg_open(path, NULL);
@@ -233,6 +255,7 @@ suite(void)
 
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, a_new_ledger_has_the_schema_and_takes_batches);
+	tcase_add_test(tc, a_burst_is_written_a_batch_at_a_time);
 	tcase_add_test(tc, rows_beyond_a_loaded_state_are_dropped_at_start);
 	tcase_add_test(tc, a_fresh_state_numbers_its_events_above_the_history);
 	tcase_add_test(tc, rows_older_than_the_retention_go);
