@@ -225,7 +225,7 @@ hook_for(const char *name, unsigned fams)
 	if (name[0] == 'd') {
 		if (strcmp(name, "dlopen") != 0)
 			return NULL;
-	} else if ((fam = resolve_family_of_sym(name)) == -1 ||
+	} else if (fams == 0 || (fam = resolve_family_of_sym(name)) == -1 ||
 	    !(fams & (1u << fam)))
 		return NULL;
 	h = name_hash(name);
@@ -278,23 +278,29 @@ slot_writable(const struct dl_phdr_info *info, uintptr_t addr)
 static int
 hex_at(const char **pp, const char *end, uintptr_t *out)
 {
-	const char *p = *pp;
+	const char *p = *pp, *lim;
 	uintptr_t v = 0;
-	int n = 0;
+	int n;
 
-	for (; p < end; p++, n++) {
-		int c = *p, d;
+	lim = end - p > (ptrdiff_t)(2 * sizeof(uintptr_t)) ?
+	    p + 2 * sizeof(uintptr_t) : end;
+	/* a mapping has two addresses of ~12 digits on each of hundreds
+	   of lines: two compares a digit */
+	for (; p < lim; p++) {
+		unsigned d = (unsigned)(unsigned char)*p - '0';
 
-		if (c >= '0' && c <= '9')
-			d = c - '0';
-		else if (c >= 'a' && c <= 'f')
-			d = c - 'a' + 10;
-		else
-			break;
-		if (n >= (int)(2 * sizeof(uintptr_t)))
-			return -1;
+		if (d > 9) {
+			if ((d = (unsigned)(unsigned char)*p - 'a') > 5)
+				break;
+			d += 10;
+		}
 		v = v << 4 | (uintptr_t)d;
 	}
+	/* more digits than an address holds */
+	if (p == lim && p < end && ((unsigned)(unsigned char)*p - '0' <= 9 ||
+	    (unsigned)(unsigned char)*p - 'a' <= 5))
+		return -1;
+	n = (int)(p - *pp);
 	if (n == 0)
 		return -1;
 	*pp = p;
@@ -623,14 +629,25 @@ dynamic_of(const struct dl_phdr_info *info)
 	return NULL;
 }
 
+/* Where done_find() looks first: objects come in the order of the
+ * loader's list, the order they were added to done[] in (compaction
+ * keeps it), so a pass finds each at the place after the last one. */
+static size_t done_next;
+
 static int
 done_find(uintptr_t base, const void *phdr)
 {
 	size_t i;
 
+	if (done_next < ndone && done[done_next].base == base &&
+	    done[done_next].phdr == phdr) {
+		done[done_next++].seen = 1;
+		return 1;
+	}
 	for (i = 0; i < ndone; i++)
 		if (done[i].base == base && done[i].phdr == phdr) {
 			done[i].seen = 1;
+			done_next = i + 1;
 			return 1;
 		}
 	return 0;
@@ -854,6 +871,7 @@ patch(int start)
 	}
 	for (i = 0; i < ndone; i++)
 		done[i].seen = 0;
+	done_next = 0;
 	dl_iterate_phdr(patch_cb, &ps);
 	free(ps.maps);
 	for (i = j = 0; i < ndone; i++)

@@ -434,6 +434,17 @@ START_TEST(knows_the_protection_of_a_page_from_one_read_of_the_maps)
 	ck_assert_int_eq(maps_line(line, line + strlen(line), &m), -1);
 	line = "11111111111111111-2 rw-p";	/* too many digits */
 	ck_assert_int_eq(maps_line(line, line + strlen(line), &m), -1);
+	line = "1111111111111111a-2 rw-p";	/* and a letter one */
+	ck_assert_int_eq(maps_line(line, line + strlen(line), &m), -1);
+	if (sizeof(uintptr_t) == 8) {		/* every digit, all 16 */
+		line = "0123456789abcdef-fedcba9876543210 rw-p";
+		ck_assert_int_eq(maps_line(line, line + strlen(line), &m), 0);
+		ck_assert(m.lo == (uintptr_t)UINT64_C(0x0123456789abcdef) &&
+		    m.hi == (uintptr_t)UINT64_C(0xfedcba9876543210));
+		ck_assert_int_eq(m.prot, PROT_READ | PROT_WRITE);
+	}
+	line = "7F00A000-7f00b000 r--p";	/* the kernel's is lower case */
+	ck_assert_int_eq(maps_line(line, line + strlen(line), &m), -1);
 }
 END_TEST
 
