@@ -13,10 +13,12 @@
 # Like bench_scan they are always built optimised and without sanitizers,
 # whatever CFLAGS and SANITIZE say, so that their figures mean something.
 #
-# The shim benchmarks serve canned responses from nginx.  When `make bench`
-# runs as root on Debian and nginx is missing, bench-nginx installs it
-# (never in `make check`: only bench-progs depends on it); otherwise the
-# driver reports those figures as not measured.
+# The shim benchmarks serve canned responses from nginx, and count
+# instructions with valgrind.  When `make bench` runs as root on Debian and
+# either is missing, bench-nginx installs it before anything is measured
+# (tests/install-deps.sh bench, which waits for the package lock; never in
+# `make check`: only bench-progs depends on it); otherwise the driver
+# reports those figures as not measured.
 
 BENCH_CFLAGS = -std=gnu11 -D_GNU_SOURCE -Iinclude $(WARN) $(CFLAGS) -O2
 BENCH_COMMON_OBJ = $(COMMON_SRC:%.c=$(B)/bench/obj/%.o)
@@ -105,15 +107,5 @@ $(B)/bench/bench_tls_gnutls: tests/bench/bench_tls.c
 
 .PHONY: bench-nginx
 bench-nginx:
-	@if command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ]; then \
-	    :; \
-	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
-	    echo "bench: installing nginx"; \
-	    DEBIAN_FRONTEND=noninteractive apt-get update -qq && \
-	    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
-	        --no-install-recommends nginx >/dev/null || \
-	    echo "bench: could not install nginx; its figures are skipped"; \
-	else \
-	    echo "bench: nginx is missing (apt-get install nginx);" \
-	        "its figures are skipped"; \
-	fi
+	@sh tests/install-deps.sh bench || \
+	    echo "bench: nginx or valgrind is missing; their figures are skipped"

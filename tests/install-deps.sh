@@ -43,6 +43,13 @@ libcurl4-openssl-dev libcjson-dev libelf-dev libmicrohttpd-dev \
 libprotobuf-c-dev protobuf-c-compiler libsqlite3-dev libncurses-dev"
 fi
 
+# `make bench` (tests/install-deps.sh bench), before anything is measured:
+# nginx (the canned API server and the reverse proxy) and valgrind (the
+# instruction counts).
+if [ "${1:-}" = bench ]; then
+	PKGS="nginx valgrind"
+fi
+
 command -v dpkg-query >/dev/null 2>&1 || {
 	echo "install-deps: not a Debian system; make sure these are installed: $PKGS" >&2
 	exit 0

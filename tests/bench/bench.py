@@ -123,6 +123,12 @@ class Table:
 
     def __init__(self):
         self.rows = []
+        self.facts = {}		# key -> number, for the targets table
+
+    def fact(self, key, value):
+        """Keep a measured number for targets() (the headline table)."""
+        if value is not None:
+            self.facts[key] = value
 
     def add(self, figure, measured, target="-", met=None):
         if met is None:
@@ -167,6 +173,72 @@ class Table:
                 out.append("| %s | %s | %s | %s |" % tuple(
                     c.replace("|", "\\|") for c in r))
         return "\n".join(out)
+
+
+# -- the targets: every headline figure in one table ------------------------
+
+# (figure, fact keys, format of the measured figure, target, met?), in the
+# order of the performance targets of docs/benchmarks.md.  A row whose facts
+# were not all measured in this run says so.
+TARGETS = (
+    ("tapped transfer, added instructions (curl serial, JSON)",
+     ("cg_tapped",), lambda f: "+%.1f k" % (f["cg_tapped"] / 1e3),
+     "<= 8 k", lambda f: f["cg_tapped"] <= 8e3),
+    ("tapped transfer, added CPU (curl serial, JSON; daemon apart)",
+     ("cpu_tapped_us", "cpu_daemon_us"),
+     lambda f: "%.1f us (daemon %.1f us)" % (f["cpu_tapped_us"],
+                                             f["cpu_daemon_us"]),
+     "<= 8 us, daemon <= 2 us",
+     lambda f: f["cpu_tapped_us"] <= 8 and f["cpu_daemon_us"] <= 2),
+    ("untapped transfer, added instructions", ("cg_untapped",),
+     lambda f: "+%.1f k" % (f["cg_untapped"] / 1e3), "<= 1 k",
+     lambda f: f["cg_untapped"] <= 1e3),
+    ("RATETAP_DISABLE=1, added instructions per transfer", ("cg_disabled",),
+     lambda f: "%+.0f" % f["cg_disabled"], "<= 200",
+     lambda f: f["cg_disabled"] <= 200),
+    ("tapped transfers in one curl, CPU ratio shim/plain", ("cpu_ratio",),
+     lambda f: "%.3f (%d transfers a run)" % (f["cpu_ratio"], REQUESTS),
+     "<= 1.05", lambda f: f["cpu_ratio"] <= 1.05),
+    ("added latency per request, shim vs an nginx proxy hop",
+     ("latency_ratio",), lambda f: "%.2f of the proxy's" % f["latency_ratio"],
+     "<= 0.1 of it", lambda f: f["latency_ratio"] <= 0.1),
+    ("TLS layer, untapped call, added instructions", ("tls_untapped",),
+     lambda f: "%.1f" % f["tls_untapped"], "<= 50",
+     lambda f: f["tls_untapped"] <= 50),
+    ("php start-up with the shim preloaded, instructions",
+     ("start_php",), lambda f: "%+.1f %%" % f["start_php"], "<= +2 %",
+     lambda f: f["start_php"] <= 2),
+    ("python3, ruby, node start-up preloaded, instructions",
+     ("start_python3", "start_ruby", "start_node"),
+     lambda f: "python3 %+.1f %%, ruby %+.1f %%, node %+.1f %%" % (
+         f["start_python3"], f["start_ruby"], f["start_node"]),
+     "<= +2 % each", lambda f: max(f["start_python3"], f["start_ruby"],
+                                   f["start_node"]) <= 2),
+    ("status, 1000 programs x 100 models: instructions per render",
+     ("render_1000",), lambda f: "%.2f M" % (f["render_1000"] / 1e6),
+     "<= 1 M", lambda f: f["render_1000"] <= 1e6),
+    ("status p99 under ingest load", ("status_p99_us",),
+     lambda f: "%.0f us" % f["status_p99_us"], "<= 1 ms",
+     lambda f: f["status_p99_us"] <= 1000),
+    ("daemon ingest, flood: events per daemon CPU-second", ("flood_rate",),
+     lambda f: "%.2f M" % (f["flood_rate"] / 1e6), ">= 1 M",
+     lambda f: f["flood_rate"] >= 1e6),
+    ("daemon CPU per event at 200 events/s", ("lowrate_us",),
+     lambda f: "%.2f us" % f["lowrate_us"], "<= 2 us",
+     lambda f: f["lowrate_us"] <= 2),
+)
+
+
+def targets(table):
+    """The headline table: every target beside what this run measured."""
+    t = Table()
+    for figure, keys, fmt, target, ok in TARGETS:
+        missing = [k for k in keys if k not in table.facts]
+        if missing:
+            t.add(figure, "not measured in this run", target, "n/a")
+        else:
+            t.add(figure, fmt(table.facts), target, ok(table.facts))
+    return t
 
 
 # -- processes and CPU time ------------------------------------------------
@@ -561,6 +633,8 @@ def bench_shim(table, tmp):
             e["RATETAP_SOCKET"] = daemon.ingest_path
             e["RATETAP_HOSTS"] = hosts
             envs[v] = e
+        # switched off: the shim loaded and configured, told to do nothing
+        envs["disabled"] = dict(envs["tapped"], RATETAP_DISABLE="1")
 
         argvs = {}
         for b in BODIES:
@@ -658,6 +732,10 @@ def bench_shim(table, tmp):
                           "%.3f (plain %.1f us/transfer)" % (
                               statistics.median(cr), base_us))
                 m, (lo, hi) = statistics.median(add_t), iqr(add_t)
+                if (c, b) == ("curl", "json"):
+                    table.fact("cpu_tapped_us", m)
+                    table.fact("cpu_daemon_us", d_us)
+                    table.fact("cpu_ratio", statistics.median(cr))
                 table.add("%s: added CPU per tapped transfer" % what,
                           "%.1f us (IQR %.1f..%.1f; daemon %.1f us)" % (
                               m, lo, hi, d_us), "<= 20 us",
@@ -693,14 +771,69 @@ def bench_shim(table, tmp):
                                                        R["plain"]))
                 table.add("%s: wall shim/proxy" % what,
                           "%.3f" % statistics.median(wr))
+                # what each adds to a request's time over plain: the
+                # medians of the per-repetition differences
+                lat_t = statistics.median((t[0] - p[0]) / n * 1e6 for t, p
+                                          in zip(R["tapped"], R["plain"]))
+                lat_p = statistics.median((x[0] - p[0]) / n * 1e6 for x, p
+                                          in zip(R["proxy"], R["plain"]))
+                ratio = lat_t / lat_p if lat_p > 0 else None
+                if (c, b) == ("curl", "json") and ratio is not None:
+                    table.fact("latency_ratio", max(ratio, 0.0))
+                table.add("%s: added wall per request, shim vs proxy" % what,
+                          "shim %+.1f us, proxy %+.1f us%s" % (
+                              lat_t, lat_p, "" if ratio is None else
+                              " (%.2f of the proxy's)" % ratio),
+                          "<= 0.1 of it" if (c, b) == ("curl", "json")
+                          else "-",
+                          None if ratio is None or (c, b) != ("curl", "json")
+                          else ratio <= 0.1)
                 table.add("%s: CPU shim/proxy" % what,
                           "%.3f (proxy adds %.1f us/transfer)" % (
                               statistics.median(cr), px))
+        bench_concurrency(table, port, envs, daemon)
     finally:
         if daemon is not None:
             daemon.close()
         proxy.close()
         canned.close()
+
+
+SCALE_HANDLES = (1, 8, 50, 200)
+SCALE_REPS = env_int("BENCH_SCALE_REPS", 5, 1, 1000)
+
+
+def bench_concurrency(table, port, envs, daemon):
+    """How the shim's cost grows with the handles in flight: rt-client's
+    multi interface with 1, 8, 50 and 200 transfers at once, plain and
+    tapped interleaved, the added CPU per transfer (client, and the
+    daemon's)."""
+    table.section("scale: transfers in flight (rt-client --mode multi, "
+                  "json, %d transfers, %d interleaved runs)" % (
+                      REQUESTS, SCALE_REPS))
+    dpid = daemon.proc.pid
+    for par in SCALE_HANDLES:
+        argv = [RT_CLIENT, "--url", "http://127.0.0.1:%d" % port["json"],
+                "--path", "/v1/messages", "-n", str(REQUESTS), "-t", "1",
+                "--mode", "multi", "--parallel", str(par), "-o",
+                "/dev/null"]
+        res = {"plain": [], "tapped": []}
+        for r in range(SCALE_REPS):
+            for v in (("plain", "tapped") if r % 2 == 0 else
+                      ("tapped", "plain")):
+                d0 = task_cpu(dpid)
+                wall, cpu = measure(argv, envs[v])
+                if v == "tapped":
+                    time.sleep(0.05)
+                res[v].append((wall, cpu, task_cpu(dpid) - d0))
+        add = [(t[1] - p[1]) / REQUESTS * 1e6 for t, p in
+               zip(res["tapped"], res["plain"])]
+        base = statistics.median(p[1] for p in res["plain"]) / REQUESTS
+        d_us = statistics.median(t[2] for t in res["tapped"]) / REQUESTS
+        m, (lo, hi) = statistics.median(add), iqr(add)
+        table.add("%d in flight: added CPU per tapped transfer" % par,
+                  "%.1f us (IQR %.1f..%.1f; plain %.1f us; daemon %.1f us)"
+                  % (m, lo, hi, base * 1e6, d_us * 1e6))
 
 
 CG_SMALL, CG_LARGE = 50, 250
@@ -754,7 +887,8 @@ def bench_instructions(table, tmp, curl, port, envs):
         return
     datafile = os.path.join(tmp, "req-json.json")
     ir = {}
-    for v in ("plain", "tapped", "untapped"):
+    cg_vars = ("plain", "tapped", "untapped", "disabled")
+    for v in cg_vars:
         for n in (CG_SMALL, CG_LARGE):
             cfg = os.path.join(tmp, "cg-%s-%d.cfg" % (v, n))
             curl_config(cfg, "http://127.0.0.1:%d/v1/messages" %
@@ -763,14 +897,19 @@ def bench_instructions(table, tmp, curl, port, envs):
             ir[(v, n)] = callgrind([curl, "--config", cfg], envs[v], out)
     span = CG_LARGE - CG_SMALL
     per = {v: (ir[(v, CG_LARGE)] - ir[(v, CG_SMALL)]) / span
-           for v in ("plain", "tapped", "untapped")}
+           for v in cg_vars}
     fixed = (ir[("untapped", CG_SMALL)] - ir[("plain", CG_SMALL)]) - \
         CG_SMALL * (per["untapped"] - per["plain"])
     CG_FIGURES["curl_json"] = per
+    added = {v: per[v] - per["plain"] for v in cg_vars}
+    table.fact("cg_tapped", added["tapped"])
+    table.fact("cg_untapped", added["untapped"])
+    table.fact("cg_disabled", added["disabled"])
     table.add("curl serial, json: instructions per transfer (callgrind)",
-              "plain %.0f k; tapped +%.1f k; untapped +%.1f k" % (
-                  per["plain"] / 1e3, (per["tapped"] - per["plain"]) / 1e3,
-                  (per["untapped"] - per["plain"]) / 1e3))
+              "plain %.0f k; tapped +%.1f k; untapped +%.1f k; "
+              "RATETAP_DISABLE=1 %+.0f" % (
+                  per["plain"] / 1e3, added["tapped"] / 1e3,
+                  added["untapped"] / 1e3, added["disabled"]))
     table.add("shim start-up, once per process (callgrind)",
               "%.0f k instructions" % (fixed / 1e3))
     for v in ("tapped", "untapped"):
@@ -922,6 +1061,7 @@ def bench_daemon(table):
                       (cpu1 - cpu0) / max(got, 1) * 1e6))
         try:
             q = json.loads(q_out)
+            table.fact("status_p99_us", q["p99_us"])
             table.add("GET /v1/status latency under that load",
                       "p50 %.0f us, p99 %.0f us (%d of %d ok, %d-byte "
                       "answer)" % (q["p50_us"], q["p99_us"], q["ok"],
@@ -1194,6 +1334,8 @@ def bench_tls_instructions(table, tmp, clients):
                            TLS_ECHO_SMALL, TLS_ECHO_LARGE, envs, tmp,
                            "echo-" + lib)
             added = (per["shim"] - per["plain"]) / 2	# 2 calls a trip
+            table.fact("tls_untapped", max(added, table.facts.get(
+                "tls_untapped", added)))
             table.add("untapped %s on a decided connection (%s): added "
                       "instructions per call (callgrind, %d round trips)" % (
                           fns, lib, span),
@@ -1303,7 +1445,7 @@ def bench_tls_startup(table):
                    "valgrind is not installed", "<= +2 %")
         return
     for argv in (["python3", "-c", "pass"], ["ruby", "-e", "0"],
-                 ["php", "-r", ""]):
+                 ["php", "-r", ""], ["node", "-e", "0"]):
         exe = "/usr/bin/" + argv[0]	# the system's, not a wrapper
         if not os.access(exe, os.X_OK):
             exe = shutil.which(argv[0])
@@ -1319,6 +1461,7 @@ def bench_tls_startup(table):
                 e["LD_PRELOAD"] = SHIM
             ir[v] = callgrind([exe] + argv[1:], e, os.devnull)
         added = ir["preload"] / ir["plain"] - 1
+        table.fact("start_" + argv[0], 100 * added)
         table.add("start-up of `%s`: instructions preloaded vs plain "
                   "(callgrind)" % name,
                   "%+.1f %% (%.1f M vs %.1f M)" % (
@@ -1390,7 +1533,9 @@ def record(table, mach, seconds):
              "`make bench BENCH_RECORD=1` (%d repetitions, %d requests a "
              "run, %d start-ups of each, %d events), %.0f s." % (
                  REPS, REQUESTS, SPAWNS, EVENTS, seconds), "",
-             table.markdown(), "", "### Machine", ""]
+             "### The targets", "", targets(table).markdown(), "",
+             "### Every figure", "", table.markdown(), "", "### Machine",
+             ""]
     block += ["- %s: %s" % (k, v) for k, v in mach]
     block += ["", END]
     text = "\n".join(block)
@@ -1434,7 +1579,14 @@ def bench_handoff(table, tmp):
                   r["journal_us"] < r["datagram_us"])
     finally:
         shutil.rmtree(d, True)
-    n = EVENTS
+    for n in sorted(set((EVENTS // 100, EVENTS // 10, EVENTS))):
+        catch_up_backlog(table, n)
+    bench_daemon_cpu(table)
+
+
+def catch_up_backlog(table, n):
+    """A journal backlog of n events left by 4 processes; the time from
+    the daemon's start until its status counts them all."""
     with harness.Daemon(poll_interval=None, start=False) as dm:
         jdir = os.path.dirname(dm.ingest_path)
         os.makedirs(jdir, 0o700, exist_ok=True)
@@ -1459,7 +1611,6 @@ def bench_handoff(table, tmp):
                   "%.2f s (%d taken, %.0f events/s)" % (
                       secs, got, got / max(secs, 1e-9)), "seconds",
                   got == w["written"] and secs < 60)
-    bench_daemon_cpu(table)
 
 
 def fed(d, argv):
@@ -1501,12 +1652,14 @@ def bench_daemon_cpu(table):
                   "processes (journal)",
                   "%.2f us (%d of %d taken; idle daemon %.0f us/s)" % (
                       us, got, sent, idle * 1e6), "<= 2 us", us <= 2)
+        table.fact("lowrate_us", us)
         cpu, got, sent = fed(d, ["--procs", "2", "--rate", "0",
                                  "--count", str(EVENTS // 2)])
         rate = got / max(cpu, 1e-9)
         table.add("events per daemon CPU-second, flood from 2 processes "
                   "(journal)", "%.0f (%d of %d taken, %.2f s CPU)" % (
                       rate, got, sent, cpu), ">= 1 M/s", rate >= 1e6)
+        table.fact("flood_rate", rate)
     if not os.access(BENCH_SAVE, os.X_OK):
         table.skip("state save", "bench_save not built")
         return
@@ -1611,6 +1764,8 @@ def bench_render(table, tmp):
                 if m:
                     ir[mode] = int(m.group(1)) / 10
         direct = ir.get("direct")
+        if progs == 1000:
+            table.fact("render_1000", direct)
         table.add("status render, %d programs x 100 models (%d and %d "
                   "listed, %d bytes)" % (progs, q["listed_progs"],
                                          q["listed_models"], q["bytes"]),
@@ -1651,6 +1806,9 @@ def main():
     finally:
         shutil.rmtree(tmp, True)
     secs = time.monotonic() - t0
+    print()
+    print("the targets, measured in this run (details below):")
+    print(targets(table).text())
     print()
     print(table.text())
     print()
