@@ -27,7 +27,7 @@
 #define LDG_RETENTION_DAYS	400	/* default retention */
 #define LDG_MAX_BYTES		(256LL << 20) /* default size bound */
 #define LDG_PENDING_MAX		200000	/* rows buffered at most */
-#define LDG_BATCH_ROWS		4096	/* rows written at once, without
+#define LDG_BATCH_ROWS		256	/* rows written at once, without
 					   waiting for the next save */
 #define LDG_SAMPLE_SECS		60	/* an unchanged figure is sampled at
 					   most this often per window */
