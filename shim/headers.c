@@ -339,14 +339,16 @@ lower_ascii(int c)
  */
 #define NAME_LC_MAX	64
 
-/* The len (< NAME_LC_MAX) bytes at s, lower case, into out: eight bytes
- * at a time, as this runs for every header line that may be ours. */
-static void
+/* The len (< NAME_LC_MAX) bytes at s, lower case, into out, eight bytes
+ * at a time.  1 when one of them was upper case. */
+static int
 lower_copy(char *out, const char *s, size_t len)
 {
 	const uint64_t ones = UINT64_C(0x0101010101010101);
 	const uint64_t high = UINT64_C(0x8080808080808080);
+	uint64_t any = 0;
 	size_t i = 0;
+	int tail = 0;
 
 	for (; i + 8 <= len; i += 8) {
 		uint64_t w, h, up;
@@ -358,10 +360,14 @@ lower_copy(char *out, const char *s, size_t len)
 		up = ((h + ones * (0x80 - 'A')) ^ (h + ones * (0x7f - 'Z'))) &
 		    ~w & high;
 		w |= up >> 2;
+		any |= up;
 		memcpy(out + i, &w, 8);
 	}
-	for (; i < len; i++)
+	for (; i < len; i++) {
 		out[i] = (char)lower_ascii((unsigned char)s[i]);
+		tail |= out[i] != s[i];
+	}
+	return any != 0 || tail;
 }
 
 /* 1 when the len bytes at s are those of def: two word compares decide
@@ -511,11 +517,14 @@ apply_n(struct rtp_event *ev, const char *name, size_t nlen,
 		nlen--;
 	if (nlen >= sizeof(lc))
 		return 0;
-	/* names compare in lower case (HTTP/1.1 servers and proxies may
-	   send any case; HTTP/2 sends lower case) */
-	lower_copy(lc, name, nlen);
-	name = lc;
+	/* names compare in lower case: servers send it (HTTP/2 requires
+	   it), so the name as it came is tried first; HTTP/1.1 servers and
+	   proxies may send any case */
 	def = find_def(name, nlen);
+	if (def == NULL && lower_copy(lc, name, nlen)) {
+		name = lc;
+		def = find_def(name, nlen);
+	}
 	if (def == NULL && (nlen <= sizeof(RL_UNIFIED) - 1 ||
 	    name[0] != 'a'))
 		return 0;

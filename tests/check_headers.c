@@ -410,7 +410,8 @@ END_TEST
 
 
 /* lower_copy() lowers A-Z and nothing else, at every position of names
- * of every length it takes, with every byte value. */
+ * of every length it takes, with every byte value, and says whether it
+ * lowered anything. */
 START_TEST(lower_copy_lowers_ascii_letters_only)
 {
 	char in[NAME_LC_MAX], out[NAME_LC_MAX + 8];
@@ -420,10 +421,12 @@ START_TEST(lower_copy_lowers_ascii_letters_only)
 	for (len = 1; len < NAME_LC_MAX; len++) {
 		for (pos = 0; pos < len; pos++) {
 			for (c = 0; c < 256; c++) {
-				memset(in, 'Q', len);
+				memset(in, pos % 2 ? 'q' : '-', len);
 				in[pos] = (char)c;
 				memset(out, '#', sizeof(out));
-				lower_copy(out, in, len);
+				/* 1 when it lowered something */
+				bad += lower_copy(out, in, len) !=
+				    (c >= 'A' && c <= 'Z');
 				for (i = 0; i < len; i++) {
 					int b = (unsigned char)in[i];
 					int want = b >= 'A' && b <= 'Z' ?
@@ -464,6 +467,8 @@ START_TEST(the_table_is_ordered_for_the_search_by_length)
 		upper[i] = '\0';
 		ck_assert_ptr_eq(find_def(name, strlen(name)), &hdr_defs[k]);
 		ck_assert_ptr_null(find_def(upper, strlen(upper)));
+		ck_assert_int_eq(lower_copy(lc, upper, strlen(upper)), 1);
+		ck_assert_int_eq(lower_copy(lc, name, strlen(name)), 0);
 		lower_copy(lc, upper, strlen(upper));
 		ck_assert_ptr_eq(find_def(lc, strlen(upper)), &hdr_defs[k]);
 		ck_assert_ptr_null(find_def(name, strlen(name) - 1));
