@@ -48,8 +48,9 @@ struct hdr_def {
 
 /*
  * The headers read.  The anthropic-ratelimit- ones come first, ordered by
- * the length of their name (find_def() searches them by length: a unit
- * test checks the order), then the others.
+ * the length of their name (find_def() finds them by length through
+ * rl_first1[]: a unit test checks the order and the index), then the
+ * others.
  */
 static const struct hdr_def hdr_defs[] = {
 	H("tokens-limit", 1, K_COUNT, RTP_I_TOK_LIMIT),
@@ -90,6 +91,16 @@ static const struct hdr_def hdr_defs[] = {
 
 #define HDR_NDEFS	(sizeof(hdr_defs) / sizeof(hdr_defs[0]))
 #define HDR_NRL		32	/* the anthropic-ratelimit- entries */
+#define HDR_RL_LEN_MAX	32	/* their names are shorter than this */
+
+/* 1 + the index of the first anthropic-ratelimit- entry whose name (after
+ * the prefix) has that many bytes, 0 for none: the entries of a length
+ * follow it.  A unit test checks it against hdr_defs[]. */
+static const unsigned char rl_first1[HDR_RL_LEN_MAX] = {
+	[12] = 1, [13] = 3, [14] = 4, [16] = 7, [17] = 10, [18] = 12,
+	[19] = 15, [21] = 17, [22] = 19, [23] = 23, [27] = 25, [28] = 28,
+	[29] = 29, [30] = 30, [31] = 32,
+};
 
 static int
 is_digit(char c)
@@ -393,21 +404,15 @@ name_is(const char *s, const char *def, size_t len)
 static const struct hdr_def *
 find_def(const char *name, size_t len)
 {
-	size_t lo = 0, hi = HDR_NRL, k, pl = sizeof(RL_PREFIX) - 1;
+	size_t k, pl = sizeof(RL_PREFIX) - 1;
 
 	if (len > pl && memcmp(name, RL_PREFIX, sizeof(RL_PREFIX) - 1) == 0) {
 		name += pl;
 		len -= pl;
-		/* the first entry of that length, then each of them */
-		while (lo < hi) {
-			size_t mid = lo + (hi - lo) / 2;
-
-			if (hdr_defs[mid].len < len)
-				lo = mid + 1;
-			else
-				hi = mid;
-		}
-		for (k = lo; k < HDR_NRL && hdr_defs[k].len == len; k++)
+		if (len >= HDR_RL_LEN_MAX || rl_first1[len] == 0)
+			return NULL;
+		for (k = rl_first1[len] - 1u; k < HDR_NRL &&
+		    hdr_defs[k].len == len; k++)
 			if (name_is(name, hdr_defs[k].name, len))
 				return &hdr_defs[k];
 		return NULL;

@@ -451,6 +451,17 @@ START_TEST(the_table_is_ordered_for_the_search_by_length)
 		ck_assert_int_eq(hdr_defs[k].rl, k < HDR_NRL);
 		if (k > 0 && k < HDR_NRL)
 			ck_assert_uint_le(hdr_defs[k - 1].len, hdr_defs[k].len);
+		if (k < HDR_NRL)
+			ck_assert_uint_lt(hdr_defs[k].len, HDR_RL_LEN_MAX);
+	}
+	/* the index by length names the first entry of each length */
+	for (k = 0; k < HDR_RL_LEN_MAX; k++) {
+		size_t i, first = 0;
+
+		for (i = HDR_NRL; i-- > 0;)
+			if (hdr_defs[i].len == k)
+				first = i + 1;
+		ck_assert_uint_eq(rl_first1[k], first);
 	}
 	/* every entry is found by its own name, and in any case once
 	   lower_copy() lowered it (find_def() takes lower case) */
