@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <math.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -46,8 +47,32 @@ struct lastsample {
 	int64_t resets_at;
 };
 
+/*
+ * The checkpointer: SQLite copies the WAL back into the database (and
+ * fsyncs both) every thousand pages, by default inside the commit that
+ * crossed the mark, which kept the daemon's one loop away from everything
+ * else for milliseconds (status requests waited 11-16 ms at the 99th
+ * percentile under a flood, 1.4-2.6 ms without the checkpoints).  The
+ * commits only signal a thread with its own connection, which runs a
+ * PASSIVE checkpoint (it takes no lock a writer needs).  The thread and
+ * its connection are the only ones besides the loop's; both connections
+ * are used by one thread each.
+ */
+#define LDG_CKPT_PAGES		1000	/* WAL pages that wake it */
+
+struct ckpt {
+	pthread_t th;
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	sqlite3 *db;			/* the thread's connection */
+	int running;			/* the thread runs */
+	int want;			/* a checkpoint is asked for (mu) */
+	int quit;			/* the thread is to end (mu) */
+};
+
 struct ldg {
 	char path[4096];
+	struct ckpt ck;
 	struct ldg_config cfg;
 	sqlite3 *db;
 	sqlite3_stmt *ins_req;
@@ -132,9 +157,12 @@ get_int(struct ldg *l, const char *sql, int64_t *out)
 	return 0;
 }
 
+static void ckpt_stop(struct ldg *l);
+
 static void
 db_close(struct ldg *l)
 {
+	ckpt_stop(l);
 	sqlite3_finalize(l->ins_req);
 	sqlite3_finalize(l->ins_sample);
 	l->ins_req = l->ins_sample = NULL;
@@ -262,6 +290,115 @@ move_aside(struct ldg *l)
 	return 0;
 }
 
+/* After each commit (the loop's thread): wake the checkpointer once the
+ * WAL holds LDG_CKPT_PAGES pages. */
+static int
+ckpt_wal_hook(void *arg, sqlite3 *db, const char *name, int pages)
+{
+	struct ckpt *ck = arg;
+
+	(void)db;
+	(void)name;
+	if (pages >= LDG_CKPT_PAGES && pthread_mutex_lock(&ck->mu) == 0) {
+		ck->want = 1;
+		(void)pthread_cond_signal(&ck->cv);
+		(void)pthread_mutex_unlock(&ck->mu);
+	}
+	return SQLITE_OK;
+}
+
+static void *
+ckpt_main(void *arg)
+{
+	struct ckpt *ck = arg;
+
+	(void)pthread_mutex_lock(&ck->mu);
+	for (;;) {
+		while (!ck->want && !ck->quit)
+			(void)pthread_cond_wait(&ck->cv, &ck->mu);
+		if (ck->quit)
+			break;
+		ck->want = 0;
+		(void)pthread_mutex_unlock(&ck->mu);
+		/* a failure (a reader holding an old snapshot, a full disk)
+		   leaves the WAL to the next one, or to the close */
+		(void)sqlite3_wal_checkpoint_v2(ck->db, NULL,
+		    SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
+		(void)pthread_mutex_lock(&ck->mu);
+	}
+	(void)pthread_mutex_unlock(&ck->mu);
+	return NULL;
+}
+
+/* Start the checkpointer for the open ledger l.  Without it (no thread,
+ * no second connection) SQLite checkpoints in the commits, as it did. */
+static void
+ckpt_start(struct ldg *l)
+{
+	struct ckpt *ck = &l->ck;
+
+	if (sqlite3_open_v2(l->path, &ck->db, SQLITE_OPEN_READWRITE |
+	    SQLITE_OPEN_NOFOLLOW | SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK)
+		goto fail;
+	/* a connection learns that the file is in WAL mode at its first
+	   read: until then a checkpoint does nothing */
+	if (sqlite3_exec(ck->db, "SELECT COUNT(*) FROM sqlite_master", NULL,
+	    NULL, NULL) != SQLITE_OK)
+		goto fail;
+	if (pthread_mutex_init(&ck->mu, NULL) != 0)
+		goto fail;
+	if (pthread_cond_init(&ck->cv, NULL) != 0) {
+		(void)pthread_mutex_destroy(&ck->mu);
+		goto fail;
+	}
+	ck->want = ck->quit = 0;
+	/* the daemon's signals are blocked (signalfd): the thread keeps
+	   the mask it is created with */
+	if (pthread_create(&ck->th, NULL, ckpt_main, ck) != 0) {
+		(void)pthread_cond_destroy(&ck->cv);
+		(void)pthread_mutex_destroy(&ck->mu);
+		goto fail;
+	}
+	ck->running = 1;
+	/* replaces SQLite's own checkpoints in the commits */
+	(void)sqlite3_wal_hook(l->db, ckpt_wal_hook, ck);
+	return;
+fail:
+	log_warnx("ledger %s: no checkpoint thread (%s): checkpoints run in "
+	    "the writes", l->path, ck->db != NULL ? sqlite3_errmsg(ck->db) :
+	    "out of memory");
+	if (ck->db != NULL)
+		sqlite3_close(ck->db);
+	ck->db = NULL;
+}
+
+static void
+ckpt_stop(struct ldg *l)
+{
+	struct ckpt *ck = &l->ck;
+
+	if (!ck->running)
+		return;
+	if (l->db != NULL)
+		(void)sqlite3_wal_hook(l->db, NULL, NULL);
+	(void)pthread_mutex_lock(&ck->mu);
+	ck->quit = 1;
+	(void)pthread_cond_signal(&ck->cv);
+	(void)pthread_mutex_unlock(&ck->mu);
+	(void)pthread_join(ck->th, NULL);
+	(void)pthread_cond_destroy(&ck->cv);
+	(void)pthread_mutex_destroy(&ck->mu);
+	sqlite3_close(ck->db);
+	ck->db = NULL;
+	ck->running = 0;
+}
+
+int
+ldg_checkpoints_in_thread(const struct ldg *l)
+{
+	return l != NULL && l->ck.running;
+}
+
 struct ldg *
 ldg_open(const char *path, const struct ldg_config *cfg)
 {
@@ -291,7 +428,8 @@ ldg_open(const char *path, const struct ldg_config *cfg)
 		    l->error);
 		db_close(l);
 		l->off = 1;
-	}
+	} else
+		ckpt_start(l);
 	return l;
 }
 

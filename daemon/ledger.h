@@ -80,6 +80,10 @@ struct ldg_sample {
  */
 struct ldg *ldg_open(const char *path, const struct ldg_config *cfg);
 
+/* 1 when the WAL is checkpointed by the ledger's own thread (its commits
+ * only signal it), 0 when SQLite checkpoints inside the commits. */
+int ldg_checkpoints_in_thread(const struct ldg *l);
+
 /* Flush nothing, close, free.  NULL is fine. */
 void ldg_close(struct ldg *l);
 

@@ -117,6 +117,39 @@ START_TEST(a_burst_is_written_a_batch_at_a_time)
 }
 END_TEST
 
+/* The WAL is copied into the database by the checkpoint thread, not in
+ * the writes: the file grows while the ledger stays open. */
+START_TEST(the_wal_is_checkpointed_by_the_ledgers_thread)
+{
+	struct ldg *l = ldg_open(path, NULL);
+	time_t now = time(NULL);
+	struct stat st0, st;
+	int64_t i;
+	int tries;
+
+	ck_assert(ldg_ok(l));
+	ck_assert_int_eq(ldg_checkpoints_in_thread(l), 1);
+	ck_assert_int_eq(stat(path, &st0), 0);
+	/* well over LDG_CKPT_PAGES pages of WAL */
+	for (i = 1; i <= 40000; i++) {
+		add(l, i, now);
+		if (i % 1000 == 0)
+			ck_assert_int_eq(ldg_flush(l, now), 0);
+	}
+	/* (SQLite's own checkpoints in the commits are off: the hook
+	   replaced them) */
+	for (tries = 0; tries < 250; tries++) {
+		ck_assert_int_eq(stat(path, &st), 0);
+		if (st.st_size > st0.st_size + 256 * 1024)
+			break;
+		usleep(10000);
+	}
+	ck_assert_int_gt(st.st_size, st0.st_size + 256 * 1024);
+	ldg_close(l);
+	ck_assert_int_eq(scalar("SELECT COUNT(*) FROM requests"), 40000);
+}
+END_TEST
+
 START_TEST(rows_beyond_a_loaded_state_are_dropped_at_start)
 {
 	struct ldg *l = ldg_open(path, NULL);
@@ -256,6 +289,7 @@ suite(void)
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, a_new_ledger_has_the_schema_and_takes_batches);
 	tcase_add_test(tc, a_burst_is_written_a_batch_at_a_time);
+	tcase_add_test(tc, the_wal_is_checkpointed_by_the_ledgers_thread);
 	tcase_add_test(tc, rows_beyond_a_loaded_state_are_dropped_at_start);
 	tcase_add_test(tc, a_fresh_state_numbers_its_events_above_the_history);
 	tcase_add_test(tc, rows_older_than_the_retention_go);
