@@ -23,6 +23,7 @@ struct loop_fd {
 struct loop_timer {
 	int64_t id;		/* 0 once deleted */
 	int64_t when;		/* loop_now_ms() deadline */
+	int64_t slack;		/* may run this much later (loop_set_slack()) */
 	loop_timer_fn *fn;
 	void *arg;
 	struct loop_timer *next;
@@ -200,6 +201,17 @@ loop_set_timer(struct loop *l, int64_t id, int64_t ms)
 }
 
 int
+loop_set_slack(struct loop *l, int64_t id, int64_t ms)
+{
+	struct loop_timer *t = find_timer(l, id);
+
+	if (t == NULL)
+		return -1;
+	t->slack = ms > 0 ? ms : 0;
+	return 0;
+}
+
+int
 loop_del_timer(struct loop *l, int64_t id)
 {
 	struct loop_timer *t = find_timer(l, id);
@@ -227,18 +239,25 @@ sweep_timers(struct loop *l)
 	l->ndeleted = 0;
 }
 
-/* Milliseconds until the nearest timer (0 if one is due), -1 if none. */
+/*
+ * Milliseconds until a timer must run (0 if one is due), -1 if none.  A
+ * timer with slack need not wake the loop at its deadline: it runs at the
+ * first wakeup after it, at the latest its deadline plus its slack.
+ */
 static int64_t
 next_timer_ms(struct loop *l, int64_t now)
 {
 	struct loop_timer *t;
-	int64_t best = -1;
+	int64_t best = -1, d;
 
 	for (t = l->timers; t != NULL; t = t->next) {
 		if (t->id == 0)
 			continue;
-		if (best == -1 || t->when - now < best)
-			best = t->when - now < 0 ? 0 : t->when - now;
+		d = t->when + t->slack - now;
+		if (d < 0)
+			d = 0;
+		if (best == -1 || d < best)
+			best = d;
 	}
 	return best;
 }

@@ -269,6 +269,45 @@ START_TEST(the_loop_sleeps_until_the_next_timer_instead_of_spinning)
 }
 END_TEST
 
+/* A timer with slack waits for a wakeup that is due anyway (here the
+ * other timer's), or for its deadline plus its slack: never its own
+ * wakeup at its deadline. */
+START_TEST(a_timer_with_slack_shares_the_next_wakeup)
+{
+	struct loop *l = loop_new();
+	struct rec r;
+	int64_t lazy, exact, t0 = loop_now_ms(), t;
+	int rounds = 0;
+
+	memset(&r, 0, sizeof(r));
+	ck_assert((lazy = loop_add_timer(l, 50, record_once, &r)) > 0);
+	ck_assert_int_eq(loop_set_slack(l, lazy, 1000), 0);
+	ck_assert((exact = loop_add_timer(l, 200, record_once, &r)) > 0);
+	while (r.n < 2 && loop_now_ms() - t0 < 3000) {
+		ck_assert_int_ge(loop_once(l, -1), 0);
+		rounds++;
+	}
+	t = loop_now_ms() - t0;
+	/* both ran at the exact one's deadline, in one wakeup */
+	ck_assert_int_eq(r.n, 2);
+	ck_assert_int_ge(t, 200);
+	ck_assert_int_lt(t, 800);
+	ck_assert_int_le(rounds, 2);
+	/* alone, it runs by its deadline plus its slack */
+	r.n = 0;
+	t0 = loop_now_ms();
+	ck_assert((lazy = loop_add_timer(l, 50, record_once, &r)) > 0);
+	ck_assert_int_eq(loop_set_slack(l, lazy, 100), 0);
+	while (r.n == 0 && loop_now_ms() - t0 < 3000)
+		ck_assert_int_ge(loop_once(l, -1), 0);
+	t = loop_now_ms() - t0;
+	ck_assert_int_ge(t, 150);
+	ck_assert_int_lt(t, 1000);
+	ck_assert_int_eq(loop_set_slack(l, 999999, 10), -1);
+	loop_free(l);
+}
+END_TEST
+
 static int64_t
 stopper(struct loop *l, int64_t id, void *arg)
 {
@@ -356,6 +395,7 @@ loop_suite(void)
 	tcase_add_test(tc,
 	    the_loop_sleeps_until_the_next_timer_instead_of_spinning);
 	tcase_add_test(tc, loop_run_returns_after_loop_stop);
+	tcase_add_test(tc, a_timer_with_slack_shares_the_next_wakeup);
 	tcase_add_test(tc, a_timer_added_by_a_callback_waits_for_the_next_round);
 	tcase_add_test(tc, bad_arguments_are_refused);
 	suite_add_tcase(s, tc);
