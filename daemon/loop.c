@@ -37,6 +37,8 @@ struct loop {
 	int64_t last_id;
 	int ndeleted;		/* timers marked deleted, not yet freed */
 	int stop;
+	loop_prepare_fn *prepare;	/* before each wait, NULL: none */
+	void *prepare_arg;
 };
 
 int64_t
@@ -287,12 +289,23 @@ run_timers(struct loop *l)
 	return ran;
 }
 
+void
+loop_set_prepare(struct loop *l, loop_prepare_fn *fn, void *arg)
+{
+	l->prepare = fn;
+	l->prepare_arg = arg;
+}
+
 int
 loop_once(struct loop *l, int max_wait_ms)
 {
 	struct epoll_event evs[MAX_EVENTS];
-	int64_t wait = next_timer_ms(l, loop_now_ms());
+	int64_t wait;
 	int i, n, ran = 0;
+
+	if (l->prepare != NULL)
+		l->prepare(l, l->prepare_arg);
+	wait = next_timer_ms(l, loop_now_ms());
 
 	if (max_wait_ms >= 0 && (wait == -1 || wait > max_wait_ms))
 		wait = max_wait_ms;

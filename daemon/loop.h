@@ -90,6 +90,16 @@ int loop_set_slack(struct loop *l, int64_t id, int64_t ms);
 int loop_del_timer(struct loop *l, int64_t id);
 
 /*
+ * Called before each wait for events (after the previous round's
+ * callbacks): to adjust timers by what those callbacks changed, e.g. to
+ * take the slack off a timer that now has work to do.
+ */
+typedef void loop_prepare_fn(struct loop *l, void *arg);
+
+/* Set (or, with NULL, remove) the loop's prepare callback. */
+void loop_set_prepare(struct loop *l, loop_prepare_fn *fn, void *arg);
+
+/*
  * Wait for and dispatch one round of events and due timers, sleeping at most
  * max_wait_ms (-1: until the next timer or event).  Returns the number of
  * callbacks run, or -1 with errno on an epoll failure (EINTR is not one).
