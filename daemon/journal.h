@@ -4,7 +4,8 @@
  * in the tracker (struct trk_jrn, saved with the state), checked (framing,
  * checksum, rtp_validate()), de-duplicated by (pid, stamp, seq) and handed
  * to trk_event().  Woken by inotify on the journal's directory (then read
- * after a short window, so that a burst is one read), and by a 1 s timer.
+ * after a window, and every window while records keep coming, so that a
+ * burst or a trickle is one read a window), and by a 1 s timer.
  * Space below the saved offset is freed (a hole is punched: offsets never
  * move, so a writer appending meanwhile never loses a
  * record).
