@@ -134,6 +134,8 @@ struct daemon {
 	int64_t save_timer;
 	int save_idle;			/* the save timer has the idle slack */
 	int64_t journal_every_ms;	/* journal_save_due()'s spacing */
+	int ledger_failed;		/* its last write failed: its rows
+					   wait, and hurry no save */
 	int64_t save_cost_us;		/* CPU of the last save */
 };
 
@@ -507,7 +509,8 @@ save_state(struct daemon *d)
 
 	/* the ledger first: rows the state does not cover yet are dropped
 	   at the next start (ledger_open()), so none is lost or doubled */
-	(void)ldg_flush(d->ldg, time(NULL));
+	d->ledger_failed = ldg_flush(d->ldg, time(NULL)) == -1 &&
+	    ldg_ok(d->ldg);
 	t0 = cpu_us();
 	r = state_save(d->t, d->state_path, err, sizeof(err));
 	d->save_cost_us = cpu_us() - t0;
@@ -562,7 +565,8 @@ next_save_ms(const struct daemon *d)
 static int
 save_urgent(const struct daemon *d)
 {
-	return ldg_pending(d->ldg) >= SAVE_LEDGER_ROWS ||
+	return (!d->ledger_failed &&
+	    ldg_pending(d->ldg) >= SAVE_LEDGER_ROWS) ||
 	    jrn_unsaved(d->jrn) >= d->t->jrn.cap / SAVE_JOURNAL_SHARE;
 }
 
