@@ -28,14 +28,20 @@
 #define JRN_PUNCH_ALIGN	4096
 /*
  * After an inotify wakeup the journal is read this much later, with the
- * inotify descriptor out of the loop meanwhile: every record appended in
- * the window is read in one pass for the price of one wakeup (a wakeup
- * and a read cost 15-30 us, a record about 1 us).  Nobody waits for it:
- * every request that reads counts catches the journal up first
+ * inotify descriptor out of the loop meanwhile, and again every so long
+ * while each read finds records: a steady trickle from many writers costs
+ * one wakeup per window, not one (or two) per record.  A wakeup costs
+ * 50-200 us of CPU on a small VM, a record about 1 us.  Nobody waits for
+ * it: every request that reads counts catches the journal up first
  * (jrn_catch_up()); only the ledger, warnings and the OTLP push see an
- * event this much later.
+ * event up to this much later.  When a read finds nothing, inotify wakes
+ * the next one.
  */
-#define JRN_COALESCE_MS	25
+#define JRN_COALESCE_MS	500
+/* The 1 s tick (torn records, the disk, a journal that was refused or is
+ * followed without inotify) may wait this much for another wakeup while
+ * inotify follows a healthy journal (none of those), else none. */
+#define JRN_TICK_SLACK_MS 4000
 
 struct jrn {
 	struct loop *l;
@@ -256,8 +262,8 @@ check_space(struct jrn *j)
 	j->t->jrn.disk_full = full;
 }
 
-long
-jrn_drain(struct jrn *j, long max, time_t now, int *more)
+static long
+drain(struct jrn *j, long max, time_t now, int *more)
 {
 	struct trk_jrn *tj = &j->t->jrn;
 	struct stat st, pst;
@@ -368,6 +374,34 @@ again:
 	return taken;
 }
 
+long
+jrn_drain(struct jrn *j, long max, time_t now, int *more)
+{
+	int was = j->t->dirty;
+	long taken = drain(j, max, now, more);
+
+	/* what only records changed need not be saved soon: they stay in
+	   the journal, and a daemon that dies before it saves reads them
+	   again from the saved offset */
+	if (!was && j->t->dirty) {
+		j->t->dirty = 0;
+		j->t->dirty_journal = 1;
+	}
+	return taken;
+}
+
+int64_t
+jrn_unsaved(const struct jrn *j)
+{
+	const struct trk_jrn *tj;
+
+	if (j == NULL)
+		return 0;
+	tj = &j->t->jrn;
+	return tj->offset >= tj->saved_offset ? tj->offset -
+	    tj->saved_offset : tj->offset;
+}
+
 void
 jrn_skip_to_end(struct jrn *j)
 {
@@ -391,8 +425,10 @@ jrn_saved(struct jrn *j)
 {
 	int64_t upto;
 
-	if (j == NULL || j->fd == -1 ||
-	    (uint64_t)j->t->jrn.ino == 0)
+	if (j == NULL)
+		return;
+	j->t->jrn.saved_offset = j->t->jrn.offset;
+	if (j->fd == -1 || (uint64_t)j->t->jrn.ino == 0)
 		return;
 	upto = j->t->jrn.offset / JRN_PUNCH_ALIGN * JRN_PUNCH_ALIGN;
 	if (upto <= j->punched || j->punch_failed)
@@ -407,7 +443,7 @@ jrn_saved(struct jrn *j)
 	j->punched = upto;
 }
 
-static void drain_now(struct jrn *);
+static long drain_now(struct jrn *);
 
 static int64_t
 on_soon(struct loop *l, int64_t id, void *arg)
@@ -417,20 +453,26 @@ on_soon(struct loop *l, int64_t id, void *arg)
 	(void)l;
 	(void)id;
 	j->soon = 0;
-	drain_now(j);
+	(void)drain_now(j);
 	return LOOP_NOMORE;
 }
 
-static void
+static long
 drain_now(struct jrn *j)
 {
+	long taken;
 	int more;
 
-	(void)jrn_drain(j, JRN_BATCH_MAX, time(NULL), &more);
+	taken = jrn_drain(j, JRN_BATCH_MAX, time(NULL), &more);
+	/* an incomplete last record: the tick must come on time to find
+	   it torn */
+	if (j->tail_off != -1 && j->l != NULL && j->timer > 0)
+		(void)loop_set_slack(j->l, j->timer, 0);
 	if (more && j->soon == 0 && j->l != NULL)
 		j->soon = loop_add_timer(j->l, 0, on_soon, j);
 	if (j->soon == -1)
 		j->soon = 0;
+	return taken;
 }
 
 /* Read and forget what inotify queued; 1 when the journal's own name (or
@@ -464,13 +506,17 @@ on_window(struct loop *l, int64_t id, void *arg)
 	struct jrn *j = arg;
 
 	(void)id;
-	j->window = 0;
 	/* what inotify queued in the window (the kernel merges repeated
 	   IN_MODIFY of one name into one event) is covered by this read */
 	(void)ino_consume(j);
+	if (drain_now(j) > 0)
+		return JRN_COALESCE_MS;	/* more are likely: read again then,
+					   inotify still out of the loop */
+	/* quiet: the next append wakes us (one appended since the read
+	   above is still queued in inotify, so none is missed) */
+	j->window = 0;
 	if (loop_mod_fd(l, j->ino_fd, LOOP_READ) == -1)
 		log_warn("journal: inotify");
-	drain_now(j);
 	return LOOP_NOMORE;
 }
 
@@ -487,7 +533,7 @@ on_inotify(struct loop *l, int fd, int events, void *arg)
 	if ((j->window = loop_add_timer(l, JRN_COALESCE_MS, on_window,
 	    j)) == -1) {
 		j->window = 0;
-		drain_now(j);
+		(void)drain_now(j);
 		return;
 	}
 	(void)loop_mod_fd(l, fd, 0);
@@ -510,11 +556,13 @@ on_tick(struct loop *l, int64_t id, void *arg)
 {
 	struct jrn *j = arg;
 
-	(void)l;
 	(void)id;
-	drain_now(j);
+	(void)drain_now(j);
 	if (j->fd != -1)
 		check_space(j);
+	(void)loop_set_slack(l, j->timer, j->ino_fd != -1 && j->fd != -1 &&
+	    j->tail_off == -1 && j->t->jrn.error[0] == '\0' ?
+	    JRN_TICK_SLACK_MS : 0);
 	return JRN_TICK_MS;
 }
 
@@ -540,6 +588,7 @@ jrn_open(struct loop *l, struct trk *t, const char *path, char *err,
 		goto err;
 	}
 	t->jrn.cap = (int64_t)rt_journal_cap();
+	t->jrn.saved_offset = t->jrn.offset;	/* as loaded */
 	(void)reopen(j);
 	if (l == NULL)
 		return j;

@@ -4,7 +4,8 @@
  * in the tracker (struct trk_jrn, saved with the state), checked (framing,
  * checksum, rtp_validate()), de-duplicated by (pid, stamp, seq) and handed
  * to trk_event().  Woken by inotify on the journal's directory (then read
- * after a short window, so that a burst is one read), and by a 1 s timer.
+ * after a window, and every window while records keep coming, so that a
+ * burst or a trickle is one read a window), and by a 1 s timer.
  * Space below the saved offset is freed (a hole is punched: offsets never
  * move, so a writer appending meanwhile never loses a
  * record).
@@ -38,7 +39,10 @@ struct jrn *jrn_open(struct loop *l, struct trk *t, const char *path,
 
 /*
  * Take up to max records (0: all there are) from the journal as of now.
- * Returns the number taken; *more is set when records remain.
+ * Returns the number taken; *more is set when records remain.  When t
+ * was clean, the change is marked in t->dirty_journal instead of
+ * t->dirty: it may be saved later, since the records stay in the journal
+ * until the saved offset passes them.
  */
 long jrn_drain(struct jrn *j, long max, time_t now, int *more);
 
@@ -54,6 +58,12 @@ void jrn_catch_up(struct jrn *j);
  * below it.
  */
 void jrn_saved(struct jrn *j);
+
+/*
+ * Bytes of the journal taken since the state was last saved (what a
+ * crash now would make the next start read again).
+ */
+int64_t jrn_unsaved(const struct jrn *j);
 
 /*
  * Take nothing that is in the journal now: read only what is appended from

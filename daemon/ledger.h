@@ -116,6 +116,9 @@ int ldg_flush(struct ldg *l, time_t now);
 /* Add the status JSON's "ledger" object's members to o. */
 int ldg_status_json(const struct ldg *l, cJSON *o);
 
+/* Rows buffered, not yet written (0 for NULL). */
+size_t ldg_pending(const struct ldg *l);
+
 /* Rows written since open (requests, samples), for tests. */
 int64_t ldg_written(const struct ldg *l);
 

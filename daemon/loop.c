@@ -23,6 +23,7 @@ struct loop_fd {
 struct loop_timer {
 	int64_t id;		/* 0 once deleted */
 	int64_t when;		/* loop_now_ms() deadline */
+	int64_t slack;		/* may run this much later (loop_set_slack()) */
 	loop_timer_fn *fn;
 	void *arg;
 	struct loop_timer *next;
@@ -36,6 +37,8 @@ struct loop {
 	int64_t last_id;
 	int ndeleted;		/* timers marked deleted, not yet freed */
 	int stop;
+	loop_prepare_fn *prepare;	/* before each wait, NULL: none */
+	void *prepare_arg;
 };
 
 int64_t
@@ -200,6 +203,17 @@ loop_set_timer(struct loop *l, int64_t id, int64_t ms)
 }
 
 int
+loop_set_slack(struct loop *l, int64_t id, int64_t ms)
+{
+	struct loop_timer *t = find_timer(l, id);
+
+	if (t == NULL)
+		return -1;
+	t->slack = ms > 0 ? ms : 0;
+	return 0;
+}
+
+int
 loop_del_timer(struct loop *l, int64_t id)
 {
 	struct loop_timer *t = find_timer(l, id);
@@ -227,18 +241,25 @@ sweep_timers(struct loop *l)
 	l->ndeleted = 0;
 }
 
-/* Milliseconds until the nearest timer (0 if one is due), -1 if none. */
+/*
+ * Milliseconds until a timer must run (0 if one is due), -1 if none.  A
+ * timer with slack need not wake the loop at its deadline: it runs at the
+ * first wakeup after it, at the latest its deadline plus its slack.
+ */
 static int64_t
 next_timer_ms(struct loop *l, int64_t now)
 {
 	struct loop_timer *t;
-	int64_t best = -1;
+	int64_t best = -1, d;
 
 	for (t = l->timers; t != NULL; t = t->next) {
 		if (t->id == 0)
 			continue;
-		if (best == -1 || t->when - now < best)
-			best = t->when - now < 0 ? 0 : t->when - now;
+		d = t->when + t->slack - now;
+		if (d < 0)
+			d = 0;
+		if (best == -1 || d < best)
+			best = d;
 	}
 	return best;
 }
@@ -268,12 +289,23 @@ run_timers(struct loop *l)
 	return ran;
 }
 
+void
+loop_set_prepare(struct loop *l, loop_prepare_fn *fn, void *arg)
+{
+	l->prepare = fn;
+	l->prepare_arg = arg;
+}
+
 int
 loop_once(struct loop *l, int max_wait_ms)
 {
 	struct epoll_event evs[MAX_EVENTS];
-	int64_t wait = next_timer_ms(l, loop_now_ms());
+	int64_t wait;
 	int i, n, ran = 0;
+
+	if (l->prepare != NULL)
+		l->prepare(l, l->prepare_arg);
+	wait = next_timer_ms(l, loop_now_ms());
 
 	if (max_wait_ms >= 0 && (wait == -1 || wait > max_wait_ms))
 		wait = max_wait_ms;

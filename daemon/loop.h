@@ -74,10 +74,30 @@ int64_t loop_add_timer(struct loop *l, int64_t ms, loop_timer_fn *fn,
 int loop_set_timer(struct loop *l, int64_t id, int64_t ms);
 
 /*
+ * Let timer id run up to ms milliseconds after its deadline (kept for
+ * every later run): it then shares a wakeup with whatever else is due,
+ * instead of waking the process on its own.  For housekeeping whose
+ * exact time does not matter (each wakeup of an idle process costs far
+ * more than the work of such a timer).  Returns 0, or -1 when there is no
+ * such timer.
+ */
+int loop_set_slack(struct loop *l, int64_t id, int64_t ms);
+
+/*
  * Remove timer id (from anywhere, its own callback included).  Returns 0,
  * or -1 when there is no such timer.
  */
 int loop_del_timer(struct loop *l, int64_t id);
+
+/*
+ * Called before each wait for events (after the previous round's
+ * callbacks): to adjust timers by what those callbacks changed, e.g. to
+ * take the slack off a timer that now has work to do.
+ */
+typedef void loop_prepare_fn(struct loop *l, void *arg);
+
+/* Set (or, with NULL, remove) the loop's prepare callback. */
+void loop_set_prepare(struct loop *l, loop_prepare_fn *fn, void *arg);
 
 /*
  * Wait for and dispatch one round of events and due timers, sleeping at most

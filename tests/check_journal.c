@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -17,6 +18,7 @@
 
 #include "../daemon/journal.h"
 #include "../daemon/log.h"
+#include "../daemon/loop.h"
 #include "../daemon/state.h"
 #include "../daemon/tracker.h"
 
@@ -198,6 +200,106 @@ START_TEST(the_reader_takes_records_skips_garbage_and_waits_for_a_tail)
 }
 END_TEST
 
+/* What records alone change is marked for a later save (they stay in the
+ * journal until the saved offset passes them); anything else stays
+ * dirty, to be saved soon. */
+START_TEST(records_alone_mark_the_state_for_a_later_save)
+{
+	char dir[] = "/tmp/rt-cj-XXXXXX", path[64], err[256];
+	struct trk *t = trk_new(NULL);
+	struct rtj_record rec;
+	struct rtp_event ev;
+	struct jrn *j;
+	size_t len = 0;
+	int more, i;
+
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/events.journal", dir);
+	for (i = 1; i <= 3; i++) {
+		ev = event(6, (uint32_t)i);
+		len = rtj_encode(&rec, &ev, 7);
+		append(path, &rec, len);
+	}
+	j = jrn_open(NULL, t, path, err, sizeof(err));
+	ck_assert_ptr_nonnull(j);
+	trk_clear_dirty(t);
+	ck_assert_int_eq(jrn_unsaved(j), 0);
+	ck_assert_int_eq(jrn_drain(j, 0, time(NULL), &more), 3);
+	ck_assert_int_eq(t->dirty, 0);
+	ck_assert_int_eq(t->dirty_journal, 1);
+	ck_assert_int_eq(jrn_unsaved(j), (int64_t)(3 * len));
+	/* saved: nothing is owed */
+	trk_clear_dirty(t);
+	jrn_saved(j);
+	ck_assert_int_eq(t->dirty_journal, 0);
+	ck_assert_int_eq(jrn_unsaved(j), 0);
+	/* another change (a datagram, a poll) came first: it stays dirty */
+	t->dirty = 1;
+	ev = event(6, 4);
+	append(path, &rec, rtj_encode(&rec, &ev, 7));
+	ck_assert_int_eq(jrn_drain(j, 0, time(NULL), &more), 1);
+	ck_assert_int_eq(t->dirty, 1);
+	ck_assert_int_eq(jrn_unsaved(j), (int64_t)len);
+	/* nothing read: nothing changes */
+	trk_clear_dirty(t);
+	ck_assert_int_eq(jrn_drain(j, 0, time(NULL), &more), 0);
+	ck_assert_int_eq(t->dirty, 0);
+	ck_assert_int_eq(t->dirty_journal, 0);
+	jrn_close(j);
+	unlink(path);
+	rmdir(dir);
+	trk_free(t);
+}
+END_TEST
+
+/* A writer appending every 10 ms for 1.5 s: the reader takes every record
+ * by itself (no catch-up), in a handful of wakeups (one a window), not
+ * one or two per record. */
+START_TEST(a_trickle_of_records_costs_a_few_wakeups)
+{
+	char dir[] = "/tmp/rt-cj-XXXXXX", path[64], err[256];
+	struct trk *t = trk_new(NULL);
+	struct loop *l = loop_new();
+	struct rtj_record rec;
+	struct rtp_event ev;
+	struct jrn *j;
+	int64_t t0;
+	int i, rounds = 0, status;
+	pid_t pid;
+
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/events.journal", dir);
+	j = jrn_open(l, t, path, err, sizeof(err));
+	ck_assert_ptr_nonnull(j);
+	/* the start: the first tick */
+	ck_assert_int_ge(loop_once(l, 100), 0);
+	pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		for (i = 1; i <= 150; i++) {
+			ev = event(7, (uint32_t)i);
+			append(path, &rec, rtj_encode(&rec, &ev, 8));
+			usleep(10000);
+		}
+		_exit(0);
+	}
+	t0 = loop_now_ms();
+	while (t->requests_total < 150 && loop_now_ms() - t0 < 10000) {
+		ck_assert_int_ge(loop_once(l, -1), 0);
+		rounds++;
+	}
+	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+	ck_assert_int_eq(t->requests_total, 150);
+	/* about 1.5 s / 500 ms windows, the first wakeup and a tick or two */
+	ck_assert_int_le(rounds, 12);
+	jrn_close(j);
+	loop_free(l);
+	unlink(path);
+	rmdir(dir);
+	trk_free(t);
+}
+END_TEST
+
 static Suite *
 journal_suite(void)
 {
@@ -209,6 +311,9 @@ journal_suite(void)
 	tcase_add_test(tc, the_position_and_memory_are_saved_with_the_state);
 	tcase_add_test(tc,
 	    the_reader_takes_records_skips_garbage_and_waits_for_a_tail);
+	tcase_add_test(tc, records_alone_mark_the_state_for_a_later_save);
+	tcase_add_test(tc, a_trickle_of_records_costs_a_few_wakeups);
+	tcase_set_timeout(tc, 30);
 	suite_add_tcase(s, tc);
 	return s;
 }

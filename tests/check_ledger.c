@@ -150,6 +150,55 @@ START_TEST(the_wal_is_checkpointed_by_the_ledgers_thread)
 }
 END_TEST
 
+/* Rows go in many to a statement, the rest one by one: every row lands
+ * once, with its own values, whatever the batch's size, and a row already
+ * there (a replay overlapping the history) is skipped alone. */
+START_TEST(batches_of_any_size_land_row_for_row)
+{
+	struct ldg *l = ldg_open(path, NULL);
+	time_t now = time(NULL);
+	struct ldg_request r;
+	int i;
+
+	ck_assert(ldg_ok(l));
+	for (i = 1; i <= 40; i++)
+		add(l, i, now);
+	ck_assert_int_eq(ldg_flush(l, now), 0);
+	ck_assert_int_eq(ldg_written(l), 40);
+	/* 30..102: 11 are there already, 62 new, in 2 full statements of
+	   many and 9 single rows; the last one distinct */
+	for (i = 30; i <= 101; i++)
+		add(l, i, now);
+	memset(&r, 0, sizeof(r));
+	r.stream = LDG_STREAM_EVENTS;
+	r.seq = ldg_events_seq(l, 102);
+	r.at = now - 60;
+	r.source = "tls";
+	r.project = "p";
+	r.input = 1000;
+	r.http_status = 429;
+	r.rate_limited = 1;
+	ck_assert_int_eq(ldg_add_request(l, &r), 0);
+	ck_assert_uint_eq(ldg_pending(l), 73);
+	ck_assert_int_eq(ldg_flush(l, now), 0);
+	ck_assert_uint_eq(ldg_pending(l), 0);
+	ck_assert_int_eq(ldg_written(l), 102);
+	ldg_close(l);
+	ck_assert_int_eq(scalar("SELECT COUNT(*) FROM requests"), 102);
+	ck_assert_int_eq(scalar("SELECT COUNT(DISTINCT seq) FROM requests"),
+	    102);
+	ck_assert_int_eq(scalar("SELECT SUM(input) FROM requests"),
+	    101 * 11 + 1000);
+	ck_assert_int_eq(scalar("SELECT SUM(output) FROM requests"), 101 * 22);
+	ck_assert_int_eq(scalar("SELECT COUNT(*) FROM requests WHERE seq = 102"
+	    " AND source = 'tls' AND program IS NULL AND model IS NULL AND"
+	    " project = 'p' AND http_status = 429 AND rate_limited = 1"), 1);
+	ck_assert_int_eq(scalar("SELECT COUNT(*) FROM requests WHERE seq <="
+	    " 101 AND program = 'curl' AND cache_read_input = 5 AND"
+	    " cache_creation_input = 3"), 101);
+}
+END_TEST
+
 START_TEST(rows_beyond_a_loaded_state_are_dropped_at_start)
 {
 	struct ldg *l = ldg_open(path, NULL);
@@ -290,6 +339,7 @@ suite(void)
 	tcase_add_test(tc, a_new_ledger_has_the_schema_and_takes_batches);
 	tcase_add_test(tc, a_burst_is_written_a_batch_at_a_time);
 	tcase_add_test(tc, the_wal_is_checkpointed_by_the_ledgers_thread);
+	tcase_add_test(tc, batches_of_any_size_land_row_for_row);
 	tcase_add_test(tc, rows_beyond_a_loaded_state_are_dropped_at_start);
 	tcase_add_test(tc, a_fresh_state_numbers_its_events_above_the_history);
 	tcase_add_test(tc, rows_older_than_the_retention_go);

@@ -269,6 +269,110 @@ START_TEST(the_loop_sleeps_until_the_next_timer_instead_of_spinning)
 }
 END_TEST
 
+/* A timer with slack waits for a wakeup that is due anyway (here the
+ * other timer's), or for its deadline plus its slack: never its own
+ * wakeup at its deadline. */
+START_TEST(a_timer_with_slack_shares_the_next_wakeup)
+{
+	struct loop *l = loop_new();
+	struct rec r;
+	int64_t lazy, exact, t0 = loop_now_ms(), t;
+	int rounds = 0;
+
+	memset(&r, 0, sizeof(r));
+	ck_assert((lazy = loop_add_timer(l, 50, record_once, &r)) > 0);
+	ck_assert_int_eq(loop_set_slack(l, lazy, 1000), 0);
+	ck_assert((exact = loop_add_timer(l, 200, record_once, &r)) > 0);
+	while (r.n < 2 && loop_now_ms() - t0 < 3000) {
+		ck_assert_int_ge(loop_once(l, -1), 0);
+		rounds++;
+	}
+	t = loop_now_ms() - t0;
+	/* both ran at the exact one's deadline, in one wakeup */
+	ck_assert_int_eq(r.n, 2);
+	ck_assert_int_ge(t, 200);
+	ck_assert_int_lt(t, 800);
+	ck_assert_int_le(rounds, 2);
+	/* alone, it runs by its deadline plus its slack */
+	r.n = 0;
+	t0 = loop_now_ms();
+	ck_assert((lazy = loop_add_timer(l, 50, record_once, &r)) > 0);
+	ck_assert_int_eq(loop_set_slack(l, lazy, 100), 0);
+	while (r.n == 0 && loop_now_ms() - t0 < 3000)
+		ck_assert_int_ge(loop_once(l, -1), 0);
+	t = loop_now_ms() - t0;
+	ck_assert_int_ge(t, 150);
+	ck_assert_int_lt(t, 1000);
+	ck_assert_int_eq(loop_set_slack(l, 999999, 10), -1);
+	loop_free(l);
+}
+END_TEST
+
+struct prep {
+	struct loop *l;
+	int64_t timer;
+	int calls;
+	int urgent;		/* set by an fd callback */
+};
+
+static void
+prepare_cb(struct loop *l, void *arg)
+{
+	struct prep *p = arg;
+
+	p->calls++;
+	if (p->urgent)
+		(void)loop_set_slack(l, p->timer, 0);
+}
+
+static void
+urgent_cb(struct loop *l, int fd, int events, void *arg)
+{
+	struct prep *p = arg;
+	char c;
+
+	(void)l;
+	(void)events;
+	ck_assert_int_eq(read(fd, &c, 1), 1);
+	p->urgent = 1;
+}
+
+/* The prepare callback runs before each wait and may take a timer's
+ * slack off after a callback found work for it. */
+START_TEST(the_prepare_callback_runs_before_each_wait)
+{
+	struct loop *l = loop_new();
+	struct prep p;
+	struct rec r;
+	int sv[2];
+	int64_t t0;
+
+	memset(&p, 0, sizeof(p));
+	memset(&r, 0, sizeof(r));
+	ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+	p.l = l;
+	ck_assert((p.timer = loop_add_timer(l, 100, record_once, &r)) > 0);
+	ck_assert_int_eq(loop_set_slack(l, p.timer, 5000), 0);
+	ck_assert_int_eq(loop_add_fd(l, sv[0], LOOP_READ, urgent_cb, &p), 0);
+	loop_set_prepare(l, prepare_cb, &p);
+	ck_assert_int_eq(write(sv[1], "x", 1), 1);
+	t0 = loop_now_ms();
+	while (r.n == 0 && loop_now_ms() - t0 < 3000)
+		ck_assert_int_ge(loop_once(l, -1), 0);
+	ck_assert_int_eq(r.n, 1);
+	ck_assert_int_lt(loop_now_ms() - t0, 1000);	/* not 5.1 s */
+	ck_assert_int_ge(p.calls, 2);
+	loop_set_prepare(l, NULL, NULL);
+	p.calls = 0;
+	ck_assert_int_eq(loop_once(l, 10), 0);
+	ck_assert_int_eq(p.calls, 0);
+	loop_del_fd(l, sv[0]);
+	close(sv[0]);
+	close(sv[1]);
+	loop_free(l);
+}
+END_TEST
+
 static int64_t
 stopper(struct loop *l, int64_t id, void *arg)
 {
@@ -356,6 +460,8 @@ loop_suite(void)
 	tcase_add_test(tc,
 	    the_loop_sleeps_until_the_next_timer_instead_of_spinning);
 	tcase_add_test(tc, loop_run_returns_after_loop_stop);
+	tcase_add_test(tc, a_timer_with_slack_shares_the_next_wakeup);
+	tcase_add_test(tc, the_prepare_callback_runs_before_each_wait);
 	tcase_add_test(tc, a_timer_added_by_a_callback_waits_for_the_next_round);
 	tcase_add_test(tc, bad_arguments_are_refused);
 	suite_add_tcase(s, tc);
