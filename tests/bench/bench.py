@@ -738,8 +738,8 @@ def bench_shim(table, tmp):
                     table.fact("cpu_ratio", statistics.median(cr))
                 table.add("%s: added CPU per tapped transfer" % what,
                           "%.1f us (IQR %.1f..%.1f; daemon %.1f us)" % (
-                              m, lo, hi, d_us), "<= 20 us",
-                          verdict(lo, hi, 20))
+                              m, lo, hi, d_us), "<= 8 us",
+                          verdict(lo, hi, 8))
                 m, (lo, hi) = statistics.median(add_u), iqr(add_u)
                 table.add("%s: added CPU per untapped transfer" % what,
                           "%.2f us (IQR %.2f..%.2f)" % (m, lo, hi),
