@@ -262,8 +262,8 @@ check_space(struct jrn *j)
 	j->t->jrn.disk_full = full;
 }
 
-static long
-drain(struct jrn *j, long max, time_t now, int *more)
+long
+jrn_drain(struct jrn *j, long max, time_t now, int *more)
 {
 	struct trk_jrn *tj = &j->t->jrn;
 	struct stat st, pst;
@@ -374,34 +374,6 @@ again:
 	return taken;
 }
 
-long
-jrn_drain(struct jrn *j, long max, time_t now, int *more)
-{
-	int was = j->t->dirty;
-	long taken = drain(j, max, now, more);
-
-	/* what only records changed need not be saved soon: they stay in
-	   the journal, and a daemon that dies before it saves reads them
-	   again from the saved offset */
-	if (!was && j->t->dirty) {
-		j->t->dirty = 0;
-		j->t->dirty_journal = 1;
-	}
-	return taken;
-}
-
-int64_t
-jrn_unsaved(const struct jrn *j)
-{
-	const struct trk_jrn *tj;
-
-	if (j == NULL)
-		return 0;
-	tj = &j->t->jrn;
-	return tj->offset >= tj->saved_offset ? tj->offset -
-	    tj->saved_offset : tj->offset;
-}
-
 void
 jrn_skip_to_end(struct jrn *j)
 {
@@ -425,10 +397,8 @@ jrn_saved(struct jrn *j)
 {
 	int64_t upto;
 
-	if (j == NULL)
-		return;
-	j->t->jrn.saved_offset = j->t->jrn.offset;
-	if (j->fd == -1 || (uint64_t)j->t->jrn.ino == 0)
+	if (j == NULL || j->fd == -1 ||
+	    (uint64_t)j->t->jrn.ino == 0)
 		return;
 	upto = j->t->jrn.offset / JRN_PUNCH_ALIGN * JRN_PUNCH_ALIGN;
 	if (upto <= j->punched || j->punch_failed)
@@ -588,7 +558,6 @@ jrn_open(struct loop *l, struct trk *t, const char *path, char *err,
 		goto err;
 	}
 	t->jrn.cap = (int64_t)rt_journal_cap();
-	t->jrn.saved_offset = t->jrn.offset;	/* as loaded */
 	(void)reopen(j);
 	if (l == NULL)
 		return j;

@@ -39,10 +39,7 @@ struct jrn *jrn_open(struct loop *l, struct trk *t, const char *path,
 
 /*
  * Take up to max records (0: all there are) from the journal as of now.
- * Returns the number taken; *more is set when records remain.  When t
- * was clean, the change is marked in t->dirty_journal instead of
- * t->dirty: it may be saved later, since the records stay in the journal
- * until the saved offset passes them.
+ * Returns the number taken; *more is set when records remain.
  */
 long jrn_drain(struct jrn *j, long max, time_t now, int *more);
 
@@ -58,12 +55,6 @@ void jrn_catch_up(struct jrn *j);
  * below it.
  */
 void jrn_saved(struct jrn *j);
-
-/*
- * Bytes of the journal taken since the state was last saved (what a
- * crash now would make the next start read again).
- */
-int64_t jrn_unsaved(const struct jrn *j);
 
 /*
  * Take nothing that is in the journal now: read only what is appended from

@@ -57,29 +57,7 @@ __attribute__((visibility("default"), used)) int ratetapd_no_tap = 1;
 #define SAVE_COST_FACTOR	50	/* saving takes at most 1/this of the
 					   time (see next_save_ms()) */
 #define SAVE_RETRY_MS		5000	/* after a failed save */
-#define SAVE_SLACK_MS		500	/* the check may wait this much for
-					   another wakeup, */
-#define SAVE_IDLE_SLACK_MS	4500	/* ... this much while nothing is
-					   to save (a change takes it off:
-					   prepare()) */
-/*
- * A state changed only by journal records (t->dirty_journal) is saved at
- * the next check after a quiet spell, like any change, but while records
- * keep coming the saves space out: SAVE_JOURNAL_FIRST_MS after that one,
- * then twice as long each time up to SAVE_JOURNAL_MS; sooner when a crash
- * would make the next start read much of the journal again, or the
- * ledger holds many rows.  The records stay in the journal until the
- * saved offset passes them, so a crash meanwhile loses none of them.
- * Each save costs 0.3-1.4 ms of CPU and an fsync or two: at a steady
- * trickle of events, two saves a second were most of the daemon's work.
- */
-#define SAVE_JOURNAL_FIRST_MS	2000
-#define SAVE_JOURNAL_MS		5000
-#define SAVE_JOURNAL_SHARE	8	/* ... or 1/this of the journal's cap
-					   taken since */
-#define SAVE_LEDGER_ROWS	(LDG_PENDING_MAX / 4)
 #define TICK_MS			10000	/* trk_tick() at least this often */
-#define TICK_SLACK_MS		5000	/* ... give or take this */
 #define POLL_INTERVAL_MAX	(7 * 24 * 3600)
 
 struct opts {
@@ -130,12 +108,6 @@ struct daemon {
 	char save_error[TRK_ERR_LEN];	/* "" when the last save worked */
 	int save_errno;			/* errno of the last failed save */
 	time_t last_saved;
-	int64_t saved_ms;		/* loop_now_ms() of the last save */
-	int64_t save_timer;
-	int save_idle;			/* the save timer has the idle slack */
-	int64_t journal_every_ms;	/* journal_save_due()'s spacing */
-	int ledger_failed;		/* its last write failed: its rows
-					   wait, and hurry no save */
 	int64_t save_cost_us;		/* CPU of the last save */
 };
 
@@ -509,8 +481,7 @@ save_state(struct daemon *d)
 
 	/* the ledger first: rows the state does not cover yet are dropped
 	   at the next start (ledger_open()), so none is lost or doubled */
-	d->ledger_failed = ldg_flush(d->ldg, time(NULL)) == -1 &&
-	    ldg_ok(d->ldg);
+	(void)ldg_flush(d->ldg, time(NULL));
 	t0 = cpu_us();
 	r = state_save(d->t, d->state_path, err, sizeof(err));
 	d->save_cost_us = cpu_us() - t0;
@@ -519,7 +490,6 @@ save_state(struct daemon *d)
 		/* what the saved offset covers may go now */
 		jrn_saved(d->jrn);
 		d->last_saved = time(NULL);
-		d->saved_ms = loop_now_ms();
 		if (d->save_errno != 0)
 			log_info("state saved to %s again", d->state_path);
 		d->save_errno = 0;
@@ -559,73 +529,17 @@ next_save_ms(const struct daemon *d)
 	return ms > SAVE_MAX_MS ? SAVE_MAX_MS : ms;
 }
 
-/* Must the state be saved now, whatever the spacing: the ledger's buffer
- * fills up, or much of the journal would be read again after a crash
- * (and its space is not freed until a save)? */
-static int
-save_urgent(const struct daemon *d)
-{
-	return (!d->ledger_failed &&
-	    ldg_pending(d->ldg) >= SAVE_LEDGER_ROWS) ||
-	    jrn_unsaved(d->jrn) >= d->t->jrn.cap / SAVE_JOURNAL_SHARE;
-}
-
-/* Is a save of changes made by journal records alone due? */
-static int
-journal_save_due(const struct daemon *d)
-{
-	return loop_now_ms() - d->saved_ms >= d->journal_every_ms ||
-	    save_urgent(d);
-}
-
 static int64_t
 on_save_timer(struct loop *l, int64_t id, void *arg)
 {
 	struct daemon *d = arg;
-	int64_t next;
 
+	(void)l;
 	(void)id;
 	warn_check(d->warn, d->t, time(NULL));
-	if (!d->t->dirty && !d->t->dirty_journal) {
-		/* quiet for a while: the next change is saved promptly */
-		if (loop_now_ms() - d->saved_ms >= SAVE_JOURNAL_FIRST_MS)
-			d->journal_every_ms = 0;
-		next = SAVE_CHECK_MS;
-	} else if (!d->t->dirty && !journal_save_due(d))
-		next = SAVE_CHECK_MS;
-	else {
-		if (!d->t->dirty)	/* records keep coming: space out */
-			d->journal_every_ms = d->journal_every_ms == 0 ?
-			    SAVE_JOURNAL_FIRST_MS : d->journal_every_ms * 2 >
-			    SAVE_JOURNAL_MS ? SAVE_JOURNAL_MS :
-			    d->journal_every_ms * 2;
-		next = save_state(d) == 0 ? next_save_ms(d) : SAVE_RETRY_MS;
-	}
-	/* nothing to save: wake for nothing but this (warnings whose time
-	   comes, finished warning commands) only every few seconds */
-	d->save_idle = !d->t->dirty && !d->t->dirty_journal;
-	(void)loop_set_slack(l, d->save_timer, d->save_idle ?
-	    SAVE_IDLE_SLACK_MS : SAVE_SLACK_MS);
-	return next;
-}
-
-/* Before each wait: a change made by this round's callbacks is saved
- * within a second, not after the idle slack. */
-static void
-prepare(struct loop *l, void *arg)
-{
-	struct daemon *d = arg;
-
-	if (d->save_idle && (d->t->dirty || d->t->dirty_journal)) {
-		d->save_idle = 0;
-		(void)loop_set_slack(l, d->save_timer, SAVE_SLACK_MS);
-	}
-	/* a flood: save (and write the ledger) before its buffer or the
-	   journal's cap is reached, not at the next check (a failing save
-	   keeps its retry delay) */
-	if ((d->t->dirty || d->t->dirty_journal) && d->save_errno == 0 &&
-	    save_urgent(d))
-		(void)loop_set_timer(l, d->save_timer, 0);
+	if (!d->t->dirty)
+		return SAVE_CHECK_MS;
+	return save_state(d) == 0 ? next_save_ms(d) : SAVE_RETRY_MS;
 }
 
 static int64_t
@@ -1258,7 +1172,6 @@ main(int argc, char **argv)
 {
 	struct daemon d;
 	struct poll_cfg pc;
-	int64_t tick_timer;
 
 	memset(&d, 0, sizeof(d));
 	d.ingest_fd = d.control_fd = d.lock_fd = d.sig_fd = -1;
@@ -1288,14 +1201,9 @@ main(int argc, char **argv)
 	start_servers(&d);
 	if (loop_add_fd(d.l, d.sig_fd, LOOP_READ, on_signal, &d) == -1)
 		fatal("signalfd");
-	if ((d.save_timer = loop_add_timer(d.l, SAVE_CHECK_MS, on_save_timer,
-	    &d)) == -1 ||
-	    (tick_timer = loop_add_timer(d.l, 0, on_tick_timer, &d)) == -1)
+	if (loop_add_timer(d.l, SAVE_CHECK_MS, on_save_timer, &d) == -1 ||
+	    loop_add_timer(d.l, 0, on_tick_timer, &d) == -1)
 		fatal("timers");
-	(void)loop_set_slack(d.l, d.save_timer, SAVE_SLACK_MS);
-	(void)loop_set_slack(d.l, tick_timer, TICK_SLACK_MS);
-	loop_set_prepare(d.l, prepare, &d);
-	d.saved_ms = loop_now_ms();
 	if (http_set_ca_file(d.o.ca_file) == -1)
 		fatal("CA file");
 	if (d.o.ca_file != NULL)

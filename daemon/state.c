@@ -1106,7 +1106,6 @@ state_load(struct trk *t, const char *path, char *err, size_t errlen)
 	free(buf);
 	close(fd);
 	t->dirty = 0;
-	t->dirty_journal = 0;
 	return 0;
 err:
 	e = errno;

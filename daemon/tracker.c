@@ -199,7 +199,6 @@ void
 trk_clear_dirty(struct trk *t)
 {
 	t->dirty = 0;
-	t->dirty_journal = 0;
 }
 
 void

@@ -202,7 +202,6 @@ struct trk_jrn {
 	int64_t size;		/* the journal's size when last read */
 	int64_t held;		/* bytes it occupies (not yet freed) */
 	int64_t cap;		/* its cap (RATETAP_JOURNAL_MAX) */
-	int64_t saved_offset;	/* offset in the last saved state */
 	int disk_full;		/* its file system has no space left */
 	char error[TRK_ERR_LEN]; /* why it is not read, "" when it is */
 };
@@ -296,11 +295,6 @@ struct trk {
 	struct trk_ext tx;	/* daemon/transcripts.c's saved state */
 
 	int dirty;		/* changed since the last trk_clear_dirty() */
-	int dirty_journal;	/* changed since then by journal records
-				   only (jrn_drain() moves their change
-				   here from dirty): a crash loses none of
-				   it, the records are read again from the
-				   saved offset, so it is saved later */
 	int win_full_logged;	/* "too many windows" said (not persisted) */
 };
 
@@ -349,8 +343,7 @@ void trk_free(struct trk *t);
  */
 void trk_reset(struct trk *t);
 
-/* Mark t as saved: clears t->dirty (set by every change) and
- * t->dirty_journal. */
+/* Mark t as saved: clears t->dirty (set by every change). */
 void trk_clear_dirty(struct trk *t);
 
 /*

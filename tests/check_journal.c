@@ -200,58 +200,6 @@ START_TEST(the_reader_takes_records_skips_garbage_and_waits_for_a_tail)
 }
 END_TEST
 
-/* What records alone change is marked for a later save (they stay in the
- * journal until the saved offset passes them); anything else stays
- * dirty, to be saved soon. */
-START_TEST(records_alone_mark_the_state_for_a_later_save)
-{
-	char dir[] = "/tmp/rt-cj-XXXXXX", path[64], err[256];
-	struct trk *t = trk_new(NULL);
-	struct rtj_record rec;
-	struct rtp_event ev;
-	struct jrn *j;
-	size_t len = 0;
-	int more, i;
-
-	ck_assert_ptr_nonnull(mkdtemp(dir));
-	snprintf(path, sizeof(path), "%s/events.journal", dir);
-	for (i = 1; i <= 3; i++) {
-		ev = event(6, (uint32_t)i);
-		len = rtj_encode(&rec, &ev, 7);
-		append(path, &rec, len);
-	}
-	j = jrn_open(NULL, t, path, err, sizeof(err));
-	ck_assert_ptr_nonnull(j);
-	trk_clear_dirty(t);
-	ck_assert_int_eq(jrn_unsaved(j), 0);
-	ck_assert_int_eq(jrn_drain(j, 0, time(NULL), &more), 3);
-	ck_assert_int_eq(t->dirty, 0);
-	ck_assert_int_eq(t->dirty_journal, 1);
-	ck_assert_int_eq(jrn_unsaved(j), (int64_t)(3 * len));
-	/* saved: nothing is owed */
-	trk_clear_dirty(t);
-	jrn_saved(j);
-	ck_assert_int_eq(t->dirty_journal, 0);
-	ck_assert_int_eq(jrn_unsaved(j), 0);
-	/* another change (a datagram, a poll) came first: it stays dirty */
-	t->dirty = 1;
-	ev = event(6, 4);
-	append(path, &rec, rtj_encode(&rec, &ev, 7));
-	ck_assert_int_eq(jrn_drain(j, 0, time(NULL), &more), 1);
-	ck_assert_int_eq(t->dirty, 1);
-	ck_assert_int_eq(jrn_unsaved(j), (int64_t)len);
-	/* nothing read: nothing changes */
-	trk_clear_dirty(t);
-	ck_assert_int_eq(jrn_drain(j, 0, time(NULL), &more), 0);
-	ck_assert_int_eq(t->dirty, 0);
-	ck_assert_int_eq(t->dirty_journal, 0);
-	jrn_close(j);
-	unlink(path);
-	rmdir(dir);
-	trk_free(t);
-}
-END_TEST
-
 /* A writer appending every 10 ms for 1.5 s: the reader takes every record
  * by itself (no catch-up), in a handful of wakeups (one a window), not
  * one or two per record. */
@@ -311,7 +259,6 @@ journal_suite(void)
 	tcase_add_test(tc, the_position_and_memory_are_saved_with_the_state);
 	tcase_add_test(tc,
 	    the_reader_takes_records_skips_garbage_and_waits_for_a_tail);
-	tcase_add_test(tc, records_alone_mark_the_state_for_a_later_save);
 	tcase_add_test(tc, a_trickle_of_records_costs_a_few_wakeups);
 	tcase_set_timeout(tc, 30);
 	suite_add_tcase(s, tc);
